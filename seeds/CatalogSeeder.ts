@@ -1,0 +1,18 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { Seeder } from '@mikro-orm/seeder';
+import type { EntityManager as PgEntityManager } from '@mikro-orm/postgresql';
+import { catalogDefinition, DEFAULT_AMOUNTS, seedCatalog, type CatalogAmounts, type SeedReport } from '../src/billing/catalog';
+
+export interface CatalogSeedContext {
+  amounts?: Partial<CatalogAmounts>;
+  /** Filled in by the seeder: what it created, updated or left as it was. */
+  report?: SeedReport;
+}
+
+/** Free (default), Day Pass and Premium, created or updated by plan code. */
+export class CatalogSeeder extends Seeder {
+  async run(em: EntityManager, context: CatalogSeedContext = {}): Promise<void> {
+    const amounts = { ...DEFAULT_AMOUNTS, ...context.amounts };
+    context.report = await seedCatalog(em as PgEntityManager, catalogDefinition(amounts));
+  }
+}

@@ -1,0 +1,107 @@
+import http from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { expressMiddleware } from '@as-integrations/express5';
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import express from 'express';
+import { authenticate } from './billing/users';
+import type { Config } from './config';
+import type { Orm } from './db/orm';
+import type { User } from './entities';
+import { buildContext, tokenFromHeader, type Context } from './graphql/context';
+import { createFormatError } from './graphql/errors';
+import { getSchema } from './graphql/schema';
+import type { Logger } from './logger';
+
+export interface AppDeps {
+  orm: Orm;
+  config: Config;
+  logger: Logger;
+}
+
+export interface App {
+  app: express.Express;
+  httpServer: http.Server;
+  /** Stops Apollo and drains open HTTP connections. */
+  stop(): Promise<void>;
+}
+
+/** Builds the HTTP application: /graphql, /healthz, /readyz. */
+export async function createApp({ orm, config, logger }: AppDeps): Promise<App> {
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = http.createServer(app);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    const database = await checkDatabase(orm);
+    const ready = database === 'ok';
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: { database } });
+  });
+
+  const apollo = new ApolloServer<Context>({
+    schema: await getSchema(),
+    introspection: true,
+    includeStacktraceInErrorResponses: false,
+    formatError: createFormatError(logger.child({ component: 'graphql' })),
+    validationRules: [
+      maxDepthRule({ n: config.graphql.maxDepth, ignoreIntrospection: true, exposeLimits: true }),
+      costLimitRule({ maxCost: config.graphql.maxCost, ignoreIntrospection: true, exposeLimits: true }),
+    ],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+    ],
+  });
+  await apollo.start();
+
+  app.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        const em = orm.em.fork() as EntityManager;
+        const token = tokenFromHeader(req.headers.authorization);
+        let user: User | null = null;
+        let problem: string | undefined;
+        if (req.headers.authorization && !token) problem = 'Malformed Authorization header: expected "Bearer <token>"';
+        if (token) {
+          user = await authenticate(em, token);
+          if (!user) problem = 'Invalid or revoked token';
+        }
+        return buildContext(em, user, logger, problem);
+      },
+    }),
+  );
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such route' } });
+  });
+
+  return {
+    app,
+    httpServer,
+    stop: async () => {
+      await apollo.stop();
+      if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    },
+  };
+}
+
+async function checkDatabase(orm: Orm): Promise<'ok' | 'unreachable'> {
+  try {
+    await Promise.race([
+      orm.em.getConnection().execute('select 1'),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
+    ]);
+    return 'ok';
+  } catch {
+    return 'unreachable';
+  }
+}

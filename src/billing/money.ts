@@ -1,0 +1,70 @@
+import { badInput } from './errors';
+
+/**
+ * Money is an integer amount in the currency's minor unit plus a lowercase ISO-4217 code.
+ * Decimal strings are converted by the currency's exponent as Stripe defines it, never through floats.
+ */
+
+// Stripe's zero-decimal and three-decimal currencies; every other ISO-4217 currency has two decimals.
+const ZERO_DECIMAL = new Set(['bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw', 'mga', 'pyg', 'rwf', 'ugx', 'vnd', 'vuv', 'xaf', 'xof', 'xpf']);
+const THREE_DECIMAL = new Set(['bhd', 'jod', 'kwd', 'omr', 'tnd']);
+// Codes in the ISO list that are not money one can charge (precious metals, funds, test codes).
+const NOT_CHARGEABLE = new Set(['xag', 'xau', 'xba', 'xbb', 'xbc', 'xbd', 'xdr', 'xpd', 'xpt', 'xsu', 'xts', 'xua', 'xxx', 'che', 'chw', 'bov', 'clf', 'cou', 'mxv', 'usn', 'uyi', 'uyw']);
+const KNOWN = new Set(Intl.supportedValuesOf('currency').map((c) => c.toLowerCase()).filter((c) => !NOT_CHARGEABLE.has(c)));
+
+/** Stripe's largest amount for a single charge: eight digits in the minor unit. */
+export const MAX_AMOUNT_MINOR = 99_999_999;
+
+export function normalizeCurrency(code: string): string {
+  const c = code.trim().toLowerCase();
+  if (!/^[a-z]{3}$/.test(c) || !KNOWN.has(c)) {
+    throw badInput(`Unknown currency "${code}": expected an ISO-4217 code such as USD`, { field: 'currency' });
+  }
+  return c;
+}
+
+export function currencyExponent(currency: string): number {
+  const c = normalizeCurrency(currency);
+  if (ZERO_DECIMAL.has(c)) return 0;
+  if (THREE_DECIMAL.has(c)) return 3;
+  return 2;
+}
+
+/**
+ * "10.00" USD → 1000, "500" JPY → 500, "1.234" BHD → 1234. Rejects zero (unless allowZero), negatives,
+ * malformed strings, more decimals than the currency has, and amounts above Stripe's maximum.
+ */
+export function parseAmount(value: string, currency: string, options: { allowZero?: boolean; field?: string } = {}): number {
+  const field = options.field ?? 'amount';
+  const exp = currencyExponent(currency);
+  const text = String(value).trim();
+  const m = /^(\d+)(?:\.(\d+))?$/.exec(text);
+  if (!m) {
+    throw badInput(`Invalid ${field} "${value}": expected a positive decimal such as "10.00"`, { field });
+  }
+  const [, whole, fraction = ''] = m;
+  if (fraction.length > exp) {
+    throw badInput(
+      `Invalid ${field} "${value}": ${currency.toUpperCase()} allows ${exp === 0 ? 'no' : `at most ${exp}`} decimal place${exp === 1 ? '' : 's'}`,
+      { field },
+    );
+  }
+  const minor = BigInt(whole) * 10n ** BigInt(exp) + BigInt(fraction.padEnd(exp, '0') || '0');
+  if (minor === 0n && !options.allowZero) {
+    throw badInput(`Invalid ${field} "${value}": must be greater than zero`, { field });
+  }
+  if (minor > BigInt(MAX_AMOUNT_MINOR)) {
+    throw badInput(`Invalid ${field} "${value}": above Stripe's maximum of ${formatAmount(MAX_AMOUNT_MINOR, currency)} ${currency.toUpperCase()}`, { field });
+  }
+  return Number(minor);
+}
+
+/** 20000 USD → "200.00"; 500 JPY → "500"; 1234 BHD → "1.234". */
+export function formatAmount(minor: number, currency: string): string {
+  const exp = currencyExponent(currency);
+  const negative = minor < 0;
+  const digits = Math.abs(minor).toString().padStart(exp + 1, '0');
+  const whole = exp === 0 ? digits : digits.slice(0, -exp);
+  const fraction = exp === 0 ? '' : `.${digits.slice(-exp)}`;
+  return `${negative ? '-' : ''}${whole}${fraction}`;
+}

@@ -1,0 +1,68 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import { User, UserRole } from '../entities';
+import { badInput, conflict } from './errors';
+
+/** API tokens: 32 random bytes, shown once; only their sha256 is stored. */
+export function newToken(): string {
+  return `tg_${randomBytes(32).toString('base64url')}`;
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export function isValidTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface NewUser {
+  email: string;
+  admin?: boolean;
+  timezone?: string;
+}
+
+export async function createUser(em: EntityManager, input: NewUser): Promise<{ user: User; token: string }> {
+  const email = input.email.trim().toLowerCase();
+  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw badInput(`Invalid email "${input.email}"`, { field: 'email' });
+  const timezone = input.timezone ?? 'UTC';
+  if (!isValidTimeZone(timezone)) {
+    throw badInput(`Unknown time zone "${timezone}": expected an IANA name such as Europe/Berlin`, { field: 'timezone' });
+  }
+  const token = newToken();
+  const user = em.create(User, { email, timezone, role: input.admin ? UserRole.ADMIN : UserRole.USER, tokenHash: hashToken(token) });
+  try {
+    await em.persistAndFlush(user);
+  } catch (err) {
+    if (err instanceof UniqueConstraintViolationException) throw conflict(`A user with email ${email} already exists`);
+    throw err;
+  }
+  return { user, token };
+}
+
+/** The user a token belongs to, or null. Accepts the raw token (without "Bearer "). */
+export function authenticate(em: EntityManager, token: string): Promise<User | null> {
+  return em.findOne(User, { tokenHash: hashToken(token) });
+}
+
+/** Creates the demo user when missing and gives it a fresh token (local mode only). */
+export async function ensureDemoUser(em: EntityManager, email: string): Promise<{ user: User; token: string }> {
+  const token = newToken();
+  const existing = await em.findOne(User, { email });
+  if (existing) {
+    existing.tokenHash = hashToken(token);
+    await em.flush();
+    return { user: existing, token };
+  }
+  return createUser(em, { email }).catch(async (err) => {
+    // Created by another process meanwhile: rotate its token instead.
+    const again = await em.fork().findOne(User, { email });
+    if (!again) throw err;
+    return ensureDemoUser(em.fork(), email);
+  });
+}

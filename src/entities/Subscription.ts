@@ -1,0 +1,61 @@
+import { Entity, Enum, Index, ManyToOne, Opt, Property, Unique } from '@mikro-orm/core';
+import { BaseEntity } from './base';
+import { Plan } from './Plan';
+import { PlanPricing } from './PlanPricing';
+import { User } from './User';
+
+/** Stripe's subscription statuses, stored as Stripe spells them. */
+export enum SubscriptionStatus {
+  ACTIVE = 'active',
+  TRIALING = 'trialing',
+  INCOMPLETE = 'incomplete',
+  INCOMPLETE_EXPIRED = 'incomplete_expired',
+  PAST_DUE = 'past_due',
+  UNPAID = 'unpaid',
+  PAUSED = 'paused',
+  CANCELED = 'canceled',
+}
+
+/** A local, synced copy of a Stripe subscription (Stripe is the source of truth). */
+@Entity({ tableName: 'subscription' })
+@Index({ properties: ['user', 'status'] })
+export class Subscription extends BaseEntity {
+  @ManyToOne(() => User, { deleteRule: 'cascade' })
+  user!: User;
+
+  @ManyToOne(() => Plan)
+  plan!: Plan;
+
+  @ManyToOne(() => PlanPricing)
+  pricing!: PlanPricing;
+
+  @Property({ type: 'text', nullable: true })
+  @Unique()
+  stripeSubscriptionId?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  @Unique()
+  stripeCheckoutSessionId?: string | null;
+
+  @Enum({ items: () => SubscriptionStatus })
+  status!: SubscriptionStatus;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  currentPeriodStart?: Date | null;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  currentPeriodEnd?: Date | null;
+
+  @Property({ type: 'boolean', default: false })
+  cancelAtPeriodEnd: Opt<boolean> = false;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  canceledAt?: Date | null;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  endedAt?: Date | null;
+
+  /** Stripe's `created` of the last object version applied, so older snapshots never overwrite newer ones. */
+  @Property({ type: 'timestamptz', nullable: true })
+  stripeSyncedAt?: Date | null;
+}

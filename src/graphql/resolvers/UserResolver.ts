@@ -1,0 +1,13 @@
+import { Authorized, Ctx, Query, Resolver } from 'type-graphql';
+import type { User } from '../../entities';
+import type { Context } from '../context';
+import { UserType } from '../types/user';
+
+@Resolver(() => UserType)
+export class UserResolver {
+  @Authorized()
+  @Query(() => UserType, { description: 'The authenticated user.' })
+  me(@Ctx() { user }: Context): User {
+    return user!;
+  }
+}

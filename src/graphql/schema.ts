@@ -1,0 +1,32 @@
+import 'reflect-metadata';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { buildSchema, type AuthChecker } from 'type-graphql';
+import { UserRole } from '../entities';
+import type { Context } from './context';
+import { PlanResolver } from './resolvers/PlanResolver';
+import { UserResolver } from './resolvers/UserResolver';
+
+export const RESOLVERS = [PlanResolver, UserResolver] as const;
+
+/** `@Authorized()` needs a user; `@Authorized('admin')` needs that role. */
+export const authChecker: AuthChecker<Context> = ({ context }, roles) => {
+  if (!context.user) {
+    throw new GraphQLError(context.authProblem ?? 'Authentication required: send "Authorization: Bearer <token>"', {
+      extensions: { code: 'UNAUTHENTICATED' },
+    });
+  }
+  if (roles.length > 0 && !roles.includes(context.user.role)) {
+    throw new GraphQLError('You are not allowed to do this', { extensions: { code: 'FORBIDDEN' } });
+  }
+  return true;
+};
+
+export const ADMIN = UserRole.ADMIN;
+
+let cached: Promise<GraphQLSchema> | undefined;
+
+/** The schema is built once per process (type-graphql metadata is global). */
+export function getSchema(): Promise<GraphQLSchema> {
+  cached ??= buildSchema({ resolvers: RESOLVERS, authChecker, validate: false });
+  return cached;
+}

@@ -1,0 +1,110 @@
+import 'reflect-metadata';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { createApp } from './app';
+import { catalogDefinition, isCatalogEmpty, seedCatalog } from './billing/catalog';
+import { ensureDemoUser } from './billing/users';
+import { ConfigError, loadConfig, type Config } from './config';
+import { openDatabase } from './db/embedded';
+import { createOrm, migrate } from './db/orm';
+import { createLogger, maskUrl, type Logger } from './logger';
+
+/**
+ * Process entry: configuration → database → migrations and first seed → HTTP server.
+ * SIGINT/SIGTERM stop everything in reverse order: HTTP, ORM, embedded PostgreSQL.
+ */
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\nFix the variables above (see .env.example) and start again.\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const closers: Array<{ name: string; close: () => Promise<void> }> = [];
+  let stopping = false;
+
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    for (const { name, close } of closers.reverse()) {
+      try {
+        await close();
+        logger.info({ component: name }, 'stopped');
+      } catch (err) {
+        logger.error({ err, component: name }, 'failed to stop cleanly');
+        code = code || 1;
+      }
+    }
+    logger.info({ exitCode: code }, 'shutdown complete');
+    process.exit(code);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      logger.info({ signal }, 'shutting down');
+      void shutdown(0);
+    });
+  }
+
+  try {
+    const db = await openDatabase(config, logger);
+    closers.push({ name: 'database', close: db.stop });
+    if (stopping) return;
+
+    const orm = await createOrm(db.url, { logger });
+    closers.push({ name: 'orm', close: () => orm.close() });
+    await migrate(orm, logger);
+    if (stopping) return;
+
+    const em = orm.em.fork() as EntityManager;
+    if (await isCatalogEmpty(em)) {
+      const report = await seedCatalog(em, catalogDefinition());
+      logger.info({ report }, 'catalog seeded (it was empty)');
+    }
+    const demo = config.stripe.secretKey ? undefined : await ensureDemoUser(orm.em.fork() as EntityManager, config.demoUserEmail);
+    if (stopping) return;
+
+    const { httpServer, stop } = await createApp({ orm, config, logger });
+    closers.push({ name: 'http', close: stop });
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.port, config.host, () => resolve());
+    });
+    const address = httpServer.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    printBanner(logger, config, { port, databaseUrl: db.url, embedded: db.embedded, demoToken: demo?.token, demoEmail: demo?.user.email });
+  } catch (err) {
+    logger.error({ err }, `startup failed: ${(err as Error)?.message ?? err}`);
+    await shutdown(1);
+  }
+}
+
+function printBanner(
+  logger: Logger,
+  config: Config,
+  info: { port: number; databaseUrl: string; embedded: boolean; demoToken?: string; demoEmail?: string },
+): void {
+  const base = config.publicUrl ?? `http://localhost:${info.port}`;
+  const lines = [
+    '',
+    `  Tollgate is ready`,
+    `  GraphQL + Apollo Sandbox   ${base}/graphql`,
+    `  Health / readiness         ${base}/healthz  ${base}/readyz`,
+    `  Database                   ${info.embedded ? 'embedded PostgreSQL ' : ''}${maskUrl(info.databaseUrl)}`,
+    `  Stripe                     ${config.stripe.secretKey ? (config.stripe.secretKey.includes('_live_') ? 'live mode' : 'test mode') : 'not configured'}`,
+  ];
+  if (info.demoToken) {
+    lines.push(
+      `  Demo user                  ${info.demoEmail}`,
+      `  Sandbox header             {"Authorization": "Bearer ${info.demoToken}"}`,
+    );
+  }
+  lines.push('');
+  process.stdout.write(`${lines.join('\n')}\n`);
+  logger.info({ url: `${base}/graphql`, port: info.port }, 'server started');
+}
+
+void main();
