@@ -7,6 +7,7 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import express from 'express';
+import type { GraphQLError, ValidationContext } from 'graphql';
 import { authenticate } from './billing/users';
 import type { Config } from './config';
 import type { Orm } from './db/orm';
@@ -15,6 +16,14 @@ import { buildContext, tokenFromHeader, type Context } from './graphql/context';
 import { createFormatError } from './graphql/errors';
 import { getSchema } from './graphql/schema';
 import type { Logger } from './logger';
+
+/** graphql-armor rules: report an over-limit query as a validation error (GRAPHQL_VALIDATION_FAILED) instead of throwing. */
+const reportAsValidationError = {
+  ignoreIntrospection: true,
+  exposeLimits: true,
+  propagateOnRejection: false,
+  onReject: [(ctx: ValidationContext | null, err: GraphQLError) => ctx?.reportError(err)],
+};
 
 export interface AppDeps {
   orm: Orm;
@@ -51,8 +60,8 @@ export async function createApp({ orm, config, logger }: AppDeps): Promise<App> 
     includeStacktraceInErrorResponses: false,
     formatError: createFormatError(logger.child({ component: 'graphql' })),
     validationRules: [
-      maxDepthRule({ n: config.graphql.maxDepth, ignoreIntrospection: true, exposeLimits: true }),
-      costLimitRule({ maxCost: config.graphql.maxCost, ignoreIntrospection: true, exposeLimits: true }),
+      maxDepthRule({ n: config.graphql.maxDepth, ...reportAsValidationError }),
+      costLimitRule({ maxCost: config.graphql.maxCost, ...reportAsValidationError }),
     ],
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),

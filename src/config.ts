@@ -41,10 +41,9 @@ const schema = z.object({
   PORT: port(4000),
   PUBLIC_URL: optionalUrl('an absolute URL such as https://api.example.com'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DATABASE_URL: optionalUrl('a PostgreSQL URL such as postgres://user:password@host:5432/tollgate').refine(
-    (v) => v === undefined || /^postgres(ql)?:$/.test(new URL(v).protocol),
-    { message: 'expected a postgres:// or postgresql:// URL' },
-  ),
+  DATABASE_URL: optionalString.refine((v) => v === undefined || (isUrl(v) && /^postgres(ql)?:$/.test(new URL(v).protocol)), {
+    message: 'expected a PostgreSQL URL such as postgres://user:password@host:5432/tollgate',
+  }),
   EMBEDDED_PG_DIR: z.string().min(1).default('.data/postgres'),
   EMBEDDED_PG_PORT: port(54329),
   STRIPE_SECRET_KEY: optionalString.refine((v) => v === undefined || /^(sk|rk)_(test|live)_/.test(v), {

@@ -1,0 +1,32 @@
+import { Command } from 'commander';
+import type { EntityManager } from '@mikro-orm/core';
+import { CatalogSeeder, type CatalogSeedContext } from '../../seeds/CatalogSeeder';
+import { catalogDefinition, DEFAULT_AMOUNTS } from '../billing/catalog';
+import { runCli, withRuntime } from './runtime';
+
+/**
+ * npm run seed -- [--free-amount 0] [--day-pass-amount 5] [--premium-amount 200]
+ * Creates or updates the three plans by code; a second run with the same flags changes nothing.
+ */
+runCli(async () => {
+  const opts = new Command('seed')
+    .description('Create or update the Free, Day Pass and Premium plans')
+    .option('--free-amount <usd>', 'Free plan price per month in USD', DEFAULT_AMOUNTS.free)
+    .option('--day-pass-amount <usd>', 'Day Pass price per day in USD', DEFAULT_AMOUNTS.dayPass)
+    .option('--premium-amount <usd>', 'Premium price per month in USD', DEFAULT_AMOUNTS.premium)
+    .parse()
+    .opts<{ freeAmount: string; dayPassAmount: string; premiumAmount: string }>();
+  const amounts = { free: opts.freeAmount, dayPass: opts.dayPassAmount, premium: opts.premiumAmount };
+  catalogDefinition(amounts); // validates every flag before anything is opened or written
+
+  await withRuntime(async ({ em }) => {
+    const context: CatalogSeedContext = { amounts };
+    await new CatalogSeeder().run(em as unknown as EntityManager, context);
+    const report = context.report!;
+    process.stdout.write(
+      `catalog: ${report.created.length} created (${report.created.join(', ') || '-'}), ` +
+        `${report.updated.length} updated (${report.updated.join(', ') || '-'}), ` +
+        `${report.unchanged.length} unchanged (${report.unchanged.join(', ') || '-'})\n`,
+    );
+  });
+});

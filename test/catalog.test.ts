@@ -1,0 +1,139 @@
+import { Plan, PlanLimit, PlanPricing, PricingInterval } from '../src/entities';
+import { sql } from './support/db';
+import { startTestServer, type TestServer } from './support/server';
+
+const PLANS = /* GraphQL */ `
+  query {
+    plans {
+      id code name description isDefault
+      limits { metric perDay }
+      pricingOptions { id amount { amount amountMinor currency } interval intervalCount autoRenew }
+    }
+  }
+`;
+
+describe('plan catalog over GraphQL', () => {
+  let server: TestServer;
+  const statements: string[] = [];
+
+  beforeAll(async () => {
+    server = await startTestServer({ onQuery: (q) => statements.push(q) });
+  });
+  afterAll(() => server.close());
+
+  it('lists the three seeded plans in display order with amounts and limits', async () => {
+    const res = await server.gql(PLANS);
+    expect(res.errors).toBeUndefined();
+    const plans = res.data.plans;
+    expect(plans.map((p: any) => p.code)).toEqual(['free', 'day_pass', 'premium']);
+
+    const [free, dayPass, premium] = plans;
+    expect(free).toMatchObject({ name: 'Free', isDefault: true });
+    expect(free.limits).toEqual(
+      expect.arrayContaining([
+        { metric: 'minutes', perDay: 180 },
+        { metric: 'megabytes', perDay: 300 },
+      ]),
+    );
+    expect(free.pricingOptions).toEqual([
+      expect.objectContaining({ amount: { amount: '0.00', amountMinor: 0, currency: 'usd' }, interval: 'MONTH', intervalCount: 1, autoRenew: true }),
+    ]);
+    expect(dayPass).toMatchObject({ name: 'Day Pass', isDefault: false });
+    expect(dayPass.pricingOptions).toEqual([
+      expect.objectContaining({ amount: { amount: '5.00', amountMinor: 500, currency: 'usd' }, interval: 'DAY', autoRenew: false }),
+    ]);
+    expect(premium).toMatchObject({ name: 'Premium', isDefault: false });
+    expect(premium.pricingOptions).toEqual([
+      expect.objectContaining({ amount: { amount: '200.00', amountMinor: 20000, currency: 'usd' }, interval: 'MONTH', autoRenew: true }),
+    ]);
+    expect(premium.limits).toEqual(
+      expect.arrayContaining([
+        { metric: 'minutes', perDay: null },
+        { metric: 'megabytes', perDay: null },
+      ]),
+    );
+  });
+
+  it('finds one plan by code and answers null for an unknown code', async () => {
+    const res = await server.gql(`query($c: String!) { plan(code: $c) { code name } }`, { c: 'premium' });
+    expect(res.data.plan).toEqual({ code: 'premium', name: 'Premium' });
+    const missing = await server.gql(`query { plan(code: "gold") { code } }`);
+    expect(missing.errors).toBeUndefined();
+    expect(missing.data.plan).toBeNull();
+  });
+
+  it('runs the same number of SQL statements for 3 plans as for 30', async () => {
+    statements.length = 0;
+    await server.gql(PLANS);
+    const withThree = statements.length;
+
+    const em = server.em();
+    for (let i = 0; i < 27; i++) {
+      const plan = em.create(Plan, { code: `extra_${i}`, name: `Extra ${i}`, sortOrder: 10 + i });
+      em.create(PlanLimit, { plan, metric: 'minutes', perDay: i });
+      em.create(PlanPricing, { plan, lookupKey: `extra_${i}_monthly`, amountMinor: 100 * i + 1, currency: 'usd', interval: PricingInterval.MONTH });
+    }
+    await em.flush();
+
+    statements.length = 0;
+    const res = await server.gql(PLANS);
+    expect(res.data.plans).toHaveLength(30);
+    expect(res.data.plans[29].pricingOptions[0].amount.amount).toBe('26.01');
+    expect(statements.length).toBe(withThree);
+    expect(withThree).toBeLessThanOrEqual(3);
+  });
+
+  describe('with tight query limits', () => {
+    let limited: TestServer;
+    beforeAll(async () => {
+      limited = await startTestServer({ seed: false, env: { GRAPHQL_MAX_DEPTH: '3', GRAPHQL_MAX_COST: '60' } });
+    });
+    afterAll(() => limited.close());
+
+    it('refuses a query deeper than the limit with a coded error and no data', async () => {
+      const res = await limited.gql(`query { plans { pricingOptions { amount { amount } } } }`);
+      expect(res.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(res.errors?.[0].message).toMatch(/depth limit of 3/i);
+      expect(res.data).toBeUndefined();
+    });
+
+    it('refuses a query above the cost limit with a coded error', async () => {
+      const fields = Array.from({ length: 20 }, (_, i) => `p${i}: plans { id code name }`).join('\n');
+      const res = await limited.gql(`query { ${fields} }`);
+      expect(res.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(res.errors?.[0].message).toMatch(/cost/i);
+      expect(res.data).toBeUndefined();
+    });
+
+    it('still serves a query within both limits', async () => {
+      const res = await limited.gql(`query { plans { code } }`);
+      expect(res.errors).toBeUndefined();
+    });
+  });
+
+  it('masks internal errors: no SQL, no stack, a generic message', async () => {
+    await sql(server.databaseUrl, 'alter table plan_limit rename to plan_limit_moved');
+    try {
+      const res = await server.gql(`query { plans { code limits { metric } } }`);
+      expect(res.errors?.[0]).toEqual(expect.objectContaining({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }));
+      expect(JSON.stringify(res)).not.toMatch(/plan_limit|select|stack/i);
+    } finally {
+      await sql(server.databaseUrl, 'alter table plan_limit_moved rename to plan_limit');
+    }
+  });
+
+  it('answers /healthz and /readyz', async () => {
+    const health = await fetch(`${server.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${server.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { database: 'ok' } });
+  });
+
+  it('serves the Apollo Sandbox landing page to a browser', async () => {
+    const res = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/sandbox/i);
+  });
+});

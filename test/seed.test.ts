@@ -1,0 +1,91 @@
+import { createTestDatabase, sql } from './support/db';
+import { runScript } from './support/cli';
+
+async function catalog(url: string) {
+  return sql(
+    url,
+    `select p.code, p.is_default, p.updated_at, pp.amount_minor, pp.interval, pp.auto_renew,
+            (select json_object_agg(metric, per_day) from plan_limit l where l.plan_id = p.id) as limits
+       from plan p join plan_pricing pp on pp.plan_id = p.id order by p.sort_order`,
+  );
+}
+
+describe('npm run seed', () => {
+  let url: string;
+  beforeAll(async () => {
+    url = await createTestDatabase('seed');
+  });
+
+  it('creates the three plans, then changes nothing when run again', async () => {
+    const first = await runScript('seed', [], { DATABASE_URL: url });
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/3 created \(free, day_pass, premium\)/);
+    const before = await catalog(url);
+    expect(before.map((r) => [r.code, r.amount_minor, r.interval, r.auto_renew, r.is_default])).toEqual([
+      ['free', 0, 'month', true, true],
+      ['day_pass', 500, 'day', false, false],
+      ['premium', 20000, 'month', true, false],
+    ]);
+    expect(before[0].limits).toEqual({ minutes: 180, megabytes: 300 });
+
+    const second = await runScript('seed', [], { DATABASE_URL: url });
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/0 created .*0 updated .*3 unchanged/);
+    expect(await catalog(url)).toEqual(before);
+  });
+
+  it('applies the amount flags, by plan code, without duplicating anything', async () => {
+    const res = await runScript('seed', ['--day-pass-amount', '7.50', '--premium-amount', '150', '--free-amount', '0'], { DATABASE_URL: url });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/2 updated \((day_pass, premium|premium, day_pass)\)/);
+    const rows = await catalog(url);
+    expect(rows.map((r) => [r.code, r.amount_minor])).toEqual([
+      ['free', 0],
+      ['day_pass', 750],
+      ['premium', 15000],
+    ]);
+    const again = await runScript('seed', ['--day-pass-amount', '7.5', '--premium-amount', '150.00'], { DATABASE_URL: url });
+    expect(again.stdout).toMatch(/3 unchanged/);
+  });
+
+  it.each([
+    [['--day-pass-amount', '-5'], /day pass amount "-5"/],
+    [['--premium-amount', 'abc'], /premium amount "abc"/],
+    [['--premium-amount', '1.234'], /at most 2 decimal places/],
+    [['--day-pass-amount', '0'], /greater than zero/],
+  ])('rejects %j with a clear error and writes nothing', async (args, message) => {
+    const before = await catalog(url);
+    const res = await runScript('seed', args as string[], { DATABASE_URL: url });
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(message as RegExp);
+    expect(await catalog(url)).toEqual(before);
+  });
+});
+
+describe('npm run user:create', () => {
+  let url: string;
+  beforeAll(async () => {
+    url = await createTestDatabase('users');
+  });
+
+  it('prints the token alone on stdout, and the token works', async () => {
+    const res = await runScript('user-create', ['--email', 'Ann@Example.com', '--admin', '--timezone', 'Europe/Berlin'], { DATABASE_URL: url });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^tg_[A-Za-z0-9_-]{43}\n$/);
+    const rows = await sql(url, `select email, role, timezone, token_hash from app_user`);
+    expect(rows).toEqual([expect.objectContaining({ email: 'ann@example.com', role: 'admin', timezone: 'Europe/Berlin' })]);
+    expect(rows[0].token_hash).not.toContain(res.stdout.trim());
+  });
+
+  it('fails with a non-zero exit code on a duplicate email or an unknown time zone', async () => {
+    const dup = await runScript('user-create', ['--email', 'ann@example.com'], { DATABASE_URL: url });
+    expect(dup.code).not.toBe(0);
+    expect(dup.stderr).toMatch(/already exists/);
+    expect(dup.stdout).toBe('');
+    const tz = await runScript('user-create', ['--email', 'bob@example.com', '--timezone', 'Mars/Olympus'], { DATABASE_URL: url });
+    expect(tz.code).not.toBe(0);
+    expect(tz.stderr).toMatch(/Unknown time zone "Mars\/Olympus"/);
+    expect(await sql(url, `select email from app_user where email = 'bob@example.com'`)).toEqual([]);
+  });
+});

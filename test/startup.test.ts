@@ -1,0 +1,133 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, portOpen } from './support/net';
+import { startServerProcess } from './support/process';
+
+/**
+ * `npm start` from nothing: a real process, an embedded PostgreSQL created in an empty folder, no
+ * environment but ports and the data folder.
+ */
+jest.setTimeout(180_000);
+
+const PLANS = `{ plans { code pricingOptions { amount { amount currency } } limits { metric perDay } } }`;
+
+async function queryPlans(port: number) {
+  const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: PLANS }),
+  });
+  return ((await res.json()) as any).data.plans;
+}
+
+describe('server process', () => {
+  let root: string;
+  let dataDir: string;
+  let env: Record<string, string>;
+  let pgPort: number;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tollgate-start-'));
+    await chmod(root, 0o755);
+    dataDir = join(root, 'pg');
+    pgPort = await freePort();
+    env = {
+      EMBEDDED_PG_DIR: dataDir,
+      EMBEDDED_PG_PORT: String(pgPort),
+      PORT: String(await freePort()),
+      STRIPE_EMULATOR_PORT: String(await freePort()),
+      LOG_LEVEL: 'info',
+    };
+  });
+  afterAll(() => rm(root, { recursive: true, force: true }));
+
+  it('starts from nothing: embedded PostgreSQL, migrations, seed, GraphQL, banner with a demo token', async () => {
+    const server = startServerProcess(env);
+    try {
+      await server.waitFor(/Tollgate is ready/);
+      const out = server.output();
+      expect(out).toContain(`http://localhost:${env.PORT}/graphql`);
+      expect(out).toMatch(/Sandbox header\s+\{"Authorization": "Bearer tg_[A-Za-z0-9_-]+"\}/);
+      expect(out).toMatch(/catalog seeded/);
+
+      const plans = await queryPlans(Number(env.PORT));
+      expect(plans.map((p: any) => [p.code, p.pricingOptions[0].amount.amount])).toEqual([
+        ['free', '0.00'],
+        ['day_pass', '5.00'],
+        ['premium', '200.00'],
+      ]);
+      expect(plans[0].limits).toEqual(expect.arrayContaining([{ metric: 'minutes', perDay: 180 }, { metric: 'megabytes', perDay: 300 }]));
+
+      const token = /Bearer (tg_[A-Za-z0-9_-]+)/.exec(out)![1];
+      const me = await fetch(`http://127.0.0.1:${env.PORT}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: '{ me { email } }' }),
+      });
+      expect(((await me.json()) as any).data.me.email).toBe('demo@tollgate.local');
+    } finally {
+      expect(await server.stop('SIGTERM')).toBe(0);
+    }
+    // Clean shutdown: PostgreSQL is stopped and left no pid file behind.
+    expect(await portOpen(pgPort)).toBe(false);
+    expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
+    expect(await portOpen(Number(env.PORT))).toBe(false);
+  });
+
+  it('reuses the data on a second start and seeds nothing twice; SIGINT stops it cleanly', async () => {
+    const server = startServerProcess(env);
+    try {
+      await server.waitFor(/Tollgate is ready/);
+      expect(server.output()).not.toMatch(/catalog seeded/);
+      expect(await queryPlans(Number(env.PORT))).toHaveLength(3);
+    } finally {
+      expect(await server.stop('SIGINT')).toBe(0);
+    }
+    expect(await portOpen(pgPort)).toBe(false);
+  });
+
+  it('starts after a crash left a stale postmaster.pid behind', async () => {
+    writeFileSync(join(dataDir, 'postmaster.pid'), `999999\n${dataDir}\n`);
+    const server = startServerProcess(env);
+    try {
+      await server.waitFor(/Tollgate is ready/);
+      expect(server.output()).toMatch(/stale postmaster.pid/);
+      expect(await queryPlans(Number(env.PORT))).toHaveLength(3);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
+  it('starts after an initialisation was interrupted (a data folder without PG_VERSION)', async () => {
+    const dir = join(root, 'half');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'garbage'), 'x');
+    const server = startServerProcess({ ...env, EMBEDDED_PG_DIR: dir, EMBEDDED_PG_PORT: String(await freePort()) });
+    try {
+      await server.waitFor(/Tollgate is ready/);
+      expect(server.output()).toMatch(/unfinished PostgreSQL data folder/);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
+  it.each([
+    ['PORT', 'abc', /PORT: expected a port number/],
+    ['DATABASE_URL', 'not a url', /DATABASE_URL: expected a PostgreSQL URL/],
+    ['LOG_LEVEL', 'chatty', /LOG_LEVEL/],
+  ])('refuses to start with %s=%s and says what is expected', async (name, value, message) => {
+    const server = startServerProcess({ ...env, [name]: value });
+    expect(await server.exited).toBe(1);
+    expect(server.output()).toMatch(message);
+    expect(server.output()).not.toMatch(/Tollgate is ready/);
+  });
+
+  it('says clearly when the database it was given cannot be reached, and exits non-zero', async () => {
+    const server = startServerProcess({ ...env, DATABASE_URL: `postgres://nobody:secretpw@127.0.0.1:${await freePort()}/nothing` });
+    expect(await server.exited).toBe(1);
+    expect(server.output()).toMatch(/startup failed/);
+    expect(server.output()).not.toContain('secretpw');
+  });
+});
