@@ -18,7 +18,6 @@ class SummaryReporter {
         skipped: results.numPendingTests + results.numTodoTests,
         failedSuites: results.numFailedTestSuites,
         suiteErrors: results.numRuntimeErrorTestSuites,
-        success: results.success,
       }),
     );
   }

@@ -3,10 +3,11 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { buildSchema, type AuthChecker } from 'type-graphql';
 import { UserRole } from '../entities';
 import type { Context } from './context';
+import { LimitsResolver } from './resolvers/LimitsResolver';
 import { PlanResolver } from './resolvers/PlanResolver';
 import { UserResolver } from './resolvers/UserResolver';
 
-export const RESOLVERS = [PlanResolver, UserResolver] as const;
+export const RESOLVERS = [PlanResolver, UserResolver, LimitsResolver] as const;
 
 /** `@Authorized()` needs a user; `@Authorized('admin')` needs that role. */
 export const authChecker: AuthChecker<Context> = ({ context }, roles) => {

@@ -1,0 +1,20 @@
+import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { getLimits, recordUsage } from '../../billing/limits';
+import type { Context } from '../context';
+import { Limits, LimitSource, MetricUsage, RecordUsageInput } from '../types/limits';
+
+@Resolver()
+export class LimitsResolver {
+  @Authorized()
+  @Query(() => Limits, { description: 'What the user may still use today, per metric.' })
+  async myLimits(@Ctx() { em, user }: Context): Promise<Limits> {
+    const limits = await getLimits(em, user!);
+    return { ...limits, source: LimitSource[limits.source] };
+  }
+
+  @Authorized()
+  @Mutation(() => MetricUsage, { description: 'Consumes an amount of a metric atomically; LIMIT_EXCEEDED when it would go over.' })
+  recordUsage(@Arg('input') input: RecordUsageInput, @Ctx() { em, user }: Context): Promise<MetricUsage> {
+    return recordUsage(em, user!, input);
+  }
+}

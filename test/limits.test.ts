@@ -1,0 +1,154 @@
+import { getLimits, localDay, recordUsage } from '../src/billing/limits';
+import { sql } from './support/db';
+import { startTestServer, type TestServer } from './support/server';
+
+const MY_LIMITS = `query { myLimits { plan { code } source day resetsAt metrics { metric limit used remaining } } }`;
+const RECORD = `mutation($input: RecordUsageInput!) { recordUsage(input: $input) { metric limit used remaining } }`;
+
+describe('daily limits and usage', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server.close());
+
+  it('gives a user without a subscription the default plan (Free) for their local day', async () => {
+    const user = await server.createUser({ timezone: 'Europe/Berlin' });
+    const res = await server.gql(MY_LIMITS, undefined, user.token);
+    expect(res.errors).toBeUndefined();
+    const limits = res.data.myLimits;
+    expect(limits.plan.code).toBe('free');
+    expect(limits.source).toBe('DEFAULT_PLAN');
+    const expected = localDay('Europe/Berlin');
+    expect(limits.day).toBe(expected.day);
+    expect(new Date(limits.resetsAt).getTime()).toBe(expected.resetsAt.getTime());
+    expect(limits.metrics).toEqual([
+      { metric: 'megabytes', limit: 300, used: 0, remaining: 300 },
+      { metric: 'minutes', limit: 180, used: 0, remaining: 180 },
+    ]);
+  });
+
+  it('needs a token', async () => {
+    expect((await server.gql(MY_LIMITS)).errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await server.gql(RECORD, { input: { metric: 'minutes', amount: 1 } })).errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('records usage, and refuses to go over the limit without consuming anything', async () => {
+    const user = await server.createUser();
+    const ok = await server.gql(RECORD, { input: { metric: 'minutes', amount: 150 } }, user.token);
+    expect(ok.data.recordUsage).toEqual({ metric: 'minutes', limit: 180, used: 150, remaining: 30 });
+
+    const over = await server.gql(RECORD, { input: { metric: 'minutes', amount: 31 } }, user.token);
+    expect(over.data).toBeNull();
+    expect(over.errors?.[0].extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', remaining: 30, limit: 180, metric: 'minutes' });
+
+    const exact = await server.gql(RECORD, { input: { metric: 'minutes', amount: 30 } }, user.token);
+    expect(exact.data.recordUsage).toMatchObject({ used: 180, remaining: 0 });
+    const limits = await server.gql(MY_LIMITS, undefined, user.token);
+    expect(limits.data.myLimits.metrics.find((m: any) => m.metric === 'minutes')).toEqual({ metric: 'minutes', limit: 180, used: 180, remaining: 0 });
+  });
+
+  it.each([
+    [{ metric: 'minutes', amount: 0 }, /positive whole number/],
+    [{ metric: 'minutes', amount: -5 }, /positive whole number/],
+    [{ metric: 'gigawatts', amount: 1 }, /Unknown metric "gigawatts"/],
+  ])('refuses %j as BAD_USER_INPUT and writes nothing', async (input, message) => {
+    const user = await server.createUser();
+    const res = await server.gql(RECORD, { input }, user.token);
+    expect(res.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect(res.errors?.[0].message).toMatch(message);
+    expect(await sql(server.databaseUrl, 'select * from usage_counter where user_id = $1', [user.id])).toEqual([]);
+  });
+
+  it('counts the same idempotency key once and returns the same answer', async () => {
+    const user = await server.createUser();
+    const input = { metric: 'megabytes', amount: 40, idempotencyKey: 'upload-1' };
+    const first = await server.gql(RECORD, { input }, user.token);
+    await server.gql(RECORD, { input: { metric: 'megabytes', amount: 10 } }, user.token);
+    const again = await server.gql(RECORD, { input }, user.token);
+    expect(first.data.recordUsage).toEqual({ metric: 'megabytes', limit: 300, used: 40, remaining: 260 });
+    expect(again.data.recordUsage).toEqual(first.data.recordUsage);
+    const [{ used }] = await sql(server.databaseUrl, `select used from usage_counter where user_id = $1 and metric = 'megabytes'`, [user.id]);
+    expect(used).toBe(50);
+
+    const parallel = await Promise.all(
+      Array.from({ length: 10 }, () => server.gql(RECORD, { input: { metric: 'megabytes', amount: 5, idempotencyKey: 'burst' } }, user.token)),
+    );
+    expect(parallel.every((r) => r.data?.recordUsage.used === 55)).toBe(true);
+
+    const reused = await server.gql(RECORD, { input: { ...input, amount: 41 } }, user.token);
+    expect(reused.errors?.[0].extensions?.code).toBe('CONFLICT');
+  });
+
+  it('lets exactly 180 of 200 parallel uses of 1 minute through', async () => {
+    const user = await server.createUser();
+    const results = await Promise.all(
+      Array.from({ length: 200 }, () => server.gql(RECORD, { input: { metric: 'minutes', amount: 1 } }, user.token)),
+    );
+    const ok = results.filter((r) => r.data?.recordUsage);
+    const exceeded = results.filter((r) => r.errors?.[0].extensions?.code === 'LIMIT_EXCEEDED');
+    expect(ok).toHaveLength(180);
+    expect(exceeded).toHaveLength(20);
+    const [{ used }] = await sql(server.databaseUrl, `select used from usage_counter where user_id = $1 and metric = 'minutes'`, [user.id]);
+    expect(used).toBe(180);
+    expect(new Set(ok.map((r) => r.data.recordUsage.used)).size).toBe(180);
+  });
+
+  it('keeps separate days and counters for Pacific/Auckland and America/Los_Angeles at the same instant', async () => {
+    const auckland = await server.createUser({ timezone: 'Pacific/Auckland' });
+    const la = await server.createUser({ timezone: 'America/Los_Angeles' });
+    const instant = new Date('2026-11-22T20:00:00Z'); // Auckland: Nov 23 09:00; Los Angeles: Nov 22 12:00
+    const em = server.em();
+    await recordUsage(em, { id: auckland.id, timezone: 'Pacific/Auckland' }, { metric: 'minutes', amount: 10 }, instant);
+    await recordUsage(em, { id: la.id, timezone: 'America/Los_Angeles' }, { metric: 'minutes', amount: 20 }, instant);
+
+    const a = await getLimits(em, { id: auckland.id, timezone: 'Pacific/Auckland' }, instant);
+    const l = await getLimits(em, { id: la.id, timezone: 'America/Los_Angeles' }, instant);
+    expect(a.day).toBe('2026-11-23');
+    expect(l.day).toBe('2026-11-22');
+    expect(a.resetsAt.toISOString()).toBe('2026-11-23T11:00:00.000Z');
+    expect(l.resetsAt.toISOString()).toBe('2026-11-23T08:00:00.000Z');
+    expect(a.metrics.find((m) => m.metric === 'minutes')!.used).toBe(10);
+    expect(l.metrics.find((m) => m.metric === 'minutes')!.used).toBe(20);
+
+    // Auckland's next day starts at 11:00 UTC: a fresh counter without any reset job.
+    const later = new Date('2026-11-23T11:00:00Z');
+    const next = await getLimits(em, { id: auckland.id, timezone: 'Pacific/Auckland' }, later);
+    expect(next.day).toBe('2026-11-24');
+    expect(next.metrics.find((m) => m.metric === 'minutes')!.used).toBe(0);
+    // Los Angeles is still on Nov 22 until 08:00 UTC, then starts afresh too.
+    const laEvening = await getLimits(em, { id: la.id, timezone: 'America/Los_Angeles' }, new Date('2026-11-23T07:59:00Z'));
+    expect([laEvening.day, laEvening.metrics.find((m) => m.metric === 'minutes')!.used]).toEqual(['2026-11-22', 20]);
+    const laNextDay = await getLimits(em, { id: la.id, timezone: 'America/Los_Angeles' }, later);
+    expect([laNextDay.day, laNextDay.metrics.find((m) => m.metric === 'minutes')!.used]).toEqual(['2026-11-23', 0]);
+
+    // Through GraphQL each user sees their own local date.
+    const res = await server.gql(MY_LIMITS, undefined, auckland.token);
+    expect(res.data.myLimits.day).toBe(localDay('Pacific/Auckland').day);
+  });
+
+  it('takes limits from an active subscription, keeps the day\'s usage across a plan change, and falls back when the period ends', async () => {
+    const user = await server.createUser();
+    await server.gql(RECORD, { input: { metric: 'minutes', amount: 170 } }, user.token);
+    const [premium] = await sql(server.databaseUrl, `select p.id as plan_id, pp.id as pricing_id from plan p join plan_pricing pp on pp.plan_id = p.id where p.code = 'premium'`);
+    await sql(
+      server.databaseUrl,
+      `insert into subscription (id, created_at, updated_at, user_id, plan_id, pricing_id, status, current_period_start, current_period_end)
+       values (gen_random_uuid(), now(), now(), $1, $2, $3, 'active', now() - interval '1 day', now() + interval '29 days')`,
+      [user.id, premium.plan_id, premium.pricing_id],
+    );
+    const withSub = (await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits;
+    expect(withSub).toMatchObject({ plan: { code: 'premium' }, source: 'SUBSCRIPTION' });
+    expect(withSub.metrics.find((m: any) => m.metric === 'minutes')).toEqual({ metric: 'minutes', limit: null, used: 170, remaining: null });
+    const big = await server.gql(RECORD, { input: { metric: 'minutes', amount: 500 } }, user.token);
+    expect(big.data.recordUsage).toEqual({ metric: 'minutes', limit: null, used: 670, remaining: null });
+
+    // The period ends: Free again at once, no job or webhook needed, and today's usage still counts.
+    await sql(server.databaseUrl, `update subscription set current_period_end = now() - interval '1 second' where user_id = $1`, [user.id]);
+    const after = (await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits;
+    expect(after).toMatchObject({ plan: { code: 'free' }, source: 'DEFAULT_PLAN' });
+    expect(after.metrics.find((m: any) => m.metric === 'minutes')).toEqual({ metric: 'minutes', limit: 180, used: 670, remaining: 0 });
+    const refused = await server.gql(RECORD, { input: { metric: 'minutes', amount: 1 } }, user.token);
+    expect(refused.errors?.[0].extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', remaining: 0 });
+  });
+});
