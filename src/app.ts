@@ -8,6 +8,7 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import express from 'express';
 import type { GraphQLError, ValidationContext } from 'graphql';
+import type { BillingEnv } from './billing/env';
 import { authenticate } from './billing/users';
 import type { Config } from './config';
 import type { Orm } from './db/orm';
@@ -15,7 +16,9 @@ import type { User } from './entities';
 import { buildContext, tokenFromHeader, type Context } from './graphql/context';
 import { createFormatError } from './graphql/errors';
 import { getSchema } from './graphql/schema';
+import { subscriptionReturnRoutes } from './http/subscriptionReturn';
 import type { Logger } from './logger';
+import type { StripeContext } from './stripe/client';
 
 /** graphql-armor rules: report an over-limit query as a validation error (GRAPHQL_VALIDATION_FAILED) instead of throwing. */
 const reportAsValidationError = {
@@ -29,6 +32,8 @@ export interface AppDeps {
   orm: Orm;
   config: Config;
   logger: Logger;
+  /** Absent only when the server runs without Stripe (catalog and limits still work). */
+  stripe?: StripeContext;
 }
 
 export interface App {
@@ -39,10 +44,18 @@ export interface App {
 }
 
 /** Builds the HTTP application: /graphql, /healthz, /readyz. */
-export async function createApp({ orm, config, logger }: AppDeps): Promise<App> {
+export async function createApp({ orm, config, logger, stripe }: AppDeps): Promise<App> {
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
+
+  /** PUBLIC_URL when set, else the scheme and host the request came in on. */
+  const publicUrl = (req: { protocol: string; get(name: string): string | undefined }) =>
+    (config.publicUrl ?? `${req.protocol}://${req.get('host') ?? `localhost:${config.port}`}`).replace(/\/$/, '');
+  const billing = (req: { protocol: string; get(name: string): string | undefined }): BillingEnv => {
+    if (!stripe) throw new Error('Stripe is not configured for this server');
+    return { stripe: stripe.client, publicUrl: publicUrl(req), logger, stripeHost: stripe.host };
+  };
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -84,10 +97,12 @@ export async function createApp({ orm, config, logger }: AppDeps): Promise<App> 
           user = await authenticate(em, token);
           if (!user) problem = 'Invalid or revoked token';
         }
-        return buildContext(em, user, logger, problem);
+        return buildContext(em, user, logger, problem, stripe ? billing(req) : undefined);
       },
     }),
   );
+
+  if (stripe) app.use(subscriptionReturnRoutes(orm, billing, logger));
 
   app.use((_req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such route' } });

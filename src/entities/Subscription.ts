@@ -19,6 +19,7 @@ export enum SubscriptionStatus {
 /** A local, synced copy of a Stripe subscription (Stripe is the source of truth). */
 @Entity({ tableName: 'subscription' })
 @Index({ properties: ['user', 'status'] })
+@Unique({ properties: ['user', 'idempotencyKey'] })
 export class Subscription extends BaseEntity {
   @ManyToOne(() => User, { deleteRule: 'cascade' })
   user!: User;
@@ -55,7 +56,18 @@ export class Subscription extends BaseEntity {
   @Property({ type: 'timestamptz', nullable: true })
   endedAt?: Date | null;
 
-  /** Stripe's `created` of the last object version applied, so older snapshots never overwrite newer ones. */
+  /** When this row was last written from Stripe's current state. */
   @Property({ type: 'timestamptz', nullable: true })
   stripeSyncedAt?: Date | null;
+
+  /** The client's idempotency key for the subscribe call that created this row. */
+  @Property({ type: 'text', nullable: true })
+  idempotencyKey?: string | null;
+
+  /** Where to send the person after Checkout (the client's URLs). */
+  @Property({ type: 'text', nullable: true })
+  successUrl?: string | null;
+
+  @Property({ type: 'text', nullable: true })
+  cancelUrl?: string | null;
 }

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { BillingEnv } from '../billing/env';
 import type { User } from '../entities';
 import type { Logger } from '../logger';
 import { createLoaders, type Loaders } from './loaders';
@@ -10,6 +11,14 @@ export interface Context {
   authProblem?: string;
   loaders: Loaders;
   logger: Logger;
+  /** Stripe client and public URL; absent when the server runs without Stripe. */
+  billing?: BillingEnv;
+}
+
+/** The billing environment, or an internal error when the server was started without Stripe. */
+export function billingEnv(ctx: Context): BillingEnv {
+  if (!ctx.billing) throw new Error('Stripe is not configured for this server');
+  return ctx.billing;
 }
 
 /** `Authorization: Bearer <token>` or `Authorization: Token <token>` (the older convention). */
@@ -19,6 +28,6 @@ export function tokenFromHeader(header: string | undefined): string | undefined 
   return m ? m[2] : undefined;
 }
 
-export function buildContext(em: EntityManager, user: User | null, logger: Logger, authProblem?: string): Context {
-  return { em, user, authProblem, loaders: createLoaders(em), logger };
+export function buildContext(em: EntityManager, user: User | null, logger: Logger, authProblem?: string, billing?: BillingEnv): Context {
+  return { em, user, authProblem, loaders: createLoaders(em), logger, billing };
 }

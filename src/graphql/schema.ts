@@ -5,9 +5,10 @@ import { UserRole } from '../entities';
 import type { Context } from './context';
 import { LimitsResolver } from './resolvers/LimitsResolver';
 import { PlanResolver } from './resolvers/PlanResolver';
+import { SubscriptionResolver } from './resolvers/SubscriptionResolver';
 import { UserResolver } from './resolvers/UserResolver';
 
-export const RESOLVERS = [PlanResolver, UserResolver, LimitsResolver] as const;
+export const RESOLVERS = [PlanResolver, UserResolver, LimitsResolver, SubscriptionResolver] as const;
 
 /** `@Authorized()` needs a user; `@Authorized('admin')` needs that role. */
 export const authChecker: AuthChecker<Context> = ({ context }, roles) => {

@@ -1,0 +1,101 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
+import { Plan, PlanPricing, PricingInterval } from '../entities';
+import type { Logger } from '../logger';
+import { idempotencyKey } from '../stripe/client';
+
+/**
+ * Makes Stripe match our catalog: one Product per plan, one Price per paid pricing option, found by the
+ * pricing's lookup_key so a second run creates nothing. A changed amount (or interval) creates a new
+ * Price, moves the lookup key to it and deactivates the old one. Stripe ids are stored on our rows.
+ */
+export interface StripeCatalogReport {
+  productsCreated: string[];
+  pricesCreated: string[];
+  pricesReplaced: string[];
+  unchanged: string[];
+}
+
+export async function syncStripeCatalog(em: EntityManager, stripe: Stripe, logger?: Logger): Promise<StripeCatalogReport> {
+  const report: StripeCatalogReport = { productsCreated: [], pricesCreated: [], pricesReplaced: [], unchanged: [] };
+  const plans = await em.find(Plan, { active: true }, { populate: ['pricings'], orderBy: { sortOrder: 'asc' } });
+  for (const plan of plans) {
+    const paid = plan.pricings.getItems().filter((p) => p.active && p.amountMinor > 0);
+    if (paid.length === 0) continue; // the free plan is never sold through Stripe
+    const productId = await ensureProduct(stripe, plan, report);
+    if (plan.stripeProductId !== productId) plan.stripeProductId = productId;
+    for (const pricing of paid) {
+      pricing.stripePriceId = await ensurePrice(stripe, plan, pricing, productId, report);
+    }
+    await em.flush();
+    logger?.info({ plan: plan.code, product: productId }, 'Stripe catalog in sync for plan');
+  }
+  return report;
+}
+
+async function ensureProduct(stripe: Stripe, plan: Plan, report: StripeCatalogReport): Promise<string> {
+  if (plan.stripeProductId) {
+    try {
+      const existing = await stripe.products.retrieve(plan.stripeProductId);
+      if (!existing.deleted) {
+        if (existing.name !== plan.name || !existing.active) {
+          await stripe.products.update(existing.id, { name: plan.name, active: true });
+        }
+        return existing.id;
+      }
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'resource_missing') throw err;
+    }
+  }
+  // A price with one of this plan's lookup keys tells us the product made by an earlier run.
+  const keys = plan.pricings.getItems().map((p) => p.lookupKey);
+  const prices = await stripe.prices.list({ lookup_keys: keys, limit: keys.length });
+  const fromPrice = prices.data.find((p) => typeof p.product === 'string' || p.product);
+  if (fromPrice) return typeof fromPrice.product === 'string' ? fromPrice.product : fromPrice.product.id;
+
+  const product = await stripe.products.create(
+    { name: plan.name, description: plan.description || undefined, metadata: { tollgate_plan_code: plan.code, tollgate_plan_id: plan.id } },
+    { idempotencyKey: idempotencyKey('product', plan.id) },
+  );
+  report.productsCreated.push(plan.code);
+  return product.id;
+}
+
+function matches(price: Stripe.Price, pricing: PlanPricing, productId: string): boolean {
+  const product = typeof price.product === 'string' ? price.product : price.product.id;
+  if (!price.active || product !== productId || price.unit_amount !== pricing.amountMinor || price.currency !== pricing.currency) return false;
+  if (pricing.interval === PricingInterval.ONE_TIME) return price.type === 'one_time';
+  return price.recurring?.interval === pricing.interval && price.recurring.interval_count === pricing.intervalCount;
+}
+
+async function ensurePrice(stripe: Stripe, plan: Plan, pricing: PlanPricing, productId: string, report: StripeCatalogReport): Promise<string> {
+  const found = await stripe.prices.list({ lookup_keys: [pricing.lookupKey], limit: 1 });
+  const current = found.data[0];
+  if (current && matches(current, pricing, productId)) {
+    report.unchanged.push(pricing.lookupKey);
+    return current.id;
+  }
+  const params: Stripe.PriceCreateParams = {
+    product: productId,
+    currency: pricing.currency,
+    unit_amount: pricing.amountMinor,
+    lookup_key: pricing.lookupKey,
+    transfer_lookup_key: Boolean(current),
+    nickname: `${plan.name} (${pricing.lookupKey})`,
+    metadata: { tollgate_pricing_id: pricing.id, tollgate_plan_code: plan.code },
+    ...(pricing.interval === PricingInterval.ONE_TIME
+      ? {}
+      : { recurring: { interval: pricing.interval as Stripe.PriceCreateParams.Recurring.Interval, interval_count: pricing.intervalCount } }),
+  };
+  const created = await stripe.prices.create(params, {
+    // The replaced price's id is part of the key: going back to an earlier amount still makes a new Price.
+    idempotencyKey: idempotencyKey('price', pricing.id, current?.id ?? 'first', pricing.amountMinor, pricing.currency, pricing.interval, pricing.intervalCount),
+  });
+  if (current) {
+    await stripe.prices.update(current.id, { active: false });
+    report.pricesReplaced.push(pricing.lookupKey);
+  } else {
+    report.pricesCreated.push(pricing.lookupKey);
+  }
+  return created.id;
+}

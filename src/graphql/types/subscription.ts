@@ -1,0 +1,69 @@
+import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
+import { SubscriptionStatus } from '../../entities';
+import { DateTimeScalar } from '../scalars';
+import { PlanType, PricingOptionType } from './plan';
+
+registerEnumType(SubscriptionStatus, { name: 'SubscriptionStatus', description: "Stripe's subscription statuses." });
+
+@ObjectType('Subscription')
+export class SubscriptionType {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String, { nullable: true })
+  stripeSubscriptionId!: string | null;
+
+  @Field(() => PlanType)
+  plan!: PlanType;
+
+  @Field(() => PricingOptionType)
+  pricing!: PricingOptionType;
+
+  @Field(() => SubscriptionStatus)
+  status!: SubscriptionStatus;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  currentPeriodStart!: Date | null;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  currentPeriodEnd!: Date | null;
+
+  @Field({ description: 'The subscription ends at currentPeriodEnd instead of renewing.' })
+  cancelAtPeriodEnd!: boolean;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  canceledAt!: Date | null;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  endedAt!: Date | null;
+}
+
+@InputType()
+export class SubscribeInput {
+  @Field(() => ID, { description: 'A pricing option of a paid plan (Plan.pricingOptions.id).' })
+  pricingId!: string;
+
+  @Field(() => String, { nullable: true, description: 'A Stripe payment method (e.g. pm_card_visa). Without it the answer carries a Checkout URL.' })
+  paymentMethod?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Where Checkout sends the person after paying.' })
+  successUrl?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Where Checkout sends the person who cancels.' })
+  cancelUrl?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'The same key returns the first answer instead of subscribing again.' })
+  idempotencyKey?: string | null;
+}
+
+@ObjectType()
+export class SubscribeResult {
+  @Field(() => SubscriptionType)
+  subscription!: SubscriptionType;
+
+  @Field(() => String, { nullable: true, description: 'Hosted Checkout page to send the person to (no paymentMethod given).' })
+  checkoutUrl?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'PaymentIntent client secret when the card needs authentication (3-D Secure).' })
+  clientSecret?: string | null;
+}
