@@ -17,6 +17,7 @@ import { buildContext, tokenFromHeader, type Context } from './graphql/context';
 import { createFormatError } from './graphql/errors';
 import { getSchema } from './graphql/schema';
 import { subscriptionReturnRoutes } from './http/subscriptionReturn';
+import { webhookRoutes } from './http/webhookRoute';
 import type { Logger } from './logger';
 import type { StripeContext } from './stripe/client';
 
@@ -102,7 +103,10 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
     }),
   );
 
-  if (stripe) app.use(subscriptionReturnRoutes(orm, billing, logger));
+  if (stripe) {
+    app.use(webhookRoutes(orm, stripe.webhookSecret, billing));
+    app.use(subscriptionReturnRoutes(orm, billing, logger));
+  }
 
   app.use((_req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such route' } });

@@ -42,4 +42,12 @@ export class StripeEvent {
 
   @Property({ type: 'timestamptz', nullable: true })
   processedAt?: Date | null;
+
+  /** What processing did, for people reading the inbox: "updated subscription ...", "unknown customer ...". */
+  @Property({ type: 'text', nullable: true })
+  outcome?: string | null;
+
+  /** Whether the change came from one of our own API calls (idempotency key with our prefix). */
+  @Property({ type: 'boolean', nullable: true })
+  ownRequest?: boolean | null;
 }

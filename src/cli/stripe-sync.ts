@@ -1,0 +1,34 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { SingleBar, Presets } from 'cli-progress';
+import { Command } from 'commander';
+import { formatDiff, reconcileAll } from '../stripe/reconcile';
+import { runCli, withRuntime } from './runtime';
+import { scriptBillingEnv } from './stripe';
+
+/**
+ * npm run stripe:sync [-- --dry-run]
+ * Reconciles every known customer's subscriptions and payments from Stripe, page by page. --dry-run
+ * prints the differences it would write and writes nothing.
+ */
+runCli(async () => {
+  const opts = new Command('stripe:sync').option('--dry-run', 'print the differences, write nothing').parse().opts<{ dryRun?: boolean }>();
+  await withRuntime(async ({ config, logger, em }) => {
+    const env = scriptBillingEnv(config, logger);
+    const bar = new SingleBar({ format: 'customers [{bar}] {value}/{total}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 1000 }, Presets.shades_classic);
+    let started = false;
+    const report = await reconcileAll(em as EntityManager, env, {
+      dryRun: Boolean(opts.dryRun),
+      onProgress: (done, total) => {
+        if (!started) {
+          bar.start(total, 0);
+          started = true;
+        }
+        bar.update(done);
+      },
+    });
+    if (started) bar.stop();
+    for (const d of report.diffs) process.stdout.write(`${formatDiff(d)}\n`);
+    const verb = opts.dryRun ? 'would change' : 'changed';
+    process.stdout.write(`${report.customers} customers checked; ${verb} ${report.diffs.length} object${report.diffs.length === 1 ? '' : 's'}${opts.dryRun ? ' (dry run: nothing written)' : ''}\n`);
+  });
+});

@@ -1,0 +1,61 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import express, { Router } from 'express';
+import Stripe from 'stripe';
+import type { BillingEnv } from '../billing/env';
+import type { Orm } from '../db/orm';
+import { processEvent, storeEvent } from '../stripe/inbox';
+
+/** Stripe's default tolerance for the signature timestamp, in seconds. */
+const TOLERANCE_SECONDS = 300;
+
+/**
+ * POST /webhooks/stripe: raw body, signature always verified, event stored in the inbox before it is
+ * acknowledged. 400 for a bad signature or a body that is not an event (nothing stored); 200 for a
+ * duplicate or an ignored type; 500 when processing failed (Stripe retries); 503 when the database is
+ * unreachable.
+ */
+export function webhookRoutes(orm: Orm, secret: string | undefined, env: (req: express.Request) => BillingEnv): Router {
+  const router = Router();
+  router.post('/webhooks/stripe', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
+    const { logger } = env(req);
+    if (!secret) {
+      logger.error('a Stripe webhook arrived but STRIPE_WEBHOOK_SECRET is not set');
+      res.status(500).json({ error: 'webhook secret not configured' });
+      return;
+    }
+    const signature = req.header('stripe-signature');
+    if (!signature) {
+      res.status(400).json({ error: 'missing Stripe-Signature header' });
+      return;
+    }
+    let event: Stripe.Event;
+    try {
+      event = Stripe.webhooks.constructEvent(Buffer.isBuffer(req.body) ? req.body : Buffer.from(''), signature, secret, TOLERANCE_SECONDS);
+    } catch (err) {
+      logger.warn({ reason: (err as Error).message }, 'refused a Stripe webhook with a bad signature');
+      res.status(400).json({ error: 'invalid signature' });
+      return;
+    }
+    if (!event || typeof event !== 'object' || event.object !== 'event' || typeof event.id !== 'string' || typeof event.type !== 'string' || !event.data?.object) {
+      res.status(400).json({ error: 'the body is not a Stripe event' });
+      return;
+    }
+
+    const em = orm.em.fork() as EntityManager;
+    let stored: boolean;
+    try {
+      stored = await storeEvent(em, event);
+    } catch (err) {
+      logger.error({ err, stripeEvent: event.id }, 'could not store a Stripe event');
+      res.status(503).json({ error: 'database unavailable' });
+      return;
+    }
+    const result = await processEvent(em, env(req), event.id);
+    if (result.status === 'failed') {
+      res.status(500).json({ received: true, processed: false });
+      return;
+    }
+    res.status(200).json({ received: true, status: result.status, stored });
+  });
+  return router;
+}
