@@ -1,0 +1,38 @@
+import type Stripe from 'stripe';
+import { PAYMENT_TRIGGERS } from './payments';
+
+/**
+ * Fixtures in the manner of the Stripe CLI's `stripe trigger <event>`: each creates, through the official
+ * SDK, the objects needed for the event to fire on a running emulator. Trigger files export a record of
+ * triggers and are merged below.
+ */
+export interface Trigger {
+  /** what the fixture does, shown by `--list` */
+  description: string;
+  run(stripe: Stripe): Promise<void>;
+}
+
+export const TRIGGERS: Record<string, Trigger> = {
+  ...PAYMENT_TRIGGERS,
+};
+
+export function triggerNames(): string[] {
+  return Object.keys(TRIGGERS).sort();
+}
+
+/**
+ * Runs the fixture for `eventType` and returns the events it caused (oldest first).
+ * Throws for an event type without a fixture.
+ */
+export async function runTrigger(stripe: Stripe, eventType: string): Promise<Stripe.Event[]> {
+  const trigger = TRIGGERS[eventType];
+  if (!trigger) throw new Error(`No trigger for "${eventType}". Supported: ${triggerNames().join(', ')}`);
+  const newest = (await stripe.events.list({ limit: 1 })).data[0];
+  await trigger.run(stripe);
+  const events: Stripe.Event[] = [];
+  for await (const e of newest ? stripe.events.list({ ending_before: newest.id, limit: 100 }) : stripe.events.list({ limit: 100 })) events.push(e);
+  // the API lists newest first; return them in the order they happened
+  return events.reverse();
+}
+
+export type { Stripe };
