@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { openDatabase } from './db/embedded';
 import { createOrm, migrate } from './db/orm';
 import { createLogger, maskUrl, type Logger } from './logger';
+import { connectStripe, syncCatalogOnStart, type StripeConnection } from './stripe/connect';
 
 /**
  * Process entry: configuration → database → migrations and first seed → HTTP server.
@@ -67,7 +68,13 @@ async function main(): Promise<void> {
     const demo = config.stripe.secretKey ? undefined : await ensureDemoUser(orm.em.fork() as EntityManager, config.demoUserEmail);
     if (stopping) return;
 
-    const { httpServer, stop } = await createApp({ orm, config, logger });
+    const base = (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/$/, '');
+    const stripe = await connectStripe(config, logger, `${base}/webhooks/stripe`);
+    closers.push({ name: 'stripe', close: stripe.stop });
+    if (stripe.mode === 'emulator') await syncCatalogOnStart(orm, stripe, logger);
+    if (stopping) return;
+
+    const { httpServer, stop } = await createApp({ orm, config, logger, stripe });
     closers.push({ name: 'http', close: stop });
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
@@ -75,7 +82,7 @@ async function main(): Promise<void> {
     });
     const address = httpServer.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
-    printBanner(logger, config, { port, databaseUrl: db.url, embedded: db.embedded, demoToken: demo?.token, demoEmail: demo?.user.email });
+    printBanner(logger, config, { port, databaseUrl: db.url, embedded: db.embedded, demoToken: demo?.token, demoEmail: demo?.user.email, stripe });
   } catch (err) {
     logger.error({ err }, `startup failed: ${(err as Error)?.message ?? err}`);
     await shutdown(1);
@@ -85,7 +92,7 @@ async function main(): Promise<void> {
 function printBanner(
   logger: Logger,
   config: Config,
-  info: { port: number; databaseUrl: string; embedded: boolean; demoToken?: string; demoEmail?: string },
+  info: { port: number; databaseUrl: string; embedded: boolean; demoToken?: string; demoEmail?: string; stripe: StripeConnection },
 ): void {
   const base = config.publicUrl ?? `http://localhost:${info.port}`;
   const lines = [
@@ -94,7 +101,10 @@ function printBanner(
     `  GraphQL + Apollo Sandbox   ${base}/graphql`,
     `  Health / readiness         ${base}/healthz  ${base}/readyz`,
     `  Database                   ${info.embedded ? 'embedded PostgreSQL ' : ''}${maskUrl(info.databaseUrl)}`,
-    `  Stripe                     ${config.stripe.secretKey ? (config.stripe.secretKey.includes('_live_') ? 'live mode' : 'test mode') : 'not configured'}`,
+    `  Stripe                     ${
+      info.stripe.mode === 'emulator' ? `local Stripe emulator at http://${info.stripe.host} (any sk_test_ key works)` : `api.stripe.com (${info.stripe.mode} mode)`
+    }`,
+    `  Stripe webhooks            ${base}/webhooks/stripe`,
   ];
   if (info.demoToken) {
     lines.push(

@@ -1,12 +1,17 @@
-import type { AddressInfo } from 'node:net';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
 import { createApp } from '../../src/app';
 import { catalogDefinition, seedCatalog } from '../../src/billing/catalog';
 import { createUser } from '../../src/billing/users';
 import { loadConfig, type Config } from '../../src/config';
 import { createOrm, migrate, type Orm } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
+import { startEmulator, type EmulatorHandle } from '../../src/emulator';
+import { syncStripeCatalog } from '../../src/billing/stripeCatalog';
+import { createStripeClient, type StripeContext } from '../../src/stripe/client';
+import { WEBHOOK_EVENTS } from '../../src/stripe/connect';
 import { createTestDatabase } from './db';
+import { freePort } from './net';
 
 export interface GqlResponse<T = any> {
   status: number;
@@ -22,22 +27,49 @@ export interface TestServer {
   em(): EntityManager;
   gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string, headers?: Record<string, string>): Promise<GqlResponse<T>>;
   createUser(opts?: { email?: string; admin?: boolean; timezone?: string }): Promise<{ id: string; token: string; email: string }>;
+  /** With `stripe: true`: the official SDK pointed at the in-process emulator the server uses. */
+  stripe: Stripe;
+  emulator: EmulatorHandle;
+  /** The signing secret of the server's webhook endpoint on the emulator. */
+  webhookSecret: string;
   close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  seed?: boolean;
+  onQuery?: (sql: string) => void;
+  env?: Record<string, string>;
+  /** Start the local Stripe emulator, sync the catalog to it and register the webhook endpoint. */
+  stripe?: boolean;
+  /** Register the server's webhook endpoint on the emulator (default true with stripe). */
+  webhooks?: boolean;
 }
 
 let userSeq = 0;
 
 /** The real app on a real HTTP port over a fresh database of its own, migrated and (by default) seeded. */
-export async function startTestServer(options: { seed?: boolean; onQuery?: (sql: string) => void; env?: Record<string, string> } = {}): Promise<TestServer> {
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const databaseUrl = await createTestDatabase('srv');
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DATABASE_URL: databaseUrl, PORT: '0', ...options.env });
   const logger = createLogger(config.logLevel);
   const orm = await createOrm(databaseUrl, { logger, onQuery: options.onQuery });
   await migrate(orm, logger);
   if (options.seed !== false) await seedCatalog(orm.em.fork() as EntityManager, catalogDefinition());
-  const app = await createApp({ orm, config, logger });
-  await new Promise<void>((resolve) => app.httpServer.listen(0, '127.0.0.1', () => resolve()));
-  const url = `http://127.0.0.1:${(app.httpServer.address() as AddressInfo).port}`;
+
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let emulator: EmulatorHandle | undefined;
+  let stripe: StripeContext | undefined;
+  if (options.stripe) {
+    emulator = await startEmulator({ port: 0, webhookRetryDelaysMs: [50, 200, 500] });
+    const client = createStripeClient({ secretKey: 'sk_test_tollgate_tests', host: emulator.host, port: emulator.port, protocol: emulator.protocol, maxNetworkRetries: 0 });
+    const endpoint =
+      options.webhooks === false ? undefined : await client.webhookEndpoints.create({ url: `${url}/webhooks/stripe`, enabled_events: [...WEBHOOK_EVENTS] });
+    stripe = { client, webhookSecret: endpoint?.secret ?? 'whsec_not_registered', mode: 'emulator', host: `${emulator.host}:${emulator.port}` };
+    if (options.seed !== false) await syncStripeCatalog(orm.em.fork() as EntityManager, client);
+  }
+  const app = await createApp({ orm, config, logger, stripe });
+  await new Promise<void>((resolve) => app.httpServer.listen(port, '127.0.0.1', () => resolve()));
 
   return {
     url,
@@ -59,7 +91,20 @@ export async function startTestServer(options: { seed?: boolean; onQuery?: (sql:
       const { user, token } = await createUser(orm.em.fork() as EntityManager, { email, admin: opts.admin, timezone: opts.timezone });
       return { id: user.id, token, email };
     },
+    get stripe(): Stripe {
+      if (!stripe) throw new Error('start the test server with { stripe: true }');
+      return stripe.client;
+    },
+    get emulator(): EmulatorHandle {
+      if (!emulator) throw new Error('start the test server with { stripe: true }');
+      return emulator;
+    },
+    get webhookSecret(): string {
+      if (!stripe?.webhookSecret) throw new Error('start the test server with { stripe: true }');
+      return stripe.webhookSecret;
+    },
     async close() {
+      await emulator?.stop();
       await app.stop();
       await orm.close();
     },
