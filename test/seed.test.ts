@@ -1,4 +1,5 @@
 import { createTestDatabase, sql } from './support/db';
+import { startEmulator } from '../src/emulator';
 import { runScript } from './support/cli';
 
 async function catalog(url: string) {
@@ -87,5 +88,34 @@ describe('npm run user:create', () => {
     expect(tz.code).not.toBe(0);
     expect(tz.stderr).toMatch(/Unknown time zone "Mars\/Olympus"/);
     expect(await sql(url, `select email from app_user where email = 'bob@example.com'`)).toEqual([]);
+  });
+});
+
+describe('npm run seed with Stripe', () => {
+  it('makes the running local Stripe emulator match the catalog, and creates nothing the second time', async () => {
+    const emulator = await startEmulator({ port: 0 });
+    try {
+      const url = await createTestDatabase('seedstripe');
+      const env = { DATABASE_URL: url, STRIPE_EMULATOR_PORT: String(emulator.port) };
+      const first = await runScript('seed', [], env);
+      expect(first.code).toBe(0);
+      expect(first.stdout).toMatch(/stripe: 2 products created, 2 prices created, 0 replaced, 0 unchanged/);
+      const second = await runScript('seed', [], env);
+      expect(second.stdout).toMatch(/stripe: 0 products created, 0 prices created, 0 replaced, 2 unchanged/);
+      const changed = await runScript('seed', ['--premium-amount', '210'], env);
+      expect(changed.stdout).toMatch(/stripe: 0 products created, 0 prices created, 1 replaced, 1 unchanged/);
+      const [row] = await sql(url, `select stripe_price_id from plan_pricing where lookup_key = 'premium_monthly'`);
+      expect(row.stripe_price_id).toMatch(/^price_/);
+    } finally {
+      await emulator.stop();
+    }
+  });
+
+  it('says so when the local emulator is not running, and still seeds the database', async () => {
+    const url = await createTestDatabase('seednostripe');
+    const res = await runScript('seed', [], { DATABASE_URL: url, STRIPE_EMULATOR_PORT: '1' });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/local Stripe emulator is not running/);
+    expect(await sql(url, 'select count(*)::int as n from plan')).toEqual([{ n: 3 }]);
   });
 });

@@ -1,8 +1,11 @@
 import { Command } from 'commander';
 import type { EntityManager } from '@mikro-orm/core';
 import { CatalogSeeder, type CatalogSeedContext } from '../../seeds/CatalogSeeder';
+import Stripe from 'stripe';
 import { catalogDefinition, DEFAULT_AMOUNTS } from '../billing/catalog';
+import { syncStripeCatalog } from '../billing/stripeCatalog';
 import { runCli, withRuntime } from './runtime';
+import { scriptBillingEnv } from './stripe';
 
 /**
  * npm run seed -- [--free-amount 0] [--day-pass-amount 5] [--premium-amount 200]
@@ -19,7 +22,7 @@ runCli(async () => {
   const amounts = { free: opts.freeAmount, dayPass: opts.dayPassAmount, premium: opts.premiumAmount };
   catalogDefinition(amounts); // validates every flag before anything is opened or written
 
-  await withRuntime(async ({ em }) => {
+  await withRuntime(async ({ em, config, logger }) => {
     const context: CatalogSeedContext = { amounts };
     await new CatalogSeeder().run(em as unknown as EntityManager, context);
     const report = context.report!;
@@ -28,5 +31,21 @@ runCli(async () => {
         `${report.updated.length} updated (${report.updated.join(', ') || '-'}), ` +
         `${report.unchanged.length} unchanged (${report.unchanged.join(', ') || '-'})\n`,
     );
+
+    // Then make Stripe match: the real account with STRIPE_SECRET_KEY, else the running local emulator.
+    const env = scriptBillingEnv(config, logger);
+    try {
+      const stripeReport = await syncStripeCatalog(em.fork(), env.stripe, logger);
+      process.stdout.write(
+        `stripe: ${stripeReport.productsCreated.length} products created, ${stripeReport.pricesCreated.length} prices created, ` +
+          `${stripeReport.pricesReplaced.length} replaced, ${stripeReport.unchanged.length} unchanged\n`,
+      );
+    } catch (err) {
+      if (!config.stripe.secretKey && err instanceof Stripe.errors.StripeConnectionError) {
+        process.stdout.write('stripe: the local Stripe emulator is not running; the server syncs the catalog to it when it starts\n');
+        return;
+      }
+      throw err;
+    }
   });
 });

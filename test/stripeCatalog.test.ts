@@ -1,0 +1,72 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { catalogDefinition, DEFAULT_AMOUNTS, seedCatalog } from '../src/billing/catalog';
+import { ensureCustomer } from '../src/billing/customers';
+import { syncStripeCatalog } from '../src/billing/stripeCatalog';
+import { sql } from './support/db';
+import { startTestServer, type TestServer } from './support/server';
+
+describe('Stripe catalog and customers', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ stripe: true, webhooks: false });
+  });
+  afterAll(() => server.close());
+
+  const stripePrices = async () => (await server.stripe.prices.list({ limit: 100 })).data;
+
+  it('makes one Product per paid plan and one Price per paid pricing option, with ids stored on our rows', async () => {
+    const prices = await stripePrices();
+    expect(prices.map((p) => p.lookup_key).sort()).toEqual(['day_pass_daily', 'premium_monthly']);
+    const premium = prices.find((p) => p.lookup_key === 'premium_monthly')!;
+    expect(premium).toMatchObject({ unit_amount: 20000, currency: 'usd', active: true, recurring: expect.objectContaining({ interval: 'month', interval_count: 1 }) });
+    expect(prices.find((p) => p.lookup_key === 'day_pass_daily')).toMatchObject({ unit_amount: 500, recurring: expect.objectContaining({ interval: 'day' }) });
+
+    const rows = await sql(server.databaseUrl, `select p.code, p.stripe_product_id, pp.stripe_price_id from plan p join plan_pricing pp on pp.plan_id = p.id order by p.sort_order`);
+    expect(rows[0]).toMatchObject({ code: 'free', stripe_product_id: null, stripe_price_id: null });
+    expect(rows[2]).toMatchObject({ code: 'premium', stripe_price_id: premium.id });
+    expect(rows[2].stripe_product_id).toBe(premium.product);
+  });
+
+  it('creates nothing on a second run', async () => {
+    const before = await stripePrices();
+    const products = (await server.stripe.products.list({ limit: 100 })).data.length;
+    const report = await syncStripeCatalog(server.em(), server.stripe);
+    expect(report).toEqual({ productsCreated: [], pricesCreated: [], pricesReplaced: [], unchanged: ['day_pass_daily', 'premium_monthly'] });
+    expect(await stripePrices()).toHaveLength(before.length);
+    expect((await server.stripe.products.list({ limit: 100 })).data).toHaveLength(products);
+  });
+
+  it('replaces a Price whose amount changed: the lookup key moves, the old Price is deactivated', async () => {
+    const old = (await server.stripe.prices.list({ lookup_keys: ['day_pass_daily'] })).data[0];
+    await seedCatalog(server.em() as EntityManager, catalogDefinition({ ...DEFAULT_AMOUNTS, dayPass: '6' }));
+    const report = await syncStripeCatalog(server.em(), server.stripe);
+    expect(report.pricesReplaced).toEqual(['day_pass_daily']);
+
+    const current = (await server.stripe.prices.list({ lookup_keys: ['day_pass_daily'] })).data;
+    expect(current).toHaveLength(1);
+    expect(current[0]).toMatchObject({ unit_amount: 600, active: true });
+    expect(current[0].id).not.toBe(old.id);
+    expect(current[0].product).toBe(old.product);
+    expect(await server.stripe.prices.retrieve(old.id)).toMatchObject({ active: false, lookup_key: null });
+    const [row] = await sql(server.databaseUrl, `select stripe_price_id from plan_pricing where lookup_key = 'day_pass_daily'`);
+    expect(row.stripe_price_id).toBe(current[0].id);
+
+    // Back to the first amount: a new Price again, never the deactivated one.
+    await seedCatalog(server.em() as EntityManager, catalogDefinition(DEFAULT_AMOUNTS));
+    await syncStripeCatalog(server.em(), server.stripe);
+    const back = (await server.stripe.prices.list({ lookup_keys: ['day_pass_daily'] })).data[0];
+    expect(back).toMatchObject({ unit_amount: 500, active: true });
+    expect([old.id, current[0].id]).not.toContain(back.id);
+  });
+
+  it('creates one Stripe customer for two concurrent first calls of one user', async () => {
+    const user = await server.createUser();
+    const [a, b] = await Promise.all([ensureCustomer(server.em(), server.stripe, user.id), ensureCustomer(server.em(), server.stripe, user.id)]);
+    expect(a).toBe(b);
+    const customers = await server.stripe.customers.list({ email: user.email });
+    expect(customers.data.map((c) => c.id)).toEqual([a]);
+    expect(customers.data[0].metadata).toEqual({ tollgate_user_id: user.id });
+    const [row] = await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id]);
+    expect(row.stripe_customer_id).toBe(a);
+  });
+});
