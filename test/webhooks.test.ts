@@ -1,0 +1,63 @@
+import { sql } from './support/db';
+import { startTestServer, type TestServer } from './support/server';
+import { deliver, fakeEvent, signedHeader } from './support/webhooks';
+
+describe('POST /webhooks/stripe', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ stripe: true });
+  });
+  afterAll(() => server.close());
+
+  const inbox = () => sql(server.databaseUrl, 'select id, type, status, attempts, last_error, own_request from stripe_event order by received_at');
+
+  it.each([
+    ['no signature', () => ({})],
+    ['a wrong signature', () => ({ 'stripe-signature': signedHeader('{"other":"payload"}', 'whsec_wrong') })],
+    ['a signature made with another secret', (body: string) => ({ 'stripe-signature': signedHeader(body, 'whsec_not_ours') })],
+    ['a stale signature (older than 300 s)', (body: string, secret: string) => ({ 'stripe-signature': signedHeader(body, secret, Math.floor(Date.now() / 1000) - 301) })],
+  ])('refuses %s with 400 and stores nothing', async (_name, headers) => {
+    const before = (await inbox()).length;
+    const body = JSON.stringify(fakeEvent('customer.created', { id: 'cus_x', object: 'customer' }));
+    const res = await deliver(server.url, body, (headers as (b: string, s: string) => Record<string, string>)(body, server.webhookSecret));
+    expect(res.status).toBe(400);
+    expect((await inbox()).length).toBe(before);
+  });
+
+  it('refuses a correctly signed body that is not an event with 400', async () => {
+    for (const body of ['not json at all', JSON.stringify({ hello: 'world' }), JSON.stringify({ id: 'evt_1', object: 'charge', type: 'x' })]) {
+      const res = await deliver(server.url, body, { 'stripe-signature': signedHeader(body, server.webhookSecret) });
+      expect(res.status).toBe(400);
+    }
+    expect(await inbox()).toEqual([]);
+  });
+
+  it('stores an event of a type Tollgate does not handle as ignored and answers 200', async () => {
+    const event = fakeEvent('customer.created', { id: 'cus_x', object: 'customer' });
+    const body = JSON.stringify(event);
+    const res = await deliver(server.url, body, { 'stripe-signature': signedHeader(body, server.webhookSecret) });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ received: true, status: 'ignored' });
+    expect(await inbox()).toContainEqual(expect.objectContaining({ id: event.id, type: 'customer.created', status: 'ignored', attempts: 1 }));
+  });
+
+  it('accepts the same event three times and applies it once', async () => {
+    const event = fakeEvent('customer.updated', { id: 'cus_y', object: 'customer' }, { request: { id: 'req_1', idempotency_key: 'tollgate:customer:abc' } });
+    const body = JSON.stringify(event);
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await deliver(server.url, body, { 'stripe-signature': signedHeader(body, server.webhookSecret) }));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(results.map((r) => r.body.status)).toEqual(['ignored', 'duplicate', 'duplicate']);
+    const rows = (await inbox()).filter((r) => r.id === event.id);
+    expect(rows).toEqual([expect.objectContaining({ attempts: 1, own_request: true })]);
+  });
+
+  it("stores the emulator's own signed deliveries, of the enabled event types only", async () => {
+    const intent = await server.stripe.paymentIntents.create({ amount: 1234, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, automatic_payment_methods: { enabled: true, allow_redirects: 'never' } });
+    expect(intent.status).toBe('succeeded');
+    await server.emulator.idle(10_000);
+    const rows = await sql(server.databaseUrl, `select type from stripe_event where payload->'data'->'object'->>'id' = $1 order by type`, [intent.id]);
+    // payment_intent.created is not among the endpoint's enabled events; payment_intent.succeeded is.
+    expect(rows).toEqual([{ type: 'payment_intent.succeeded' }]);
+  });
+});
