@@ -34,6 +34,8 @@ function walk(ctx: EmulatorContext, node: unknown, segs: string[], full: string)
     if (!virtual) throw cannotExpand(full);
     v = clone(virtual(obj, ctx));
     obj[seg] = v;
+  } else if (typeof v === 'number' || typeof v === 'boolean') {
+    throw cannotExpand(full);
   } else if (typeof v === 'string') {
     const target = ctx.store.get(v) ?? ctx.store.deleted(v);
     if (!target) throw cannotExpand(full);

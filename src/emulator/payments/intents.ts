@@ -57,7 +57,11 @@ export interface CreatePaymentIntentInput {
   setup_future_usage?: Stripe.PaymentIntent.SetupFutureUsage | null;
   statement_descriptor?: string | null;
   statement_descriptor_suffix?: string | null;
-  payment_method_types?: string[];
+  /**
+   * `allowed_payment_method_types` (current API versions; `payment_method_types` in older ones): a fixed
+   * list instead of automatic payment methods. Only `card` can actually be used here.
+   */
+  allowed_payment_method_types?: string[];
   automatic_payment_methods?: { enabled: boolean; allow_redirects?: 'always' | 'never' } | null;
   shipping?: Stripe.PaymentIntent.Shipping | null;
   return_url?: string | null;
@@ -78,14 +82,14 @@ export function createPaymentIntent(ctx: EmulatorContext, input: CreatePaymentIn
     assertReusable(ctx, pm, id);
     pmId = pm.id;
   }
-  const explicitTypes = !!input.payment_method_types && input.payment_method_types.length > 0;
-  // Without payment_method_types, current API versions turn automatic payment methods on (redirects allowed).
+  const explicitTypes = !!input.allowed_payment_method_types && input.allowed_payment_method_types.length > 0;
+  // Without a fixed list of payment method types, automatic payment methods are on (redirects allowed).
   const automatic: Stripe.PaymentIntent.AutomaticPaymentMethods | null =
     explicitTypes || input.automatic_payment_methods?.enabled === false ? null : { enabled: true, allow_redirects: input.automatic_payment_methods?.allow_redirects ?? 'always' };
   const pi: Stripe.PaymentIntent = {
     id,
     object: 'payment_intent',
-    allowed_payment_method_types: null,
+    allowed_payment_method_types: explicitTypes ? (input.allowed_payment_method_types as string[]) : null,
     amount: input.amount,
     amount_capturable: 0,
     amount_details: { tip: {} },
@@ -116,7 +120,7 @@ export function createPaymentIntent(ctx: EmulatorContext, input: CreatePaymentIn
     payment_method_options: {
       card: { installments: null, mandate_options: null, network: null, request_three_d_secure: 'automatic' },
     },
-    payment_method_types: explicitTypes ? (input.payment_method_types as string[]) : ['card'],
+    payment_method_types: explicitTypes ? (input.allowed_payment_method_types as string[]) : ['card'],
     payment_record: null,
     processing: null,
     receipt_email: input.receipt_email ?? null,
@@ -292,8 +296,8 @@ function attemptCharge(ctx: EmulatorContext, pi: Stripe.PaymentIntent, pm: Strip
   const manual = pi.capture_method === 'manual';
   const charge = createCharge(ctx, pi, pm, card, { decline, capture: !manual, authenticated: opts.authenticated });
   pi.latest_charge = charge.id;
-  markUsed(ctx, pm, pi);
   if (decline) {
+    markUsed(ctx, pm, pi);
     pi.status = 'requires_payment_method';
     pi.payment_method = null;
     pi.last_payment_error = {
@@ -309,9 +313,9 @@ function attemptCharge(ctx: EmulatorContext, pi: Stripe.PaymentIntent, pm: Strip
     ctx.emit('payment_intent.payment_failed', pi);
     return { paymentIntent: pi, error: cardError(decline, { charge: charge.id, payment_intent: pi, payment_method: pm }) };
   }
-  if (pi.setup_future_usage && pi.customer && !pm.customer) {
-    attachPaymentMethod(ctx, pm, customerId(pi) as string);
-  }
+  // setup_future_usage saves the card on the customer; otherwise an unsaved card is now used up
+  if (pi.setup_future_usage && pi.customer && !pm.customer) attachPaymentMethod(ctx, pm, customerId(pi) as string);
+  else markUsed(ctx, pm, pi);
   ctx.emit('charge.succeeded', charge);
   if (manual) {
     pi.status = 'requires_capture';

@@ -94,9 +94,11 @@ function createIntent(req: ApiRequest): Stripe.PaymentIntent {
   const amount = p.reqInt('amount');
   const currency = p.reqStr('currency');
   const apm = p.obj('automatic_payment_methods');
-  const types = p.strList('payment_method_types');
+  // `allowed_payment_method_types` in current API versions, `payment_method_types` before
+  const typesParam = p.has('allowed_payment_method_types') ? 'allowed_payment_method_types' : 'payment_method_types';
+  const types = p.strList(typesParam);
   if (apm && types && types.length) {
-    throw invalidRequest('You may only specify one of these parameters: automatic_payment_methods, payment_method_types.', { param: 'automatic_payment_methods', code: 'parameters_exclusive' });
+    throw invalidRequest(`You may only specify one of these parameters: automatic_payment_methods, ${typesParam}.`, { param: 'automatic_payment_methods', code: 'parameters_exclusive' });
   }
   const confirm = p.bool('confirm') ?? false;
   const ci = confirmInput(p);
@@ -115,7 +117,7 @@ function createIntent(req: ApiRequest): Stripe.PaymentIntent {
     setup_future_usage: p.enum('setup_future_usage', SETUP_FUTURE_USAGE) ?? null,
     statement_descriptor: p.str('statement_descriptor', { max: 22 }) ?? null,
     statement_descriptor_suffix: p.str('statement_descriptor_suffix', { max: 22 }) ?? null,
-    payment_method_types: types,
+    allowed_payment_method_types: types,
     automatic_payment_methods: apm ? { enabled: apm.bool('enabled') ?? true, allow_redirects: apm.enum('allow_redirects', ['always', 'never']) } : undefined,
     shipping: shipping(p) ?? null,
     return_url: ci.return_url ?? null,

@@ -30,9 +30,10 @@ export async function runTrigger(stripe: Stripe, eventType: string): Promise<Str
   const newest = (await stripe.events.list({ limit: 1 })).data[0];
   await trigger.run(stripe);
   const events: Stripe.Event[] = [];
-  for await (const e of newest ? stripe.events.list({ ending_before: newest.id, limit: 100 }) : stripe.events.list({ limit: 100 })) events.push(e);
-  // the API lists newest first; return them in the order they happened
-  return events.reverse();
+  // with ending_before the SDK iterates towards newer events (oldest first); otherwise newest first
+  if (newest) for await (const e of stripe.events.list({ ending_before: newest.id, limit: 100 })) events.push(e);
+  else for await (const e of stripe.events.list({ limit: 100 })) events.unshift(e);
+  return events;
 }
 
 export type { Stripe };

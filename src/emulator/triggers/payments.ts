@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import type { Trigger } from './index';
 
-const CARD_ONLY = { payment_method_types: ['card'] };
+const CARD_ONLY: Pick<Stripe.PaymentIntentCreateParams, 'allowed_payment_method_types'> = { allowed_payment_method_types: ['card'] };
 
 async function succeededPayment(stripe: Stripe, paymentMethod = 'pm_card_visa'): Promise<Stripe.PaymentIntent> {
   return stripe.paymentIntents.create({ amount: 2000, currency: 'usd', description: '(created by stripe:trigger)', payment_method: paymentMethod, confirm: true, ...CARD_ONLY });

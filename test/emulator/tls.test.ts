@@ -1,0 +1,50 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Stripe from 'stripe';
+import { startEmulator, type EmulatorHandle } from '../../src/emulator';
+
+let dir: string;
+let key: Buffer;
+let cert: Buffer;
+let em: EmulatorHandle;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'stripe-emulator-tls-'));
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+    { stdio: 'ignore' },
+  );
+  key = readFileSync(join(dir, 'key.pem'));
+  cert = readFileSync(join(dir, 'cert.pem'));
+  em = await startEmulator({ tls: { key, cert } });
+});
+afterAll(async () => {
+  await em?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('serves HTTPS with the given certificate; the SDK works through an agent trusting it', async () => {
+  expect(em.protocol).toBe('https');
+  expect(em.url).toBe(`https://127.0.0.1:${em.port}`);
+  const agent = new https.Agent({ ca: cert });
+  const stripe = new Stripe('sk_test_tls', { host: '127.0.0.1', port: em.port, protocol: 'https', httpAgent: agent, maxNetworkRetries: 0 });
+  const c = await stripe.customers.create({ email: 'tls@example.com' });
+  expect(c.id).toMatch(/^cus_/);
+  const pi = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd', payment_method: 'pm_card_authenticationRequired', confirm: true, allowed_payment_method_types: ['card'] });
+  // URLs the emulator hands out use the scheme it serves
+  expect(pi.next_action?.redirect_to_url?.url).toMatch(new RegExp(`^https://127\\.0\\.0\\.1:${em.port}/authenticate/`));
+  agent.destroy();
+});
+
+test('a client that does not trust the certificate is refused by TLS, not by the API', async () => {
+  const stripe = new Stripe('sk_test_tls', { host: '127.0.0.1', port: em.port, protocol: 'https', maxNetworkRetries: 0 });
+  const err = await stripe.customers.list().then(
+    () => null,
+    (e: Stripe.errors.StripeError) => e,
+  );
+  expect(err).toBeInstanceOf(Stripe.errors.StripeConnectionError);
+});
