@@ -86,6 +86,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const dispatcher = new WebhookDispatcher({
     retryDelaysMs: opts.webhookRetryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
     log,
+    endpointActive: (id) => store.find<{ id: string; object: string; status?: string }>('webhook_endpoint', id)?.status === 'enabled',
     onDelivered: (eventId) => {
       const event = store.get<{ id: string; object: string; pending_webhooks?: number }>(eventId);
       if (event && typeof event.pending_webhooks === 'number' && event.pending_webhooks > 0) {

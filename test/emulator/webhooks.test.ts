@@ -149,8 +149,10 @@ describe('deliveries', () => {
       await slowEm.stripe.webhookEndpoints.create({ url: fast.url, enabled_events: ['customer.created'] });
       await slowEm.stripe.customers.create({});
       await slowEm.stripe.customers.create({});
+      const succeeded = () => slowEm.em.ctx.webhooks.list({ status: 'succeeded' });
       const deadline = Date.now() + 2000;
-      while (fast.received.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+      while (succeeded().length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+      expect(succeeded().map((d) => d.url)).toEqual([fast.url, fast.url]);
       expect(fast.received.filter((x) => x.status === 200)).toHaveLength(2);
       expect(slowEm.em.ctx.webhooks.list({ status: 'pending' }).map((d) => d.url)).toEqual([slow.url, slow.url]);
       await slowEm.em.idle(5000);
@@ -181,4 +183,26 @@ describe('events API', () => {
     const missing = await rejection<Stripe.errors.StripeError>(() => t.stripe.events.retrieve('evt_nope'));
     expect(missing.message).toBe("No such event: 'evt_nope'");
   });
+});
+
+describe('endpoint changes', () => {
+  test('deliveries still pending for a deleted endpoint are dropped', async () => {
+    const r = await receiver(() => 500);
+    const we = await t.stripe.webhookEndpoints.create({ url: r.url, enabled_events: ['customer.created'] });
+    await t.stripe.customers.create({});
+    const deadline = Date.now() + 2000;
+    while (r.received.length < 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+    await t.stripe.webhookEndpoints.del(we.id);
+    await t.em.idle(5000);
+    expect(r.received).toHaveLength(1);
+    const [d] = t.em.ctx.webhooks.list({ endpoint: we.id });
+    expect(d?.status).toBe('failed');
+    expect(d?.attempts.at(-1)?.error).toBe('endpoint deleted or disabled');
+  });
+});
+
+test('a malformed request line does not bring the server down', async () => {
+  const res = await raw(t.em, 'GET', '//[bad');
+  expect(res.status).toBe(404);
+  expect((await t.stripe.customers.list()).object).toBe('list');
 });

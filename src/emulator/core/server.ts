@@ -32,7 +32,12 @@ export function createRequestListener(ctx: EmulatorContext, router: Router, log:
     const started = Date.now();
     const requestId = `req_${randomToken(14)}`;
     const method = (req.method ?? 'GET').toUpperCase();
-    const url = new URL(req.url ?? '/', 'http://emulator.invalid');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://emulator.invalid');
+    } catch {
+      url = new URL('http://emulator.invalid/invalid-url');
+    }
     const path = url.pathname.replace(/\/+$/, '') || '/';
     const apiVersion = headerString(req.headers['stripe-version']) ?? ctx.apiVersion;
     const idempotencyKey = headerString(req.headers['idempotency-key']) ?? null;

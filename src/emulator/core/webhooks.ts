@@ -56,6 +56,8 @@ export class WebhookDispatcher {
       log: (msg: string, fields?: object) => void;
       /** called once a delivery succeeded, to decrement the event's pending_webhooks */
       onDelivered: (eventId: string) => void;
+      /** false once an endpoint is deleted or disabled: its pending deliveries are dropped */
+      endpointActive?: (endpointId: string) => boolean;
     },
   ) {}
 
@@ -139,6 +141,12 @@ export class WebhookDispatcher {
     if (this.stopped) return;
     delivery.next_attempt_at = null;
     const started = Date.now();
+    if (this.opts.endpointActive && !this.opts.endpointActive(delivery.endpoint)) {
+      delivery.attempts.push({ at: started, status_code: null, error: 'endpoint deleted or disabled', duration_ms: 0 });
+      delivery.status = 'failed';
+      this.finish();
+      return;
+    }
     const record = (status_code: number | null, error: string | null) => {
       delivery.attempts.push({ at: started, status_code, error, duration_ms: Date.now() - started });
       if (this.stopped) return;
