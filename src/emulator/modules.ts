@@ -8,6 +8,10 @@ import * as paymentIntents from './resources/payment_intents';
 import * as charges from './resources/charges';
 import * as events from './resources/events';
 import * as webhookEndpoints from './resources/webhook_endpoints';
+import * as testClocks from './resources/test_clocks';
+import * as invoices from './resources/invoices';
+import * as subscriptions from './resources/subscriptions';
+import * as checkoutSessions from './resources/checkout_sessions';
 
 /** A resource module: registers its types, routes, expandable fields and event listeners. */
 export interface EmulatorModule {
@@ -25,4 +29,8 @@ export const MODULES: EmulatorModule[] = [
   { name: 'charges', register: charges.register },
   { name: 'events', register: events.register },
   { name: 'webhook_endpoints', register: webhookEndpoints.register },
+  { name: 'test_clocks', register: testClocks.register },
+  { name: 'invoices', register: invoices.register },
+  { name: 'subscriptions', register: subscriptions.register },
+  { name: 'checkout_sessions', register: checkoutSessions.register },
 ];

@@ -49,7 +49,7 @@ export function register(router: Router, ctx: EmulatorContext): void {
   });
 }
 
-function createCustomer(req: ApiRequest): Stripe.Customer {
+export function createCustomer(req: ApiRequest): Stripe.Customer {
   const { ctx, params: p } = req;
   let clock: string | null = null;
   const clockParam = p.str('test_clock');

@@ -1,0 +1,419 @@
+import type Stripe from 'stripe';
+import type { EmulatorContext } from '../core/context';
+import { ApiError, invalidRequest } from '../core/errors';
+import { Params } from '../core/params';
+import type { ApiRequest } from '../core/router';
+import { authenticatePaymentIntent, cancelPaymentIntent, confirmPaymentIntent, createPaymentIntent, intentMeta } from '../payments/intents';
+import { attachPaymentMethod, behaviourOf, cardError, checkAttachable, createCardPaymentMethod } from '../payments/payment_methods';
+import { createCustomer } from '../resources/customers';
+import { asStripePrice, type PriceObject } from '../resources/prices';
+import { payInvoice } from './invoices';
+import { createSubscription, latestInvoice, subscriptionMeta } from './subscriptions';
+import { DAY, idOf } from './util';
+
+/**
+ * Checkout Sessions: what the hosted payment page (and the test helper that stands for it) does when the
+ * customer pays. Payment mode creates and confirms a PaymentIntent; subscription mode creates the customer
+ * if needed, saves the card on it and creates the Subscription, both exactly as the API would. A payment
+ * finished later (3-D Secure) completes the session through the payment events (see `register`).
+ */
+
+export const SESSION_TTL = DAY;
+
+/** Hidden state of a Checkout Session (store meta). */
+export interface SessionMeta {
+  /** the test clock the session lives on (its customer's), or null */
+  clock: string | null;
+  lineItems: string[];
+  captureMethod: Stripe.PaymentIntent.CaptureMethod;
+  paymentIntentMetadata: Record<string, string>;
+  paymentIntentDescription: string | null;
+  setupFutureUsage: Stripe.PaymentIntent.SetupFutureUsage | null;
+  subscriptionMetadata: Record<string, string>;
+  subscriptionDescription: string | null;
+  /** subscription mode: the subscription waiting for its first payment (3-D Secure) */
+  pendingSubscription?: string;
+  /** the customer created for this session (subscription mode, or customer_creation=always) */
+  createdCustomer?: string;
+  email?: string;
+  name?: string;
+}
+
+/** Hidden link from a subscription or PaymentIntent back to its session. */
+interface SessionLink {
+  checkoutSession?: string;
+}
+
+export function sessionMeta(ctx: EmulatorContext, session: Stripe.Checkout.Session | string): Partial<SessionMeta> {
+  return ctx.store.meta<SessionMeta>(typeof session === 'string' ? session : session.id);
+}
+
+export function lineItemsOf(ctx: EmulatorContext, session: Stripe.Checkout.Session): Stripe.LineItem[] {
+  return (sessionMeta(ctx, session).lineItems ?? []).map((id) => ctx.store.get<Stripe.LineItem>(id)).filter((x): x is Stripe.LineItem => !!x);
+}
+
+export interface LineItemInput {
+  price: PriceObject;
+  quantity: number;
+}
+
+export interface CreateSessionInput {
+  mode: 'payment' | 'subscription';
+  lineItems: LineItemInput[];
+  customer: string | null;
+  customer_email: string | null;
+  customer_creation: 'always' | 'if_required' | null;
+  client_reference_id: string | null;
+  metadata: Record<string, string>;
+  success_url: string | null;
+  cancel_url: string | null;
+  expires_at: number | null;
+  capture_method: Stripe.PaymentIntent.CaptureMethod;
+  payment_intent_metadata: Record<string, string>;
+  payment_intent_description: string | null;
+  setup_future_usage: Stripe.PaymentIntent.SetupFutureUsage | null;
+  subscription_metadata: Record<string, string>;
+  subscription_description: string | null;
+  locale: string | null;
+  submit_type: Stripe.Checkout.Session.SubmitType | null;
+  origin: string;
+}
+
+export function createSession(ctx: EmulatorContext, input: CreateSessionInput): Stripe.Checkout.Session {
+  const customer = input.customer ? ctx.retrieve<Stripe.Customer>('customer', input.customer, 'customer') : null;
+  const clock = customer?.test_clock ? idOf(customer.test_clock) : null;
+  const now = ctx.now(customer?.id);
+  const id = ctx.newId('cs_test');
+  const currency = input.lineItems[0]?.price.currency ?? 'usd';
+  const items: Stripe.LineItem[] = input.lineItems.map((li) => {
+    const amount = (li.price.unit_amount ?? 0) * li.quantity;
+    const product = typeof li.price.product === 'string' ? ctx.store.find<Stripe.Product>('product', li.price.product) : undefined;
+    return ctx.store.insert({
+      id: ctx.newId('li'),
+      object: 'item' as const,
+      adjustable_quantity: null,
+      amount_discount: 0,
+      amount_subtotal: amount,
+      amount_tax: 0,
+      amount_total: amount,
+      currency: li.price.currency,
+      description: product?.name ?? li.price.nickname ?? null,
+      discounts: [],
+      metadata: {},
+      price: asStripePrice(JSON.parse(JSON.stringify(li.price)) as PriceObject),
+      quantity: li.quantity,
+      taxes: [],
+    });
+  });
+  const total = items.reduce((s, li) => s + li.amount_total, 0);
+  const session: Stripe.Checkout.Session = {
+    id,
+    object: 'checkout.session',
+    adaptive_pricing: { enabled: false },
+    after_expiration: null,
+    allow_promotion_codes: null,
+    allowed_payment_method_types: ['card'],
+    amount_subtotal: total,
+    amount_total: total,
+    automatic_tax: { enabled: false, liability: null, provider: null, status: null },
+    billing_address_collection: null,
+    cancel_url: input.cancel_url,
+    client_reference_id: input.client_reference_id,
+    client_secret: null,
+    collected_information: null,
+    consent: null,
+    consent_collection: null,
+    created: now,
+    currency,
+    currency_conversion: null,
+    custom_fields: [],
+    custom_text: { after_submit: null, shipping_address: null, submit: null, terms_of_service_acceptance: null },
+    customer: customer?.id ?? null,
+    customer_account: null,
+    customer_creation: input.mode === 'payment' ? input.customer_creation ?? 'if_required' : null,
+    customer_details: customer ? { address: customer.address ?? null, business_name: null, email: customer.email, individual_name: null, name: customer.name ?? null, phone: customer.phone ?? null, tax_exempt: customer.tax_exempt ?? 'none', tax_ids: [] } : null,
+    customer_email: input.customer_email,
+    discounts: [],
+    expires_at: input.expires_at ?? now + SESSION_TTL,
+    integration_identifier: null,
+    invoice: null,
+    invoice_creation: input.mode === 'payment' ? { enabled: false, invoice_data: { account_tax_ids: null, custom_fields: null, description: null, footer: null, issuer: null, metadata: {}, rendering_options: null } } : null,
+    livemode: false,
+    locale: (input.locale as Stripe.Checkout.Session.Locale | null) ?? null,
+    managed_payments: null,
+    metadata: input.metadata,
+    mode: input.mode,
+    origin_context: null,
+    payment_intent: null,
+    payment_link: null,
+    payment_method_collection: input.mode === 'subscription' ? 'always' : null,
+    payment_method_configuration_details: null,
+    payment_method_options: { card: { request_three_d_secure: 'automatic' } } as Stripe.Checkout.Session.PaymentMethodOptions,
+    payment_method_types: ['card'],
+    payment_status: 'unpaid',
+    permissions: null,
+    phone_number_collection: { enabled: false },
+    recovered_from: null,
+    saved_payment_method_options: null,
+    setup_intent: null,
+    shipping_address_collection: null,
+    shipping_cost: null,
+    shipping_options: [],
+    status: 'open',
+    submit_type: input.submit_type,
+    subscription: null,
+    success_url: input.success_url,
+    total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
+    ui_mode: 'hosted_page',
+    url: `${input.origin}/c/pay/${id}`,
+    wallet_options: null,
+  };
+  ctx.store.insert(session);
+  Object.assign(sessionMeta(ctx, session), {
+    clock,
+    lineItems: items.map((li) => li.id),
+    captureMethod: input.capture_method,
+    paymentIntentMetadata: input.payment_intent_metadata,
+    paymentIntentDescription: input.payment_intent_description,
+    setupFutureUsage: input.setup_future_usage,
+    subscriptionMetadata: input.subscription_metadata,
+    subscriptionDescription: input.subscription_description,
+  } satisfies SessionMeta);
+  return session;
+}
+
+/** Where the customer goes after paying: `success_url` with `{CHECKOUT_SESSION_ID}` replaced. */
+export function successUrl(session: Stripe.Checkout.Session): string | null {
+  return session.success_url ? session.success_url.split('{CHECKOUT_SESSION_ID}').join(session.id) : null;
+}
+
+export interface CardSubmission {
+  number: string;
+  exp_month?: number;
+  exp_year?: number;
+  cvc?: string;
+  email?: string | null;
+  name?: string | null;
+  /** param name used in card errors (the hosted page and the helper differ) */
+  param?: string;
+  /** the emulator's base URL as the customer reached it */
+  origin: string;
+  /** 3-D Secure: complete or fail it at once instead of leaving it for the customer */
+  authenticate?: 'succeed' | 'fail';
+}
+
+export type SubmitOutcome =
+  | { kind: 'complete' }
+  | { kind: 'requires_action'; redirectUrl: string; paymentIntent: Stripe.PaymentIntent }
+  | { kind: 'declined'; error: ApiError };
+
+/** The session as long as it can still be paid; Stripe's error otherwise. */
+export function assertOpen(session: Stripe.Checkout.Session): void {
+  if (session.status === 'complete') throw invalidRequest('This Checkout Session is already complete.', { code: 'checkout_session_already_complete' });
+  if (session.status === 'expired') throw invalidRequest('This Checkout Session has expired.', { code: 'checkout_session_expired' });
+}
+
+/**
+ * The customer pays with a card: what the hosted page's Pay button and the test helper both do.
+ * Request errors (invalid card number or expiry) throw; a decline is returned as an outcome, and the
+ * session stays open so another card can be tried.
+ */
+export function submitCard(ctx: EmulatorContext, session: Stripe.Checkout.Session, card: CardSubmission): SubmitOutcome {
+  assertOpen(session);
+  const meta = sessionMeta(ctx, session);
+  const email = card.email || session.customer_email || meta.email || (session.customer ? ctx.store.find<Stripe.Customer>('customer', idOf(session.customer) ?? '')?.email : null) || null;
+  if (!email && session.mode === 'subscription' && !session.customer) throw invalidRequest('Your email address is incomplete.', { param: 'email', code: 'email_invalid' });
+  meta.email = email ?? undefined;
+  if (card.name) meta.name = card.name;
+  const pm = createCardPaymentMethod(ctx, {
+    number: card.number,
+    exp_month: card.exp_month,
+    exp_year: card.exp_year,
+    cvc: card.cvc,
+    billing_details: { email, name: card.name ?? null },
+    param: card.param ?? 'card_number',
+  });
+  const returnUrl = `${card.origin}/c/pay/${session.id}/return`;
+  let outcome = session.mode === 'subscription' ? paySubscription(ctx, session, pm, card.origin, returnUrl) : payPayment(ctx, session, pm, card.origin, returnUrl);
+  if (outcome.kind === 'requires_action' && card.authenticate) {
+    const result = authenticatePaymentIntent(ctx, outcome.paymentIntent, card.authenticate);
+    if (session.status === 'complete') outcome = { kind: 'complete' };
+    else outcome = { kind: 'declined', error: result.error ?? authenticationFailed(result.paymentIntent) };
+  }
+  return outcome;
+}
+
+function authenticationFailed(pi: Stripe.PaymentIntent): ApiError {
+  const e = pi.last_payment_error;
+  return new ApiError(402, {
+    type: 'card_error',
+    code: e?.code ?? 'payment_intent_authentication_failure',
+    message: e?.message ?? 'We are unable to authenticate your payment method. Please choose a different payment method and try again.',
+    payment_intent: JSON.parse(JSON.stringify(pi)) as unknown,
+  });
+}
+
+function payPayment(ctx: EmulatorContext, session: Stripe.Checkout.Session, pm: Stripe.PaymentMethod, origin: string, returnUrl: string): SubmitOutcome {
+  const meta = sessionMeta(ctx, session);
+  let customerId = idOf(session.customer);
+  if (!customerId && session.customer_creation === 'always') customerId = ensureCustomer(ctx, session);
+  const existing = session.payment_intent ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', idOf(session.payment_intent) ?? '') : undefined;
+  const pi =
+    existing && existing.status === 'requires_payment_method'
+      ? existing
+      : createPaymentIntent(ctx, {
+          amount: session.amount_total ?? 0,
+          currency: session.currency ?? 'usd',
+          customer: customerId,
+          capture_method: meta.captureMethod ?? 'automatic_async',
+          description: meta.paymentIntentDescription ?? null,
+          metadata: { ...(meta.paymentIntentMetadata ?? {}) },
+          setup_future_usage: meta.setupFutureUsage ?? null,
+          receipt_email: meta.email ?? null,
+          allowed_payment_method_types: ['card'],
+          meta: { checkoutSession: session.id } satisfies SessionLink,
+        });
+  session.payment_intent = pi.id;
+  const result = confirmPaymentIntent(ctx, pi, { payment_method: pm.id, return_url: returnUrl }, origin);
+  return outcomeOf(ctx, session, result.paymentIntent, result.error);
+}
+
+function outcomeOf(ctx: EmulatorContext, session: Stripe.Checkout.Session, pi: Stripe.PaymentIntent | null, error: ApiError | null): SubmitOutcome {
+  const fresh = ctx.store.find<Stripe.Checkout.Session>('checkout.session', session.id) ?? session;
+  if (fresh.status === 'complete') return { kind: 'complete' };
+  if (pi?.status === 'requires_action' && pi.next_action?.redirect_to_url?.url) return { kind: 'requires_action', redirectUrl: pi.next_action.redirect_to_url.url, paymentIntent: pi };
+  return { kind: 'declined', error: error ?? new ApiError(402, { type: 'card_error', code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' }) };
+}
+
+function paySubscription(ctx: EmulatorContext, session: Stripe.Checkout.Session, pm: Stripe.PaymentMethod, origin: string, returnUrl: string): SubmitOutcome {
+  const meta = sessionMeta(ctx, session);
+  // A card that cannot be saved, or whose payment would simply be declined, is refused before anything is created.
+  try {
+    checkAttachable(ctx, pm);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 402) return { kind: 'declined', error: err };
+    throw err;
+  }
+  const card = behaviourOf(ctx, pm);
+  if (card.decline && card.threeDSecure === 'none') return { kind: 'declined', error: cardError(card.decline, { payment_method: pm }) };
+
+  const customerId = ensureCustomer(ctx, session);
+  attachPaymentMethod(ctx, pm, customerId);
+  const pending = meta.pendingSubscription ? ctx.store.find<Stripe.Subscription>('subscription', meta.pendingSubscription) : undefined;
+  if (pending && pending.status === 'incomplete') {
+    // another card after a failed authentication: the same subscription, its first invoice paid again
+    pending.default_payment_method = pm.id;
+    const invoice = latestInvoice(ctx, pending);
+    if (invoice?.status !== 'open') return outcomeOf(ctx, session, null, null);
+    const result = payInvoice(ctx, invoice, { payment_method: pm.id, origin, return_url: returnUrl });
+    return outcomeOf(ctx, session, result.paymentIntent, result.error);
+  }
+  const prices = lineItemsOf(ctx, session).map((li) => ({ price: li.price as unknown as PriceObject, quantity: li.quantity ?? 1 }));
+  const sub = createSubscription(ctx, {
+    customer: customerId,
+    items: prices,
+    default_payment_method: pm.id,
+    payment_behavior: 'allow_incomplete',
+    metadata: { ...(meta.subscriptionMetadata ?? {}) },
+    description: meta.subscriptionDescription ?? null,
+    origin,
+    return_url: returnUrl,
+    onCreated: (s) => {
+      (ctx.store.meta<SessionLink>(s.id)).checkoutSession = session.id;
+      meta.pendingSubscription = s.id;
+    },
+  });
+  if (sub.status === 'active') completeSession(ctx, session);
+  const invoice = latestInvoice(ctx, sub);
+  const piId = invoice ? (ctx.store.meta<{ paymentIntent?: string }>(invoice.id).paymentIntent ?? null) : null;
+  const pi = piId ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', piId) ?? null : null;
+  return outcomeOf(ctx, session, pi, pi?.last_payment_error ? authenticationFailed(pi) : null);
+}
+
+/** The session's customer: the one it was created with, or one created now from the email entered. */
+function ensureCustomer(ctx: EmulatorContext, session: Stripe.Checkout.Session): string {
+  const existing = idOf(session.customer);
+  if (existing) return existing;
+  const meta = sessionMeta(ctx, session);
+  if (meta.createdCustomer && ctx.store.find('customer', meta.createdCustomer)) return meta.createdCustomer;
+  const customer = newCustomer(ctx, { email: meta.email ?? null, name: meta.name ?? null });
+  meta.createdCustomer = customer.id;
+  return customer.id;
+}
+
+/** Creates a customer exactly as `POST /v1/customers` does (`customer.created`). */
+function newCustomer(ctx: EmulatorContext, fields: { email: string | null; name: string | null }): Stripe.Customer {
+  const raw: Record<string, string> = {};
+  if (fields.email) raw['email'] = fields.email;
+  if (fields.name) raw['name'] = fields.name;
+  return createCustomer({ ctx, params: Params.of(raw) } as unknown as ApiRequest);
+}
+
+/** The session is paid: `complete`, its customer, subscription or PaymentIntent, `checkout.session.completed`. */
+export function completeSession(ctx: EmulatorContext, session: Stripe.Checkout.Session): void {
+  if (session.status !== 'open') return;
+  const meta = sessionMeta(ctx, session);
+  const customerId = idOf(session.customer) ?? meta.createdCustomer ?? null;
+  const customer = customerId ? ctx.store.find<Stripe.Customer>('customer', customerId) : undefined;
+  session.status = 'complete';
+  session.customer = customerId;
+  session.customer_details = {
+    address: customer?.address ?? null,
+    business_name: null,
+    email: meta.email ?? customer?.email ?? null,
+    individual_name: null,
+    name: meta.name ?? customer?.name ?? null,
+    phone: customer?.phone ?? null,
+    tax_exempt: customer?.tax_exempt ?? 'none',
+    tax_ids: [],
+  };
+  if (session.mode === 'subscription') {
+    const sub = meta.pendingSubscription ? ctx.store.find<Stripe.Subscription>('subscription', meta.pendingSubscription) : undefined;
+    session.subscription = sub?.id ?? null;
+    session.invoice = sub ? idOf(sub.latest_invoice) : null;
+    session.payment_status = 'paid';
+    delete meta.pendingSubscription;
+  } else {
+    const pi = session.payment_intent ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', idOf(session.payment_intent) ?? '') : undefined;
+    // an authorization (capture_method=manual) is not a payment yet
+    session.payment_status = pi?.status === 'succeeded' ? 'paid' : 'unpaid';
+  }
+  session.url = null;
+  ctx.emit('checkout.session.completed', session);
+}
+
+/** Expires an open session (`checkout.session.expired`); its unpaid PaymentIntent is canceled. */
+export function expireSession(ctx: EmulatorContext, session: Stripe.Checkout.Session): Stripe.Checkout.Session {
+  if (session.status !== 'open') {
+    throw invalidRequest(`Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of ${session.status}.`, { code: 'checkout_session_not_open' });
+  }
+  const pi = session.payment_intent ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', idOf(session.payment_intent) ?? '') : undefined;
+  if (pi && (pi.status === 'requires_payment_method' || pi.status === 'requires_action' || pi.status === 'requires_confirmation')) cancelPaymentIntent(ctx, pi, 'abandoned');
+  session.status = 'expired';
+  session.url = null;
+  ctx.emit('checkout.session.expired', session);
+  return session;
+}
+
+/** Completes sessions whose payment finished after the page was left (3-D Secure, test helpers). */
+export function registerCheckoutListeners(ctx: EmulatorContext): void {
+  const fromIntent = (event: Stripe.EventBase) => {
+    const pi = event.data.object as Stripe.PaymentIntent;
+    const sessionId = (intentMeta(ctx, pi.id) as SessionLink).checkoutSession;
+    const session = sessionId ? ctx.store.find<Stripe.Checkout.Session>('checkout.session', sessionId) : undefined;
+    if (session?.status === 'open') completeSession(ctx, session);
+  };
+  ctx.on('payment_intent.succeeded', fromIntent);
+  ctx.on('payment_intent.amount_capturable_updated', fromIntent);
+  ctx.on('invoice.paid', (event) => {
+    const invoice = event.data.object as Stripe.Invoice;
+    const subId = idOf(invoice.parent?.subscription_details?.subscription);
+    if (!subId) return;
+    const sub = ctx.store.find<Stripe.Subscription>('subscription', subId);
+    // while the subscription is being created, the creation path completes the session itself
+    if (!sub || subscriptionMeta(ctx, sub).batch) return;
+    const sessionId = ctx.store.meta<SessionLink>(sub.id).checkoutSession;
+    const session = sessionId ? ctx.store.find<Stripe.Checkout.Session>('checkout.session', sessionId) : undefined;
+    if (session?.status === 'open' && sessionMeta(ctx, session).pendingSubscription === sub.id) completeSession(ctx, session);
+  });
+}
