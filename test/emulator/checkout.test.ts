@@ -1,0 +1,231 @@
+import type Stripe from 'stripe';
+import { eventTypes, latestEventId, raw, rejection, startTestEmulator, type TestEmulator } from './support';
+
+let t: TestEmulator;
+let monthly: Stripe.Price;
+let book: Stripe.Price;
+beforeAll(async () => {
+  t = await startTestEmulator();
+  monthly = await t.stripe.prices.create({ currency: 'usd', unit_amount: 1500, recurring: { interval: 'month' }, product_data: { name: 'Premium' } });
+  book = await t.stripe.prices.create({ currency: 'usd', unit_amount: 2500, product_data: { name: 'Book' } });
+});
+afterAll(() => t.em.stop());
+
+type Completed = Stripe.Checkout.Session & { lastResponse?: unknown };
+const complete = (id: string, params: Record<string, unknown> = {}) => t.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${id}/complete`, params) as Promise<Completed>;
+
+describe('creating and reading sessions', () => {
+  test('payment mode with price and price_data: amounts, hosted url, line items', async () => {
+    const session = await t.stripe.checkout.sessions.create({
+      mode: 'payment',
+      line_items: [
+        { price: book.id, quantity: 2 },
+        { price_data: { currency: 'usd', unit_amount: 700, product_data: { name: 'Gift wrap' } }, quantity: 1 },
+      ],
+      client_reference_id: 'order-1',
+      metadata: { order: '1' },
+      success_url: 'https://shop.example.com/thanks?session_id={CHECKOUT_SESSION_ID}',
+      cancel_url: 'https://shop.example.com/cart',
+    });
+    expect(session).toMatchObject({
+      object: 'checkout.session',
+      mode: 'payment',
+      status: 'open',
+      payment_status: 'unpaid',
+      amount_subtotal: 5700,
+      amount_total: 5700,
+      currency: 'usd',
+      client_reference_id: 'order-1',
+      metadata: { order: '1' },
+      customer: null,
+      payment_intent: null,
+      subscription: null,
+      success_url: 'https://shop.example.com/thanks?session_id={CHECKOUT_SESSION_ID}',
+      cancel_url: 'https://shop.example.com/cart',
+      ui_mode: 'hosted_page',
+    });
+    expect(session.id).toMatch(/^cs_test_/);
+    expect(session.url).toBe(`${t.em.url}/c/pay/${session.id}`);
+    expect(session.expires_at - session.created).toBe(86400);
+    expect(session.line_items).toBeUndefined();
+
+    const items = await t.stripe.checkout.sessions.listLineItems(session.id);
+    expect(items.data.map((li) => [li.description, li.quantity, li.amount_total, li.price?.unit_amount])).toEqual([
+      ['Book', 2, 5000, 2500],
+      ['Gift wrap', 1, 700, 700],
+    ]);
+    expect(items.data[0]?.id).toMatch(/^li_/);
+    const page = await t.stripe.checkout.sessions.listLineItems(session.id, { limit: 1 });
+    expect(page.has_more).toBe(true);
+    const next = await t.stripe.checkout.sessions.listLineItems(session.id, { limit: 1, starting_after: page.data[0]?.id });
+    expect(next.data.map((li) => li.description)).toEqual(['Gift wrap']);
+    const expanded = await t.stripe.checkout.sessions.retrieve(session.id, { expand: ['line_items'] });
+    expect(expanded.line_items?.data).toHaveLength(2);
+    expect((await t.stripe.checkout.sessions.list({ limit: 100 })).data.map((s) => s.id)).toContain(session.id);
+
+    const pageHtml = await raw(t.em, 'GET', `/c/pay/${session.id}`, { auth: null });
+    expect(pageHtml.status).toBe(200);
+    expect(pageHtml.text).toContain('$57.00');
+    expect(pageHtml.text).toContain('href="https://shop.example.com/cart"');
+  });
+
+  test('refusals as Stripe words them', async () => {
+    const recurringInPayment = await rejection<Stripe.errors.StripeError>(() => t.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: monthly.id, quantity: 1 }], success_url: 'https://x.example' }));
+    expect(recurringInPayment).toMatchObject({ statusCode: 400, param: 'line_items[0][price]' });
+    expect(recurringInPayment.message).toMatch(/recurring price/);
+    const both = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.checkout.sessions.create({ mode: 'payment', customer: 'cus_x', customer_email: 'a@example.com', line_items: [{ price: book.id, quantity: 1 }] }),
+    );
+    expect(both).toMatchObject({ statusCode: 400, code: 'parameters_exclusive' });
+    const noItems = await rejection<Stripe.errors.StripeError>(() => t.stripe.checkout.sessions.create({ mode: 'payment', success_url: 'https://x.example' }));
+    expect(noItems).toMatchObject({ statusCode: 400, param: 'line_items' });
+    const noQuantity = await rejection<Stripe.errors.StripeError>(() => t.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: book.id }] }));
+    expect(noQuantity).toMatchObject({ statusCode: 400, param: 'line_items[0][quantity]' });
+    const missing = await rejection<Stripe.errors.StripeError>(() => t.stripe.checkout.sessions.retrieve('cs_test_nope'));
+    expect(missing).toMatchObject({ statusCode: 404, code: 'resource_missing' });
+  });
+});
+
+describe('completing without a browser (test helper)', () => {
+  test('payment mode: a PaymentIntent paid as the API would, session complete, events', async () => {
+    const session = await t.stripe.checkout.sessions.create({
+      mode: 'payment',
+      line_items: [{ price: book.id, quantity: 1 }],
+      payment_intent_data: { metadata: { order: '42' } },
+      success_url: 'https://shop.example.com/thanks?session_id={CHECKOUT_SESSION_ID}',
+    });
+    const since = await latestEventId(t.stripe);
+    const done = await complete(session.id, { email: 'buyer@example.com' });
+    expect(done).toMatchObject({ id: session.id, status: 'complete', payment_status: 'paid', url: null, customer: null, customer_details: { email: 'buyer@example.com' } });
+    const pi = await t.stripe.paymentIntents.retrieve(done.payment_intent as string, { expand: ['latest_charge'] });
+    expect(pi).toMatchObject({ status: 'succeeded', amount: 2500, currency: 'usd', metadata: { order: '42' }, capture_method: 'automatic_async' });
+    expect((pi.latest_charge as Stripe.Charge).payment_method_details?.card?.last4).toBe('4242');
+    const types = await eventTypes(t.stripe, since);
+    expect(types).toEqual(['payment_intent.created', 'charge.succeeded', 'payment_intent.succeeded', 'checkout.session.completed']);
+    const event = (await t.stripe.events.list({ type: 'checkout.session.completed', limit: 1 })).data[0];
+    expect(event?.data.object).toMatchObject({ id: session.id, status: 'complete', payment_intent: pi.id });
+    // the hosted page now sends the customer on to success_url, with the session id in it
+    const page = await raw(t.em, 'GET', `/c/pay/${session.id}`, { auth: null });
+    expect(page.status).toBe(303);
+    expect(page.headers.location).toBe(`https://shop.example.com/thanks?session_id=${session.id}`);
+    const again = await rejection<Stripe.errors.StripeError>(() => complete(session.id));
+    expect(again.statusCode).toBe(400);
+  });
+
+  test('payment mode with capture_method=manual: requires_capture, then captured', async () => {
+    const customer = await t.stripe.customers.create({ email: 'hold@example.com' });
+    const session = await t.stripe.checkout.sessions.create({ mode: 'payment', customer: customer.id, line_items: [{ price: book.id, quantity: 1 }], payment_intent_data: { capture_method: 'manual' } });
+    const done = await complete(session.id);
+    expect(done).toMatchObject({ status: 'complete', payment_status: 'unpaid', customer: customer.id });
+    const pi = await t.stripe.paymentIntents.retrieve(done.payment_intent as string);
+    expect(pi).toMatchObject({ status: 'requires_capture', amount_capturable: 2500, customer: customer.id });
+    expect((await t.stripe.paymentIntents.capture(pi.id)).status).toBe('succeeded');
+  });
+
+  test('payment mode with customer_creation=always creates the customer', async () => {
+    const session = await t.stripe.checkout.sessions.create({ mode: 'payment', customer_creation: 'always', line_items: [{ price: book.id, quantity: 1 }] });
+    const done = await complete(session.id, { email: 'new@example.com', name: 'Ada Lovelace' });
+    const customer = (await t.stripe.customers.retrieve(done.customer as string)) as Stripe.Customer;
+    expect(customer).toMatchObject({ email: 'new@example.com', name: 'Ada Lovelace' });
+    expect((await t.stripe.paymentIntents.retrieve(done.payment_intent as string)).customer).toBe(customer.id);
+  });
+
+  test('subscription mode: the customer is created from the email, the card saved, the subscription active', async () => {
+    const session = await t.stripe.checkout.sessions.create({
+      mode: 'subscription',
+      customer_email: 'subscriber@example.com',
+      line_items: [{ price: monthly.id, quantity: 1 }],
+      metadata: { ours: 'x' },
+      subscription_data: { metadata: { plan: 'premium' } },
+      success_url: 'https://app.example.com/done?session_id={CHECKOUT_SESSION_ID}',
+    });
+    const since = await latestEventId(t.stripe);
+    await complete(session.id);
+    const done = await t.stripe.checkout.sessions.retrieve(session.id, { expand: ['subscription', 'customer'] });
+    expect(done).toMatchObject({ status: 'complete', payment_status: 'paid', payment_intent: null, metadata: { ours: 'x' }, customer_details: { email: 'subscriber@example.com' } });
+    const customer = done.customer as Stripe.Customer;
+    expect(customer.email).toBe('subscriber@example.com');
+    const sub = done.subscription as Stripe.Subscription;
+    expect(sub).toMatchObject({ status: 'active', customer: customer.id, metadata: { plan: 'premium' } });
+    expect(done.invoice).toBe(sub.latest_invoice);
+    expect((await t.stripe.invoices.retrieve(done.invoice as string)).status).toBe('paid');
+    const pm = await t.stripe.paymentMethods.retrieve(sub.default_payment_method as string);
+    expect(pm).toMatchObject({ customer: customer.id, card: { last4: '4242' } });
+    expect(await eventTypes(t.stripe, since)).toEqual(
+      expect.arrayContaining(['customer.created', 'payment_method.attached', 'customer.subscription.created', 'invoice.paid', 'checkout.session.completed']),
+    );
+  });
+
+  test('a declined card answers the card error and leaves the session open; another card then pays', async () => {
+    const session = await t.stripe.checkout.sessions.create({ mode: 'subscription', customer_email: 'retry@example.com', line_items: [{ price: monthly.id, quantity: 1 }] });
+    const declined = await rejection<Stripe.errors.StripeError>(() => complete(session.id, { card_number: '4000000000000002' }));
+    expect(declined).toMatchObject({ statusCode: 402, type: 'StripeCardError', code: 'card_declined', decline_code: 'generic_decline' });
+    const funds = await rejection<Stripe.errors.StripeError>(() => complete(session.id, { card_number: '4000000000009995' }));
+    expect(funds).toMatchObject({ statusCode: 402, decline_code: 'insufficient_funds' });
+    expect((await t.stripe.checkout.sessions.retrieve(session.id)).status).toBe('open');
+    // nothing was created for the refused cards
+    expect((await t.stripe.customers.list({ email: 'retry@example.com' })).data).toEqual([]);
+    const done = await complete(session.id, { card_number: '4242424242424242' });
+    expect(done.status).toBe('complete');
+    expect((await t.stripe.subscriptions.retrieve(done.subscription as string)).status).toBe('active');
+  });
+
+  test('payment mode decline keeps the session open with its PaymentIntent, which the next card pays', async () => {
+    const session = await t.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: book.id, quantity: 1 }] });
+    await rejection(() => complete(session.id, { card_number: '4000000000000002' }));
+    const open = await t.stripe.checkout.sessions.retrieve(session.id, { expand: ['payment_intent'] });
+    expect(open.status).toBe('open');
+    const pi = open.payment_intent as Stripe.PaymentIntent;
+    expect(pi).toMatchObject({ status: 'requires_payment_method', last_payment_error: { decline_code: 'generic_decline' } });
+    const done = await complete(session.id);
+    expect(done.payment_intent).toBe(pi.id);
+    expect((await t.stripe.paymentIntents.retrieve(pi.id)).status).toBe('succeeded');
+  });
+
+  test('3-D Secure: settled at once with three_d_secure, or later through the PaymentIntent helper', async () => {
+    const a = await t.stripe.checkout.sessions.create({ mode: 'subscription', customer_email: 'tds@example.com', line_items: [{ price: monthly.id, quantity: 1 }] });
+    const done = await complete(a.id, { card_number: '4000002500003155', three_d_secure: 'succeed' });
+    expect(done.status).toBe('complete');
+    expect((await t.stripe.subscriptions.retrieve(done.subscription as string)).status).toBe('active');
+
+    const b = await t.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: book.id, quantity: 1 }] });
+    const pending = await complete(b.id, { card_number: '4000002500003155' });
+    expect(pending.status).toBe('open');
+    const pi = await t.stripe.paymentIntents.retrieve(pending.payment_intent as string);
+    expect(pi.status).toBe('requires_action');
+    await t.stripe.rawRequest('POST', `/v1/test_helpers/payment_intents/${pi.id}/authenticate`, {});
+    expect(await t.stripe.checkout.sessions.retrieve(b.id)).toMatchObject({ status: 'complete', payment_status: 'paid' });
+
+    const c = await t.stripe.checkout.sessions.create({ mode: 'subscription', customer_email: 'tdsfail@example.com', line_items: [{ price: monthly.id, quantity: 1 }] });
+    const failed = await rejection<Stripe.errors.StripeError>(() => complete(c.id, { card_number: '4000002500003155', three_d_secure: 'fail' }));
+    expect(failed).toMatchObject({ statusCode: 402, code: 'payment_intent_authentication_failure' });
+    expect((await t.stripe.checkout.sessions.retrieve(c.id)).status).toBe('open');
+    // the same pending subscription is paid by the next card
+    const ok = await complete(c.id, { card_number: '4242424242424242' });
+    expect(ok.status).toBe('complete');
+    expect((await t.stripe.subscriptions.list({ customer: ok.customer as string, status: 'all' })).data).toHaveLength(1);
+  });
+});
+
+describe('expiring', () => {
+  test('expire: expired, checkout.session.expired; not twice; no longer payable', async () => {
+    const session = await t.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: book.id, quantity: 1 }], cancel_url: 'https://shop.example.com/cart' });
+    const since = await latestEventId(t.stripe);
+    const expired = await t.stripe.checkout.sessions.expire(session.id);
+    expect(expired).toMatchObject({ status: 'expired', url: null, payment_status: 'unpaid' });
+    expect(await eventTypes(t.stripe, since)).toEqual(['checkout.session.expired']);
+    expect((await rejection<Stripe.errors.StripeError>(() => t.stripe.checkout.sessions.expire(session.id))).statusCode).toBe(400);
+    expect((await rejection<Stripe.errors.StripeError>(() => complete(session.id))).statusCode).toBe(400);
+    const page = await raw(t.em, 'GET', `/c/pay/${session.id}`, { auth: null });
+    expect(page.status).toBe(410);
+    expect(page.text).toMatch(/expired/);
+    expect((await t.stripe.checkout.sessions.list({ status: 'expired', limit: 100 })).data.map((s) => s.id)).toContain(session.id);
+  });
+
+  test('expiring a session whose payment was declined cancels its PaymentIntent', async () => {
+    const session = await t.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: book.id, quantity: 1 }] });
+    await rejection(() => complete(session.id, { card_number: '4000000000000002' }));
+    const expired = await t.stripe.checkout.sessions.expire(session.id, { expand: ['payment_intent'] });
+    expect((expired.payment_intent as Stripe.PaymentIntent).status).toBe('canceled');
+  });
+});
