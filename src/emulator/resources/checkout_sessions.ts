@@ -306,6 +306,11 @@ function returnPage(req: ApiRequest): RawResponse {
   if (session.status !== 'open') return closedPage(session);
   const piId = req.params.str('payment_intent');
   const pi = piId ? req.ctx.store.find<Stripe.PaymentIntent>('payment_intent', piId) : undefined;
-  const message = pi?.last_payment_error?.message ?? 'We are unable to authenticate your payment method. Please choose a different payment method and try again.';
+  const error = pi?.last_payment_error;
+  // the customer-facing wording of Stripe's page for a failed authentication
+  const message =
+    !error || error.code === 'payment_intent_authentication_failure'
+      ? 'We are unable to authenticate your payment method. Please choose a different payment method and try again.'
+      : error.message ?? 'Your card was declined.';
   return showPage(req, message, 402);
 }

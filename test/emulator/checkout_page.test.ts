@@ -1,0 +1,153 @@
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type Stripe from 'stripe';
+import { startTestEmulator, type TestEmulator } from './support';
+
+/** The hosted Checkout page, paid by a person in a real (headless) browser. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const run = existsSync(CHROMIUM) ? describe : describe.skip;
+if (!existsSync(CHROMIUM)) console.warn(`checkout_page tests skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+
+jest.setTimeout(60_000);
+
+let t: TestEmulator;
+let browser: Browser;
+let shop: { url: string; close: () => Promise<void> };
+let monthly: Stripe.Price;
+let book: Stripe.Price;
+
+/** The merchant's site: answers every page with its path, so tests see where the browser landed. */
+async function startShop(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end(`<!doctype html><title>shop</title><p id="path">${(req.url ?? '').replace(/</g, '&lt;')}</p>`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+run('hosted Checkout page in Chromium', () => {
+  beforeAll(async () => {
+    t = await startTestEmulator();
+    shop = await startShop();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    monthly = await t.stripe.prices.create({ currency: 'usd', unit_amount: 1500, recurring: { interval: 'month' }, product_data: { name: 'Premium' } });
+    book = await t.stripe.prices.create({ currency: 'usd', unit_amount: 2500, product_data: { name: 'Book' } });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await shop?.close();
+    await t?.em.stop();
+  });
+
+  async function fillCard(page: Page, number: string, email?: string): Promise<void> {
+    if (email) await page.fill('#email', email);
+    await page.fill('#cardNumber', number);
+    await page.fill('#cardExpiry', '12 / 34');
+    await page.fill('#cardCvc', '123');
+    await page.fill('#billingName', 'Ada Lovelace');
+  }
+
+  test('subscription mode: paid with 4242 4242 4242 4242, redirected to success_url with the session id', async () => {
+    const session = await t.stripe.checkout.sessions.create({
+      mode: 'subscription',
+      line_items: [{ price: monthly.id, quantity: 1 }],
+      success_url: `${shop.url}/success?session_id={CHECKOUT_SESSION_ID}`,
+      cancel_url: `${shop.url}/cancel`,
+    });
+    const page = await browser.newPage();
+    try {
+      await page.goto(session.url as string);
+      await expectText(page, '#total', '$15.00');
+      await fillCard(page, '4242 4242 4242 4242', 'ada@example.com');
+      await Promise.all([page.waitForURL(`${shop.url}/success**`), page.click('button:has-text("Pay")')]);
+      expect(page.url()).toBe(`${shop.url}/success?session_id=${session.id}`);
+    } finally {
+      await page.close();
+    }
+    const done = await t.stripe.checkout.sessions.retrieve(session.id, { expand: ['subscription'] });
+    expect(done).toMatchObject({ status: 'complete', payment_status: 'paid', customer_details: { email: 'ada@example.com', name: 'Ada Lovelace' } });
+    expect((done.subscription as Stripe.Subscription).status).toBe('active');
+  });
+
+  test('refused with 4000 0000 0000 0002: the decline is shown and the session stays open', async () => {
+    const session = await t.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: book.id, quantity: 1 }], success_url: `${shop.url}/success` });
+    const page = await browser.newPage();
+    try {
+      await page.goto(session.url as string);
+      await fillCard(page, '4000 0000 0000 0002', 'bob@example.com');
+      await Promise.all([page.waitForLoadState('load'), page.click('#submit')]);
+      await expectText(page, '#error', 'Your card was declined.');
+      expect(page.url()).toContain(`/c/pay/${session.id}`);
+      // insufficient funds, then a good card on the same page
+      await fillCard(page, '4000 0000 0000 9995');
+      await page.click('#submit');
+      await expectText(page, '#error', 'Your card has insufficient funds.');
+      expect((await t.stripe.checkout.sessions.retrieve(session.id)).status).toBe('open');
+      await fillCard(page, '4242424242424242');
+      await Promise.all([page.waitForURL(`${shop.url}/success`), page.click('#submit')]);
+    } finally {
+      await page.close();
+    }
+    expect((await t.stripe.checkout.sessions.retrieve(session.id)).status).toBe('complete');
+  });
+
+  test('3-D Secure with 4000 0025 0000 3155: the authentication step, completed', async () => {
+    const session = await t.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: book.id, quantity: 1 }], success_url: `${shop.url}/paid/{CHECKOUT_SESSION_ID}` });
+    const page = await browser.newPage();
+    try {
+      await page.goto(session.url as string);
+      await fillCard(page, '4000 0025 0000 3155', 'tds@example.com');
+      await Promise.all([page.waitForURL('**/authenticate/**'), page.click('#submit')]);
+      await Promise.all([page.waitForURL(`${shop.url}/paid/${session.id}`), page.click('#complete')]);
+    } finally {
+      await page.close();
+    }
+    expect(await t.stripe.checkout.sessions.retrieve(session.id)).toMatchObject({ status: 'complete', payment_status: 'paid' });
+  });
+
+  test('3-D Secure failed: back on the form with the reason, still open', async () => {
+    const session = await t.stripe.checkout.sessions.create({ mode: 'subscription', line_items: [{ price: monthly.id, quantity: 1 }], success_url: `${shop.url}/success` });
+    const page = await browser.newPage();
+    try {
+      await page.goto(session.url as string);
+      await fillCard(page, '4000 0025 0000 3155', 'fail@example.com');
+      await Promise.all([page.waitForURL('**/authenticate/**'), page.click('#submit')]);
+      await Promise.all([page.waitForURL(`**/c/pay/${session.id}/return**`), page.click('#fail')]);
+      await expectText(page, '#error', 'authenticate');
+    } finally {
+      await page.close();
+    }
+    expect((await t.stripe.checkout.sessions.retrieve(session.id)).status).toBe('open');
+  });
+
+  test('the Cancel link goes to cancel_url and buys nothing', async () => {
+    const session = await t.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: book.id, quantity: 1 }], success_url: `${shop.url}/success`, cancel_url: `${shop.url}/cart` });
+    const page = await browser.newPage();
+    try {
+      await page.goto(session.url as string);
+      await Promise.all([page.waitForURL(`${shop.url}/cart`), page.click('text=Cancel')]);
+    } finally {
+      await page.close();
+    }
+    expect(await t.stripe.checkout.sessions.retrieve(session.id)).toMatchObject({ status: 'open', payment_intent: null });
+  });
+});
+
+async function expectText(page: Page, selector: string, text: string): Promise<void> {
+  await page.waitForSelector(selector);
+  expect(await page.textContent(selector)).toContain(text);
+}
