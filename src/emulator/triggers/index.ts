@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { BILLING_TRIGGERS } from './billing';
 import { PAYMENT_TRIGGERS } from './payments';
 
 /**
@@ -14,6 +15,7 @@ export interface Trigger {
 
 export const TRIGGERS: Record<string, Trigger> = {
   ...PAYMENT_TRIGGERS,
+  ...BILLING_TRIGGERS,
 };
 
 export function triggerNames(): string[] {
