@@ -231,6 +231,15 @@ describe('updating, canceling, listing', () => {
     expect((withSubs as Stripe.Customer).subscriptions?.data.map((s) => s.id)).toEqual([b.id]);
   });
 
+  test('deleting the customer cancels its subscriptions at once', async () => {
+    const { customer } = await customerWith();
+    const sub = await t.stripe.subscriptions.create({ customer: customer.id, items: [{ price: monthly.id }] });
+    await t.stripe.customers.del(customer.id);
+    expect(await t.stripe.subscriptions.retrieve(sub.id)).toMatchObject({ status: 'canceled', cancellation_details: { reason: 'cancellation_requested' } });
+    const deleted = (await t.stripe.events.list({ type: 'customer.subscription.deleted', limit: 1 })).data[0];
+    expect((deleted?.data.object as Stripe.Subscription).id).toBe(sub.id);
+  });
+
   test('unknown subscription: Stripe’s 404', async () => {
     const err = await rejection<Stripe.errors.StripeError>(() => t.stripe.subscriptions.retrieve('sub_nope'));
     expect(err).toMatchObject({ statusCode: 404, code: 'resource_missing', message: "No such subscription: 'sub_nope'" });

@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type Stripe from 'stripe';
 import { addIntervals } from '../../src/emulator/billing/periods';
-import { eventTypes, latestEventId, rejection, startTestEmulator, type TestEmulator } from './support';
+import { eventTypes, latestEventId, rejection, sdk, startTestEmulator, type TestEmulator } from './support';
 
 let t: TestEmulator;
 let monthly: Stripe.Price;
@@ -205,5 +208,35 @@ describe('test clocks', () => {
     expect(period(await t.stripe.subscriptions.retrieve(subB.id))).toEqual(period(subB));
     expect(period(await t.stripe.subscriptions.retrieve(subReal.id))).toEqual(period(subReal));
     expect((await t.stripe.invoices.list({ subscription: subA.id })).data).toHaveLength(6);
+  });
+
+  test('subscriptions, clocks and sessions survive a restart with a data file, and keep renewing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stripe-emulator-billing-'));
+    try {
+      const dataFile = join(dir, 'state.json');
+      const first = await startTestEmulator({ dataFile });
+      const s1 = first.stripe;
+      const price = await s1.prices.create({ currency: 'usd', unit_amount: 500, recurring: { interval: 'week' }, product_data: { name: 'Weekly' } });
+      const clock = await s1.testHelpers.testClocks.create({ frozen_time: JAN_31 });
+      const customer = await s1.customers.create({ test_clock: clock.id });
+      const pm = await s1.paymentMethods.attach('pm_card_visa', { customer: customer.id });
+      const sub = await s1.subscriptions.create({ customer: customer.id, items: [{ price: price.id }], default_payment_method: pm.id });
+      await s1.testHelpers.testClocks.advance(clock.id, { frozen_time: JAN_31 + 7 * 86400 + 60 });
+      await first.em.stop();
+
+      const second = await startTestEmulator({ dataFile });
+      try {
+        const s2 = sdk(second.em);
+        await s2.testHelpers.testClocks.advance(clock.id, { frozen_time: JAN_31 + 14 * 86400 + 60 });
+        const renewed = await s2.subscriptions.retrieve(sub.id);
+        expect(renewed.status).toBe('active');
+        expect(period(renewed)).toEqual({ start: JAN_31 + 14 * 86400, end: JAN_31 + 21 * 86400 });
+        expect((await s2.invoices.list({ subscription: sub.id })).data.map((i) => i.number)).toEqual([expect.stringMatching(/-0003$/), expect.stringMatching(/-0002$/), expect.stringMatching(/-0001$/)]);
+      } finally {
+        await second.em.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -346,11 +346,16 @@ export function endSubscription(ctx: EmulatorContext, sub: Stripe.Subscription, 
 }
 
 /** `DELETE /v1/subscriptions/:id`: ends it now. An unpaid first invoice is voided. */
-export function cancelSubscription(ctx: EmulatorContext, sub: Stripe.Subscription, details: { comment?: string | null; feedback?: Stripe.Subscription.CancellationDetails.Feedback | null } = {}): Stripe.Subscription {
+export function cancelSubscription(
+  ctx: EmulatorContext,
+  sub: Stripe.Subscription,
+  details: { comment?: string | null; feedback?: Stripe.Subscription.CancellationDetails.Feedback | null } = {},
+  at?: number,
+): Stripe.Subscription {
   if (sub.status === 'canceled' || sub.status === 'incomplete_expired') {
     throw new ApiError(404, { type: 'invalid_request_error', code: 'resource_missing', message: `No such subscription: '${sub.id}'`, param: 'id' });
   }
-  const now = ctx.now(idOf(sub.customer));
+  const now = at ?? ctx.now(idOf(sub.customer));
   if (sub.status === 'incomplete') {
     const invoice = latestInvoice(ctx, sub);
     if (invoice?.status === 'open') voidInvoice(ctx, invoice);
@@ -471,6 +476,20 @@ export function registerSubscriptionListeners(ctx: EmulatorContext): void {
     const sub = subId ? ctx.store.find<Stripe.Subscription>('subscription', subId) : undefined;
     if (!sub || !invoice || invoice.billing_reason === 'subscription_create') return;
     if (sub.status === 'active') setStatus(ctx, sub, 'past_due');
+  });
+}
+
+/** Deleting a customer cancels its subscriptions at once, as at Stripe. */
+export function registerCustomerDeletion(ctx: EmulatorContext): void {
+  ctx.on('customer.deleted', (event) => {
+    const customer = event.data.object as Stripe.Customer;
+    const customerId = customer.id;
+    // the customer is gone: its clock's time, if it had one
+    const clock = idOf(customer.test_clock);
+    const at = (clock ? ctx.clockTime(clock) : undefined) ?? Math.floor(Date.now() / 1000);
+    for (const sub of ctx.store.all<Stripe.Subscription>('subscription')) {
+      if (idOf(sub.customer) === customerId && sub.status !== 'canceled' && sub.status !== 'incomplete_expired') cancelSubscription(ctx, sub, {}, at);
+    }
   });
 }
 

@@ -7,6 +7,7 @@ import type { ApiRequest, Router } from '../core/router';
 import {
   cancelSubscription,
   createSubscription,
+  registerCustomerDeletion,
   registerSubscriptionListeners,
   updateSubscription,
   type PaymentBehavior,
@@ -38,6 +39,7 @@ export function register(router: Router, ctx: EmulatorContext): void {
   ctx.registerType({ object: 'subscription', prefix: 'sub', name: 'subscription' });
   ctx.registerType({ object: 'subscription_item', prefix: 'si', name: 'subscription_item' });
   registerSubscriptionListeners(ctx);
+  registerCustomerDeletion(ctx);
 
   // `customer.subscriptions` is not part of a customer unless expanded (current API versions).
   ctx.registerExpandable('customer', 'subscriptions', (owner) => {
