@@ -259,7 +259,8 @@ function payPayment(ctx: EmulatorContext, session: Stripe.Checkout.Session, pm: 
   if (!customerId && session.customer_creation === 'always') customerId = ensureCustomer(ctx, session);
   const existing = session.payment_intent ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', idOf(session.payment_intent) ?? '') : undefined;
   const pi =
-    existing && existing.status === 'requires_payment_method'
+    // the same intent for every attempt: after a decline, or when the customer left a 3-D Secure step unfinished
+    existing && (existing.status === 'requires_payment_method' || existing.status === 'requires_action' || existing.status === 'requires_confirmation')
       ? existing
       : createPaymentIntent(ctx, {
           amount: session.amount_total ?? 0,
