@@ -1,0 +1,181 @@
+import { sql } from './support/db';
+import { advanceClock, CANCEL, MY_LIMITS, MY_SUBSCRIPTIONS, pricingId, RESUME, SUBSCRIBE, unix, userOnTestClock } from './support/billing';
+import { startTestServer, type TestServer } from './support/server';
+
+jest.setTimeout(120_000);
+
+describe('subscriptions through GraphQL, against the local Stripe emulator', () => {
+  let server: TestServer;
+  let premium: string;
+  let dayPass: string;
+  let free: string;
+  beforeAll(async () => {
+    server = await startTestServer({ stripe: true });
+    [premium, dayPass, free] = await Promise.all([pricingId(server, 'premium'), pricingId(server, 'day_pass'), pricingId(server, 'free')]);
+  });
+  afterAll(() => server.close());
+
+  const limits = async (token: string) => (await server.gql(MY_LIMITS, undefined, token)).data.myLimits;
+
+  it('Free: limits from the default plan, and Free cannot be bought', async () => {
+    const user = await server.createUser();
+    expect(await limits(user.token)).toMatchObject({ plan: { code: 'free' }, source: 'DEFAULT_PLAN' });
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: free, paymentMethod: 'pm_card_visa' } }, user.token);
+    expect(res.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect(await sql(server.databaseUrl, 'select id from subscription where user_id = $1', [user.id])).toEqual([]);
+  });
+
+  it('Premium: subscribe → Premium limits → cancel → still Premium until the period ends → Free after it', async () => {
+    const user = await userOnTestClock(server);
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token);
+    expect(res.errors).toBeUndefined();
+    const sub = res.data.subscribe.subscription;
+    expect(sub).toMatchObject({ status: 'ACTIVE', plan: { code: 'premium' }, cancelAtPeriodEnd: false, pricing: { interval: 'MONTH', autoRenew: true } });
+    expect(sub.stripeSubscriptionId).toMatch(/^sub_/);
+    const inStripe = await server.stripe.subscriptions.retrieve(sub.stripeSubscriptionId);
+    expect(inStripe).toMatchObject({ status: 'active', customer: user.customerId, metadata: expect.objectContaining({ tollgate_subscription_id: sub.id }) });
+    expect(new Date(sub.currentPeriodEnd).getTime()).toBe(inStripe.items.data[0].current_period_end * 1000);
+
+    const now = await limits(user.token);
+    expect(now).toMatchObject({ plan: { code: 'premium' }, source: 'SUBSCRIPTION' });
+    expect(now.metrics.every((m: any) => m.limit === null && m.remaining === null)).toBe(true);
+
+    const canceled = await server.gql(CANCEL, { id: sub.id }, user.token);
+    expect(canceled.data.cancelSubscription).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: true });
+    expect((await server.stripe.subscriptions.retrieve(sub.stripeSubscriptionId)).cancel_at_period_end).toBe(true);
+    expect(await limits(user.token)).toMatchObject({ plan: { code: 'premium' } });
+
+    await advanceClock(server, user.clock.id, inStripe.items.data[0].current_period_end + 3600);
+    expect((await server.stripe.subscriptions.retrieve(sub.stripeSubscriptionId)).status).toBe('canceled');
+    const [after] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(after).toMatchObject({ id: sub.id, status: 'CANCELED' });
+    expect(after.endedAt).not.toBeNull();
+    expect(await limits(user.token)).toMatchObject({ plan: { code: 'free' }, source: 'DEFAULT_PLAN' });
+  });
+
+  it('Premium: resume before the end keeps it renewing, and a renewal extends the period', async () => {
+    const user = await userOnTestClock(server);
+    const sub = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token)).data.subscribe.subscription;
+    await server.gql(CANCEL, { id: sub.id }, user.token);
+    const resumed = await server.gql(RESUME, { id: sub.id }, user.token);
+    expect(resumed.data.resumeSubscription).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: false });
+    expect((await server.stripe.subscriptions.retrieve(sub.stripeSubscriptionId)).cancel_at_period_end).toBe(false);
+
+    const firstEnd = unix(sub.currentPeriodEnd);
+    await advanceClock(server, user.clock.id, firstEnd + 3600);
+    const renewed = await server.stripe.subscriptions.retrieve(sub.stripeSubscriptionId);
+    expect(renewed.status).toBe('active');
+    expect(renewed.items.data[0].current_period_start).toBe(firstEnd);
+    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: false });
+    expect(unix(mine.currentPeriodEnd)).toBe(renewed.items.data[0].current_period_end);
+    expect(unix(mine.currentPeriodEnd)).toBeGreaterThan(firstEnd);
+  });
+
+  it('Day Pass: never renews, cannot be resumed, and gives way to Free after 24 hours', async () => {
+    const user = await userOnTestClock(server);
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: dayPass, paymentMethod: 'pm_card_visa' } }, user.token);
+    const sub = res.data.subscribe.subscription;
+    expect(sub).toMatchObject({ status: 'ACTIVE', plan: { code: 'day_pass' }, cancelAtPeriodEnd: true });
+    expect(unix(sub.currentPeriodEnd) - unix(sub.currentPeriodStart)).toBe(24 * 3600);
+    expect((await server.stripe.subscriptions.retrieve(sub.stripeSubscriptionId)).cancel_at_period_end).toBe(true);
+    expect(await limits(user.token)).toMatchObject({ plan: { code: 'day_pass' }, source: 'SUBSCRIPTION' });
+
+    const resume = await server.gql(RESUME, { id: sub.id }, user.token);
+    expect(resume.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+
+    await advanceClock(server, user.clock.id, unix(sub.currentPeriodStart) + 24 * 3600 + 60);
+    expect((await server.stripe.subscriptions.retrieve(sub.stripeSubscriptionId)).status).toBe('canceled');
+    expect(await limits(user.token)).toMatchObject({ plan: { code: 'free' }, source: 'DEFAULT_PLAN' });
+  });
+
+  it.each([
+    ['pm_card_chargeDeclined', 'generic_decline'],
+    ['pm_card_chargeDeclinedInsufficientFunds', 'insufficient_funds'],
+  ])('a declined card (%s) fails with PAYMENT_FAILED and leaves no usable subscription here or in Stripe', async (card, declineCode) => {
+    const user = await server.createUser();
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: card } }, user.token);
+    expect(res.data).toBeNull();
+    expect(res.errors?.[0].extensions).toMatchObject({ code: 'PAYMENT_FAILED', declineCode });
+    expect((await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions).toEqual([]);
+    const [{ stripe_customer_id: customer }] = await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id]);
+    const inStripe = await server.stripe.subscriptions.list({ customer, status: 'all' });
+    expect(inStripe.data.filter((s) => ['active', 'trialing', 'past_due', 'incomplete'].includes(s.status))).toEqual([]);
+    expect(await limits(user.token)).toMatchObject({ plan: { code: 'free' } });
+    // The user can try again with a good card.
+    const retry = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token);
+    expect(retry.data.subscribe.subscription.status).toBe('ACTIVE');
+  });
+
+  it('a card that needs 3-D Secure gives INCOMPLETE with a client secret, then ACTIVE once authenticated', async () => {
+    const user = await server.createUser();
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_authenticationRequired' } }, user.token);
+    expect(res.errors).toBeUndefined();
+    const { subscription, clientSecret } = res.data.subscribe;
+    expect(subscription.status).toBe('INCOMPLETE');
+    expect(clientSecret).toMatch(/^pi_.+_secret_/);
+    expect(await limits(user.token)).toMatchObject({ plan: { code: 'free' } });
+
+    const intentId = clientSecret.split('_secret_')[0];
+    await server.stripe.rawRequest('POST', `/v1/test_helpers/payment_intents/${intentId}/authenticate`, { outcome: 'succeed' });
+    await server.emulator.idle(20_000);
+    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine).toMatchObject({ id: subscription.id, status: 'ACTIVE' });
+    expect(await limits(user.token)).toMatchObject({ plan: { code: 'premium' } });
+  });
+
+  it('ten concurrent subscribe calls of one user make one Stripe subscription', async () => {
+    const user = await server.createUser();
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token)),
+    );
+    const ok = results.filter((r) => r.data?.subscribe);
+    expect(ok).toHaveLength(1);
+    expect(results.filter((r) => r.errors?.[0].extensions?.code === 'CONFLICT')).toHaveLength(9);
+    const [{ stripe_customer_id: customer }] = await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id]);
+    expect((await server.stripe.subscriptions.list({ customer, status: 'all' })).data).toHaveLength(1);
+    expect((await server.stripe.customers.list({ email: user.email })).data).toHaveLength(1);
+  });
+
+  it('the same idempotency key returns the first answer; a different pricing with it is a CONFLICT', async () => {
+    const user = await server.createUser();
+    const input = { pricingId: premium, paymentMethod: 'pm_card_visa', idempotencyKey: 'order-7' };
+    const first = await server.gql(SUBSCRIBE, { input }, user.token);
+    const again = await server.gql(SUBSCRIBE, { input }, user.token);
+    expect(again.data.subscribe.subscription.id).toBe(first.data.subscribe.subscription.id);
+    expect(again.data.subscribe.subscription.stripeSubscriptionId).toBe(first.data.subscribe.subscription.stripeSubscriptionId);
+    const other = await server.gql(SUBSCRIBE, { input: { ...input, pricingId: dayPass } }, user.token);
+    expect(other.errors?.[0].extensions?.code).toBe('CONFLICT');
+    expect((await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions).toHaveLength(1);
+  });
+
+  it('a user who already holds a paid subscription gets CONFLICT', async () => {
+    const user = await server.createUser();
+    await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token);
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: dayPass, paymentMethod: 'pm_card_visa' } }, user.token);
+    expect(res.errors?.[0].extensions?.code).toBe('CONFLICT');
+  });
+
+  it('user B can neither see, cancel nor resume user A\'s subscription', async () => {
+    const a = await server.createUser();
+    const b = await server.createUser();
+    const sub = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, a.token)).data.subscribe.subscription;
+    expect((await server.gql(MY_SUBSCRIPTIONS, undefined, b.token)).data.mySubscriptions).toEqual([]);
+    expect((await server.gql(CANCEL, { id: sub.id }, b.token)).errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    expect((await server.gql(RESUME, { id: sub.id }, b.token)).errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    expect((await server.stripe.subscriptions.retrieve(sub.stripeSubscriptionId)).cancel_at_period_end).toBe(false);
+  });
+
+  it('rejects bad input with BAD_USER_INPUT and no writes', async () => {
+    const user = await server.createUser();
+    for (const input of [
+      { pricingId: 'not-a-uuid', paymentMethod: 'pm_card_visa' },
+      { pricingId: premium, successUrl: 'javascript:alert(1)' },
+      { pricingId: premium, paymentMethod: 'pm_does_not_exist' },
+    ]) {
+      const res = await server.gql(SUBSCRIBE, { input }, user.token);
+      expect(res.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    }
+    expect(await sql(server.databaseUrl, 'select id from subscription where user_id = $1', [user.id])).toEqual([]);
+  });
+});
