@@ -1,0 +1,142 @@
+import type Stripe from 'stripe';
+import { sql } from './support/db';
+import { advanceClock, MY_LIMITS, MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE, unix, userOnTestClock } from './support/billing';
+import { startTestServer, type TestServer } from './support/server';
+
+/**
+ * The subscription side of webhook sync, driven by the emulator's real signed deliveries: every change
+ * is made in Stripe (the emulator) directly, as in Stripe's dashboard, and must reach our rows through
+ * the webhook alone.
+ */
+describe('webhook sync of subscriptions (real emulator deliveries)', () => {
+  let server: TestServer;
+  let premiumPrice: string;
+  beforeAll(async () => {
+    server = await startTestServer({ stripe: true });
+    const [row] = await sql(server.databaseUrl, `select pp.stripe_price_id from plan_pricing pp join plan p on p.id = pp.plan_id where p.code = 'premium'`);
+    premiumPrice = row.stripe_price_id;
+  });
+  afterAll(() => server.close());
+
+  /** The inbox rows of one type that mention a Stripe object id. */
+  const eventsFor = (type: string, objectId: string) =>
+    sql(server.databaseUrl, `select status, outcome, own_request from stripe_event where type = $1 and payload::text like $2 order by stripe_created_at`, [
+      type,
+      `%${objectId}%`,
+    ]);
+
+  /** A subscription made directly in Stripe for one of our customers (as in Stripe's dashboard). */
+  async function externalSubscription(customerId: string, paymentMethod = 'pm_card_visa'): Promise<Stripe.Subscription> {
+    const pm = await server.stripe.paymentMethods.attach(paymentMethod, { customer: customerId });
+    return server.stripe.subscriptions.create({ customer: customerId, items: [{ price: premiumPrice }], default_payment_method: pm.id });
+  }
+
+  it('customer.subscription.created/updated/deleted: a subscription made, changed and canceled in Stripe is adopted and followed', async () => {
+    const user = await userOnTestClock(server);
+    const s = await externalSubscription(user.customerId);
+    await server.emulator.idle(10_000);
+    let [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine).toMatchObject({ stripeSubscriptionId: s.id, status: 'ACTIVE', plan: { code: 'premium' }, cancelAtPeriodEnd: false });
+    expect((await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits).toMatchObject({ plan: { code: 'premium' }, source: 'SUBSCRIPTION' });
+    // Whichever of its events arrived first adopted it (deliveries promise no order).
+    const adopted = await sql(server.databaseUrl, `select type, own_request from stripe_event where outcome like $1`, [`adopted subscription % from ${s.id}:%`]);
+    expect(adopted).toEqual([expect.objectContaining({ own_request: false })]);
+    expect(await eventsFor('customer.subscription.created', s.id)).toEqual([expect.objectContaining({ status: 'processed' })]);
+
+    await server.stripe.subscriptions.update(s.id, { cancel_at_period_end: true });
+    await server.emulator.idle(10_000);
+    [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: true });
+    expect(mine.canceledAt).not.toBeNull();
+
+    await server.stripe.subscriptions.cancel(s.id);
+    await server.emulator.idle(10_000);
+    [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine).toMatchObject({ status: 'CANCELED' });
+    expect(mine.endedAt).not.toBeNull();
+    expect((await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits).toMatchObject({ plan: { code: 'free' }, source: 'DEFAULT_PLAN' });
+    expect(await eventsFor('customer.subscription.deleted', s.id)).toEqual([expect.objectContaining({ status: 'processed' })]);
+  });
+
+  it('invoice.paid: a renewal moves the period forward', async () => {
+    const user = await userOnTestClock(server);
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium'), paymentMethod: 'pm_card_visa' } }, user.token);
+    expect(res.errors).toBeUndefined();
+    const first = res.data.subscribe.subscription;
+    await advanceClock(server, user.clock.id, unix(first.currentPeriodEnd) + 3600);
+    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine.status).toBe('ACTIVE');
+    expect(new Date(mine.currentPeriodStart).getTime()).toBe(new Date(first.currentPeriodEnd).getTime());
+    const paid = await eventsFor('invoice.paid', first.stripeSubscriptionId);
+    expect(paid.length).toBeGreaterThanOrEqual(2); // the first invoice and the renewal
+    expect(paid.every((e) => e.status === 'processed' && e.outcome.includes(first.id))).toBe(true);
+  });
+
+  it('invoice.payment_failed: a failed renewal makes the subscription PAST_DUE, and limits fall back to Free', async () => {
+    const user = await userOnTestClock(server);
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium'), paymentMethod: 'pm_card_visa' } }, user.token);
+    expect(res.errors).toBeUndefined();
+    const first = res.data.subscribe.subscription;
+    expect(first.status).toBe('ACTIVE');
+    // The customer switches to a card that can be saved but whose charges fail (4000 0000 0000 0341).
+    const failing = await server.stripe.paymentMethods.attach('pm_card_chargeCustomerFail', { customer: user.customerId });
+    await server.stripe.subscriptions.update(first.stripeSubscriptionId, { default_payment_method: failing.id });
+    await advanceClock(server, user.clock.id, unix(first.currentPeriodEnd) + 3600);
+    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine.status).toBe('PAST_DUE');
+    expect((await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits.plan.code).toBe('free');
+    expect(await eventsFor('invoice.payment_failed', first.stripeSubscriptionId)).toEqual([
+      expect.objectContaining({ status: 'processed', outcome: expect.stringContaining('past_due') }),
+    ]);
+  });
+
+  it('checkout.session.completed alone (the person never comes back) makes the subscription active', async () => {
+    const user = await server.createUser();
+    const { subscription } = (await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium') } }, user.token)).data.subscribe;
+    const [{ stripe_checkout_session_id: sessionId }] = await sql(server.databaseUrl, 'select stripe_checkout_session_id from subscription where id = $1', [subscription.id]);
+    await server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${sessionId}/complete`, { card_number: '4242424242424242' });
+    await server.emulator.idle(10_000);
+    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine).toMatchObject({ id: subscription.id, status: 'ACTIVE', plan: { code: 'premium' } });
+    expect(await eventsFor('checkout.session.completed', sessionId)).toEqual([expect.objectContaining({ status: 'processed' })]);
+  });
+
+  it('checkout.session.expired: a Checkout left unpaid ends as INCOMPLETE_EXPIRED and does not block a new subscribe', async () => {
+    const user = await server.createUser();
+    const premium = await pricingId(server, 'premium');
+    const { subscription } = (await server.gql(SUBSCRIBE, { input: { pricingId: premium } }, user.token)).data.subscribe;
+    const [{ stripe_checkout_session_id: sessionId }] = await sql(server.databaseUrl, 'select stripe_checkout_session_id from subscription where id = $1', [subscription.id]);
+    await server.stripe.checkout.sessions.expire(sessionId);
+    await server.emulator.idle(10_000);
+    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine).toMatchObject({ id: subscription.id, status: 'INCOMPLETE_EXPIRED' });
+    expect(await eventsFor('checkout.session.expired', sessionId)).toEqual([expect.objectContaining({ status: 'processed' })]);
+    const again = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token);
+    expect(again.errors).toBeUndefined();
+  });
+
+  it('a subscription of a customer Tollgate does not know is recorded and reported, not dropped', async () => {
+    const customer = await server.stripe.customers.create({ email: 'stranger@example.com' });
+    const s = await externalSubscription(customer.id);
+    await server.emulator.idle(10_000);
+    const [event] = await eventsFor('customer.subscription.created', s.id);
+    expect(event).toEqual({ status: 'processed', outcome: `subscription ${s.id} of unknown customer ${customer.id} recorded, not applied`, own_request: false });
+    const stored = await sql(server.databaseUrl, `select payload->'data'->'object'->>'customer' as customer from stripe_event where type = 'customer.subscription.created' and payload::text like $1`, [
+      `%${s.id}%`,
+    ]);
+    expect(stored).toEqual([{ customer: customer.id }]);
+    expect(await sql(server.databaseUrl, 'select id from subscription where stripe_subscription_id = $1', [s.id])).toEqual([]);
+  });
+
+  it("tags Tollgate's own writes: their echoes are told apart from changes made elsewhere", async () => {
+    const user = await server.createUser();
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium'), paymentMethod: 'pm_card_visa' } }, user.token);
+    const stripeSubscriptionId = res.data.subscribe.subscription.stripeSubscriptionId;
+    await server.emulator.idle(10_000);
+    expect(await eventsFor('customer.subscription.created', stripeSubscriptionId)).toEqual([expect.objectContaining({ status: 'processed', own_request: true })]);
+    await server.stripe.subscriptions.update(stripeSubscriptionId, { metadata: { note: 'changed in the dashboard' } });
+    await server.emulator.idle(10_000);
+    const updates = await eventsFor('customer.subscription.updated', stripeSubscriptionId);
+    expect(updates.at(-1)).toMatchObject({ status: 'processed', own_request: false });
+  });
+});
