@@ -54,28 +54,39 @@ export interface ReconcileReport {
   diffs: ObjectDiff[];
 }
 
+/** Customers are read from our database this many at a time (Stripe's lists are paged by the SDK). */
+const CUSTOMER_PAGE = 100;
+
 export async function reconcileAll(
   em: EntityManager,
   env: BillingEnv,
   options: { dryRun: boolean; onProgress?: (done: number, total: number) => void },
 ): Promise<ReconcileReport> {
-  const users = await em.find(User, { stripeCustomerId: { $ne: null } }, { orderBy: { createdAt: 'asc' } });
+  const known = { stripeCustomerId: { $ne: null } };
+  const total = await em.count(User, known);
   const diffs: ObjectDiff[] = [];
-  for (const [i, user] of users.entries()) {
-    const fork = em.fork() as EntityManager;
-    try {
-      await fork.transactional(async (tx) => {
-        const u = await tx.findOneOrFail(User, user.id);
-        for (const r of reconcilers) await r.run(tx, env, u);
-        diffs.push(...pendingDiffs(tx));
-        if (options.dryRun) throw new DryRun();
-      });
-    } catch (err) {
-      if (!(err instanceof DryRun)) throw err;
+  let done = 0;
+  let after: string | undefined;
+  for (;;) {
+    const page = await em.fork().find(User, after ? { ...known, id: { $gt: after } } : known, { orderBy: { id: 'asc' }, limit: CUSTOMER_PAGE, fields: ['id'] });
+    if (page.length === 0) break;
+    for (const { id } of page) {
+      const fork = em.fork() as EntityManager;
+      try {
+        await fork.transactional(async (tx) => {
+          const user = await tx.findOneOrFail(User, id);
+          for (const r of reconcilers) await r.run(tx, env, user);
+          diffs.push(...pendingDiffs(tx));
+          if (options.dryRun) throw new DryRun();
+        });
+      } catch (err) {
+        if (!(err instanceof DryRun)) throw err;
+      }
+      options.onProgress?.(++done, Math.max(total, done));
     }
-    options.onProgress?.(i + 1, users.length);
+    after = page[page.length - 1].id;
   }
-  return { customers: users.length, diffs };
+  return { customers: done, diffs };
 }
 
 export function formatDiff(d: ObjectDiff): string {

@@ -13,7 +13,19 @@ export interface ServerProcess {
 
 /** Starts `node dist/src/main.js` as a real process, the way `npm start` does. */
 export function startServerProcess(env: Record<string, string | undefined>): ServerProcess {
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  return startNodeProcess(join(ROOT, 'dist', 'src', 'main.js'), env);
+}
+
+/** Another server process on a database and emulator the test already runs (see appProcess.ts). */
+export async function startAppProcess(env: { DATABASE_URL: string; EMULATOR_URL: string; WEBHOOK_SECRET: string }): Promise<ServerProcess & { url: string }> {
+  const proc = startNodeProcess(join(__dirname, 'appProcess.js'), env);
+  const line = await proc.waitFor(/listening (\S+)/, 30_000);
+  return Object.assign(proc, { url: line.split(' ')[1] });
+}
+
+/** Runs a compiled script with node as a child process, capturing its output. */
+export function startNodeProcess(script: string, env: Record<string, string | undefined>): ServerProcess {
+  const child = spawn(process.execPath, [script], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {

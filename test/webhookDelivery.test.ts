@@ -1,0 +1,183 @@
+import type Stripe from 'stripe';
+import { runScript } from './support/cli';
+import { sql } from './support/db';
+import { MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE } from './support/billing';
+import { startAppProcess, type ServerProcess } from './support/process';
+import { startTestServer, type TestServer } from './support/server';
+import { deliver, signedHeader } from './support/webhooks';
+
+/**
+ * Delivery as Stripe really does it: late, out of order, twice, to several processes, or failing
+ * halfway. The server's webhook endpoint is not registered here, so the test hands the emulator's real
+ * events over itself, in the order it chooses, signed with the server's secret.
+ */
+describe('webhook delivery order, failures, replay, several processes and stripe:sync', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ stripe: true, webhooks: false });
+  });
+  afterAll(() => server.close());
+
+  const send = (event: Stripe.Event | Record<string, unknown>, url = server.url) => {
+    const body = JSON.stringify(event);
+    return deliver(url, body, { 'stripe-signature': signedHeader(body, server.webhookSecret) });
+  };
+
+  /** The emulator's events about one object, oldest first (as Stripe's API would list them). */
+  async function eventsAbout(objectId: string): Promise<Stripe.Event[]> {
+    const all: Stripe.Event[] = [];
+    for await (const e of server.stripe.events.list({ limit: 100 })) if ((e.data.object as { id?: string }).id === objectId) all.push(e);
+    return all.reverse();
+  }
+
+  async function subscribed(): Promise<{ token: string; id: string; stripeSubscriptionId: string }> {
+    const user = await server.createUser();
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium'), paymentMethod: 'pm_card_visa' } }, user.token);
+    expect(res.errors).toBeUndefined();
+    return { token: user.token, ...res.data.subscribe.subscription };
+  }
+
+  const row = async (id: string) =>
+    (await sql(server.databaseUrl, 'select status, cancel_at_period_end, ended_at from subscription where id = $1', [id]))[0];
+
+  it("a subscription's events delivered in reverse order leave Stripe's current state", async () => {
+    const sub = await subscribed();
+    await server.stripe.subscriptions.update(sub.stripeSubscriptionId, { cancel_at_period_end: true });
+    await server.stripe.subscriptions.update(sub.stripeSubscriptionId, { cancel_at_period_end: false });
+    await server.stripe.subscriptions.cancel(sub.stripeSubscriptionId);
+    const events = await eventsAbout(sub.stripeSubscriptionId);
+    expect(events.map((e) => e.type)).toEqual([
+      'customer.subscription.created',
+      'customer.subscription.updated',
+      'customer.subscription.updated',
+      'customer.subscription.deleted',
+    ]);
+    for (const e of [...events].reverse()) expect((await send(e)).status).toBe(200);
+    // The oldest snapshot (active, not canceling) arrived last; applying snapshots would end there.
+    expect(await row(sub.id)).toMatchObject({ status: 'canceled', ended_at: expect.any(Date) });
+    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, sub.token)).data.mySubscriptions;
+    expect(mine.status).toBe('CANCELED');
+  });
+
+  it('two updates stamped with the same second, in either order, leave the state of the later one', async () => {
+    for (const order of ['as made', 'swapped'] as const) {
+      const sub = await subscribed();
+      await server.stripe.subscriptions.update(sub.stripeSubscriptionId, { cancel_at_period_end: true });
+      await server.stripe.subscriptions.update(sub.stripeSubscriptionId, { cancel_at_period_end: false, metadata: { second: 'yes' } });
+      const updates = (await eventsAbout(sub.stripeSubscriptionId)).filter((e) => e.type === 'customer.subscription.updated');
+      expect(updates).toHaveLength(2);
+      // Same second, as Stripe often stamps quick successive changes: `created` cannot order them.
+      const sameSecond = updates.map((e) => ({ ...e, created: updates[0].created }));
+      expect((sameSecond[0].data.object as Stripe.Subscription).cancel_at_period_end).toBe(true);
+      for (const e of order === 'as made' ? sameSecond : [...sameSecond].reverse()) expect((await send(e)).status).toBe(200);
+      expect(await row(sub.id)).toMatchObject({ status: 'active', cancel_at_period_end: false });
+    }
+  });
+
+  it('a handler that fails answers 500 and keeps the error; stripe:replay --failed then applies it', async () => {
+    const sub = await subscribed();
+    await server.stripe.subscriptions.update(sub.stripeSubscriptionId, { cancel_at_period_end: true });
+    const [event] = (await eventsAbout(sub.stripeSubscriptionId)).filter((e) => e.type === 'customer.subscription.updated');
+
+    // Writes to this one subscription row fail for as long as the trigger exists (a database-side failure).
+    await sql(
+      server.databaseUrl,
+      `create function refuse_subscription_write() returns trigger language plpgsql as $$
+       begin raise exception 'subscription row is locked for maintenance'; end $$`,
+    );
+    await sql(server.databaseUrl, `create trigger refuse_write before update on subscription for each row when (old.id = '${sub.id}') execute function refuse_subscription_write()`);
+    try {
+      const first = await send(event);
+      expect(first.status).toBe(500);
+      expect(JSON.stringify(first.body)).not.toMatch(/maintenance|subscription row/);
+      const again = await send(event); // Stripe's retry, while the failure lasts
+      expect(again.status).toBe(500);
+      const [stored] = await sql(server.databaseUrl, 'select status, attempts, last_error from stripe_event where id = $1', [event.id]);
+      expect(stored).toEqual({ status: 'failed', attempts: 2, last_error: expect.stringContaining('subscription row is locked for maintenance') });
+      expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: false });
+    } finally {
+      await sql(server.databaseUrl, 'drop trigger refuse_write on subscription');
+      await sql(server.databaseUrl, 'drop function refuse_subscription_write');
+    }
+
+    const replay = await runScript('stripe-replay', ['--failed'], { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' });
+    expect(replay.stderr).toBe('');
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toContain(`${event.id}: processed`);
+    expect(replay.stdout).toMatch(/1 of 1 events processed/);
+    expect(await sql(server.databaseUrl, 'select status, attempts, last_error from stripe_event where id = $1', [event.id])).toEqual([
+      { status: 'processed', attempts: 3, last_error: null },
+    ]);
+    expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: true });
+
+    // Nothing is left to replay, and a redelivery now is a duplicate.
+    const none = await runScript('stripe-replay', ['--failed'], { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' });
+    expect(none.stdout).toMatch(/0 of 0 events processed/);
+    expect((await send(event)).body.status).toBe('duplicate');
+  });
+
+  it('stripe:replay refuses unclear flags and unknown events with a non-zero exit', async () => {
+    const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
+    const neither = await runScript('stripe-replay', [], env);
+    expect(neither.code).not.toBe(0);
+    expect(neither.stderr).toMatch(/--failed or --event/);
+    const unknown = await runScript('stripe-replay', ['--event', 'evt_not_stored'], env);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/evt_not_stored is not in the inbox/);
+  });
+
+  describe('two server processes on one database', () => {
+    const processes: Array<ServerProcess & { url: string }> = [];
+    afterAll(async () => {
+      await Promise.all(processes.map((p) => p.stop()));
+    });
+
+    it('receiving the same events at the same time apply each once', async () => {
+      const env = { DATABASE_URL: server.databaseUrl, EMULATOR_URL: server.emulator.url, WEBHOOK_SECRET: server.webhookSecret };
+      processes.push(...(await Promise.all([startAppProcess(env), startAppProcess(env)])));
+      const sub = await subscribed();
+      await server.stripe.subscriptions.update(sub.stripeSubscriptionId, { cancel_at_period_end: true });
+      const events = await eventsAbout(sub.stripeSubscriptionId);
+      expect(events).toHaveLength(2);
+
+      // Each event five times to each process, all at once.
+      const results = await Promise.all(events.flatMap((e) => processes.flatMap((p) => Array.from({ length: 5 }, () => send(e, p.url).then((r) => ({ id: e.id, ...r }))))));
+      expect(results.every((r) => r.status === 200)).toBe(true);
+      for (const e of events) {
+        const statuses = results.filter((r) => r.id === e.id).map((r) => r.body.status);
+        expect(statuses.filter((s) => s === 'processed')).toHaveLength(1);
+        expect(statuses.filter((s) => s === 'duplicate')).toHaveLength(9);
+        const applied = processes.flatMap((p) => p.output().split('\n')).filter((l) => l.includes(e.id) && l.includes('Stripe event applied'));
+        expect(applied).toHaveLength(1);
+      }
+      const stored = await sql(server.databaseUrl, 'select status, attempts from stripe_event where id = any($1) order by id', [events.map((e) => e.id)]);
+      expect(stored).toEqual([
+        { status: 'processed', attempts: 1 },
+        { status: 'processed', attempts: 1 },
+      ]);
+      expect(await row(sub.id)).toMatchObject({ status: 'active', cancel_at_period_end: true });
+    });
+  });
+
+  it('stripe:sync --dry-run shows a change made directly in Stripe and writes nothing; a real run applies it', async () => {
+    const sub = await subscribed();
+    await server.stripe.subscriptions.update(sub.stripeSubscriptionId, { cancel_at_period_end: true });
+    const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
+    const before = await sql(server.databaseUrl, 'select * from subscription order by id');
+
+    const dry = await runScript('stripe-sync', ['--dry-run'], env);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(`~ Subscription ${sub.id}\n    cancelAtPeriodEnd: false -> true\n`);
+    expect(dry.stdout).toMatch(/customers checked; would change \d+ objects? \(dry run: nothing written\)/);
+    expect(dry.stderr).toMatch(/customers \[.*\] \d+\/\d+/); // progress
+    expect(await sql(server.databaseUrl, 'select * from subscription order by id')).toEqual(before);
+
+    const real = await runScript('stripe-sync', [], env);
+    expect(real.code).toBe(0);
+    expect(real.stdout).toContain(`~ Subscription ${sub.id}`);
+    expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: true });
+
+    const again = await runScript('stripe-sync', ['--dry-run'], env);
+    expect(again.stdout).toMatch(/would change 0 objects/);
+  });
+});
