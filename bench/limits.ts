@@ -23,7 +23,7 @@ import { CONSUME_SQL, LIMITS_SQL, localDay } from '../src/billing/limits';
 import { createUser, hashToken } from '../src/billing/users';
 import { loadConfig } from '../src/config';
 import { openDatabase } from '../src/db/embedded';
-import { createOrm, migrate } from '../src/db/orm';
+import { createOrm, migrate, type Orm } from '../src/db/orm';
 import { createLogger } from '../src/logger';
 
 const HOT_LIMIT = 8_000;
@@ -183,11 +183,21 @@ async function main() {
     if (overshoot.length > 0) process.exitCode = 1;
   } finally {
     for (const stop of stops) await stop();
+    await settle(orm);
     await pool.end();
     await orm.close();
     await db.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * autocannon drops its connections when a run ends while the server still has requests queued for a
+ * database connection; let those finish before the pool is closed (at most 10 s).
+ */
+async function settle(orm: Orm): Promise<void> {
+  const knexPool = orm.em.getConnection().getKnex().client.pool as { numUsed(): number; numPendingAcquires(): number };
+  for (let i = 0; i < 200 && knexPool.numUsed() + knexPool.numPendingAcquires() > 0; i++) await new Promise((r) => setTimeout(r, 50));
 }
 
 main().catch((err) => {
