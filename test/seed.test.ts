@@ -99,7 +99,7 @@ describe('npm run seed with Stripe', () => {
       const env = { DATABASE_URL: url, STRIPE_EMULATOR_PORT: String(emulator.port) };
       const first = await runScript('seed', [], env);
       expect(first.code).toBe(0);
-      expect(first.stdout).toMatch(/stripe: 2 products created, 2 prices created, 0 replaced, 0 unchanged/);
+      expect(first.stdout).toMatch(/stripe: 3 products created, 2 prices created, 0 replaced, 0 unchanged/);
       const second = await runScript('seed', [], env);
       expect(second.stdout).toMatch(/stripe: 0 products created, 0 prices created, 0 replaced, 2 unchanged/);
       const changed = await runScript('seed', ['--premium-amount', '210'], env);

@@ -14,7 +14,7 @@ describe('Stripe catalog and customers', () => {
 
   const stripePrices = async () => (await server.stripe.prices.list({ limit: 100 })).data;
 
-  it('makes one Product per paid plan and one Price per paid pricing option, with ids stored on our rows', async () => {
+  it('makes one Product per plan and one Price per paid pricing option, with ids stored on our rows', async () => {
     const prices = await stripePrices();
     expect(prices.map((p) => p.lookup_key).sort()).toEqual(['day_pass_daily', 'premium_monthly']);
     const premium = prices.find((p) => p.lookup_key === 'premium_monthly')!;
@@ -22,7 +22,10 @@ describe('Stripe catalog and customers', () => {
     expect(prices.find((p) => p.lookup_key === 'day_pass_daily')).toMatchObject({ unit_amount: 500, recurring: expect.objectContaining({ interval: 'day' }) });
 
     const rows = await sql(server.databaseUrl, `select p.code, p.stripe_product_id, pp.stripe_price_id from plan p join plan_pricing pp on pp.plan_id = p.id order by p.sort_order`);
-    expect(rows[0]).toMatchObject({ code: 'free', stripe_product_id: null, stripe_price_id: null });
+    expect(rows[0]).toMatchObject({ code: 'free', stripe_price_id: null });
+    const products = (await server.stripe.products.list({ limit: 100 })).data;
+    expect(products.map((p) => p.metadata.tollgate_plan_code).sort()).toEqual(['day_pass', 'free', 'premium']);
+    expect(rows.map((r) => r.stripe_product_id)).toEqual(['free', 'day_pass', 'premium'].map((code) => products.find((p) => p.metadata.tollgate_plan_code === code)!.id));
     expect(rows[2]).toMatchObject({ code: 'premium', stripe_price_id: premium.id });
     expect(rows[2].stripe_product_id).toBe(premium.product);
   });
@@ -34,6 +37,16 @@ describe('Stripe catalog and customers', () => {
     expect(report).toEqual({ productsCreated: [], pricesCreated: [], pricesReplaced: [], unchanged: ['day_pass_daily', 'premium_monthly'] });
     expect(await stripePrices()).toHaveLength(before.length);
     expect((await server.stripe.products.list({ limit: 100 })).data).toHaveLength(products);
+  });
+
+  it('finds the products of an earlier run when our rows lost their ids, and creates none', async () => {
+    const products = (await server.stripe.products.list({ limit: 100 })).data.map((p) => p.id).sort();
+    await sql(server.databaseUrl, 'update plan set stripe_product_id = null');
+    const report = await syncStripeCatalog(server.em(), server.stripe);
+    expect(report.productsCreated).toEqual([]);
+    expect((await server.stripe.products.list({ limit: 100 })).data.map((p) => p.id).sort()).toEqual(products);
+    const rows = await sql(server.databaseUrl, 'select stripe_product_id from plan order by stripe_product_id');
+    expect(rows.map((r) => r.stripe_product_id)).toEqual(products);
   });
 
   it('replaces a Price whose amount changed: the lookup key moves, the old Price is deactivated', async () => {

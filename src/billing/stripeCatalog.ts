@@ -20,8 +20,8 @@ export async function syncStripeCatalog(em: EntityManager, stripe: Stripe, logge
   const report: StripeCatalogReport = { productsCreated: [], pricesCreated: [], pricesReplaced: [], unchanged: [] };
   const plans = await em.find(Plan, { active: true }, { populate: ['pricings'], orderBy: { sortOrder: 'asc' } });
   for (const plan of plans) {
+    // Every plan has a Product (the free plan too, so Stripe's catalog mirrors ours); only paid options get Prices.
     const paid = plan.pricings.getItems().filter((p) => p.active && p.amountMinor > 0);
-    if (paid.length === 0) continue; // the free plan is never sold through Stripe
     const productId = await ensureProduct(stripe, plan, report);
     if (plan.stripeProductId !== productId) plan.stripeProductId = productId;
     for (const pricing of paid) {
@@ -47,11 +47,13 @@ async function ensureProduct(stripe: Stripe, plan: Plan, report: StripeCatalogRe
       if ((err as { code?: string }).code !== 'resource_missing') throw err;
     }
   }
-  // A price with one of this plan's lookup keys tells us the product made by an earlier run.
-  const keys = plan.pricings.getItems().map((p) => p.lookupKey);
-  const prices = await stripe.prices.list({ lookup_keys: keys, limit: keys.length });
-  const fromPrice = prices.data.find((p) => typeof p.product === 'string' || p.product);
-  if (fromPrice) return typeof fromPrice.product === 'string' ? fromPrice.product : fromPrice.product.id;
+  // The product an earlier run made (its id was lost here, e.g. a fresh database) carries our plan code.
+  for await (const product of stripe.products.list({ limit: 100 })) {
+    if (product.metadata?.tollgate_plan_code === plan.code) {
+      if (product.name !== plan.name || !product.active) await stripe.products.update(product.id, { name: plan.name, active: true });
+      return product.id;
+    }
+  }
 
   const product = await stripe.products.create(
     { name: plan.name, description: plan.description || undefined, metadata: { tollgate_plan_code: plan.code, tollgate_plan_id: plan.id } },
