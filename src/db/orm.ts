@@ -18,6 +18,16 @@ export async function createOrm(clientUrl: string, { logger, onQuery, poolMax }:
       debug: onQuery ? ['query'] : false,
       ...(poolMax ? { pool: { min: 0, max: poolMax } } : {}),
       logger: (message: string) => log.debug(message),
+      // knex's own messages (e.g. "Connection Error" when PostgreSQL drops a pooled connection) go to the
+      // structured log instead of the console.
+      driverOptions: {
+        log: {
+          warn: (message: unknown) => log.warn({ component: 'knex' }, String(message)),
+          error: (message: unknown) => log.error({ component: 'knex' }, String(message)),
+          deprecate: (message: unknown) => log.debug({ component: 'knex' }, String(message)),
+          debug: (message: unknown) => log.debug({ component: 'knex' }, String(message)),
+        },
+      },
       loggerFactory: onQuery
         ? () => ({
             log: () => undefined,
