@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runScript } from './support/cli';
 import { freePort, portOpen } from './support/net';
 import { startServerProcess } from './support/process';
 
@@ -82,10 +83,49 @@ describe('server process', () => {
       await server.waitFor(/Tollgate is ready/);
       expect(server.output()).not.toMatch(/catalog seeded/);
       expect(await queryPlans(Number(env.PORT))).toHaveLength(3);
+
+      // A script run while the server is up uses the server's embedded PostgreSQL and leaves it running.
+      const created = await runScript('user-create', ['--email', 'while-running@example.com'], env);
+      expect(created).toMatchObject({ code: 0 });
+      const me = await fetch(`http://127.0.0.1:${env.PORT}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${created.stdout.trim()}` },
+        body: JSON.stringify({ query: '{ me { email } }' }),
+      });
+      expect(((await me.json()) as any).data.me.email).toBe('while-running@example.com');
+      expect(await portOpen(pgPort)).toBe(true);
     } finally {
       expect(await server.stop('SIGINT')).toBe(0);
     }
     expect(await portOpen(pgPort)).toBe(false);
+
+    // With the server stopped, a script starts the embedded PostgreSQL for its own duration.
+    const seeded = await runScript('seed', [], { ...env, STRIPE_EMULATOR_PORT: String(await freePort()) });
+    expect(seeded.code).toBe(0);
+    expect(seeded.stdout).toMatch(/catalog: 0 created \(-\), 0 updated \(-\), 3 unchanged/);
+    expect(await portOpen(pgPort)).toBe(false);
+    expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
+  });
+
+  it('starts after being killed in the middle of its first start (migrations, seed)', async () => {
+    const dir = join(root, 'killed');
+    const port = await freePort();
+    const killedEnv = { ...env, EMBEDDED_PG_DIR: dir, EMBEDDED_PG_PORT: String(port) };
+    const first = startServerProcess(killedEnv);
+    await first.waitFor(/applying migrations/);
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const second = startServerProcess(killedEnv);
+    try {
+      await second.waitFor(/Tollgate is ready/);
+      expect(await queryPlans(Number(env.PORT))).toHaveLength(3);
+    } finally {
+      expect(await second.stop()).toBe(0);
+      // The killed process could not stop its PostgreSQL; the second start reused it, so stop it here.
+      const pidFile = join(dir, 'postmaster.pid');
+      if (existsSync(pidFile)) process.kill(Number(readFileSync(pidFile, 'utf8').split('\n')[0]), 'SIGINT');
+    }
   });
 
   it('starts after a crash left a stale postmaster.pid behind', async () => {
