@@ -98,6 +98,45 @@ describe('errors', () => {
     expect(res.json.preferred_color).toBeUndefined();
   });
 
+  test('valid Stripe parameters without effect here are accepted through the SDK, not refused', async () => {
+    // every parameter below is typed by the SDK (so it is a real Stripe parameter) and not implemented here
+    const customer = await t.stripe.customers.create({ email: 'valid@example.com', preferred_locales: ['en'], tax: { validate_location: 'deferred' }, invoice_settings: { rendering_options: { amount_tax_display: 'exclude_tax' } } });
+    const price = await t.stripe.prices.create({ currency: 'usd', unit_amount: 900, recurring: { interval: 'month' }, product_data: { name: 'Valid' }, tax_behavior: 'exclusive', nickname: 'n' });
+    const pi = await t.stripe.paymentIntents.create({
+      amount: 1000,
+      currency: 'usd',
+      customer: customer.id,
+      payment_method: 'pm_card_visa',
+      confirm: true,
+      payment_method_options: { card: { request_three_d_secure: 'automatic', capture_method: 'manual' } },
+      statement_descriptor_suffix: 'ORDER 1',
+      radar_options: { session: 'rs_x' },
+      ...CARD,
+    });
+    expect(pi.status).toBe('succeeded');
+    await t.stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id }).then((pm) => t.stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: pm.id } }));
+    const sub = await t.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id, metadata: { seat: '1' } }],
+      proration_behavior: 'none',
+      collection_method: 'charge_automatically',
+      payment_settings: { payment_method_types: ['card'], payment_method_options: { card: { request_three_d_secure: 'automatic' } } },
+      automatic_tax: { enabled: false },
+    });
+    expect(sub.status).toBe('active');
+    expect((await t.stripe.subscriptions.update(sub.id, { proration_behavior: 'none', cancel_at_period_end: true })).cancel_at_period_end).toBe(true);
+    const session = await t.stripe.checkout.sessions.create({
+      mode: 'payment',
+      line_items: [{ price_data: { currency: 'usd', unit_amount: 500, product_data: { name: 'Thing' } }, quantity: 1 }],
+      billing_address_collection: 'auto',
+      phone_number_collection: { enabled: false },
+      allow_promotion_codes: false,
+      success_url: 'https://example.com/ok',
+    });
+    expect(session.status).toBe('open');
+    expect((await t.stripe.refunds.create({ payment_intent: pi.id, amount: 100, metadata: { k: 'v' }, instructions_email: 'valid@example.com' })).status).toBe('succeeded');
+  });
+
   test('Stripe-Version is accepted and echoed; a malformed one is refused', async () => {
     const ok = await raw(t.em, 'GET', '/v1/customers?limit=1', { headers: { 'Stripe-Version': '2024-06-20' } });
     expect(ok.status).toBe(200);
