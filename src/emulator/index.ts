@@ -72,6 +72,8 @@ export interface EmulatorHandle {
   stop(): Promise<void>;
   /** The running emulator's context (store, clock, events), for tests and extensions. */
   ctx: EmulatorContext;
+  /** Every route it serves (method and pattern, e.g. `POST /v1/customers/:id`). */
+  routes(): Array<{ method: 'GET' | 'POST' | 'DELETE'; pattern: string }>;
 }
 
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<EmulatorHandle> {
@@ -126,6 +128,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     port,
     protocol,
     ctx,
+    routes: () => router.list(),
     idle: (timeoutMs?: number) => dispatcher.idle(timeoutMs),
     stop: () => {
       stopping ??= new Promise<void>((resolve) => {

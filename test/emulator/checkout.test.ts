@@ -104,12 +104,28 @@ describe('completing without a browser (test helper)', () => {
     expect(types).toEqual(['payment_intent.created', 'charge.succeeded', 'payment_intent.succeeded', 'checkout.session.completed']);
     const event = (await t.stripe.events.list({ type: 'checkout.session.completed', limit: 1 })).data[0];
     expect(event?.data.object).toMatchObject({ id: session.id, status: 'complete', payment_intent: pi.id });
+    // the customer paid, not an API call of the account: like Stripe's, these events carry no request
+    expect(event?.request).toEqual({ id: null, idempotency_key: null });
+    expect((await t.stripe.events.list({ type: 'payment_intent.succeeded', limit: 1 })).data[0]?.request).toEqual({ id: null, idempotency_key: null });
     // the hosted page now sends the customer on to success_url, with the session id in it
     const page = await raw(t.em, 'GET', `/c/pay/${session.id}`, { auth: null });
     expect(page.status).toBe(303);
     expect(page.headers.location).toBe(`https://shop.example.com/thanks?session_id=${session.id}`);
     const again = await rejection<Stripe.errors.StripeError>(() => complete(session.id));
     expect(again.statusCode).toBe(400);
+  });
+
+  test('the hosted form posted without a browser: paid, redirected, and its events carry no request', async () => {
+    const session = await t.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: book.id, quantity: 1 }], success_url: 'https://shop.example.com/ok/{CHECKOUT_SESSION_ID}' });
+    const since = await latestEventId(t.stripe);
+    const form = 'email=form%40example.com&cardNumber=4242+4242+4242+4242&cardExpiry=12+%2F+34&cardCvc=123&billingName=Ada';
+    const res = await raw(t.em, 'POST', `/c/pay/${session.id}`, { auth: null, body: form });
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe(`https://shop.example.com/ok/${session.id}`);
+    const events: Stripe.Event[] = [];
+    for await (const e of t.stripe.events.list({ ending_before: since as string, limit: 100 })) events.push(e);
+    expect(events.map((e) => e.type)).toEqual(['payment_intent.created', 'charge.succeeded', 'payment_intent.succeeded', 'checkout.session.completed']);
+    for (const e of events) expect(e.request).toEqual({ id: null, idempotency_key: null });
   });
 
   test('payment mode with capture_method=manual: requires_capture, then captured', async () => {

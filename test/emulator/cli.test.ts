@@ -23,8 +23,16 @@ describe('triggers (in process)', () => {
     expect(events.map((e) => e.type)).toContain(name);
   });
 
-  test('the payment event types are covered', () => {
+  test('every event type webhook handlers are expected to get has a trigger', () => {
     for (const type of [
+      'customer.subscription.created',
+      'customer.subscription.updated',
+      'customer.subscription.deleted',
+      'invoice.created',
+      'invoice.paid',
+      'invoice.payment_failed',
+      'checkout.session.completed',
+      'checkout.session.expired',
       'payment_intent.created',
       'payment_intent.succeeded',
       'payment_intent.payment_failed',

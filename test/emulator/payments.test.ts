@@ -276,6 +276,9 @@ describe('3-D Secure', () => {
     const done = await t.stripe.rawRequest('POST', `/v1/test_helpers/payment_intents/${pi.id}/authenticate`, { outcome: 'succeed' });
     expect(done.status).toBe('succeeded');
     expect(done.next_action).toBeNull();
+    // the confirm was the account's API call; the authentication is the customer's
+    expect((await t.stripe.events.list({ type: 'payment_intent.requires_action', limit: 1 })).data[0]?.request?.id).toMatch(/^req_/);
+    expect((await t.stripe.events.list({ type: 'payment_intent.succeeded', limit: 1 })).data[0]?.request).toEqual({ id: null, idempotency_key: null });
     const charge = await t.stripe.charges.retrieve(done.latest_charge);
     expect(charge.payment_method_details?.card?.three_d_secure?.result).toBe('authenticated');
     expect(await eventTypes(t.stripe, since)).toEqual(['payment_intent.created', 'payment_intent.requires_action', 'charge.succeeded', 'payment_intent.succeeded']);
@@ -398,6 +401,8 @@ describe('disputes', () => {
     expect((await t.stripe.charges.retrieve(pi.latest_charge as string)).disputed).toBe(true);
     expect(await t.stripe.disputes.retrieve(dispute.id)).toEqual(dispute);
     expect(await eventTypes(t.stripe, since)).toEqual(['charge.dispute.created', 'charge.dispute.funds_withdrawn']);
+    // the cardholder disputes, not the account: no request
+    expect((await t.stripe.events.list({ type: 'charge.dispute.created', limit: 1 })).data[0]?.request).toEqual({ id: null, idempotency_key: null });
 
     const refund = await rejection<Stripe.errors.StripeError>(() => t.stripe.refunds.create({ payment_intent: pi.id }));
     expect(refund.code).toBe('charge_disputed');

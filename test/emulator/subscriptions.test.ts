@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { eventTypes, latestEventId, rejection, startTestEmulator, type TestEmulator } from './support';
+import { eventTypes, latestEventId, raw, rejection, startTestEmulator, type TestEmulator } from './support';
 
 let t: TestEmulator;
 let monthly: Stripe.Price;
@@ -140,6 +140,46 @@ describe('creating a subscription', () => {
     expect((await t.stripe.subscriptions.retrieve(sub.id)).status).toBe('active');
     // setup_future_usage on the first payment saved the card on the customer
     expect((await t.stripe.customers.listPaymentMethods(customer.id)).data).toHaveLength(1);
+  });
+
+  test('default_incomplete with payment_settings[save_default_payment_method]=on_subscription: the confirmed card becomes the default and pays the renewal', async () => {
+    const clock = await t.stripe.testHelpers.testClocks.create({ frozen_time: Math.floor(Date.UTC(2031, 0, 10) / 1000) });
+    const customer = await t.stripe.customers.create({ email: 'save@example.com', test_clock: clock.id });
+    const sub = await t.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: monthly.id }],
+      payment_behavior: 'default_incomplete',
+      payment_settings: { save_default_payment_method: 'on_subscription', payment_method_types: ['card'] },
+      expand: ['latest_invoice.confirmation_secret'],
+    });
+    expect(sub).toMatchObject({ status: 'incomplete', default_payment_method: null, payment_settings: { save_default_payment_method: 'on_subscription' } });
+    const piId = (invoiceOf(sub).confirmation_secret?.client_secret as string).split('_secret_')[0] as string;
+    const confirmed = await t.stripe.paymentIntents.confirm(piId, { payment_method: 'pm_card_visa' });
+    const active = await t.stripe.subscriptions.retrieve(sub.id);
+    expect(active).toMatchObject({ status: 'active', default_payment_method: confirmed.payment_method });
+    const updated = (await t.stripe.events.list({ type: 'customer.subscription.updated', limit: 1 })).data[0];
+    expect(updated?.data.previous_attributes).toEqual({ status: 'incomplete', default_payment_method: null });
+    // the customer has no invoice default: the renewal is paid with the subscription's saved method
+    const end = active.items.data[0]?.current_period_end as number;
+    await t.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: end + 60 });
+    expect(await t.stripe.subscriptions.retrieve(sub.id, { expand: ['latest_invoice'] })).toMatchObject({ status: 'active', latest_invoice: { billing_reason: 'subscription_cycle', status: 'paid' } });
+
+    // without it (the default, off) the subscription keeps no default and the renewal fails
+    const other = await t.stripe.customers.create({ email: 'nosave@example.com', test_clock: clock.id });
+    const plain = await t.stripe.subscriptions.create({ customer: other.id, items: [{ price: monthly.id }], payment_behavior: 'default_incomplete', expand: ['latest_invoice.confirmation_secret'] });
+    expect(plain.payment_settings?.save_default_payment_method).toBe('off');
+    await t.stripe.paymentIntents.confirm((invoiceOf(plain).confirmation_secret?.client_secret as string).split('_secret_')[0] as string, { payment_method: 'pm_card_visa' });
+    expect(await t.stripe.subscriptions.retrieve(plain.id)).toMatchObject({ status: 'active', default_payment_method: null });
+    const plainEnd = plain.items.data[0]?.current_period_end as number;
+    await t.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: plainEnd + 120 });
+    expect((await t.stripe.subscriptions.retrieve(plain.id)).status).toBe('past_due');
+  });
+
+  test('items sent as items[][price] (how other clients encode arrays) work as items[0][price]', async () => {
+    const { customer } = await customerWith();
+    const res = await raw(t.em, 'POST', '/v1/subscriptions', { body: `customer=${customer.id}&items[][price]=${monthly.id}&items[][quantity]=2&metadata[via]=rack` });
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ object: 'subscription', status: 'active', metadata: { via: 'rack' }, items: { data: [{ price: { id: monthly.id }, quantity: 2 }] } });
   });
 
   test('refusals: no payment method, a one-time price, a payment method of someone else', async () => {

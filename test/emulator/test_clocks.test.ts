@@ -111,6 +111,22 @@ describe('test clocks', () => {
     expect((await t.stripe.testHelpers.testClocks.retrieve(clock.id)).frozen_time).toBe(unix('2030-04-01T00:00:00Z'));
   });
 
+  test('what the clock does is automatic: renewal events carry no request, the advance request only its own event', async () => {
+    const { clock, customer } = await clockCustomer();
+    await t.stripe.subscriptions.create({ customer: customer.id, items: [{ price: daily.id }] }, { idempotencyKey: 'clock-auto-subscribe' });
+    const since = await latestEventId(t.stripe);
+    await t.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: JAN_31 + 86400 + 60 }, { idempotencyKey: 'clock-auto-advance' });
+    const events: Stripe.Event[] = [];
+    for await (const e of t.stripe.events.list({ ending_before: since as string, limit: 100 })) events.push(e);
+    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['invoice.created', 'invoice.paid', 'payment_intent.succeeded', 'customer.subscription.updated']));
+    const [advancing, ...rest] = events;
+    expect(advancing?.type).toBe('test_helpers.test_clock.advancing');
+    expect(advancing?.request).toMatchObject({ id: expect.stringMatching(/^req_/), idempotency_key: 'clock-auto-advance' });
+    for (const e of rest) expect([e.type, e.request]).toEqual([e.type, { id: null, idempotency_key: null }]);
+    const created = (await t.stripe.events.list({ type: 'customer.subscription.created', limit: 1 })).data[0];
+    expect(created?.request?.idempotency_key).toBe('clock-auto-subscribe');
+  });
+
   test('cancel_at_period_end: ends at the period end (canceled, ended_at, customer.subscription.deleted), no renewal invoice', async () => {
     const { clock, customer } = await clockCustomer();
     const sub = await t.stripe.subscriptions.create({ customer: customer.id, items: [{ price: monthly.id }] });

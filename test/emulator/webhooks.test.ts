@@ -139,6 +139,29 @@ describe('deliveries', () => {
     expect(event.pending_webhooks).toBe(1);
   });
 
+  test('not in order: a retried event arrives after a newer one for the same endpoint', async () => {
+    // many short retries: the first event keeps failing until the newer one has been received
+    const em = await startTestEmulator({ webhookRetryDelaysMs: Array.from({ length: 200 }, () => 20) });
+    try {
+      let newerSeen = false;
+      const r = await receiver((_i, body) => {
+        const type = (JSON.parse(body) as Stripe.Event).type;
+        if (type === 'customer.updated') newerSeen = true;
+        return type === 'customer.created' && !newerSeen ? 500 : 200;
+      });
+      const we = await em.stripe.webhookEndpoints.create({ url: r.url, enabled_events: ['customer.created', 'customer.updated'] });
+      const c = await em.stripe.customers.create({ name: 'First' });
+      await em.stripe.customers.update(c.id, { name: 'Second' });
+      await em.em.idle(10_000);
+      const accepted = r.received.filter((x) => x.status === 200).map((x) => em.stripe.webhooks.constructEvent(x.body, x.headers['stripe-signature'] as string, we.secret as string));
+      expect(accepted.map((e) => e.type)).toEqual(['customer.updated', 'customer.created']);
+      // each carries the object as it was when the event happened: applying them in arrival order would regress
+      expect(accepted.map((e) => (e.data.object as Stripe.Customer).name)).toEqual(['Second', 'First']);
+    } finally {
+      await em.em.stop();
+    }
+  });
+
   test('deliveries are independent: a failing endpoint does not hold back the others', async () => {
     // long retry delays, so the failing endpoint is surely still being retried when the other is done
     const slowEm = await startTestEmulator({ webhookRetryDelaysMs: [300, 300] });

@@ -98,6 +98,45 @@ describe('errors', () => {
     expect(res.json.preferred_color).toBeUndefined();
   });
 
+  test('valid Stripe parameters without effect here are accepted through the SDK, not refused', async () => {
+    // every parameter below is typed by the SDK (so it is a real Stripe parameter) and not implemented here
+    const customer = await t.stripe.customers.create({ email: 'valid@example.com', preferred_locales: ['en'], tax: { validate_location: 'deferred' }, invoice_settings: { rendering_options: { amount_tax_display: 'exclude_tax' } } });
+    const price = await t.stripe.prices.create({ currency: 'usd', unit_amount: 900, recurring: { interval: 'month' }, product_data: { name: 'Valid' }, tax_behavior: 'exclusive', nickname: 'n' });
+    const pi = await t.stripe.paymentIntents.create({
+      amount: 1000,
+      currency: 'usd',
+      customer: customer.id,
+      payment_method: 'pm_card_visa',
+      confirm: true,
+      payment_method_options: { card: { request_three_d_secure: 'automatic', capture_method: 'manual' } },
+      statement_descriptor_suffix: 'ORDER 1',
+      radar_options: { session: 'rs_x' },
+      ...CARD,
+    });
+    expect(pi.status).toBe('succeeded');
+    await t.stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id }).then((pm) => t.stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: pm.id } }));
+    const sub = await t.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id, metadata: { seat: '1' } }],
+      proration_behavior: 'none',
+      collection_method: 'charge_automatically',
+      payment_settings: { payment_method_types: ['card'], payment_method_options: { card: { request_three_d_secure: 'automatic' } } },
+      automatic_tax: { enabled: false },
+    });
+    expect(sub.status).toBe('active');
+    expect((await t.stripe.subscriptions.update(sub.id, { proration_behavior: 'none', cancel_at_period_end: true })).cancel_at_period_end).toBe(true);
+    const session = await t.stripe.checkout.sessions.create({
+      mode: 'payment',
+      line_items: [{ price_data: { currency: 'usd', unit_amount: 500, product_data: { name: 'Thing' } }, quantity: 1 }],
+      billing_address_collection: 'auto',
+      phone_number_collection: { enabled: false },
+      allow_promotion_codes: false,
+      success_url: 'https://example.com/ok',
+    });
+    expect(session.status).toBe('open');
+    expect((await t.stripe.refunds.create({ payment_intent: pi.id, amount: 100, metadata: { k: 'v' }, instructions_email: 'valid@example.com' })).status).toBe('succeeded');
+  });
+
   test('Stripe-Version is accepted and echoed; a malformed one is refused', async () => {
     const ok = await raw(t.em, 'GET', '/v1/customers?limit=1', { headers: { 'Stripe-Version': '2024-06-20' } });
     expect(ok.status).toBe(200);
@@ -254,5 +293,83 @@ describe('lists', () => {
     expect(miss.data).toEqual([]);
     const exact = await t.stripe.customers.list({ email: 'created-filter@example.com', created: c.created });
     expect(exact.data.map((x) => x.id)).toEqual([c.id]);
+  });
+});
+
+describe('garbage input', () => {
+  /** Bodies that are well-formed HTTP but nonsense for every endpoint: wrong shapes, unknown keys, bad values. */
+  const GARBAGE = [
+    '',
+    'unknown_param=1&x[y][z]=2',
+    'amount[a]=1&currency[]=usd&customer[]=x',
+    'items=x&items[0]=y&line_items[0]=z&line_items[1][price_data]=x',
+    'items[0][price][a]=1&items[][quantity]=x',
+    'metadata=x&email[]=a',
+    'metadata[a][b]=c&invoice_settings=x&payment_settings=x',
+    'expand[]=nonsense&limit=abc',
+    'expand[a]=b&limit[]=1&starting_after[]=x',
+    'expand[]=a.b.c.d.e.f&created[foo]=1',
+    'mode=payment&line_items[0][price]=&line_items[0][quantity]=1',
+    'payment_method[]=x&confirm=true&return_url[]=x',
+    'recurring=month&product_data=x&currency=usd&unit_amount=1',
+    'frozen_time=-1&amount_to_capture=x&outcome[]=succeed',
+    'enabled_events[0][a]=1&url[]=http://x',
+    'card=x&type=card&billing_details=x&shipping[address]=x',
+    'cancellation_details=x&subscription_data=x&payment_intent_data=x',
+    'a[b]=1&a=2&a[]=3&%ZZ=1&x=%E0%A4%A',
+    '__proto__[polluted]=yes&metadata[__proto__][polluted]=yes&items[][__proto__][polluted]=yes',
+  ];
+
+  test('no route answers anything but Stripe’s error envelope or a page; nothing is polluted; the server keeps serving', async () => {
+    const customer = await t.stripe.customers.create({ email: 'garbage@example.com' });
+    const routes = t.em.routes();
+    expect(routes.length).toBeGreaterThan(50);
+    const failures: string[] = [];
+    for (const { method, pattern } of routes) {
+      for (const id of [customer.id, 'xx_missing']) {
+        const path = pattern.replace(/:[a-z_]+/g, id);
+        for (const body of GARBAGE) {
+          const res = method === 'POST' ? await raw(t.em, method, path, { body }) : await raw(t.em, method, `${path}?${body}`);
+          const api = pattern.startsWith('/v1/');
+          const envelope = res.json?.error && typeof res.json.error.type === 'string' && typeof res.json.error.message === 'string';
+          if (res.status >= 500 || (api && res.status >= 400 && !envelope)) failures.push(`${method} ${path} ${body} -> ${res.status} ${res.text.slice(0, 120)}`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted')).toBe(false);
+    expect((await t.stripe.customers.retrieve(customer.id)).id).toBe(customer.id);
+  });
+
+  test('parameters nested absurdly deep are refused with a 400, in forms and in JSON', async () => {
+    for (const res of [
+      await raw(t.em, 'POST', '/v1/customers', { body: `a${'[]'.repeat(50_000)}=1` }),
+      await raw(t.em, 'POST', '/v1/customers', { body: `metadata${'[x]'.repeat(50_000)}=1` }),
+      await raw(t.em, 'GET', `/v1/customers?a${'[b]'.repeat(100)}=1`),
+      await raw(t.em, 'POST', '/v1/customers', { body: `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`, headers: { 'Content-Type': 'application/json' } }),
+    ]) {
+      expect(res.status).toBe(400);
+      expect(res.json.error).toMatchObject({ type: 'invalid_request_error', message: expect.stringMatching(/nested at most \d+ levels/) });
+    }
+    // Stripe's real parameters nest far less than the limit
+    const ok = await raw(t.em, 'POST', '/v1/customers', { body: 'invoice_settings[custom_fields][0][name]=a&invoice_settings[custom_fields][0][value]=b&metadata[k]=v' });
+    expect(ok.status).toBe(200);
+  });
+
+  test('a malformed body is an invalid_request_error, never a half-read request', async () => {
+    const badJson = await raw(t.em, 'POST', '/v1/customers', { body: '{"email": ', headers: { 'Content-Type': 'application/json' } });
+    expect(badJson.status).toBe(400);
+    expect(badJson.json.error).toMatchObject({ type: 'invalid_request_error', message: expect.stringMatching(/^Invalid JSON body/) });
+    const notAnObject = await raw(t.em, 'POST', '/v1/customers', { body: '["email", "x@example.com"]', headers: { 'Content-Type': 'application/json' } });
+    expect(notAnObject.status).toBe(400);
+    expect(notAnObject.json.error.type).toBe('invalid_request_error');
+    const tooLarge = await raw(t.em, 'POST', '/v1/customers', { body: `description=${'x'.repeat(1024 * 1024 + 10)}` });
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.json.error.type).toBe('invalid_request_error');
+    // a JSON body is still read when it is well-formed (some tools send JSON)
+    const json = await raw(t.em, 'POST', '/v1/customers', { body: '{"email": "json@example.com", "metadata": {"a": "1"}, "__proto__": {"polluted": "yes"}}', headers: { 'Content-Type': 'application/json' } });
+    expect(json.json).toMatchObject({ object: 'customer', email: 'json@example.com', metadata: { a: '1' } });
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 });

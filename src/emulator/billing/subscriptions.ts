@@ -6,6 +6,7 @@ import { asStripePrice, type PriceObject } from '../resources/prices';
 import {
   createSubscriptionInvoice,
   finalizeInvoice,
+  intentOfInvoice,
   payInvoice,
   subscriptionIdOf,
   voidInvoice,
@@ -34,6 +35,7 @@ export interface SubscriptionMeta {
 export const INCOMPLETE_TTL = 23 * HOUR;
 
 export type PaymentBehavior = 'allow_incomplete' | 'default_incomplete' | 'error_if_incomplete';
+export type SaveDefaultPaymentMethod = Stripe.Subscription.PaymentSettings.SaveDefaultPaymentMethod;
 
 export interface SubscriptionItemInput {
   price: PriceObject;
@@ -48,6 +50,8 @@ export interface CreateSubscriptionInput {
   default_payment_method?: string | null;
   cancel_at_period_end?: boolean;
   payment_behavior?: PaymentBehavior;
+  /** `payment_settings[save_default_payment_method]`: `on_subscription` makes the method that pays the default */
+  save_default_payment_method?: SaveDefaultPaymentMethod;
   metadata?: Record<string, string>;
   description?: string | null;
   off_session?: boolean;
@@ -244,7 +248,7 @@ export function createSubscription(ctx: EmulatorContext, input: CreateSubscripti
     next_pending_invoice_item_invoice: null,
     on_behalf_of: null,
     pause_collection: null,
-    payment_settings: { payment_method_options: null, payment_method_types: null, save_default_payment_method: 'off' },
+    payment_settings: { payment_method_options: null, payment_method_types: null, save_default_payment_method: input.save_default_payment_method ?? 'off' },
     pending_invoice_item_interval: null,
     pending_setup_intent: null,
     pending_update: null,
@@ -412,6 +416,7 @@ export interface UpdateSubscriptionInput {
   cancel_at_period_end?: boolean;
   default_payment_method?: string | null;
   description?: string | null;
+  save_default_payment_method?: SaveDefaultPaymentMethod;
   cancellation_details?: { comment?: string | null; feedback?: Stripe.Subscription.CancellationDetails.Feedback | null };
 }
 
@@ -428,6 +433,7 @@ export function updateSubscription(ctx: EmulatorContext, sub: Stripe.Subscriptio
   const customerId = idOf(sub.customer) as string;
   if (input.metadata !== undefined) sub.metadata = input.metadata;
   if (input.description !== undefined) sub.description = input.description;
+  if (input.save_default_payment_method !== undefined && sub.payment_settings) sub.payment_settings.save_default_payment_method = input.save_default_payment_method;
   if (input.default_payment_method !== undefined) {
     sub.default_payment_method = input.default_payment_method ? attachedPaymentMethod(ctx, customerId, input.default_payment_method) : null;
   }
@@ -465,10 +471,17 @@ export function registerSubscriptionListeners(ctx: EmulatorContext): void {
     const invoice = ctx.store.find<Stripe.Invoice>('invoice', (event.data.object as Stripe.Invoice).id);
     const subId = invoice ? subscriptionIdOf(invoice) ?? invoiceMeta(ctx, invoice).subscription : undefined;
     const sub = subId ? ctx.store.find<Stripe.Subscription>('subscription', subId) : undefined;
-    if (!sub || !['incomplete', 'past_due', 'unpaid'].includes(sub.status)) return;
+    if (!sub || !invoice) return;
+    const before = clone(sub);
+    // payment_settings.save_default_payment_method=on_subscription: the method that paid becomes the subscription's default
+    const paidWith = idOf(intentOfInvoice(ctx, invoice)?.payment_method);
+    if (sub.payment_settings?.save_default_payment_method === 'on_subscription' && paidWith && sub.default_payment_method !== paidWith) {
+      sub.default_payment_method = paidWith;
+    }
     const stillOpen = ctx.store.all<Stripe.Invoice>('invoice').some((i) => i.status === 'open' && subscriptionIdOf(i) === sub.id);
-    if (stillOpen) return;
-    setStatus(ctx, sub, 'active');
+    if (['incomplete', 'past_due', 'unpaid'].includes(sub.status) && !stillOpen) sub.status = 'active';
+    const previous = diff(before, sub);
+    if (previous && !subscriptionMeta(ctx, sub).batch) ctx.emit('customer.subscription.updated', sub, previous);
   });
   ctx.on('invoice.payment_failed', (event) => {
     const invoice = ctx.store.find<Stripe.Invoice>('invoice', (event.data.object as Stripe.Invoice).id);

@@ -16,6 +16,9 @@ export interface RequestInfo {
   idempotency_key: string | null;
 }
 
+/** What automatic events carry (renewals, expiries, what the customer does on a hosted page): no API request. */
+export const NO_REQUEST: RequestInfo = Object.freeze({ id: null, idempotency_key: null });
+
 export interface ResourceType {
   /** the `object` value, e.g. 'customer', 'payment_intent', 'checkout.session' */
   object: string;

@@ -1,4 +1,4 @@
-import { invalidRequest, missingParam } from './errors';
+import { type ApiError, invalidRequest, missingParam } from './errors';
 
 /**
  * Stripe's wire format for parameters: `application/x-www-form-urlencoded` bodies (and query strings)
@@ -15,12 +15,28 @@ export interface FormObject {
   [key: string]: FormValue;
 }
 
+/**
+ * How deep parameters may nest. Stripe's deepest parameters have five or six levels; anything past this
+ * limit is refused with a 400 rather than walked (deep structures would exhaust the stack further on).
+ */
+export const MAX_PARAM_DEPTH = 32;
+
+/** A key that would reach `Object.prototype` if assigned: such parameters are dropped (they are no Stripe parameter). */
+export function isUnsafeKey(key: string): boolean {
+  return key === '__proto__';
+}
+
+export function tooDeep(): ApiError {
+  return invalidRequest(`Invalid request: parameters can be nested at most ${MAX_PARAM_DEPTH} levels deep.`, { code: 'parameter_invalid' });
+}
+
 export function parseForm(input: string): FormObject {
   const root: FormObject = {};
   if (!input) return root;
   for (const [rawKey, value] of new URLSearchParams(input)) {
     const path = splitKey(rawKey);
-    if (path.length === 0) continue;
+    if (path.length === 0 || path.some(isUnsafeKey)) continue;
+    if (path.length > MAX_PARAM_DEPTH) throw tooDeep();
     assign(root, path, value);
   }
   return root;
@@ -62,7 +78,7 @@ function assign(root: FormObject, path: string[], value: string): void {
         continue;
       }
       const tail: FormValue | undefined = cur[cur.length - 1];
-      if (tail && typeof tail === 'object' && !Array.isArray(tail) && !(String(next) in tail)) {
+      if (tail && typeof tail === 'object' && !Array.isArray(tail) && !Object.hasOwn(tail, String(next))) {
         cur = tail;
       } else {
         const fresh: FormObject = {};
@@ -75,7 +91,7 @@ function assign(root: FormObject, path: string[], value: string): void {
       cur[seg] = value;
       return;
     }
-    const existing: FormValue | undefined = cur[seg];
+    const existing: FormValue | undefined = Object.hasOwn(cur, seg) ? cur[seg] : undefined;
     if (next === '') {
       if (!Array.isArray(existing)) cur[seg] = [];
     } else if (typeof existing !== 'object' || existing === null || Array.isArray(existing)) {

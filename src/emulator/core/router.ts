@@ -46,6 +46,12 @@ export type Handler = (req: ApiRequest) => unknown;
 export interface RouteOptions {
   /** require `Authorization: Bearer sk_test_...` (default true; false for browser pages) */
   auth?: boolean;
+  /**
+   * The request stands for something the customer (or cardholder) does rather than an API call of the
+   * account: a browser page, or a test helper doing what the customer would. As at Stripe, the events it
+   * causes carry `request: { id: null, idempotency_key: null }`. Implied by `auth: false`.
+   */
+  customerAction?: boolean;
 }
 
 interface Route {

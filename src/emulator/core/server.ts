@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, authenticationError, idempotencyInProgress, idempotencyMismatch, idempotencyWrongEndpoint, internalError, invalidRequest, unrecognizedUrl } from './errors';
-import type { EmulatorContext } from './context';
+import { NO_REQUEST, type EmulatorContext, type RequestInfo } from './context';
 import { expandResponse } from './expand';
 import { randomToken } from './ids';
-import { Params, parseForm, type FormObject, type FormValue } from './params';
+import { isUnsafeKey, MAX_PARAM_DEPTH, Params, parseForm, tooDeep, type FormObject, type FormValue } from './params';
 import { RawResponse, type ApiRequest, type Method, type Router } from './router';
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -109,7 +109,9 @@ export function createRequestListener(ctx: EmulatorContext, router: Router, log:
         let body: string;
         let save = true;
         try {
-          const result = await ctx.withRequest({ id: requestId, idempotency_key: idempotencyKey }, async () => match.route.handler(apiReq));
+          const { auth, customerAction } = match.route.opts;
+          const attributed: RequestInfo = auth === false || customerAction ? NO_REQUEST : { id: requestId, idempotency_key: idempotencyKey };
+          const result = await ctx.withRequest(attributed, async () => match.route.handler(apiReq));
           if (result instanceof RawResponse) {
             if (method !== 'GET') ctx.store.changed();
             return send(result.status, result.body, result.headers);
@@ -148,20 +150,22 @@ function headerString(v: string | string[] | undefined): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
+/**
+ * The request body as text. A body over MAX_BODY_BYTES is read to its end without being kept, then refused
+ * with a 413 in Stripe's envelope (cutting the connection would leave the client with no answer at all).
+ */
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(invalidRequest('Request body too large.', { status: 413 }));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
+      if (size <= MAX_BODY_BYTES) chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => {
+      if (size > MAX_BODY_BYTES) reject(invalidRequest(`Request body too large: the limit is ${MAX_BODY_BYTES} bytes.`, { status: 413 }));
+      else resolve(Buffer.concat(chunks).toString('utf8'));
+    });
     req.on('error', reject);
   });
 }
@@ -202,20 +206,20 @@ function parseParams(method: string, query: string, body: string, contentType: s
     } catch {
       throw invalidRequest('Invalid JSON body. The API accepts form-encoded parameters (application/x-www-form-urlencoded).');
     }
+    if (!json || typeof json !== 'object' || Array.isArray(json)) throw invalidRequest('Invalid JSON body: the parameters must be a JSON object.');
     return { ...fromQuery, ...(jsonToForm(json) as FormObject) };
   }
   return { ...fromQuery, ...parseForm(body) };
 }
 
-function jsonToForm(v: unknown): FormValue {
+function jsonToForm(v: unknown, depth = 0): FormValue {
   if (v === null || v === undefined) return '';
-  if (Array.isArray(v)) return v.map(jsonToForm);
-  if (typeof v === 'object') {
-    const out: FormObject = {};
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = jsonToForm(x);
-    return out;
-  }
-  return String(v);
+  if (typeof v !== 'object') return String(v);
+  if (depth >= MAX_PARAM_DEPTH) throw tooDeep();
+  if (Array.isArray(v)) return v.map((x) => jsonToForm(x, depth + 1));
+  const out: FormObject = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (!isUnsafeKey(k)) out[k] = jsonToForm(x, depth + 1);
+  return out;
 }
 
 function hashParams(raw: FormObject): string {

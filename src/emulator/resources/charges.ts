@@ -101,5 +101,5 @@ export function register(router: Router, ctx: EmulatorContext): void {
     const charge = ctx.retrieve<Stripe.Charge>('charge', req.pathParams['id']);
     const p = req.params;
     return createDispute(ctx, charge, { reason: p.str('reason'), amount: p.int('amount') });
-  });
+  }, { customerAction: true });
 }

@@ -54,7 +54,7 @@ export function register(router: Router, ctx: EmulatorContext): void {
   router.post('/v1/checkout/sessions/:id/expire', (req) => expireSession(ctx, ctx.retrieve<Stripe.Checkout.Session>('checkout.session', req.pathParams['id'], 'session')));
 
   // Test helper: what the customer does on the hosted page, without a browser.
-  router.post('/v1/test_helpers/checkout/sessions/:id/complete', (req) => completeHelper(req));
+  router.post('/v1/test_helpers/checkout/sessions/:id/complete', (req) => completeHelper(req), { customerAction: true });
 
   // The hosted payment page.
   router.get('/c/pay/:id', (req) => showPage(req), { auth: false });

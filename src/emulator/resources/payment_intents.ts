@@ -62,7 +62,7 @@ export function register(router: Router, ctx: EmulatorContext): void {
     const pi = ctx.retrieve<Stripe.PaymentIntent>('payment_intent', req.pathParams['id']);
     const result = authenticatePaymentIntent(ctx, pi, req.params.enum('outcome', ['succeed', 'fail']) ?? 'succeed');
     return result.paymentIntent;
-  });
+  }, { customerAction: true });
 
   // The page a `redirect_to_url` next action points at: the customer completes or fails 3-D Secure.
   router.get('/authenticate/:id', (req) => authenticatePage(req), { auth: false });

@@ -11,6 +11,7 @@ import {
   registerSubscriptionListeners,
   updateSubscription,
   type PaymentBehavior,
+  type SaveDefaultPaymentMethod,
   type SubscriptionItemInput,
 } from '../billing/subscriptions';
 import { idOf } from '../billing/util';
@@ -110,11 +111,17 @@ function create(req: ApiRequest): Stripe.Subscription {
     default_payment_method: p.str('default_payment_method') ?? null,
     cancel_at_period_end: p.bool('cancel_at_period_end'),
     payment_behavior: behavior as PaymentBehavior | undefined,
+    save_default_payment_method: saveDefault(p),
     metadata: p.metadata(),
     description: p.str('description', { max: 500 }) ?? null,
     off_session: p.bool('off_session'),
     origin: req.origin,
   });
+}
+
+/** `payment_settings[save_default_payment_method]`; the other payment settings are accepted and ignored. */
+function saveDefault(p: Params): SaveDefaultPaymentMethod | undefined {
+  return p.obj('payment_settings')?.enum('save_default_payment_method', ['off', 'on_subscription']);
 }
 
 function cancellationDetails(p: Params): { comment?: string | null; feedback?: Stripe.Subscription.CancellationDetails.Feedback | null } | undefined {
@@ -136,6 +143,7 @@ function update(req: ApiRequest): Stripe.Subscription {
     cancel_at_period_end: p.bool('cancel_at_period_end'),
     default_payment_method: p.has('default_payment_method') ? p.nullableStr('default_payment_method') ?? null : undefined,
     description: p.has('description') ? p.nullableStr('description', { max: 500 }) ?? null : undefined,
+    save_default_payment_method: saveDefault(p),
     cancellation_details: cancellationDetails(p),
   });
 }

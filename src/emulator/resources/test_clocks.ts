@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import type { EmulatorContext } from '../core/context';
+import { NO_REQUEST, type EmulatorContext } from '../core/context';
 import { invalidRequest } from '../core/errors';
 import { paginate } from '../core/list';
 import type { ApiRequest, Router } from '../core/router';
@@ -56,14 +56,17 @@ function advance(req: ApiRequest): Stripe.TestHelpers.TestClock {
   clock.status = 'advancing';
   clock.status_details = { advancing: { target_frozen_time: target } };
   ctx.emit('test_helpers.test_clock.advancing', clock);
-  try {
-    runDue(ctx, clock, target);
-    clock.frozen_time = target;
-  } finally {
-    clock.status = 'ready';
-    clock.status_details = {};
-  }
-  ctx.emit('test_helpers.test_clock.ready', clock);
+  // what happens as the clock moves is Stripe's automatic handling: no API request caused it
+  ctx.withRequest(NO_REQUEST, () => {
+    try {
+      runDue(ctx, clock, target);
+      clock.frozen_time = target;
+    } finally {
+      clock.status = 'ready';
+      clock.status_details = {};
+    }
+    ctx.emit('test_helpers.test_clock.ready', clock);
+  });
   return clock;
 }
 
