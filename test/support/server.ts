@@ -8,8 +8,8 @@ import { createOrm, migrate, type Orm } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
 import { syncStripeCatalog } from '../../src/billing/stripeCatalog';
-import { createStripeClient, type StripeContext } from '../../src/stripe/client';
-import { WEBHOOK_EVENTS } from '../../src/stripe/connect';
+import type { StripeContext } from '../../src/stripe/client';
+import { openStripeApi, WEBHOOK_EVENTS } from '../../src/stripe/connect';
 import { createTestDatabase } from './db';
 import { freePort } from './net';
 
@@ -62,10 +62,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   let stripe: StripeContext | undefined;
   if (options.stripe) {
     emulator = await startEmulator({ port: 0, webhookRetryDelaysMs: [50, 200, 500] });
-    const client = createStripeClient({ secretKey: 'sk_test_tollgate_tests', host: emulator.host, port: emulator.port, protocol: emulator.protocol, maxNetworkRetries: 0 });
+    const api = await openStripeApi(config, { protocol: emulator.protocol, host: emulator.host, port: emulator.port }, 'sk_test_tollgate_tests', { maxNetworkRetries: 0 });
+    const client = api.client;
     const endpoint =
       options.webhooks === false ? undefined : await client.webhookEndpoints.create({ url: `${url}/webhooks/stripe`, enabled_events: [...WEBHOOK_EVENTS] });
-    stripe = { client, webhookSecret: endpoint?.secret ?? 'whsec_not_registered', mode: 'emulator', host: `${emulator.host}:${emulator.port}` };
+    stripe = { client, webhookSecret: endpoint?.secret ?? 'whsec_not_registered', mode: 'emulator', endpoint: api.endpoint };
     if (options.seed !== false) await syncStripeCatalog(orm.em.fork() as EntityManager, client);
   }
   const app = await createApp({ orm, config, logger, stripe });
