@@ -2,7 +2,7 @@ import Stripe from 'stripe';
 import { DomainError } from '../billing/errors';
 import type { Logger } from '../logger';
 import { ProxyConnectError, ProxyTimeoutError, ProxyTunnelError } from './agent';
-import type { StripeEndpoint } from './route';
+import { isLoopback, type StripeEndpoint } from './route';
 
 /**
  * Why a Stripe call failed, in terms an operator can act on. Every failure names the Stripe host, the
@@ -82,7 +82,7 @@ export function classifyStripeFailure(err: unknown, endpoint: StripeEndpoint = U
     if (/^Invalid JSON received/i.test(err.message)) {
       return {
         reason: 'stripe_error',
-        problem: `${endpoint.host} answered HTTP ${status || '?'} with something that is not the Stripe API, ${endpoint.route}`,
+        problem: `${endpoint.host} answered${status ? ` HTTP ${status}` : ''} with something that is not the Stripe API (no JSON), ${endpoint.route}`,
         fix: 'check that STRIPE_API_BASE is the Stripe API and that no proxy or firewall answers in its place',
         operatorOnly: false,
         httpStatus: status || undefined,
@@ -144,7 +144,9 @@ function classifyConnection(err: Stripe.errors.StripeConnectionError, endpoint: 
   const via = proxy ? `through the proxy ${proxy}` : route;
   const networkFix = endpoint.localEmulatorHint
     ? endpoint.localEmulatorHint
-    : proxy
+    : !proxy && isLoopback(hostname)
+      ? `check that the Stripe API at ${address} (STRIPE_API_BASE, or the local emulator) is running`
+      : proxy
       ? `check the network path from the proxy to ${hostname}, or ${bypass}`
       : `check this machine's network and firewall; if it reaches the internet only through a proxy, set HTTPS_PROXY${
           /NO_PROXY/i.test(route) ? ` and take ${hostname} out of NO_PROXY` : ''
