@@ -97,16 +97,16 @@ const schema = z.object({
   GRAPHQL_MAX_DEPTH: positiveInt(8),
   GRAPHQL_MAX_COST: positiveInt(5000),
   DEMO_USER_EMAIL: z.string().email('expected an email address').default('demo@tollgate.local'),
-}).superRefine((v, ctx) => {
-  // The standard proxy variables matter only when STRIPE_PROXY does not decide; only then are they checked.
-  if (v.STRIPE_PROXY !== undefined) return;
-  for (const name of ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY'] as const) {
-    const value = v[name];
-    if (value !== undefined && !isProxyUrl(value)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: `${PROXY_URL_EXPECTED}; or set STRIPE_PROXY to a proxy URL or to none` });
-    }
-  }
 });
+
+/** The standard proxy variables matter only when STRIPE_PROXY does not decide; only then are they checked. */
+function proxyProblems(raw: Record<string, string | undefined>): string[] {
+  const given = (name: string) => (raw[name]?.trim() ? raw[name]!.trim() : undefined);
+  if (given('STRIPE_PROXY') !== undefined) return [];
+  return ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY']
+    .filter((name) => given(name) !== undefined && !isProxyUrl(given(name)!))
+    .map((name) => `${name}: ${PROXY_URL_EXPECTED}; or set STRIPE_PROXY to a proxy URL or to none`);
+}
 
 function isApiBase(value: string): boolean {
   try {
@@ -186,18 +186,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const fromFile = existsSync(envFile) ? parseDotenv(readFileSync(envFile)) : {};
   const merged = { ...fromFile, ...env };
   const result = schema.safeParse(merged);
-  if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((issue) => {
-        const name = issue.path.join('.');
-        const given = merged[name];
-        const shown = given === undefined || /SECRET|KEY|PASSWORD|URL|PROXY/i.test(name) ? '' : ` (got "${given}")`;
-        return `${name}: ${issue.message}${shown}`;
-      }),
-    );
-  }
+  const problems = [
+    ...(result.success ? [] : result.error.issues).map((issue) => {
+      const name = issue.path.join('.');
+      const given = merged[name];
+      const shown = given === undefined || /SECRET|KEY|PASSWORD|URL|PROXY/i.test(name) ? '' : ` (got "${given}")`;
+      return `${name}: ${issue.message}${shown}`;
+    }),
+    ...proxyProblems(merged),
+  ];
+  const ca = readCaFile(merged.STRIPE_CA_FILE?.trim() || undefined, cwd);
+  if (ca && 'problem' in ca) problems.push(ca.problem);
+  if (!result.success || problems.length) throw new ConfigError(problems);
   const v = result.data;
-  const ca = readCaFile(v.STRIPE_CA_FILE, cwd);
   const apiBase = new URL(v.STRIPE_API_BASE ?? DEFAULT_STRIPE_API_BASE);
   const protocol: ApiTarget['protocol'] = apiBase.protocol === 'http:' ? 'http' : 'https';
   const setting = (...names: Array<keyof typeof v>): Setting | undefined => {
@@ -223,8 +224,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       emulatorPort: v.STRIPE_EMULATOR_PORT,
       apiBase: { protocol, host: apiBase.hostname.replace(/^\[|\]$/g, ''), port: apiBase.port ? Number(apiBase.port) : protocol === 'https' ? 443 : 80 },
       apiBaseSet: v.STRIPE_API_BASE !== undefined,
-      caFile: ca?.file,
-      ca: ca?.pem,
+      caFile: ca && 'file' in ca ? ca.file : undefined,
+      ca: ca && 'pem' in ca ? ca.pem : undefined,
       timeoutMs: v.STRIPE_TIMEOUT_MS,
       maxNetworkRetries: v.STRIPE_MAX_NETWORK_RETRIES,
       readyCacheMs: v.STRIPE_READY_CACHE_MS,
@@ -240,18 +241,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   });
 }
 
-/** STRIPE_CA_FILE: a readable PEM file with at least one certificate, or a ConfigError saying what is wrong. */
-function readCaFile(file: string | undefined, cwd: string): { file: string; pem: string } | undefined {
+/** STRIPE_CA_FILE: a readable PEM file with at least one certificate, or what is wrong with it. */
+function readCaFile(file: string | undefined, cwd: string): { file: string; pem: string } | { problem: string } | undefined {
   if (file === undefined) return undefined;
   const path = resolve(cwd, file);
   let pem: string;
   try {
     pem = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError([`STRIPE_CA_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
+    return { problem: `STRIPE_CA_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
   }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new ConfigError([`STRIPE_CA_FILE: expected PEM certificates (-----BEGIN CERTIFICATE-----) in ${path}`]);
-  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) return { problem: `STRIPE_CA_FILE: expected PEM certificates (-----BEGIN CERTIFICATE-----) in ${path}` };
   return { file: path, pem };
 }

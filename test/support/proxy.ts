@@ -23,6 +23,8 @@ export interface TestProxy {
   mode: ProxyMode;
   /** The status sent in 'refuse' mode (default 403). */
   refuseStatus: number;
+  /** "host:port" asked for -> local port it is connected to; may be changed while the proxy runs. */
+  routes: Record<string, number>;
   connects: ProxyConnect[];
   close(): Promise<void>;
 }
@@ -37,6 +39,7 @@ export async function startTestProxy(options: { routes: Record<string, number>; 
     url: (credentials) => `http://${credentials ? `${credentials}@` : ''}127.0.0.1:${proxy.port}`,
     mode: options.mode ?? 'forward',
     refuseStatus: 403,
+    routes: options.routes,
     connects: [],
     close: async () => {
       for (const s of sockets) s.destroy();
@@ -65,7 +68,7 @@ export async function startTestProxy(options: { routes: Record<string, number>; 
       record(proxy.refuseStatus);
       return answer(client, proxy.refuseStatus, proxy.refuseStatus === 403 ? 'Forbidden' : 'Refused');
     }
-    const port = options.routes[target];
+    const port = proxy.routes[target];
     if (port === undefined) {
       record(502);
       return answer(client, 502, 'Bad Gateway');
