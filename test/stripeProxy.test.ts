@@ -184,6 +184,31 @@ describe('with the proxy down', () => {
   });
 });
 
+describe('a proxy that never answers the CONNECT', () => {
+  it('the call times out after STRIPE_TIMEOUT_MS with the proxy named, and the connection to the proxy is closed', async () => {
+    const server = await startServer(tunnel.env({ STRIPE_TIMEOUT_MS: '500' }));
+    tunnel.proxy.mode = 'hang';
+    try {
+      const user = await newUser();
+      const res = await gql(server.port, SUBSCRIBE, { input: { pricingId: await premiumPricing(), paymentMethod: 'pm_card_visa' } }, user.token);
+      expect(res.errors?.[0]).toMatchObject({
+        message:
+          `The payment service at ${STRIPE_TEST_HOST} could not be reached: the proxy http://****:****@127.0.0.1:${tunnel.proxy.port} did not answer the CONNECT request within 500 ms; ` +
+          'fix: check that HTTPS_PROXY names a working proxy, or raise STRIPE_TIMEOUT_MS.',
+        extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE', reason: 'timeout' },
+      });
+      await expectNothingWritten(user);
+      // Bounded wait: the half-open connection is closed by Tollgate, not left to the proxy.
+      for (let i = 0; i < 100 && tunnel.proxy.openConnections() > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(tunnel.proxy.openConnections()).toBe(0);
+    } finally {
+      tunnel.proxy.mode = 'forward';
+      seen.push(server.proc.output());
+      expect(await server.proc.stop()).toBe(0);
+    }
+  });
+});
+
 describe('a key Stripe refuses', () => {
   it('clients get the generic unavailability; the log tells the operator, without the key', async () => {
     const key = 'sk_live_tollgateRefusedByStripe7781';

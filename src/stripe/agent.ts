@@ -76,10 +76,23 @@ export async function createStripeAgent(route: StripeRoute, options: AgentOption
       });
       // The library keeps agent options for the proxy connection only: the TLS session with Stripe inside
       // the tunnel gets the extra certificate authorities here.
-      const connecting = super.connect(req, ca && opts.secureEndpoint ? { ...opts, ca } : opts);
+      // super.connect opens the connection to the proxy synchronously from this.connectOpts: an abort
+      // signal given there for this one call closes that connection when the proxy does not answer in time.
+      const abort = new AbortController();
+      const shared = this.connectOpts;
+      this.connectOpts = { ...shared, signal: abort.signal };
+      let connecting: Promise<net.Socket>;
+      try {
+        connecting = super.connect(req, ca && opts.secureEndpoint ? { ...opts, ca } : opts);
+      } finally {
+        this.connectOpts = shared;
+      }
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ProxyTimeoutError(proxy, timeoutMs)), timeoutMs);
+        timer = setTimeout(() => {
+          reject(new ProxyTimeoutError(proxy, timeoutMs));
+          abort.abort();
+        }, timeoutMs);
       });
       let socket: net.Socket;
       try {

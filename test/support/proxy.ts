@@ -26,11 +26,14 @@ export interface TestProxy {
   /** "host:port" asked for -> local port it is connected to; may be changed while the proxy runs. */
   routes: Record<string, number>;
   connects: ProxyConnect[];
+  /** Client connections currently open. */
+  openConnections(): number;
   close(): Promise<void>;
 }
 
 export async function startTestProxy(options: { routes: Record<string, number>; credentials?: string; mode?: ProxyMode }): Promise<TestProxy> {
   const sockets = new Set<net.Socket>();
+  const clients = new Set<net.Socket>();
   const server = http.createServer((_req, res) => {
     res.writeHead(405, { 'content-type': 'text/plain' }).end('only CONNECT is supported');
   });
@@ -41,6 +44,7 @@ export async function startTestProxy(options: { routes: Record<string, number>; 
     refuseStatus: 403,
     routes: options.routes,
     connects: [],
+    openConnections: () => clients.size,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -51,10 +55,15 @@ export async function startTestProxy(options: { routes: Record<string, number>; 
   };
   server.on('connection', (socket: net.Socket) => {
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    clients.add(socket);
+    socket.on('close', () => {
+      sockets.delete(socket);
+      clients.delete(socket);
+    });
   });
   server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     client.on('error', () => undefined);
+    client.on('end', () => client.end()); // the client went away: close our side too (the server allows half-open sockets)
     const target = req.url ?? '';
     const auth = req.headers['proxy-authorization'];
     const credentials = typeof auth === 'string' && auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString() : undefined;
