@@ -126,6 +126,21 @@ describe('real Stripe through a proxy', () => {
     }
   });
 
+  it('a proxy that closes the connection without answering', async () => {
+    tunnel.proxy.mode = 'drop';
+    try {
+      const r = await doctor(tunnel.env());
+      expect(r.check('stripe')).toBe(
+        `[FAIL] stripe The payment service at ${STRIPE_TEST_HOST} could not be reached: the proxy ${masked()} closed the connection without answering the CONNECT request\n` +
+          'reason: proxy_unreachable\n' +
+          'fix: check that HTTPS_PROXY names a running proxy, or set STRIPE_PROXY=none to connect directly',
+      );
+      expect(r.code).toBe(1);
+    } finally {
+      tunnel.proxy.mode = 'forward';
+    }
+  });
+
   it('a certificate nobody told Node to trust: TLS, with the fix', async () => {
     const r = await doctor(tunnel.env({ STRIPE_CA_FILE: undefined }));
     expect(r.check('stripe')).toMatch(

@@ -10,7 +10,7 @@ import { classifyStripeFailure, operatorMessage } from '../stripe/errors';
  * as the server: directly or the configured proxy), otherwise the local emulator the running server (or
  * `npm run stripe:emulator`) serves on STRIPE_EMULATOR_PORT.
  */
-export async function scriptBillingEnv(config: Config, logger: Logger): Promise<BillingEnv & { close(): void }> {
+export async function scriptBillingEnv(config: Config, logger: Logger): Promise<BillingEnv> {
   const local = !config.stripe.secretKey;
   const api: StripeApi = local
     ? await openStripeApi(config, { protocol: 'http', host: '127.0.0.1', port: config.stripe.emulatorPort }, LOCAL_EMULATOR_KEY, {
@@ -23,7 +23,6 @@ export async function scriptBillingEnv(config: Config, logger: Logger): Promise<
     publicUrl: (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/$/, ''),
     logger,
     stripeEndpoint: api.endpoint,
-    close: api.close,
   };
 }
 

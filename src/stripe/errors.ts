@@ -136,7 +136,9 @@ function classifyConnection(err: Stripe.errors.StripeConnectionError, endpoint: 
     const fix = `check that ${endpoint.proxySource ?? 'the proxy setting'} names a running proxy, or set STRIPE_PROXY=none to connect directly`;
     if (code && DNS_CODES.has(code)) return fail('proxy_unreachable', `the proxy host name ${new URL(cause.proxy).hostname} could not be resolved (${code})`, fix);
     if (code === 'ECONNREFUSED') return fail('proxy_unreachable', `the proxy ${cause.proxy} refused the connection (ECONNREFUSED)`, fix);
-    if (!code && inner?.message) return fail('proxy_unreachable', `the proxy ${cause.proxy} closed the connection without answering the CONNECT request`, fix);
+    if (/ended before receiving CONNECT response/i.test(inner?.message ?? '')) {
+      return fail('proxy_unreachable', `the proxy ${cause.proxy} closed the connection without answering the CONNECT request`, fix);
+    }
     return fail('proxy_unreachable', `the proxy ${cause.proxy} could not be reached (${code ?? inner?.message ?? 'no answer'})`, fix);
   }
 

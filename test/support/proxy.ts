@@ -4,10 +4,10 @@ import net from 'node:net';
 /**
  * A small HTTP CONNECT forward proxy on loopback, for tests that need a real tunnel. It maps the
  * "host:port" a client asks for to a local port (so a client can tunnel to api.stripe.test:443 and reach
- * the emulator), and can be switched to refuse every CONNECT with a status, to never answer, or to
- * require credentials. It records every CONNECT it receives.
+ * the emulator), and can be switched to refuse every CONNECT with a status, to never answer, to close
+ * the connection without answering, or to require credentials. It records every CONNECT it receives.
  */
-export type ProxyMode = 'forward' | 'refuse' | 'hang';
+export type ProxyMode = 'forward' | 'refuse' | 'hang' | 'drop';
 
 export interface ProxyConnect {
   target: string;
@@ -69,6 +69,10 @@ export async function startTestProxy(options: { routes: Record<string, number>; 
     const credentials = typeof auth === 'string' && auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString() : undefined;
     const record = (status: number) => proxy.connects.push({ target, credentials, status });
     if (proxy.mode === 'hang') return record(0);
+    if (proxy.mode === 'drop') {
+      record(0);
+      return client.end();
+    }
     if (options.credentials && credentials !== options.credentials) {
       record(407);
       return answer(client, 407, 'Proxy Authentication Required', ['Proxy-Authenticate: Basic realm="test"']);
