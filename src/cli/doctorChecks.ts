@@ -30,13 +30,14 @@ export interface DoctorReport {
 }
 
 export interface DoctorOptions {
+  /** Default: process.env, as the configuration reads it. */
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** Default: warnings and errors to stderr (LOG_LEVEL when it is more verbose than info), as the scripts log. */
   logger?: Logger;
 }
 
-export async function runDoctor({ env = process.env, cwd = process.cwd(), logger: given }: DoctorOptions = {}): Promise<DoctorReport> {
+export async function runDoctor({ env, cwd = process.cwd(), logger: given }: DoctorOptions = {}): Promise<DoctorReport> {
   const checks: Check[] = [];
   let config: Config;
   try {
