@@ -20,6 +20,7 @@ import { subscriptionReturnRoutes } from './http/subscriptionReturn';
 import { webhookRoutes } from './http/webhookRoute';
 import type { Logger } from './logger';
 import type { StripeContext } from './stripe/client';
+import { stripeReadiness } from './stripe/health';
 
 /** graphql-armor rules: report an over-limit query as a validation error (GRAPHQL_VALIDATION_FAILED) instead of throwing. */
 const reportAsValidationError = {
@@ -55,17 +56,21 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
     (config.publicUrl ?? `${req.protocol}://${req.get('host') ?? `localhost:${config.port}`}`).replace(/\/$/, '');
   const billing = (req: { protocol: string; get(name: string): string | undefined }): BillingEnv => {
     if (!stripe) throw new Error('Stripe is not configured for this server');
-    return { stripe: stripe.client, publicUrl: publicUrl(req), logger, stripeHost: stripe.host };
+    return { stripe: stripe.client, publicUrl: publicUrl(req), logger, stripeEndpoint: stripe.endpoint };
   };
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
 
+  // Stripe being unreachable does not make the server unready: everything that needs no Stripe call
+  // still works, so /readyz answers 200 with status "degraded" and says why in checks.stripe.
+  const stripeCheck = stripe ? stripeReadiness(stripe.client, stripe.endpoint, logger.child({ component: 'readyz' }), config.stripe.readyCacheMs) : undefined;
   app.get('/readyz', async (_req, res) => {
-    const database = await checkDatabase(orm);
+    const [database, stripeState] = await Promise.all([checkDatabase(orm), stripeCheck?.()]);
     const ready = database === 'ok';
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: { database } });
+    const status = !ready ? 'not ready' : stripeState && stripeState.status !== 'ok' ? 'degraded' : 'ready';
+    res.status(ready ? 200 : 503).json({ status, checks: { database, ...(stripeState ? { stripe: stripeState } : {}) } });
   });
 
   const apollo = new ApolloServer<Context>({

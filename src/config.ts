@@ -26,6 +26,22 @@ const optionalUrl = (what: string) =>
 const positiveInt = (fallback: number) =>
   z.coerce.number({ invalid_type_error: 'expected a whole number' }).int('expected a whole number').positive('expected a positive number').default(fallback);
 
+/** A proxy URL as the standard variables carry it; without a scheme it is http:// (as curl reads it). */
+export function normaliseProxyUrl(value: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+}
+
+function isProxyUrl(value: string): boolean {
+  try {
+    const u = new URL(normaliseProxyUrl(value));
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+const PROXY_URL_EXPECTED = 'expected an http:// or https:// proxy URL such as http://proxy.example.com:3128 (Stripe is reached through it with CONNECT)';
+
 function isUrl(value: string): boolean {
   try {
     new URL(value);
@@ -53,10 +69,77 @@ const schema = z.object({
     message: 'expected a webhook signing secret starting with whsec_',
   }),
   STRIPE_EMULATOR_PORT: port(12111),
+  STRIPE_API_BASE: optionalString.refine((v) => v === undefined || isApiBase(v), {
+    message: 'expected the base URL of the Stripe API, such as https://api.stripe.com or http://localhost:12111 (no path, no credentials)',
+  }),
+  STRIPE_PROXY: optionalString.refine((v) => v === undefined || v.toLowerCase() === 'none' || isProxyUrl(v), {
+    message: `${PROXY_URL_EXPECTED}, or "none"`,
+  }),
+  HTTPS_PROXY: optionalString,
+  https_proxy: optionalString,
+  HTTP_PROXY: optionalString,
+  http_proxy: optionalString,
+  NO_PROXY: optionalString,
+  no_proxy: optionalString,
+  STRIPE_CA_FILE: optionalString,
+  STRIPE_TIMEOUT_MS: positiveInt(20_000),
+  STRIPE_MAX_NETWORK_RETRIES: z.coerce
+    .number({ invalid_type_error: 'expected a whole number from 0 to 10' })
+    .int('expected a whole number from 0 to 10')
+    .min(0, 'expected a whole number from 0 to 10')
+    .max(10, 'expected a whole number from 0 to 10')
+    .default(2),
+  STRIPE_READY_CACHE_MS: z.coerce
+    .number({ invalid_type_error: 'expected a number of milliseconds' })
+    .int('expected a whole number of milliseconds')
+    .min(0, 'expected a number of milliseconds, 0 or more')
+    .default(5000),
   GRAPHQL_MAX_DEPTH: positiveInt(8),
   GRAPHQL_MAX_COST: positiveInt(5000),
   DEMO_USER_EMAIL: z.string().email('expected an email address').default('demo@tollgate.local'),
 });
+
+/** The standard proxy variables matter only when STRIPE_PROXY does not decide; only then are they checked. */
+function proxyProblems(raw: Record<string, string | undefined>): string[] {
+  const given = (name: string) => (raw[name]?.trim() ? raw[name]!.trim() : undefined);
+  if (given('STRIPE_PROXY') !== undefined) return [];
+  return ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY']
+    .filter((name) => given(name) !== undefined && !isProxyUrl(given(name)!))
+    .map((name) => `${name}: ${PROXY_URL_EXPECTED}; or set STRIPE_PROXY to a proxy URL or to none`);
+}
+
+function isApiBase(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password && (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash;
+  } catch {
+    return false;
+  }
+}
+
+/** Where the Stripe API is: scheme, host name and port. */
+export interface ApiTarget {
+  protocol: 'http' | 'https';
+  host: string;
+  port: number;
+}
+
+/** A setting and the variable it came from (for messages: "from HTTPS_PROXY"). */
+export interface Setting {
+  name: string;
+  value: string;
+}
+
+/** The proxy settings, as given; src/stripe/route.ts decides which one applies to Stripe. */
+export interface ProxyConfig {
+  /** STRIPE_PROXY: a proxy URL for Stripe alone, or "none"; unset = the standard variables decide. */
+  stripeProxy: Setting | undefined;
+  httpsProxy: Setting | undefined;
+  httpProxy: Setting | undefined;
+  noProxy: Setting | undefined;
+}
+
+export const DEFAULT_STRIPE_API_BASE = 'https://api.stripe.com';
 
 export type Config = Readonly<{
   nodeEnv: 'development' | 'test' | 'production';
@@ -66,7 +149,23 @@ export type Config = Readonly<{
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   databaseUrl: string | undefined;
   embeddedPg: { dir: string; port: number };
-  stripe: { secretKey: string | undefined; webhookSecret: string | undefined; emulatorPort: number };
+  stripe: {
+    secretKey: string | undefined;
+    webhookSecret: string | undefined;
+    emulatorPort: number;
+    /** The Stripe API the SDK talks to with STRIPE_SECRET_KEY (STRIPE_API_BASE, default api.stripe.com). */
+    apiBase: ApiTarget;
+    /** true when STRIPE_API_BASE was given. */
+    apiBaseSet: boolean;
+    /** STRIPE_CA_FILE and its certificates (PEM), trusted for the Stripe connection besides Node's own. */
+    caFile: string | undefined;
+    ca: string | undefined;
+    timeoutMs: number;
+    maxNetworkRetries: number;
+    /** How long /readyz reuses its last Stripe check. */
+    readyCacheMs: number;
+  };
+  proxy: ProxyConfig;
   graphql: { maxDepth: number; maxCost: number };
   demoUserEmail: string;
 }>;
@@ -87,17 +186,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const fromFile = existsSync(envFile) ? parseDotenv(readFileSync(envFile)) : {};
   const merged = { ...fromFile, ...env };
   const result = schema.safeParse(merged);
-  if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((issue) => {
-        const name = issue.path.join('.');
-        const given = merged[name];
-        const shown = given === undefined || /SECRET|KEY|PASSWORD|URL/.test(name) ? '' : ` (got "${given}")`;
-        return `${name}: ${issue.message}${shown}`;
-      }),
-    );
-  }
+  const problems = [
+    ...(result.success ? [] : result.error.issues).map((issue) => {
+      const name = issue.path.join('.');
+      const given = merged[name];
+      const shown = given === undefined || /SECRET|KEY|PASSWORD|URL|PROXY/i.test(name) ? '' : ` (got "${given}")`;
+      return `${name}: ${issue.message}${shown}`;
+    }),
+    ...proxyProblems(merged),
+  ];
+  const ca = readCaFile(merged.STRIPE_CA_FILE?.trim() || undefined, cwd);
+  if (ca && 'problem' in ca) problems.push(ca.problem);
+  if (!result.success || problems.length) throw new ConfigError(problems);
   const v = result.data;
+  const apiBase = new URL(v.STRIPE_API_BASE ?? DEFAULT_STRIPE_API_BASE);
+  const protocol: ApiTarget['protocol'] = apiBase.protocol === 'http:' ? 'http' : 'https';
+  const setting = (...names: Array<keyof typeof v>): Setting | undefined => {
+    for (const name of names) {
+      const value = v[name];
+      if (typeof value === 'string') return { name: String(name), value };
+    }
+    return undefined;
+  };
+  const proxyUrl = (s: Setting | undefined) => (s ? { ...s, value: normaliseProxyUrl(s.value) } : undefined);
+  const stripeProxy = setting('STRIPE_PROXY');
   return Object.freeze({
     nodeEnv: v.NODE_ENV,
     host: v.HOST,
@@ -106,8 +218,39 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     logLevel: v.LOG_LEVEL,
     databaseUrl: v.DATABASE_URL,
     embeddedPg: { dir: resolve(cwd, v.EMBEDDED_PG_DIR), port: v.EMBEDDED_PG_PORT },
-    stripe: { secretKey: v.STRIPE_SECRET_KEY, webhookSecret: v.STRIPE_WEBHOOK_SECRET, emulatorPort: v.STRIPE_EMULATOR_PORT },
+    stripe: {
+      secretKey: v.STRIPE_SECRET_KEY,
+      webhookSecret: v.STRIPE_WEBHOOK_SECRET,
+      emulatorPort: v.STRIPE_EMULATOR_PORT,
+      apiBase: { protocol, host: apiBase.hostname.replace(/^\[|\]$/g, ''), port: apiBase.port ? Number(apiBase.port) : protocol === 'https' ? 443 : 80 },
+      apiBaseSet: v.STRIPE_API_BASE !== undefined,
+      caFile: ca && 'file' in ca ? ca.file : undefined,
+      ca: ca && 'pem' in ca ? ca.pem : undefined,
+      timeoutMs: v.STRIPE_TIMEOUT_MS,
+      maxNetworkRetries: v.STRIPE_MAX_NETWORK_RETRIES,
+      readyCacheMs: v.STRIPE_READY_CACHE_MS,
+    },
+    proxy: {
+      stripeProxy: stripeProxy && stripeProxy.value.toLowerCase() === 'none' ? { ...stripeProxy, value: 'none' } : proxyUrl(stripeProxy),
+      httpsProxy: proxyUrl(setting('https_proxy', 'HTTPS_PROXY')),
+      httpProxy: proxyUrl(setting('http_proxy', 'HTTP_PROXY')),
+      noProxy: setting('no_proxy', 'NO_PROXY'),
+    },
     graphql: { maxDepth: v.GRAPHQL_MAX_DEPTH, maxCost: v.GRAPHQL_MAX_COST },
     demoUserEmail: v.DEMO_USER_EMAIL,
   });
+}
+
+/** STRIPE_CA_FILE: a readable PEM file with at least one certificate, or what is wrong with it. */
+function readCaFile(file: string | undefined, cwd: string): { file: string; pem: string } | { problem: string } | undefined {
+  if (file === undefined) return undefined;
+  const path = resolve(cwd, file);
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (err) {
+    return { problem: `STRIPE_CA_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) return { problem: `STRIPE_CA_FILE: expected PEM certificates (-----BEGIN CERTIFICATE-----) in ${path}` };
+  return { file: path, pem };
 }

@@ -21,10 +21,11 @@ const REDACT = [
   '*.databaseUrl',
 ];
 
-export function createLogger(level: string, options: { destination?: 1 | 2; name?: string } = {}): Logger {
+/** Logs to stdout (or stderr: destination 2), or to `stream` when given (tests read what was logged). */
+export function createLogger(level: string, options: { destination?: 1 | 2; name?: string; stream?: pino.DestinationStream } = {}): Logger {
   return pino(
     { level, name: options.name ?? 'tollgate', redact: { paths: REDACT, censor: '[redacted]' } },
-    pino.destination({ fd: options.destination ?? 1, sync: true }),
+    options.stream ?? pino.destination({ fd: options.destination ?? 1, sync: true }),
   );
 }
 

@@ -102,7 +102,9 @@ function printBanner(
     `  Health / readiness         ${base}/healthz  ${base}/readyz`,
     `  Database                   ${info.embedded ? 'embedded PostgreSQL ' : ''}${maskUrl(info.databaseUrl)}`,
     `  Stripe                     ${
-      info.stripe.mode === 'emulator' ? `local Stripe emulator at http://${info.stripe.host} (any sk_test_ key works)` : `api.stripe.com (${info.stripe.mode} mode)`
+      info.stripe.mode === 'emulator'
+        ? `local Stripe emulator at http://${info.stripe.endpoint.host} (any sk_test_ key works)`
+        : `${info.stripe.endpoint.host} (${info.stripe.mode} mode), reached ${info.stripe.endpoint.route}`
     }`,
     `  Stripe webhooks            ${base}/webhooks/stripe`,
   ];

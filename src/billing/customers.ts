@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { User } from '../entities';
 import { idempotencyKey } from '../stripe/client';
-import { callStripe } from '../stripe/errors';
+import { callStripe, type StripeCallTarget } from '../stripe/errors';
 import { lockUser } from './locks';
 
 /**
@@ -10,16 +10,18 @@ import { lockUser } from './locks';
  * billing lock (taking it when the caller has not), and the create call's idempotency key is derived from
  * the user id, so two concurrent first calls make one customer.
  */
-export async function ensureCustomer(em: EntityManager, stripe: Stripe, userId: string): Promise<string> {
+export async function ensureCustomer(em: EntityManager, stripe: Stripe, userId: string, target: StripeCallTarget = {}): Promise<string> {
   const run = async (tx: EntityManager) => {
     await lockUser(tx, userId);
     const user = await tx.findOneOrFail(User, userId, { refresh: true });
     if (user.stripeCustomerId) return user.stripeCustomerId;
-    const customer = await callStripe(() =>
-      stripe.customers.create(
-        { email: user.email, metadata: { tollgate_user_id: user.id } },
-        { idempotencyKey: idempotencyKey('customer', user.id) },
-      ),
+    const customer = await callStripe(
+      () =>
+        stripe.customers.create(
+          { email: user.email, metadata: { tollgate_user_id: user.id } },
+          { idempotencyKey: idempotencyKey('customer', user.id) },
+        ),
+      target,
     );
     user.stripeCustomerId = customer.id;
     await tx.flush();

@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import type { Logger } from '../logger';
+import type { StripeEndpoint } from '../stripe/route';
 
 /** What billing services need besides the EntityManager: the Stripe client and where clients reach us. */
 export interface BillingEnv {
@@ -7,6 +8,6 @@ export interface BillingEnv {
   /** Base URL of this server as clients reach it (for Checkout return routes). */
   publicUrl: string;
   logger: Logger;
-  /** Host name shown in PAYMENT_SERVICE_UNAVAILABLE messages. */
-  stripeHost?: string;
+  /** Where Stripe is and how it is reached, for PAYMENT_SERVICE_UNAVAILABLE messages and logs. */
+  stripeEndpoint?: StripeEndpoint;
 }

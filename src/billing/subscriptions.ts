@@ -71,7 +71,7 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
   const { stripe } = env;
 
   // Committed on its own, so a failed subscribe never loses the customer Stripe made.
-  const customerId = await ensureCustomer(em.fork(), stripe, userId);
+  const customerId = await ensureCustomer(em.fork(), stripe, userId, env);
 
   return em.transactional(async (tx) => {
     await lockUser(tx, userId);
@@ -123,7 +123,7 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
             },
             { idempotencyKey: stripeKey('checkout') },
           ),
-        env.stripeHost,
+        env,
       );
       sub.stripeCheckoutSessionId = session.id;
       await tx.flush();
@@ -132,7 +132,7 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
 
     const attached = await callStripe(
       () => stripe.paymentMethods.attach(paymentMethod, { customer: customerId }, { idempotencyKey: stripeKey('attach') }),
-      env.stripeHost,
+      env,
     ).catch((err) => {
       if (err instanceof Stripe.errors.StripeInvalidRequestError) throw badInput(`Unknown or unusable payment method "${paymentMethod}"`, { field: 'paymentMethod' });
       throw err;
@@ -150,7 +150,7 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
           },
           { idempotencyKey: stripeKey('create') },
         ),
-      env.stripeHost,
+      env,
     );
     applyStripeSubscription(sub, created);
     if (created.status !== SubscriptionStatus.INCOMPLETE) {
@@ -164,7 +164,7 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
       return { subscription: sub, clientSecret: intent.client_secret };
     }
     // Declined: leave nothing usable behind in Stripe; our row goes with the rolled-back transaction.
-    await callStripe(() => stripe.subscriptions.cancel(created.id, {}, { idempotencyKey: stripeKey('cancel-declined') }), env.stripeHost);
+    await callStripe(() => stripe.subscriptions.cancel(created.id, {}, { idempotencyKey: stripeKey('cancel-declined') }), env);
     const error = intent?.last_payment_error;
     throw new DomainError('PAYMENT_FAILED', error?.message ?? 'The payment was declined', {
       declineCode: error?.decline_code ?? error?.code ?? 'card_declined',
@@ -176,11 +176,11 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
 /** For an idempotent replay: the client secret again while the first payment still needs the customer. */
 async function resumeAnswer(env: BillingEnv, sub: Subscription): Promise<Omit<SubscribeResult, 'subscription'>> {
   if (sub.stripeCheckoutSessionId && !sub.stripeSubscriptionId) {
-    const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(sub.stripeCheckoutSessionId!), env.stripeHost);
+    const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(sub.stripeCheckoutSessionId!), env);
     return { checkoutUrl: session.url };
   }
   if (sub.status === SubscriptionStatus.INCOMPLETE && sub.stripeSubscriptionId) {
-    const s = await callStripe(() => env.stripe.subscriptions.retrieve(sub.stripeSubscriptionId!), env.stripeHost);
+    const s = await callStripe(() => env.stripe.subscriptions.retrieve(sub.stripeSubscriptionId!), env);
     const intent = await firstPaymentIntent(env.stripe, s);
     return { clientSecret: intent?.status === 'requires_action' ? intent.client_secret : null };
   }
@@ -224,7 +224,7 @@ export async function cancelSubscription(em: EntityManager, env: BillingEnv, use
         sub.status === SubscriptionStatus.INCOMPLETE
           ? env.stripe.subscriptions.cancel(sub.stripeSubscriptionId!, {}, { idempotencyKey: key })
           : env.stripe.subscriptions.update(sub.stripeSubscriptionId!, { cancel_at_period_end: true }, { idempotencyKey: key }),
-      env.stripeHost,
+      env,
     );
     applyStripeSubscription(sub, updated);
     return sub;
@@ -246,7 +246,7 @@ export async function resumeSubscription(em: EntityManager, env: BillingEnv, use
           { cancel_at_period_end: false },
           { idempotencyKey: idempotencyKey('subscription', sub.id, 'resume', sub.updatedAt.getTime()) },
         ),
-      env.stripeHost,
+      env,
     );
     applyStripeSubscription(sub, updated);
     return sub;
@@ -263,7 +263,7 @@ export function listSubscriptions(em: EntityManager, userId: string): Promise<Su
  * Checkout cannot set it. Returns our row, or null when the session is not ours.
  */
 export async function syncCheckoutSession(em: EntityManager, env: BillingEnv, sessionId: string): Promise<Subscription | null> {
-  const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(sessionId), env.stripeHost);
+  const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(sessionId), env);
   if (session.mode !== 'subscription') return null;
   const ourId = session.metadata?.tollgate_subscription_id;
   const lookup = await em.findOne(Subscription, ourId && UUID.test(ourId) ? { id: ourId } : { stripeCheckoutSessionId: session.id });
@@ -275,11 +275,11 @@ export async function syncCheckoutSession(em: EntityManager, env: BillingEnv, se
     sub.stripeCheckoutSessionId ??= session.id;
     const stripeSubId = stripeId(session.subscription);
     if (session.status === 'complete' && stripeSubId) {
-      let s = await callStripe(() => env.stripe.subscriptions.retrieve(stripeSubId), env.stripeHost);
+      let s = await callStripe(() => env.stripe.subscriptions.retrieve(stripeSubId), env);
       if (!sub.pricing.autoRenew && !s.cancel_at_period_end && !s.ended_at) {
         s = await callStripe(
           () => env.stripe.subscriptions.update(s.id, { cancel_at_period_end: true }, { idempotencyKey: idempotencyKey('subscription', sub.id, 'no-renew') }),
-          env.stripeHost,
+          env,
         );
       }
       applyStripeSubscription(sub, s);

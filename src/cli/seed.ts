@@ -1,11 +1,11 @@
 import { Command } from 'commander';
 import type { EntityManager } from '@mikro-orm/core';
 import { CatalogSeeder, type CatalogSeedContext } from '../../seeds/CatalogSeeder';
-import Stripe from 'stripe';
 import { catalogDefinition, DEFAULT_AMOUNTS } from '../billing/catalog';
+import { DomainError } from '../billing/errors';
 import { syncStripeCatalog } from '../billing/stripeCatalog';
 import { runCli, withRuntime } from './runtime';
-import { scriptBillingEnv } from './stripe';
+import { explainStripeFailures, scriptBillingEnv } from './stripe';
 
 /**
  * npm run seed -- [--free-amount 0] [--day-pass-amount 5] [--premium-amount 200]
@@ -33,15 +33,15 @@ runCli(async () => {
     );
 
     // Then make Stripe match: the real account with STRIPE_SECRET_KEY, else the running local emulator.
-    const env = scriptBillingEnv(config, logger);
+    const env = await scriptBillingEnv(config, logger);
     try {
-      const stripeReport = await syncStripeCatalog(em.fork(), env.stripe, logger);
+      const stripeReport = await explainStripeFailures(env, () => syncStripeCatalog(em.fork(), env.stripe, logger));
       process.stdout.write(
         `stripe: ${stripeReport.productsCreated.length} products created, ${stripeReport.pricesCreated.length} prices created, ` +
           `${stripeReport.pricesReplaced.length} replaced, ${stripeReport.unchanged.length} unchanged\n`,
       );
     } catch (err) {
-      if (!config.stripe.secretKey && err instanceof Stripe.errors.StripeConnectionError) {
+      if (!config.stripe.secretKey && !config.proxy.stripeProxy && err instanceof DomainError && err.extensions.reason === 'connection') {
         process.stdout.write('stripe: the local Stripe emulator is not running; the server syncs the catalog to it when it starts\n');
         return;
       }

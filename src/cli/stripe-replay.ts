@@ -17,7 +17,7 @@ runCli(async () => {
   if (Boolean(opts.failed) === Boolean(opts.event)) throw new UsageError('give either --failed or --event evt_...');
 
   await withRuntime(async ({ config, logger, em }) => {
-    const env = scriptBillingEnv(config, logger);
+    const env = await scriptBillingEnv(config, logger);
     const ids = opts.event ? [opts.event] : await replayableEvents(em);
     if (opts.event) {
       const [row] = await em.execute('select id from stripe_event where id = ?', [opts.event]);

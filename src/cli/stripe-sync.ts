@@ -3,7 +3,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { Command } from 'commander';
 import { formatDiff, reconcileAll } from '../stripe/reconcile';
 import { runCli, withRuntime } from './runtime';
-import { scriptBillingEnv } from './stripe';
+import { explainStripeFailures, scriptBillingEnv } from './stripe';
 
 /**
  * npm run stripe:sync [-- --dry-run]
@@ -13,20 +13,23 @@ import { scriptBillingEnv } from './stripe';
 runCli(async () => {
   const opts = new Command('stripe:sync').option('--dry-run', 'print the differences, write nothing').parse().opts<{ dryRun?: boolean }>();
   await withRuntime(async ({ config, logger, em }) => {
-    const env = scriptBillingEnv(config, logger);
+    const env = await scriptBillingEnv(config, logger);
     const bar = new SingleBar({ format: 'customers [{bar}] {value}/{total}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 1000 }, Presets.shades_classic);
     let started = false;
-    const report = await reconcileAll(em as EntityManager, env, {
-      dryRun: Boolean(opts.dryRun),
-      onProgress: (done, total) => {
-        if (!started) {
-          bar.start(total, 0);
-          started = true;
-        }
-        bar.update(done);
-      },
+    const report = await explainStripeFailures(env, () =>
+      reconcileAll(em as EntityManager, env, {
+        dryRun: Boolean(opts.dryRun),
+        onProgress: (done, total) => {
+          if (!started) {
+            bar.start(total, 0);
+            started = true;
+          }
+          bar.update(done);
+        },
+      }),
+    ).finally(() => {
+      if (started) bar.stop();
     });
-    if (started) bar.stop();
     for (const d of report.diffs) process.stdout.write(`${formatDiff(d)}\n`);
     const verb = opts.dryRun ? 'would change' : 'changed';
     process.stdout.write(`${report.customers} customers checked; ${verb} ${report.diffs.length} object${report.diffs.length === 1 ? '' : 's'}${opts.dryRun ? ' (dry run: nothing written)' : ''}\n`);

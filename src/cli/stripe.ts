@@ -1,21 +1,38 @@
 import type { Config } from '../config';
 import type { BillingEnv } from '../billing/env';
+import { DomainError } from '../billing/errors';
 import type { Logger } from '../logger';
-import { createStripeClient } from '../stripe/client';
+import { LOCAL_EMULATOR_KEY, openConfiguredStripe, openStripeApi, type StripeApi } from '../stripe/connect';
+import { classifyStripeFailure, operatorMessage } from '../stripe/errors';
 
 /**
- * The Stripe client of a command-line script: the real API with STRIPE_SECRET_KEY, otherwise the local
- * emulator the running server (or `npm run stripe:emulator`) serves on STRIPE_EMULATOR_PORT.
+ * The Stripe client of a command-line script: the real API with STRIPE_SECRET_KEY (through the same route
+ * as the server: directly or the configured proxy), otherwise the local emulator the running server (or
+ * `npm run stripe:emulator`) serves on STRIPE_EMULATOR_PORT.
  */
-export function scriptBillingEnv(config: Config, logger: Logger): BillingEnv {
+export async function scriptBillingEnv(config: Config, logger: Logger): Promise<BillingEnv> {
   const local = !config.stripe.secretKey;
-  const stripe = local
-    ? createStripeClient({ secretKey: 'sk_test_tollgate_local', host: '127.0.0.1', port: config.stripe.emulatorPort, protocol: 'http', maxNetworkRetries: 0 })
-    : createStripeClient({ secretKey: config.stripe.secretKey! });
+  const api: StripeApi = local
+    ? await openStripeApi(config, { protocol: 'http', host: '127.0.0.1', port: config.stripe.emulatorPort }, LOCAL_EMULATOR_KEY, {
+        maxNetworkRetries: 0,
+        localEmulatorHint: 'the local Stripe emulator runs with the server: start it (npm start) or run npm run stripe:emulator',
+      })
+    : await openConfiguredStripe(config);
   return {
-    stripe,
+    stripe: api.client,
     publicUrl: (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/$/, ''),
     logger,
-    stripeHost: local ? `127.0.0.1:${config.stripe.emulatorPort} (local Stripe emulator: is the server or npm run stripe:emulator running?)` : 'api.stripe.com',
+    stripeEndpoint: api.endpoint,
   };
+}
+
+/** Runs a script's Stripe work; a failure to reach Stripe ends the script with the operator's message (no stack). */
+export async function explainStripeFailures<T>(env: BillingEnv, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const failure = classifyStripeFailure(err, env.stripeEndpoint);
+    if (failure) throw new DomainError('PAYMENT_SERVICE_UNAVAILABLE', operatorMessage(failure, env.stripeEndpoint), { reason: failure.reason });
+    throw err;
+  }
 }

@@ -1,5 +1,6 @@
 import type { Agent } from 'node:http';
 import Stripe from 'stripe';
+import type { StripeEndpoint } from './route';
 
 /**
  * The one place a Stripe SDK client is made. Production points it at api.stripe.com; local mode points
@@ -35,8 +36,12 @@ export interface StripeContext {
   webhookSecret?: string;
   /** "emulator" in local mode, else "test" or "live" from the key. */
   mode: 'emulator' | 'test' | 'live';
-  /** Human-readable target, e.g. "api.stripe.com" or "127.0.0.1:12111". */
-  host: string;
+  /** Where Stripe is and how it is reached (directly or which proxy, masked): for messages, /readyz, the banner. */
+  endpoint: StripeEndpoint;
+}
+
+export function keyMode(secretKey: string): 'test' | 'live' {
+  return /^(sk|rk)_live_/.test(secretKey) ? 'live' : 'test';
 }
 
 /** Prefix of every idempotency key we send, so Stripe-side logs and events tell our own writes apart. */

@@ -1,10 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type Stripe from 'stripe';
 import type { Orm } from '../db/orm';
 import { syncStripeCatalog } from '../billing/stripeCatalog';
-import type { Config } from '../config';
+import type { ApiTarget, Config } from '../config';
 import { startEmulator } from '../emulator';
 import type { Logger } from '../logger';
-import { createStripeClient, type StripeContext } from './client';
+import { createStripeAgent } from './agent';
+import { createStripeClient, keyMode, type StripeContext } from './client';
+import { classifyStripeFailure, operatorMessage } from './errors';
+import { resolveStripeRoute, stripeEndpoint, type StripeEndpoint } from './route';
 
 /** The events Tollgate's webhook endpoint subscribes to. */
 export const WEBHOOK_EVENTS = [
@@ -25,44 +29,96 @@ export const WEBHOOK_EVENTS = [
   'charge.dispute.created',
 ] as const;
 
+/** The key the local emulator is called with (it accepts any sk_test_ key). */
+export const LOCAL_EMULATOR_KEY = 'sk_test_tollgate_local';
+
+/** An SDK client on the route the configuration gives, and what may be said about that route. */
+export interface StripeApi {
+  client: Stripe;
+  endpoint: StripeEndpoint;
+  /** Closes the agent's kept-alive connections. */
+  close(): void;
+}
+
+/**
+ * The SDK client for a Stripe API at `target`, reached as the configuration says (src/stripe/route.ts):
+ * directly or through a proxy, with STRIPE_CA_FILE, STRIPE_TIMEOUT_MS and STRIPE_MAX_NETWORK_RETRIES.
+ * Makes no request: nothing here needs Stripe to be reachable.
+ */
+export async function openStripeApi(
+  config: Config,
+  target: ApiTarget,
+  secretKey: string,
+  options: { maxNetworkRetries?: number; localEmulatorHint?: string } = {},
+): Promise<StripeApi> {
+  const route = resolveStripeRoute(target, config.proxy);
+  const agent = await createStripeAgent(route, { ca: config.stripe.ca, timeoutMs: config.stripe.timeoutMs });
+  const client = createStripeClient({
+    secretKey,
+    host: target.host,
+    port: target.port,
+    protocol: target.protocol,
+    httpAgent: agent,
+    maxNetworkRetries: options.maxNetworkRetries ?? config.stripe.maxNetworkRetries,
+    timeoutMs: config.stripe.timeoutMs,
+  });
+  return { client, endpoint: stripeEndpoint(route, config.stripe.timeoutMs, options.localEmulatorHint), close: () => agent?.destroy() };
+}
+
+/** The real Stripe API of STRIPE_SECRET_KEY (STRIPE_API_BASE, default api.stripe.com). */
+export function openConfiguredStripe(config: Config, options: { maxNetworkRetries?: number } = {}): Promise<StripeApi> {
+  if (!config.stripe.secretKey) throw new Error('STRIPE_SECRET_KEY is not set');
+  return openStripeApi(config, config.stripe.apiBase, config.stripe.secretKey, options);
+}
+
 export interface StripeConnection extends StripeContext {
-  /** Stops the in-process emulator (local mode); nothing otherwise. */
+  /** Stops the in-process emulator (local mode) and closes kept-alive connections. */
   stop(): Promise<void>;
 }
 
 /**
  * One code path for local and production; only the SDK's target differs. With STRIPE_SECRET_KEY the
- * SDK talks to api.stripe.com. Without it the local Stripe emulator is started in-process on
- * STRIPE_EMULATOR_PORT (127.0.0.1), the SDK is pointed at it, our webhook endpoint is registered there
- * through the standard API, and the secret it returns verifies deliveries.
+ * SDK talks to STRIPE_API_BASE (api.stripe.com), through a proxy when the configuration says so; no
+ * request is made here, so the server starts while Stripe is unreachable. Without a key the local
+ * Stripe emulator is started in-process on STRIPE_EMULATOR_PORT (127.0.0.1), the SDK is pointed at it,
+ * our webhook endpoint is registered there through the standard API, and the secret it returns verifies
+ * deliveries.
  */
 export async function connectStripe(config: Config, logger: Logger, webhookUrl: string): Promise<StripeConnection> {
   if (config.stripe.secretKey) {
-    const client = createStripeClient({ secretKey: config.stripe.secretKey });
+    const api = await openConfiguredStripe(config);
     if (!config.stripe.webhookSecret) logger.warn('STRIPE_WEBHOOK_SECRET is not set: Stripe webhooks will be refused');
+    logger.info({ stripeHost: api.endpoint.host, route: api.endpoint.route }, `Stripe is reached ${api.endpoint.route}`);
     return {
-      client,
+      client: api.client,
       webhookSecret: config.stripe.webhookSecret,
-      mode: config.stripe.secretKey.includes('_live_') ? 'live' : 'test',
-      host: 'api.stripe.com',
-      stop: async () => undefined,
+      mode: keyMode(config.stripe.secretKey),
+      endpoint: api.endpoint,
+      stop: async () => api.close(),
     };
   }
   const emulator = await startEmulator({ port: config.stripe.emulatorPort, host: '127.0.0.1' });
+  let api: StripeApi | undefined;
   try {
-    const client = createStripeClient({ secretKey: 'sk_test_tollgate_local', host: emulator.host, port: emulator.port, protocol: emulator.protocol });
-    const endpoint = await client.webhookEndpoints.create({ url: webhookUrl, enabled_events: [...WEBHOOK_EVENTS] });
-    logger.info({ url: emulator.url }, 'local Stripe emulator started');
+    api = await openStripeApi(config, { protocol: emulator.protocol, host: emulator.host, port: emulator.port }, LOCAL_EMULATOR_KEY);
+    const endpoint = await api.client.webhookEndpoints.create({ url: webhookUrl, enabled_events: [...WEBHOOK_EVENTS] });
+    logger.info({ url: emulator.url, route: api.endpoint.route }, 'local Stripe emulator started');
+    const opened = api;
     return {
-      client,
+      client: opened.client,
       webhookSecret: endpoint.secret,
       mode: 'emulator',
-      host: `${emulator.host}:${emulator.port}`,
-      stop: () => emulator.stop(),
+      endpoint: opened.endpoint,
+      stop: async () => {
+        opened.close();
+        await emulator.stop();
+      },
     };
   } catch (err) {
+    api?.close();
     await emulator.stop();
-    throw err;
+    const failure = classifyStripeFailure(err, api?.endpoint);
+    throw failure ? new Error(`the local Stripe emulator: ${operatorMessage(failure, api?.endpoint)}`) : err;
   }
 }
 

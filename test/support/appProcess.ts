@@ -9,15 +9,15 @@ import { createApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { createOrm } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
-import { createStripeClient } from '../../src/stripe/client';
+import { openStripeApi } from '../../src/stripe/connect';
 
 async function main(): Promise<void> {
   const emulator = new URL(process.env.EMULATOR_URL!);
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', DATABASE_URL: process.env.DATABASE_URL, PORT: '0' });
   const logger = createLogger(config.logLevel);
   const orm = await createOrm(config.databaseUrl!, { logger });
-  const client = createStripeClient({ secretKey: 'sk_test_tollgate_tests', host: emulator.hostname, port: Number(emulator.port), protocol: 'http', maxNetworkRetries: 0 });
-  const app = await createApp({ orm, config, logger, stripe: { client, webhookSecret: process.env.WEBHOOK_SECRET, mode: 'emulator', host: emulator.host } });
+  const api = await openStripeApi(config, { protocol: 'http', host: emulator.hostname, port: Number(emulator.port) }, 'sk_test_tollgate_tests', { maxNetworkRetries: 0 });
+  const app = await createApp({ orm, config, logger, stripe: { client: api.client, webhookSecret: process.env.WEBHOOK_SECRET, mode: 'emulator', endpoint: api.endpoint } });
   app.httpServer.listen(0, '127.0.0.1', () => {
     const address = app.httpServer.address();
     if (address && typeof address === 'object') process.stdout.write(`listening http://127.0.0.1:${address.port}\n`);

@@ -8,8 +8,8 @@ import { createOrm, migrate, type Orm } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
 import { syncStripeCatalog } from '../../src/billing/stripeCatalog';
-import { createStripeClient, type StripeContext } from '../../src/stripe/client';
-import { WEBHOOK_EVENTS } from '../../src/stripe/connect';
+import type { StripeContext } from '../../src/stripe/client';
+import { openStripeApi, WEBHOOK_EVENTS } from '../../src/stripe/connect';
 import { createTestDatabase } from './db';
 import { freePort } from './net';
 
@@ -43,6 +43,10 @@ export interface TestServerOptions {
   stripe?: boolean;
   /** Register the server's webhook endpoint on the emulator (default true with stripe). */
   webhooks?: boolean;
+  /** Receives the emulator's log (one 'request' line per API request). */
+  emulatorLog?: (msg: string, fields?: object) => void;
+  /** Where the server logs (JSON lines), e.g. captureLogs().stream; default stdout at TEST_LOG_LEVEL. */
+  logStream?: NodeJS.WritableStream;
 }
 
 let userSeq = 0;
@@ -50,8 +54,14 @@ let userSeq = 0;
 /** The real app on a real HTTP port over a fresh database of its own, migrated and (by default) seeded. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const databaseUrl = await createTestDatabase('srv');
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', DATABASE_URL: databaseUrl, PORT: '0', ...options.env });
-  const logger = createLogger(config.logLevel);
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: options.logStream ? 'info' : (process.env.TEST_LOG_LEVEL ?? 'silent'),
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    ...options.env,
+  });
+  const logger = createLogger(config.logLevel, { stream: options.logStream });
   const orm = await createOrm(databaseUrl, { logger, onQuery: options.onQuery });
   await migrate(orm, logger);
   if (options.seed !== false) await seedCatalog(orm.em.fork() as EntityManager, catalogDefinition());
@@ -61,11 +71,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   let emulator: EmulatorHandle | undefined;
   let stripe: StripeContext | undefined;
   if (options.stripe) {
-    emulator = await startEmulator({ port: 0, webhookRetryDelaysMs: [50, 200, 500] });
-    const client = createStripeClient({ secretKey: 'sk_test_tollgate_tests', host: emulator.host, port: emulator.port, protocol: emulator.protocol, maxNetworkRetries: 0 });
+    emulator = await startEmulator({ port: 0, webhookRetryDelaysMs: [50, 200, 500], logger: options.emulatorLog });
+    const api = await openStripeApi(config, { protocol: emulator.protocol, host: emulator.host, port: emulator.port }, 'sk_test_tollgate_tests', { maxNetworkRetries: 0 });
+    const client = api.client;
     const endpoint =
       options.webhooks === false ? undefined : await client.webhookEndpoints.create({ url: `${url}/webhooks/stripe`, enabled_events: [...WEBHOOK_EVENTS] });
-    stripe = { client, webhookSecret: endpoint?.secret ?? 'whsec_not_registered', mode: 'emulator', host: `${emulator.host}:${emulator.port}` };
+    stripe = { client, webhookSecret: endpoint?.secret ?? 'whsec_not_registered', mode: 'emulator', endpoint: api.endpoint };
     if (options.seed !== false) await syncStripeCatalog(orm.em.fork() as EntityManager, client);
   }
   const app = await createApp({ orm, config, logger, stripe });
