@@ -69,6 +69,7 @@ const schema = z.object({
     message: 'expected a webhook signing secret starting with whsec_',
   }),
   STRIPE_EMULATOR_PORT: port(12111),
+  STRIPE_EMULATOR_DATA: z.string().trim().min(1, 'expected a file path, or "none"').default('.data/stripe-emulator.json'),
   STRIPE_API_BASE: optionalString.refine((v) => v === undefined || isApiBase(v), {
     message: 'expected the base URL of the Stripe API, such as https://api.stripe.com or http://localhost:12111 (no path, no credentials)',
   }),
@@ -153,6 +154,8 @@ export type Config = Readonly<{
     secretKey: string | undefined;
     webhookSecret: string | undefined;
     emulatorPort: number;
+    /** Where the local emulator keeps its state across restarts (STRIPE_EMULATOR_DATA); undefined = in memory only. */
+    emulatorDataFile: string | undefined;
     /** The Stripe API the SDK talks to with STRIPE_SECRET_KEY (STRIPE_API_BASE, default api.stripe.com). */
     apiBase: ApiTarget;
     /** true when STRIPE_API_BASE was given. */
@@ -222,6 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       secretKey: v.STRIPE_SECRET_KEY,
       webhookSecret: v.STRIPE_WEBHOOK_SECRET,
       emulatorPort: v.STRIPE_EMULATOR_PORT,
+      emulatorDataFile: v.STRIPE_EMULATOR_DATA.toLowerCase() === 'none' ? undefined : resolve(cwd, v.STRIPE_EMULATOR_DATA),
       apiBase: { protocol, host: apiBase.hostname.replace(/^\[|\]$/g, ''), port: apiBase.port ? Number(apiBase.port) : protocol === 'https' ? 443 : 80 },
       apiBaseSet: v.STRIPE_API_BASE !== undefined,
       caFile: ca && 'file' in ca ? ca.file : undefined,

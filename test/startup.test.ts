@@ -2,9 +2,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Stripe from 'stripe';
+import { SUBSCRIBE } from './support/billing';
 import { runScript } from './support/cli';
 import { freePort, portOpen } from './support/net';
-import { startServerProcess } from './support/process';
+import { startServerProcess, type ServerProcess } from './support/process';
 
 /**
  * `npm start` from nothing: a real process, an embedded PostgreSQL created in an empty folder, no
@@ -13,6 +15,23 @@ import { startServerProcess } from './support/process';
 jest.setTimeout(180_000);
 
 const PLANS = `{ plans { code pricingOptions { amount { amount currency } } limits { metric perDay } } }`;
+
+async function gql(port: number, query: string, token?: string, variables?: Record<string, unknown>) {
+  const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await res.json()) as any;
+}
+
+/** Stops the process and expects exit code 0; on failure the assertion shows what the process printed. */
+async function expectCleanStop(proc: ServerProcess, signal: NodeJS.Signals = 'SIGTERM') {
+  const code = await proc.stop(signal);
+  expect({ code, output: code === 0 ? '' : proc.output() }).toEqual({ code: 0, output: '' });
+}
+
+const demoToken = (output: string) => /Bearer (tg_[A-Za-z0-9_-]+)/.exec(output)![1];
 
 async function queryPlans(port: number) {
   const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
@@ -39,6 +58,7 @@ describe('server process', () => {
       EMBEDDED_PG_PORT: String(pgPort),
       PORT: String(await freePort()),
       STRIPE_EMULATOR_PORT: String(await freePort()),
+      STRIPE_EMULATOR_DATA: join(root, 'stripe-emulator.json'),
       LOG_LEVEL: 'info',
     };
   });
@@ -68,8 +88,13 @@ describe('server process', () => {
         body: JSON.stringify({ query: '{ me { email } }' }),
       });
       expect(((await me.json()) as any).data.me.email).toBe('demo@tollgate.local');
+
+      // Billing state for the next test to find after a restart.
+      const premium = (await gql(Number(env.PORT), '{ plan(code: "premium") { pricingOptions { id } } }')).data.plan.pricingOptions[0].id;
+      const subscribed = await gql(Number(env.PORT), SUBSCRIBE, token, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } });
+      expect(subscribed.data.subscribe.subscription.status).toBe('ACTIVE');
     } finally {
-      expect(await server.stop('SIGTERM')).toBe(0);
+      await expectCleanStop(server, 'SIGTERM');
     }
     // Clean shutdown: PostgreSQL is stopped and left no pid file behind.
     expect(await portOpen(pgPort)).toBe(false);
@@ -84,6 +109,17 @@ describe('server process', () => {
       expect(server.output()).not.toMatch(/catalog seeded/);
       expect(await queryPlans(Number(env.PORT))).toHaveLength(3);
 
+      // The local Stripe emulator kept its state too: the subscription bought before the restart is
+      // still there to cancel, the catalog was not made twice, and one webhook endpoint replaced the old one.
+      const token = demoToken(server.output());
+      const [sub] = (await gql(Number(env.PORT), '{ mySubscriptions { id status } }', token)).data.mySubscriptions;
+      expect(sub.status).toBe('ACTIVE');
+      const canceled = await gql(Number(env.PORT), 'mutation($id: ID!) { cancelSubscription(id: $id) { cancelAtPeriodEnd } }', token, { id: sub.id });
+      expect(canceled).toEqual({ data: { cancelSubscription: { cancelAtPeriodEnd: true } } });
+      const stripe = new Stripe('sk_test_startup', { host: '127.0.0.1', port: Number(env.STRIPE_EMULATOR_PORT), protocol: 'http', maxNetworkRetries: 0 });
+      expect((await stripe.products.list({ limit: 100 })).data).toHaveLength(3);
+      expect((await stripe.webhookEndpoints.list()).data.map((e) => e.url)).toEqual([`http://localhost:${env.PORT}/webhooks/stripe`]);
+
       // A script run while the server is up uses the server's embedded PostgreSQL and leaves it running.
       const created = await runScript('user-create', ['--email', 'while-running@example.com'], env);
       expect(created).toMatchObject({ code: 0 });
@@ -95,7 +131,7 @@ describe('server process', () => {
       expect(((await me.json()) as any).data.me.email).toBe('while-running@example.com');
       expect(await portOpen(pgPort)).toBe(true);
     } finally {
-      expect(await server.stop('SIGINT')).toBe(0);
+      await expectCleanStop(server, 'SIGINT');
     }
     expect(await portOpen(pgPort)).toBe(false);
 
@@ -121,7 +157,7 @@ describe('server process', () => {
       await second.waitFor(/Tollgate is ready/);
       expect(await queryPlans(Number(env.PORT))).toHaveLength(3);
     } finally {
-      expect(await second.stop()).toBe(0);
+      await expectCleanStop(second);
       // The killed process could not stop its PostgreSQL; the second start reused it, so stop it here.
       const pidFile = join(dir, 'postmaster.pid');
       if (existsSync(pidFile)) process.kill(Number(readFileSync(pidFile, 'utf8').split('\n')[0]), 'SIGINT');
@@ -136,7 +172,7 @@ describe('server process', () => {
       expect(server.output()).toMatch(/stale postmaster.pid/);
       expect(await queryPlans(Number(env.PORT))).toHaveLength(3);
     } finally {
-      expect(await server.stop()).toBe(0);
+      await expectCleanStop(server);
     }
   });
 
@@ -149,7 +185,7 @@ describe('server process', () => {
       await server.waitFor(/Tollgate is ready/);
       expect(server.output()).toMatch(/unfinished PostgreSQL data folder/);
     } finally {
-      expect(await server.stop()).toBe(0);
+      await expectCleanStop(server);
     }
   });
 

@@ -80,9 +80,10 @@ export interface StripeConnection extends StripeContext {
  * One code path for local and production; only the SDK's target differs. With STRIPE_SECRET_KEY the
  * SDK talks to STRIPE_API_BASE (api.stripe.com), through a proxy when the configuration says so; no
  * request is made here, so the server starts while Stripe is unreachable. Without a key the local
- * Stripe emulator is started in-process on STRIPE_EMULATOR_PORT (127.0.0.1), the SDK is pointed at it,
- * our webhook endpoint is registered there through the standard API, and the secret it returns verifies
- * deliveries.
+ * Stripe emulator is started in-process on STRIPE_EMULATOR_PORT (127.0.0.1) with its state in
+ * STRIPE_EMULATOR_DATA (so customers and subscriptions outlive a restart, like the database beside them),
+ * the SDK is pointed at it, our webhook endpoint is registered there through the standard API (replacing
+ * the one an earlier start registered for the same URL), and the secret it returns verifies deliveries.
  */
 export async function connectStripe(config: Config, logger: Logger, webhookUrl: string): Promise<StripeConnection> {
   if (config.stripe.secretKey) {
@@ -97,10 +98,21 @@ export async function connectStripe(config: Config, logger: Logger, webhookUrl: 
       stop: async () => api.close(),
     };
   }
-  const emulator = await startEmulator({ port: config.stripe.emulatorPort, host: '127.0.0.1' });
+  const elog = logger.child({ component: 'stripe-emulator' });
+  const emulator = await startEmulator({
+    port: config.stripe.emulatorPort,
+    host: '127.0.0.1',
+    dataFile: config.stripe.emulatorDataFile,
+    // Requests at debug level; failures (deliveries, saving its state) as warnings.
+    logger: (msg, fields) => (msg === 'request' ? elog.debug(fields, msg) : /fail|error|could not/.test(msg) ? elog.warn(fields, msg) : elog.info(fields, msg)),
+  });
   let api: StripeApi | undefined;
   try {
     api = await openStripeApi(config, { protocol: emulator.protocol, host: emulator.host, port: emulator.port }, LOCAL_EMULATOR_KEY);
+    // Stripe shows a signing secret only when an endpoint is created: replace ours from an earlier start.
+    for await (const old of api.client.webhookEndpoints.list({ limit: 100 })) {
+      if (old.url === webhookUrl) await api.client.webhookEndpoints.del(old.id);
+    }
     const endpoint = await api.client.webhookEndpoints.create({ url: webhookUrl, enabled_events: [...WEBHOOK_EVENTS] });
     logger.info({ url: emulator.url, route: api.endpoint.route }, 'local Stripe emulator started');
     const opened = api;
@@ -122,7 +134,7 @@ export async function connectStripe(config: Config, logger: Logger, webhookUrl: 
   }
 }
 
-/** Makes Stripe's catalog match ours (local mode: at every start, since the emulator starts empty). */
+/** Makes Stripe's catalog match ours (local mode: at every start, so the emulator always has it, even after its data file was removed). */
 export async function syncCatalogOnStart(orm: Orm, stripe: StripeContext, logger: Logger): Promise<void> {
   const report = await syncStripeCatalog(orm.em.fork() as EntityManager, stripe.client, logger);
   logger.info({ report }, 'Stripe catalog synced');

@@ -31,6 +31,8 @@ export function cleanEnv(env: Record<string, string | undefined>): NodeJS.Proces
     if (/^(DATABASE_URL|TEST_DATABASE_URL|PORT|HOST|EMBEDDED_PG_|STRIPE_|LOG_LEVEL|NODE_ENV|PUBLIC_URL|GRAPHQL_|DEMO_USER_|HTTPS?_PROXY|NO_PROXY)/i.test(k)) continue;
     base[k] = v;
   }
+  // A local-mode server keeps the emulator's state in memory unless a test gives it a file of its own.
+  base.STRIPE_EMULATOR_DATA = 'none';
   for (const [k, v] of Object.entries(env)) if (v !== undefined) base[k] = v;
   return base;
 }
