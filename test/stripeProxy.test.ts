@@ -92,7 +92,7 @@ describe('through a proxy that forwards, then refuses', () => {
     const seed = await runScript('seed', [], { DATABASE_URL: databaseUrl, ...tunnel.env() });
     seen.push(seed.stdout, seed.stderr);
     expect(seed.code).toBe(0);
-    expect(seed.stdout).toMatch(/stripe: 2 products created, 2 prices created/);
+    expect(seed.stdout).toMatch(/stripe: 3 products created, 2 prices created/);
     expect(tunnel.proxy.connects.length).toBeGreaterThan(0);
     expect(tunnel.proxy.connects.every((c) => c.target === `${STRIPE_TEST_HOST}:443` && c.credentials === 'tollgate-user:pr0xy-s3cret' && c.status === 200)).toBe(true);
     expect((await tunnel.stripe.prices.list({ lookup_keys: ['premium_monthly'] })).data).toHaveLength(1);
