@@ -98,6 +98,7 @@ describe('one-off payments', () => {
     expect(payment.status).toBe('WAITING');
     expect(clientSecret).toMatch(new RegExp(`^${payment.stripePaymentIntentId}_secret_`));
     expect((await intent(payment.stripePaymentIntentId)).status).toBe('requires_action');
+    await server.emulator.idle(20_000); // the echoes of our own call are in
 
     await server.stripe.rawRequest('POST', `/v1/test_helpers/payment_intents/${payment.stripePaymentIntentId}/authenticate`, { outcome: 'succeed' });
     await server.emulator.idle(20_000);
