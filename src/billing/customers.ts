@@ -10,7 +10,7 @@ import { lockUser } from './locks';
  * billing lock (taking it when the caller has not), and the create call's idempotency key is derived from
  * the user id, so two concurrent first calls make one customer.
  */
-export async function ensureCustomer(em: EntityManager, stripe: Stripe, userId: string): Promise<string> {
+export async function ensureCustomer(em: EntityManager, stripe: Stripe, userId: string, stripeHost?: string): Promise<string> {
   const run = async (tx: EntityManager) => {
     await lockUser(tx, userId);
     const user = await tx.findOneOrFail(User, userId, { refresh: true });
@@ -20,6 +20,7 @@ export async function ensureCustomer(em: EntityManager, stripe: Stripe, userId: 
         { email: user.email, metadata: { tollgate_user_id: user.id } },
         { idempotencyKey: idempotencyKey('customer', user.id) },
       ),
+      stripeHost,
     );
     user.stripeCustomerId = customer.id;
     await tx.flush();

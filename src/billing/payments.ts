@@ -195,7 +195,7 @@ function declinedIntent(err: unknown): Stripe.PaymentIntent {
 }
 
 async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Payment, v: ValidInput): Promise<CreatePaymentResult> {
-  const customer = await ensureCustomer(tx, env.stripe, payment.user.id);
+  const customer = await ensureCustomer(tx, env.stripe, payment.user.id, env.stripeHost);
   const metadata = stripeMetadata(payment);
   const description = payment.description ?? undefined;
   if (!v.paymentMethod) {

@@ -6,7 +6,7 @@ import { createUser } from '../../src/billing/users';
 import { loadConfig, type Config } from '../../src/config';
 import { createOrm, migrate, type Orm } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator';
+import { startEmulator, type EmulatorHandle, type EmulatorModule } from '../../src/emulator';
 import { syncStripeCatalog } from '../../src/billing/stripeCatalog';
 import { createStripeClient, type StripeContext } from '../../src/stripe/client';
 import { WEBHOOK_EVENTS } from '../../src/stripe/connect';
@@ -43,6 +43,8 @@ export interface TestServerOptions {
   stripe?: boolean;
   /** Register the server's webhook endpoint on the emulator (default true with stripe). */
   webhooks?: boolean;
+  /** Extra emulator modules (e.g. one that makes Stripe fail on purpose). */
+  emulatorModules?: EmulatorModule[];
 }
 
 let userSeq = 0;
@@ -61,7 +63,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   let emulator: EmulatorHandle | undefined;
   let stripe: StripeContext | undefined;
   if (options.stripe) {
-    emulator = await startEmulator({ port: 0, webhookRetryDelaysMs: [50, 200, 500] });
+    emulator = await startEmulator({ port: 0, webhookRetryDelaysMs: [50, 200, 500], modules: options.emulatorModules });
     const client = createStripeClient({ secretKey: 'sk_test_tollgate_tests', host: emulator.host, port: emulator.port, protocol: emulator.protocol, maxNetworkRetries: 0 });
     const endpoint =
       options.webhooks === false ? undefined : await client.webhookEndpoints.create({ url: `${url}/webhooks/stripe`, enabled_events: [...WEBHOOK_EVENTS] });
