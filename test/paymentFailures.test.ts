@@ -1,4 +1,7 @@
-import type { EmulatorModule } from '../src/emulator';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator, type EmulatorModule } from '../src/emulator';
 import { runScript } from './support/cli';
 import { sql } from './support/db';
 import { CAPTURE_PAYMENT, CREATE_PAYMENT, logEvents, pay, paymentOf } from './support/payments';
@@ -27,11 +30,16 @@ const faults: EmulatorModule = {
 describe('payments when Stripe fails halfway', () => {
   let server: TestServer;
   let admin: { token: string };
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-stripe-'));
+  const dataFile = join(dir, 'emulator.json');
   beforeAll(async () => {
-    server = await startTestServer({ stripe: true, emulatorModules: [faults] });
+    server = await startTestServer({ stripe: true, emulatorModules: [faults], emulatorDataFile: dataFile });
     admin = await server.createUser({ admin: true });
   });
-  afterAll(() => server.close());
+  afterAll(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const customerOf = async (userId: string): Promise<string> =>
     (await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [userId]))[0].stripe_customer_id;
@@ -84,26 +92,48 @@ describe('payments when Stripe fails halfway', () => {
     expect(after.logs.slice(-3).map((l: any) => l.message)).toEqual([`linked to PaymentIntent ${charged.id} (stripe:sync)`, 'captured 12.00 USD (stripe:sync)', 'ERROR -> CONFIRMED (stripe:sync)']);
   });
 
-  it('Stripe unreachable: ERROR with the reason logged (before and after the customer exists); a capture that cannot reach Stripe keeps PREAUTH and logs the attempt', async () => {
+  it('Stripe unreachable: ERROR with the reason logged, a capture keeps PREAUTH; once Stripe is back a retry with the same key pays and the capture goes through', async () => {
     const known = await server.createUser();
     const { payment: authorised } = await pay(server, known.token, { amount: '20.00', currency: 'usd', paymentMethod: 'pm_card_visa', captureMethod: 'MANUAL' });
-    const fresh = await server.createUser();
+    const fresh = await server.createUser(); // no Stripe customer yet: the first step fails
     await server.emulator.stop();
     const host = `127.0.0.1:${server.emulator.port}`;
+    const unreachable = `The payment service at ${host} could not be reached. Try again later.`;
+    const input = { amount: '5.00', currency: 'usd', paymentMethod: 'pm_card_visa', idempotencyKey: 'while-down' };
 
+    const failedIds: string[] = [];
     for (const user of [known, fresh]) {
-      const res = await server.gql(CREATE_PAYMENT, { input: { amount: '5.00', currency: 'usd', paymentMethod: 'pm_card_visa' } }, user.token);
-      expect(res.errors?.[0]).toMatchObject({ message: `The payment service at ${host} could not be reached. Try again later.`, extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE' } });
+      const res = await server.gql(CREATE_PAYMENT, { input }, user.token);
+      expect(res.errors?.[0]).toMatchObject({ message: unreachable, extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE', paymentId: expect.any(String) } });
       const payment = await paymentOf(server, res.errors![0].extensions!.paymentId as string, user.token);
-      expect(payment).toMatchObject({ status: 'ERROR', failureCode: 'payment_service_unavailable', failureMessage: `The payment service at ${host} could not be reached. Try again later.` });
+      expect(payment).toMatchObject({ status: 'ERROR', failureCode: 'payment_service_unavailable', failureMessage: unreachable });
       expect(logEvents(payment)).toEqual(['created', 'stripe_error', 'status']);
+      failedIds.push(payment.id);
     }
     expect(await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [fresh.id])).toEqual([{ stripe_customer_id: null }]);
 
     const capture = await server.gql(CAPTURE_PAYMENT, { id: authorised.id }, admin.token);
-    expect(capture.errors?.[0].extensions?.code).toBe('PAYMENT_SERVICE_UNAVAILABLE');
-    const after = await paymentOf(server, authorised.id, known.token);
-    expect(after.status).toBe('PREAUTH');
-    expect(after.logs.at(-1)).toMatchObject({ event: 'stripe_error', message: `capture failed: The payment service at ${host} could not be reached. Try again later.` });
+    expect(capture.errors?.[0]).toMatchObject({ message: unreachable, extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE' } });
+    const kept = await paymentOf(server, authorised.id, known.token);
+    expect(kept.status).toBe('PREAUTH');
+    expect(kept.logs.at(-1)).toMatchObject({ event: 'stripe_error', message: `capture failed: ${unreachable}` });
+
+    // Stripe is back (the same state, the same port).
+    const revived = await startEmulator({ port: server.emulator.port, dataFile, webhookRetryDelaysMs: [50, 200, 500] });
+    try {
+      for (const [i, user] of [known, fresh].entries()) {
+        const retry = await server.gql(CREATE_PAYMENT, { input }, user.token);
+        expect(retry.errors).toBeUndefined();
+        const payment = retry.data.createPayment.payment;
+        expect(payment).toMatchObject({ id: failedIds[i], status: 'CONFIRMED', failureCode: null, capturedAmount: { amount: '5.00' } });
+        expect(logEvents(payment)).toEqual(['created', 'stripe_error', 'status', 'retry', 'status', 'stripe', 'linked', 'captured', 'status']);
+        expect(await intentsNaming(user.id, payment.id)).toHaveLength(1);
+      }
+      const captured = await server.gql(CAPTURE_PAYMENT, { id: authorised.id }, admin.token);
+      expect(captured.data.capturePayment).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '20.00' } });
+      await revived.idle(20_000);
+    } finally {
+      await revived.stop();
+    }
   });
 });

@@ -3,6 +3,7 @@ import type Stripe from 'stripe';
 import { Payment, PaymentLog, PaymentStatus, type User } from '../entities';
 import { callStripe } from '../stripe/errors';
 import type { BillingEnv } from './env';
+import { notFound } from './errors';
 import { lockUser } from './locks';
 import { formatAmount } from './money';
 import { stripeId } from './subscriptionSync';
@@ -186,9 +187,11 @@ export function belongsTo(payment: Payment, state: StripePaymentState): boolean 
  */
 export async function underPaymentLock<T>(em: EntityManager, paymentId: string, fn: (tx: EntityManager, payment: Payment) => Promise<T>): Promise<T> {
   const run = async (tx: EntityManager) => {
-    const { user } = await tx.findOneOrFail(Payment, paymentId, { fields: ['user'] });
-    await lockUser(tx, user.id);
-    const payment = await tx.findOneOrFail(Payment, paymentId, { populate: ['user'], refresh: true });
+    const owner = await tx.findOne(Payment, paymentId, { fields: ['user'] });
+    if (!owner) throw notFound('Payment');
+    await lockUser(tx, owner.user.id);
+    const payment = await tx.findOne(Payment, paymentId, { populate: ['user'], refresh: true });
+    if (!payment) throw notFound('Payment');
     return fn(tx, payment);
   };
   return em.isInTransaction() ? run(em) : em.transactional(run);

@@ -71,6 +71,8 @@ const METADATA_MAX_KEYS = 40;
 const PAYMENT_METHOD = /^(pm|tok)_[A-Za-z0-9_]{1,200}$/;
 /** Stripe parameters a client's input ends up in: when Stripe refuses one of them, the input was bad. */
 const CLIENT_PARAMS: Record<string, string> = { amount: 'amount', currency: 'currency', payment_method: 'paymentMethod' };
+/** failureCode of a payment Stripe could not be asked about (unreachable, failing): asking again is safe. */
+const UNREACHED = 'payment_service_unavailable';
 const CANCELABLE = [PaymentStatus.WAITING, PaymentStatus.PREAUTH, PaymentStatus.REJECTED, PaymentStatus.ERROR];
 
 function text(value: string | null | undefined, field: string, max: number): string | null {
@@ -135,26 +137,19 @@ const stripeCaptureMethod = (payment: Payment) => (payment.captureMethod === Cap
  */
 export async function createPayment(em: EntityManager, env: BillingEnv, userId: string, input: CreatePaymentInput): Promise<CreatePaymentResult> {
   const valid = validate(input);
+  // Committed on its own before Stripe hears of the payment: whatever happens next, this row knows.
+  const id = await recordPayment(em.fork(), userId, valid);
   let failure: unknown;
-  const result = await em.transactional(async (tx) => {
-    await lockUser(tx, userId);
-    if (valid.idempotencyKey) {
-      const prior = await tx.findOne(Payment, { user: userId, idempotencyKey: valid.idempotencyKey }, { populate: ['user'] });
-      if (prior) {
-        if (prior.amountMinor !== valid.amountMinor || prior.currency !== valid.currency) {
-          throw conflict(`idempotencyKey "${valid.idempotencyKey}" was already used for a payment of ${money(prior.amountMinor, prior.currency)}`, {
-            field: 'idempotencyKey',
-            paymentId: prior.id,
-          });
-        }
-        return replay(tx, env, prior);
-      }
+  const result = await underPaymentLock(em, id, async (tx, payment) => {
+    if (started(payment)) {
+      const answer = await replay(tx, env, payment);
+      if (answer) return answer;
+      logPayment(tx, payment, 'retry', 'the last attempt never reached Stripe and Stripe has nothing for this payment: asking again (idempotent retry)');
+      logPayment(tx, payment, 'status', 'ERROR -> WAITING (idempotent retry)', { from: payment.status, to: PaymentStatus.WAITING, source: 'idempotent retry' });
+      payment.status = PaymentStatus.WAITING;
     }
-    // Committed on its own before Stripe hears of the payment: whatever happens next, this row knows.
-    const id = await insertCommitted(em.fork(), userId, valid);
-    const payment = await tx.findOneOrFail(Payment, id, { populate: ['user'] });
     try {
-      return await startInStripe(tx, env, payment, valid);
+      return await startInStripe(tx, env, payment);
     } catch (err) {
       failure = failedHalfway(tx, env, payment, err);
       return { payment };
@@ -164,13 +159,31 @@ export async function createPayment(em: EntityManager, env: BillingEnv, userId: 
   return result;
 }
 
-async function insertCommitted(fork: EntityManager, userId: string, v: ValidInput): Promise<string> {
+/**
+ * The payment row and its first log line, or the payment this idempotency key already made (CONFLICT
+ * when that one is for other money). Short: no Stripe call happens in this transaction.
+ */
+async function recordPayment(fork: EntityManager, userId: string, v: ValidInput): Promise<string> {
   return fork.transactional(async (t) => {
+    await lockUser(t, userId);
+    if (v.idempotencyKey) {
+      const prior = await t.findOne(Payment, { user: userId, idempotencyKey: v.idempotencyKey });
+      if (prior) {
+        if (prior.amountMinor !== v.amountMinor || prior.currency !== v.currency) {
+          throw conflict(`idempotencyKey "${v.idempotencyKey}" was already used for a payment of ${money(prior.amountMinor, prior.currency)}`, {
+            field: 'idempotencyKey',
+            paymentId: prior.id,
+          });
+        }
+        return prior.id;
+      }
+    }
     const payment = t.create(Payment, {
       user: t.getReference(User, userId),
       amountMinor: v.amountMinor,
       currency: v.currency,
       captureMethod: v.captureMethod,
+      paymentMethod: v.paymentMethod,
       description: v.description,
       orderId: v.orderId,
       metadata: v.metadata,
@@ -188,17 +201,26 @@ async function insertCommitted(fork: EntityManager, userId: string, v: ValidInpu
   });
 }
 
+/** Stripe was asked about this payment before (or a concurrent call with the same key is answering it). */
+const started = (p: Payment) => p.status !== PaymentStatus.WAITING || Boolean(p.stripePaymentIntentId || p.stripeCheckoutSessionId);
+
 /** A declined card answers 402 with the PaymentIntent: that is an outcome (REJECTED), not a failure. */
 function declinedIntent(err: unknown): Stripe.PaymentIntent {
   if (err instanceof Stripe.errors.StripeCardError && err.payment_intent) return err.payment_intent;
   throw err;
 }
 
-async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Payment, v: ValidInput): Promise<CreatePaymentResult> {
+/**
+ * Asks Stripe for the payment's PaymentIntent or Checkout Session. Everything sent comes from the row and
+ * the idempotency key from its id, so asking again (a retry, a crash before the answer was stored) is
+ * answered with the same object.
+ */
+async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Payment): Promise<CreatePaymentResult> {
   const customer = await ensureCustomer(tx, env.stripe, payment.user.id, env.stripeHost);
   const metadata = stripeMetadata(payment);
   const description = payment.description ?? undefined;
-  if (!v.paymentMethod) {
+  const paymentMethod = payment.paymentMethod;
+  if (!paymentMethod) {
     const key = idempotencyKey('payment', payment.id, 'checkout');
     const session = await callStripe(
       () =>
@@ -235,7 +257,7 @@ async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Paymen
             amount: payment.amountMinor,
             currency: payment.currency,
             customer,
-            payment_method: v.paymentMethod!,
+            payment_method: paymentMethod,
             confirm: true,
             capture_method: stripeCaptureMethod(payment),
             allowed_payment_method_types: ['card'],
@@ -284,8 +306,9 @@ function failedHalfway(tx: EntityManager, env: BillingEnv, payment: Payment, err
  * The same idempotency key again: the same payment, brought up to date from Stripe when it is still
  * open (the 3-D Secure step or Checkout may have finished; a call that failed halfway may have made its
  * object after all), with the client secret or Checkout URL while the customer still has a step to take.
+ * Null when the last attempt never reached Stripe and Stripe has nothing for the payment: ask again.
  */
-async function replay(tx: EntityManager, env: BillingEnv, payment: Payment): Promise<CreatePaymentResult> {
+async function replay(tx: EntityManager, env: BillingEnv, payment: Payment): Promise<CreatePaymentResult | null> {
   if (payment.status !== PaymentStatus.WAITING && payment.status !== PaymentStatus.ERROR) return { payment };
   let state: StripePaymentState;
   try {
@@ -294,7 +317,9 @@ async function replay(tx: EntityManager, env: BillingEnv, payment: Payment): Pro
     if (err instanceof DomainError) return { payment };
     throw err;
   }
-  if (belongsTo(payment, state)) applyStripeState(tx, payment, state, 'idempotent retry');
+  const found = Boolean(state.intent || state.session);
+  if (!found && payment.status === PaymentStatus.ERROR && payment.failureCode === UNREACHED) return null;
+  if (found && belongsTo(payment, state)) applyStripeState(tx, payment, state, 'idempotent retry');
   return {
     payment,
     checkoutUrl: state.session?.status === 'open' ? state.session.url : null,

@@ -45,6 +45,8 @@ export interface TestServerOptions {
   webhooks?: boolean;
   /** Extra emulator modules (e.g. one that makes Stripe fail on purpose). */
   emulatorModules?: EmulatorModule[];
+  /** The emulator keeps its state in this file (saved on stop), so a test can start it again. */
+  emulatorDataFile?: string;
 }
 
 let userSeq = 0;
@@ -63,7 +65,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   let emulator: EmulatorHandle | undefined;
   let stripe: StripeContext | undefined;
   if (options.stripe) {
-    emulator = await startEmulator({ port: 0, webhookRetryDelaysMs: [50, 200, 500], modules: options.emulatorModules });
+    emulator = await startEmulator({ port: 0, webhookRetryDelaysMs: [50, 200, 500], modules: options.emulatorModules, dataFile: options.emulatorDataFile });
     const client = createStripeClient({ secretKey: 'sk_test_tollgate_tests', host: emulator.host, port: emulator.port, protocol: emulator.protocol, maxNetworkRetries: 0 });
     const endpoint =
       options.webhooks === false ? undefined : await client.webhookEndpoints.create({ url: `${url}/webhooks/stripe`, enabled_events: [...WEBHOOK_EVENTS] });
