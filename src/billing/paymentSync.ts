@@ -207,14 +207,21 @@ export async function findPaymentFor(em: EntityManager, object: { id: string; me
 
 /**
  * A webhook about a PaymentIntent (or its charge, refund or dispute): re-fetch the intent and apply it
- * to our payment. Returns the inbox outcome.
+ * to our payment. `snapshot` is the event's copy of the intent, when the event carries one: it tells
+ * whether the intent is ours without asking Stripe (most are not, e.g. those of subscription invoices).
+ * Returns the inbox outcome.
  */
-export async function syncPaymentIntent(em: EntityManager, env: BillingEnv, intentId: string, source: string): Promise<string> {
-  const first = await fetchIntentState(env, intentId);
-  const found = await findPaymentFor(em, first.intent!, 'stripePaymentIntentId');
+export async function syncPaymentIntent(
+  em: EntityManager,
+  env: BillingEnv,
+  intentId: string,
+  source: string,
+  snapshot?: Pick<Stripe.PaymentIntent, 'id' | 'metadata'>,
+): Promise<string> {
+  const found = await findPaymentFor(em, snapshot ?? (await fetchIntentState(env, intentId)).intent!, 'stripePaymentIntentId');
   if (!found) return `payment_intent ${intentId} is not a Tollgate payment`;
   return underPaymentLock(em, found.id, async (tx, payment) => {
-    // Re-read under the lock: a change made while we waited for it is applied, not lost.
+    // Read under the lock: a change made while we waited for it is applied, not lost.
     const state = await fetchIntentState(env, intentId);
     if (!belongsTo(payment, state)) {
       env.logger.warn({ payment: payment.id, paymentIntent: intentId }, 'a PaymentIntent names a Tollgate payment it does not match; not applied');

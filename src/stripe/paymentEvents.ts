@@ -25,7 +25,8 @@ async function intentOf(env: BillingEnv, object: { payment_intent?: string | Str
 
 const byIntent: EventHandler = async (em, env, event) => {
   const object = event.data.object as { id: string; object: string; payment_intent?: string | null; charge?: string | null };
-  const intentId = object.object === 'payment_intent' ? object.id : await intentOf(env, object);
+  if (object.object === 'payment_intent') return syncPaymentIntent(em, env, object.id, source(event), object as Stripe.PaymentIntent);
+  const intentId = await intentOf(env, object);
   if (!intentId) return `${object.object} ${object.id} belongs to no PaymentIntent`;
   return syncPaymentIntent(em, env, intentId, source(event));
 };
