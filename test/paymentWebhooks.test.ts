@@ -1,4 +1,7 @@
 import type Stripe from 'stripe';
+import { WEBHOOK_EVENTS } from '../src/stripe/connect';
+import { handledTypes } from '../src/stripe/eventHandlers';
+import '../src/stripe/inbox';
 import { runScript } from './support/cli';
 import { sql } from './support/db';
 import { codeOf, logEvents, pay, paymentOf, REFUND_PAYMENT } from './support/payments';
@@ -6,6 +9,10 @@ import { startTestServer, type TestServer } from './support/server';
 import { deliver, fakeEvent, signedHeader } from './support/webhooks';
 
 jest.setTimeout(120_000);
+
+it('the webhook endpoint Tollgate registers subscribes to exactly the event types it handles', () => {
+  expect([...WEBHOOK_EVENTS].sort()).toEqual(handledTypes());
+});
 
 /**
  * The payment side of webhook sync. Changes are made in Stripe (the emulator) directly, as in Stripe's
