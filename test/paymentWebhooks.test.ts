@@ -4,7 +4,7 @@ import { handledTypes } from '../src/stripe/eventHandlers';
 import '../src/stripe/inbox';
 import { runScript } from './support/cli';
 import { sql } from './support/db';
-import { codeOf, logEvents, pay, paymentOf, REFUND_PAYMENT } from './support/payments';
+import { CAPTURE_PAYMENT, codeOf, logEvents, pay, paymentOf, REFUND_PAYMENT } from './support/payments';
 import { startTestServer, type TestServer } from './support/server';
 import { deliver, fakeEvent, signedHeader } from './support/webhooks';
 
@@ -202,12 +202,36 @@ describe('webhook sync of payments (real emulator deliveries)', () => {
   });
 });
 
-describe('stripe:sync of payments', () => {
+describe('payments changed in Stripe while no webhook reaches Tollgate', () => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startTestServer({ stripe: true, webhooks: false });
   });
   afterAll(() => server.close());
+
+  it('a capture Stripe refuses because the authorisation was canceled there: BAD_USER_INPUT, and the payment is brought up to date', async () => {
+    const user = await server.createUser();
+    const admin = await server.createUser({ admin: true });
+    const { payment } = await pay(server, user.token, { amount: '10.00', currency: 'usd', paymentMethod: 'pm_card_visa', captureMethod: 'MANUAL' });
+    await server.stripe.paymentIntents.cancel(payment.stripePaymentIntentId);
+    const res = await server.gql(CAPTURE_PAYMENT, { id: payment.id }, admin.token);
+    expect(res.errors?.[0]).toMatchObject({ message: expect.stringMatching(/status of canceled/), extensions: { code: 'BAD_USER_INPUT', stripeCode: 'payment_intent_unexpected_state' } });
+    const after = await paymentOf(server, payment.id, user.token);
+    expect(after.status).toBe('CANCELED');
+    expect(logEvents(after).slice(-2)).toEqual(['stripe_refused', 'status']);
+    expect(after.logs.at(-1).message).toBe('PREAUTH -> CANCELED (after a refused capture)');
+  });
+
+  it('a refund larger than what Stripe has left (refunded there meanwhile): BAD_USER_INPUT, and refundedAmount is brought up to date', async () => {
+    const user = await server.createUser();
+    const admin = await server.createUser({ admin: true });
+    const { payment } = await pay(server, user.token, { amount: '10.00', currency: 'usd', paymentMethod: 'pm_card_visa' });
+    await server.stripe.refunds.create({ payment_intent: payment.stripePaymentIntentId, amount: 800 });
+    const res = await server.gql(REFUND_PAYMENT, { id: payment.id, amount: '5.00' }, admin.token);
+    expect(res.errors?.[0]).toMatchObject({ message: expect.stringMatching(/greater than unrefunded amount/), extensions: { code: 'BAD_USER_INPUT', field: 'amount' } });
+    expect(await paymentOf(server, payment.id, user.token)).toMatchObject({ status: 'PARTIALLY_REFUNDED', refundedAmount: { amount: '8.00' } });
+    expect((await server.stripe.refunds.list({ payment_intent: payment.stripePaymentIntentId })).data.map((r) => r.amount)).toEqual([800]);
+  });
 
   it('--dry-run shows payments changed directly in Stripe and writes nothing; a real run applies and logs them', async () => {
     const user = await server.createUser();
