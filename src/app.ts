@@ -16,6 +16,7 @@ import type { User } from './entities';
 import { buildContext, tokenFromHeader, type Context } from './graphql/context';
 import { createFormatError } from './graphql/errors';
 import { getSchema } from './graphql/schema';
+import { paymentReturnRoutes } from './http/paymentReturn';
 import { subscriptionReturnRoutes } from './http/subscriptionReturn';
 import { webhookRoutes } from './http/webhookRoute';
 import type { Logger } from './logger';
@@ -111,6 +112,7 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
   if (stripe) {
     app.use(webhookRoutes(orm, stripe.webhookSecret, billing));
     app.use(subscriptionReturnRoutes(orm, billing, logger));
+    app.use(paymentReturnRoutes(orm, billing, logger));
   }
 
   app.use((_req, res) => {

@@ -1,5 +1,5 @@
 import { DomainError } from '../src/billing/errors';
-import { formatAmount, parseAmount } from '../src/billing/money';
+import { formatAmount, MAX_AMOUNT_MINOR, parseAmount, parseChargeAmount } from '../src/billing/money';
 
 describe('money', () => {
   it.each([
@@ -40,5 +40,22 @@ describe('money', () => {
     expect(formatAmount(5, 'usd')).toBe('0.05');
     expect(formatAmount(500, 'jpy')).toBe('500');
     expect(formatAmount(1234, 'bhd')).toBe('1.234');
+  });
+
+  it('charges three-decimal currencies only in steps of 0.010, as Stripe does', () => {
+    expect(parseChargeAmount('1.230', 'bhd')).toBe(1230);
+    expect(parseChargeAmount('2', 'KWD')).toBe(2000);
+    expect(parseChargeAmount('500', 'jpy')).toBe(500);
+    expect(parseChargeAmount('10.01', 'usd')).toBe(1001);
+    expect(() => parseChargeAmount('1.234', 'bhd')).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT', message: expect.stringMatching(/third decimal must be 0/) }));
+    expect(() => parseChargeAmount('0', 'usd')).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT' }));
+  });
+
+  it("takes Stripe's maximum (eight digits in the minor unit) in every exponent and refuses one more", () => {
+    expect(MAX_AMOUNT_MINOR).toBe(99_999_999);
+    expect(parseAmount('99999999', 'jpy')).toBe(MAX_AMOUNT_MINOR);
+    expect(parseAmount('99999.990', 'bhd')).toBe(99_999_990);
+    expect(() => parseAmount('100000000', 'jpy')).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT' }));
+    expect(() => parseAmount('100000.000', 'bhd')).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT' }));
   });
 });

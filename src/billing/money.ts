@@ -68,3 +68,16 @@ export function formatAmount(minor: number, currency: string): string {
   const fraction = exp === 0 ? '' : `.${digits.slice(-exp)}`;
   return `${negative ? '-' : ''}${whole}${fraction}`;
 }
+
+/**
+ * An amount Stripe can charge or refund: parseAmount's rules, and for three-decimal currencies (BHD,
+ * JOD, KWD, OMR, TND) a last decimal of 0, since Stripe only moves those in multiples of 10 minor units.
+ */
+export function parseChargeAmount(value: string, currency: string, options: { field?: string } = {}): number {
+  const field = options.field ?? 'amount';
+  const minor = parseAmount(value, currency, { field });
+  if (currencyExponent(currency) === 3 && minor % 10 !== 0) {
+    throw badInput(`Invalid ${field} "${value}": Stripe charges ${currency.toUpperCase()} in steps of 0.010 (the third decimal must be 0)`, { field });
+  }
+  return minor;
+}

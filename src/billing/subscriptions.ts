@@ -34,7 +34,7 @@ export interface SubscribeResult {
   clientSecret?: string | null;
 }
 
-function clientUrl(value: string | null | undefined, field: string): string | null {
+export function clientUrl(value: string | null | undefined, field: string): string | null {
   if (value === undefined || value === null || value === '') return null;
   try {
     const url = new URL(value);

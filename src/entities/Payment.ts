@@ -63,6 +63,10 @@ export class Payment extends BaseEntity {
   @Property({ type: 'text', nullable: true })
   idempotencyKey?: string | null;
 
+  /** The Stripe payment method it is paid with; null for Checkout (the person enters a card there). */
+  @Property({ type: 'text', nullable: true })
+  paymentMethod?: string | null;
+
   @Property({ type: 'text', nullable: true })
   @Unique()
   stripePaymentIntentId?: string | null;

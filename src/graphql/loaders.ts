@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
 import { limitsByPlan, pricingsByPlan } from '../billing/catalog';
-import { Plan, PlanPricing, type PlanLimit } from '../entities';
+import { logsByPayment } from '../billing/payments';
+import { Plan, PlanPricing, type PaymentLog, type PlanLimit } from '../entities';
 
 /** Per-request batching: one statement per kind of child, whatever the number of parents. */
 export function createLoaders(em: EntityManager) {
@@ -10,6 +11,7 @@ export function createLoaders(em: EntityManager) {
     planPricings: new DataLoader<string, PlanPricing[]>((ids) => pricingsByPlan(em, ids)),
     planById: new DataLoader<string, Plan>((ids) => byId(em, Plan, ids)),
     pricingById: new DataLoader<string, PlanPricing>((ids) => byId(em, PlanPricing, ids)),
+    paymentLogs: new DataLoader<string, PaymentLog[]>((ids) => logsByPayment(em, ids)),
   };
 }
 

@@ -4,11 +4,12 @@ import { buildSchema, type AuthChecker } from 'type-graphql';
 import { UserRole } from '../entities';
 import type { Context } from './context';
 import { LimitsResolver } from './resolvers/LimitsResolver';
+import { PaymentResolver } from './resolvers/PaymentResolver';
 import { PlanResolver } from './resolvers/PlanResolver';
 import { SubscriptionResolver } from './resolvers/SubscriptionResolver';
 import { UserResolver } from './resolvers/UserResolver';
 
-export const RESOLVERS = [PlanResolver, UserResolver, LimitsResolver, SubscriptionResolver] as const;
+export const RESOLVERS = [PlanResolver, UserResolver, LimitsResolver, SubscriptionResolver, PaymentResolver] as const;
 
 /** `@Authorized()` needs a user; `@Authorized('admin')` needs that role. */
 export const authChecker: AuthChecker<Context> = ({ context }, roles) => {

@@ -6,6 +6,8 @@ import { StripeEventStatus } from '../entities';
 import type { Logger } from '../logger';
 import { IDEMPOTENCY_PREFIX } from './client';
 import { handlerFor } from './eventHandlers';
+// Registers the payment event handlers alongside the subscription ones.
+import './paymentEvents';
 
 /**
  * The webhook inbox. Every verified event is stored, keyed by Stripe's event id, before it is

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { BillingEnv } from '../billing/env';
+import { reconcilePayments } from '../billing/paymentSync';
 import { upsertFromStripe } from '../billing/subscriptionSync';
 import { User } from '../entities';
 
@@ -29,9 +30,14 @@ registerReconciler('subscriptions', async (em, env, user) => {
   }
 });
 
+registerReconciler('payments', reconcilePayments);
+
 class DryRun extends Error {}
 
 const show = (v: unknown) => (v instanceof Date ? v.toISOString() : v === undefined ? null : v);
+
+/** Append-only audit rows written with a synced change; the change itself is the diff shown. */
+const AUDIT_ENTITIES = new Set(['PaymentLog']);
 
 /** The pending changes of the unit of work as diffs (what a flush would write). */
 function pendingDiffs(em: EntityManager): ObjectDiff[] {
@@ -39,6 +45,7 @@ function pendingDiffs(em: EntityManager): ObjectDiff[] {
   uow.computeChangeSets();
   return uow.getChangeSets().flatMap((cs) => {
     const entity = cs.meta.className;
+    if (AUDIT_ENTITIES.has(entity)) return [];
     const original = (cs.originalEntity ?? {}) as Record<string, unknown>;
     const fields = Object.keys(cs.payload).filter((f) => !['updatedAt', 'stripeSyncedAt', 'createdAt'].includes(f));
     const changes = fields

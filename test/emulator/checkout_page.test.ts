@@ -1,17 +1,7 @@
-import { existsSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import type Stripe from 'stripe';
+import { describeInBrowser, expectText, fillCard, launchChromium, startShop } from '../support/browser';
 import { startTestEmulator, type TestEmulator } from './support';
-
-/** The hosted Checkout page, paid by a person in a real (headless) browser. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// On a developer machine without Chromium these tests are skipped with a warning; in CI (CI=true, where
-// .ci/run installs it) a missing browser is a failure, never a silent skip.
-const haveChromium = existsSync(CHROMIUM);
-const run = haveChromium || process.env.CI ? describe : describe.skip;
-if (!haveChromium) console.warn(`no Chromium at ${CHROMIUM} (apt-get install -y chromium): checkout_page tests ${process.env.CI ? 'fail' : 'skipped'}`);
 
 jest.setTimeout(60_000);
 
@@ -21,32 +11,12 @@ let shop: { url: string; close: () => Promise<void> };
 let monthly: Stripe.Price;
 let book: Stripe.Price;
 
-/** The merchant's site: answers every page with its path, so tests see where the browser landed. */
-async function startShop(): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/html' });
-    res.end(`<!doctype html><title>shop</title><p id="path">${(req.url ?? '').replace(/</g, '&lt;')}</p>`);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
-
-run('hosted Checkout page in Chromium', () => {
+/** The hosted Checkout page, paid by a person in a real (headless) browser. */
+describeInBrowser('checkout_page')('hosted Checkout page in Chromium', () => {
   beforeAll(async () => {
     t = await startTestEmulator();
     shop = await startShop();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     monthly = await t.stripe.prices.create({ currency: 'usd', unit_amount: 1500, recurring: { interval: 'month' }, product_data: { name: 'Premium' } });
     book = await t.stripe.prices.create({ currency: 'usd', unit_amount: 2500, product_data: { name: 'Book' } });
   });
@@ -55,14 +25,6 @@ run('hosted Checkout page in Chromium', () => {
     await shop?.close();
     await t?.em.stop();
   });
-
-  async function fillCard(page: Page, number: string, email?: string): Promise<void> {
-    if (email) await page.fill('#email', email);
-    await page.fill('#cardNumber', number);
-    await page.fill('#cardExpiry', '12 / 34');
-    await page.fill('#cardCvc', '123');
-    await page.fill('#billingName', 'Ada Lovelace');
-  }
 
   test('subscription mode: paid with 4242 4242 4242 4242, redirected to success_url with the session id', async () => {
     const session = await t.stripe.checkout.sessions.create({
@@ -149,8 +111,3 @@ run('hosted Checkout page in Chromium', () => {
     expect(await t.stripe.checkout.sessions.retrieve(session.id)).toMatchObject({ status: 'open', payment_intent: null });
   });
 });
-
-async function expectText(page: Page, selector: string, text: string): Promise<void> {
-  await page.waitForSelector(selector);
-  expect(await page.textContent(selector)).toContain(text);
-}

@@ -207,6 +207,38 @@ describe('idempotency', () => {
     const charges = await t.stripe.charges.list({ payment_intent: a.json.error.payment_intent.id });
     expect(charges.data).toHaveLength(1);
   });
+
+  test('a failure after the work was done (a module listener that throws) answers 500 api_error, saved for its key', async () => {
+    let fail = true;
+    const faulty = await startTestEmulator({
+      modules: [
+        {
+          name: 'fault',
+          register: (_router, ctx) =>
+            ctx.on('payment_intent.succeeded', () => {
+              if (!fail) return;
+              fail = false;
+              throw new Error('injected failure');
+            }),
+        },
+      ],
+    });
+    try {
+      const body = 'amount=1500&currency=usd&confirm=true&payment_method=pm_card_visa&allowed_payment_method_types[0]=card';
+      const a = await raw(faulty.em, 'POST', '/v1/payment_intents', { body, headers: { 'Idempotency-Key': 'key-500' } });
+      expect(a.status).toBe(500);
+      expect(a.json.error).toMatchObject({ type: 'api_error', message: 'An unknown error occurred in the Stripe emulator.' });
+      expect(a.text).not.toMatch(/injected/);
+      // As at Stripe, the same key replays the 500; the payment itself went through once.
+      const b = await raw(faulty.em, 'POST', '/v1/payment_intents', { body, headers: { 'Idempotency-Key': 'key-500' } });
+      expect(b.status).toBe(500);
+      expect(b.headers['idempotent-replayed']).toBe('true');
+      const intents = (await faulty.stripe.paymentIntents.list()).data;
+      expect(intents.map((pi) => pi.status)).toEqual(['succeeded']);
+    } finally {
+      await faulty.em.stop();
+    }
+  });
 });
 
 describe('expand', () => {

@@ -6,7 +6,7 @@ import { createUser } from '../../src/billing/users';
 import { loadConfig, type Config } from '../../src/config';
 import { createOrm, migrate, type Orm } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator';
+import { startEmulator, type EmulatorHandle, type EmulatorModule } from '../../src/emulator';
 import { syncStripeCatalog } from '../../src/billing/stripeCatalog';
 import type { StripeContext } from '../../src/stripe/client';
 import { openStripeApi, WEBHOOK_EVENTS } from '../../src/stripe/connect';
@@ -47,6 +47,10 @@ export interface TestServerOptions {
   emulatorLog?: (msg: string, fields?: object) => void;
   /** Where the server logs (JSON lines), e.g. captureLogs().stream; default stdout at TEST_LOG_LEVEL. */
   logStream?: NodeJS.WritableStream;
+  /** Extra emulator modules (e.g. one that makes Stripe fail on purpose). */
+  emulatorModules?: EmulatorModule[];
+  /** The emulator keeps its state in this file (saved on stop), so a test can start it again. */
+  emulatorDataFile?: string;
 }
 
 let userSeq = 0;
@@ -71,7 +75,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   let emulator: EmulatorHandle | undefined;
   let stripe: StripeContext | undefined;
   if (options.stripe) {
-    emulator = await startEmulator({ port: 0, webhookRetryDelaysMs: [50, 200, 500], logger: options.emulatorLog });
+    emulator = await startEmulator({
+      port: 0,
+      webhookRetryDelaysMs: [50, 200, 500],
+      logger: options.emulatorLog,
+      modules: options.emulatorModules,
+      dataFile: options.emulatorDataFile,
+    });
     const api = await openStripeApi(config, { protocol: emulator.protocol, host: emulator.host, port: emulator.port }, 'sk_test_tollgate_tests', { maxNetworkRetries: 0 });
     const client = api.client;
     const endpoint =

@@ -1,0 +1,516 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import Stripe from 'stripe';
+import { CaptureMethod, Payment, PaymentLog, PaymentStatus, User, UserRole } from '../entities';
+import { idempotencyKey } from '../stripe/client';
+import { callStripe } from '../stripe/errors';
+import { ensureCustomer } from './customers';
+import type { BillingEnv } from './env';
+import { DomainError, badInput, conflict, notFound } from './errors';
+import { lockUser } from './locks';
+import { normalizeCurrency, parseChargeAmount } from './money';
+import {
+  applyStripeState,
+  belongsTo,
+  fetchPaymentState,
+  logPayment,
+  money,
+  PAYMENT_ID_KEY,
+  underPaymentLock,
+  UUID,
+  type StripePaymentState,
+} from './paymentSync';
+import { clientUrl } from './subscriptions';
+
+/**
+ * One-off payments. Our row is created and committed first, then Stripe is asked for a PaymentIntent
+ * (or a Checkout Session) carrying the row's id in its metadata and an idempotency key derived from it,
+ * so a failure halfway leaves a row that says what happened and never an object in Stripe that no row
+ * knows about. Every state change and every Stripe call outcome is written to the payment's log in the
+ * same transaction as the change. Calls of one user are serialised by the billing lock.
+ */
+
+export interface CreatePaymentInput {
+  amount: string;
+  currency: string;
+  description?: string | null;
+  orderId?: string | null;
+  metadata?: Record<string, unknown> | null;
+  paymentMethod?: string | null;
+  captureMethod?: CaptureMethod | null;
+  successUrl?: string | null;
+  cancelUrl?: string | null;
+  idempotencyKey?: string | null;
+}
+
+export interface CreatePaymentResult {
+  payment: Payment;
+  checkoutUrl?: string | null;
+  clientSecret?: string | null;
+}
+
+/** Who is asking: the owner sees and cancels their payments, an admin any. */
+export interface Actor {
+  id: string;
+  role: UserRole;
+}
+
+interface ValidInput {
+  amountMinor: number;
+  currency: string;
+  description: string | null;
+  orderId: string | null;
+  metadata: Record<string, string | number | boolean> | null;
+  paymentMethod: string | null;
+  captureMethod: CaptureMethod;
+  successUrl: string | null;
+  cancelUrl: string | null;
+  idempotencyKey: string | null;
+}
+
+const METADATA_MAX_KEYS = 40;
+const PAYMENT_METHOD = /^(pm|tok)_[A-Za-z0-9_]{1,200}$/;
+/** Stripe parameters a client's input ends up in: when Stripe refuses one of them, the input was bad. */
+const CLIENT_PARAMS: Record<string, string> = { amount: 'amount', currency: 'currency', payment_method: 'paymentMethod' };
+/** failureCode of a payment Stripe could not be asked about (unreachable, failing): asking again is safe. */
+const UNREACHED = 'payment_service_unavailable';
+const CANCELABLE = [PaymentStatus.WAITING, PaymentStatus.PREAUTH, PaymentStatus.REJECTED, PaymentStatus.ERROR];
+
+function text(value: string | null | undefined, field: string, max: number): string | null {
+  const v = value?.trim();
+  if (!v) return null;
+  if (v.length > max) throw badInput(`${field} is longer than ${max} characters`, { field });
+  return v;
+}
+
+function validMetadata(value: Record<string, unknown> | null | undefined): Record<string, string | number | boolean> | null {
+  if (value === null || value === undefined) return null;
+  const entries = Object.entries(value);
+  if (entries.length > METADATA_MAX_KEYS) throw badInput(`metadata takes at most ${METADATA_MAX_KEYS} keys`, { field: 'metadata' });
+  for (const [key, v] of entries) {
+    if (key.length === 0 || key.length > 40 || /[[\]]/.test(key)) throw badInput(`metadata key "${key}" must be 1 to 40 characters without square brackets`, { field: 'metadata' });
+    if (key.startsWith('tollgate_')) throw badInput(`metadata keys starting with "tollgate_" are reserved`, { field: 'metadata' });
+    if (!['string', 'number', 'boolean'].includes(typeof v)) throw badInput(`metadata value of "${key}" must be a string, number or boolean`, { field: 'metadata' });
+    if (String(v).length > 500) throw badInput(`metadata value of "${key}" is longer than 500 characters`, { field: 'metadata' });
+  }
+  return value as Record<string, string | number | boolean>;
+}
+
+/** Everything is checked before anything is written, here or in Stripe. */
+function validate(input: CreatePaymentInput): ValidInput {
+  const currency = normalizeCurrency(input.currency);
+  const paymentMethod = text(input.paymentMethod, 'paymentMethod', 255);
+  if (paymentMethod && !PAYMENT_METHOD.test(paymentMethod)) throw badInput(`Invalid paymentMethod "${paymentMethod}": expected a Stripe payment method id such as pm_card_visa`, { field: 'paymentMethod' });
+  return {
+    amountMinor: parseChargeAmount(input.amount, currency),
+    currency,
+    description: text(input.description, 'description', 1000),
+    orderId: text(input.orderId, 'orderId', 200),
+    metadata: validMetadata(input.metadata),
+    paymentMethod,
+    captureMethod: input.captureMethod ?? CaptureMethod.AUTOMATIC,
+    successUrl: clientUrl(input.successUrl, 'successUrl'),
+    cancelUrl: clientUrl(input.cancelUrl, 'cancelUrl'),
+    idempotencyKey: text(input.idempotencyKey, 'idempotencyKey', 200),
+  };
+}
+
+/** The metadata Stripe gets: the client's, stringified, plus our ids. */
+function stripeMetadata(payment: Payment): Record<string, string> {
+  const own = Object.entries(payment.metadata ?? {}).map(([k, v]) => [k, String(v)]);
+  return {
+    ...Object.fromEntries(own),
+    [PAYMENT_ID_KEY]: payment.id,
+    tollgate_user_id: payment.user.id,
+    ...(payment.orderId ? { tollgate_order_id: payment.orderId } : {}),
+  };
+}
+
+const stripeCaptureMethod = (payment: Payment) => (payment.captureMethod === CaptureMethod.MANUAL ? 'manual' : 'automatic');
+
+/**
+ * Creates a payment. With a payment method a PaymentIntent is created and confirmed: CONFIRMED,
+ * PREAUTH (manual capture), WAITING with a client secret (3-D Secure) or REJECTED (declined; not an
+ * error). Without one a Checkout Session is opened and its URL returned. The same idempotency key
+ * returns the same payment; with another amount or currency it is a CONFLICT. When Stripe cannot be
+ * reached or fails, the payment is left ERROR with the reason in its log and PAYMENT_SERVICE_UNAVAILABLE
+ * is answered (with the payment's id).
+ */
+export async function createPayment(em: EntityManager, env: BillingEnv, userId: string, input: CreatePaymentInput): Promise<CreatePaymentResult> {
+  const valid = validate(input);
+  // Committed on its own before Stripe hears of the payment: whatever happens next, this row knows.
+  const id = await recordPayment(em.fork(), userId, valid);
+  let failure: unknown;
+  const result = await underPaymentLock(em, id, async (tx, payment) => {
+    if (started(payment)) {
+      const answer = await replay(tx, env, payment);
+      if (answer) return answer;
+      logPayment(tx, payment, 'retry', 'the last attempt never reached Stripe and Stripe has nothing for this payment: asking again (idempotent retry)');
+      logPayment(tx, payment, 'status', 'ERROR -> WAITING (idempotent retry)', { from: payment.status, to: PaymentStatus.WAITING, source: 'idempotent retry' });
+      payment.status = PaymentStatus.WAITING;
+    }
+    try {
+      return await startInStripe(tx, env, payment);
+    } catch (err) {
+      failure = failedHalfway(tx, env, payment, err);
+      return { payment };
+    }
+  });
+  if (failure) throw failure;
+  return result;
+}
+
+/**
+ * The payment row and its first log line, or the payment this idempotency key already made (CONFLICT
+ * when that one is for other money). Short: no Stripe call happens in this transaction.
+ */
+async function recordPayment(fork: EntityManager, userId: string, v: ValidInput): Promise<string> {
+  return fork.transactional(async (t) => {
+    await lockUser(t, userId);
+    if (v.idempotencyKey) {
+      const prior = await t.findOne(Payment, { user: userId, idempotencyKey: v.idempotencyKey });
+      if (prior) {
+        if (prior.amountMinor !== v.amountMinor || prior.currency !== v.currency) {
+          throw conflict(`idempotencyKey "${v.idempotencyKey}" was already used for a payment of ${money(prior.amountMinor, prior.currency)}`, {
+            field: 'idempotencyKey',
+            paymentId: prior.id,
+          });
+        }
+        return prior.id;
+      }
+    }
+    const payment = t.create(Payment, {
+      user: t.getReference(User, userId),
+      amountMinor: v.amountMinor,
+      currency: v.currency,
+      captureMethod: v.captureMethod,
+      paymentMethod: v.paymentMethod,
+      description: v.description,
+      orderId: v.orderId,
+      metadata: v.metadata,
+      idempotencyKey: v.idempotencyKey,
+      successUrl: v.successUrl,
+      cancelUrl: v.cancelUrl,
+    });
+    const how = v.paymentMethod ? `with payment method ${v.paymentMethod}` : 'through Stripe Checkout';
+    logPayment(t, payment, 'created', `payment of ${money(v.amountMinor, v.currency)} created, ${v.captureMethod} capture, ${how}`, {
+      amountMinor: v.amountMinor,
+      currency: v.currency,
+      captureMethod: v.captureMethod,
+    });
+    return payment.id;
+  });
+}
+
+/** Stripe was asked about this payment before (or a concurrent call with the same key is answering it). */
+const started = (p: Payment) => p.status !== PaymentStatus.WAITING || Boolean(p.stripePaymentIntentId || p.stripeCheckoutSessionId);
+
+/** A declined card answers 402 with the PaymentIntent: that is an outcome (REJECTED), not a failure. */
+function declinedIntent(err: unknown): Stripe.PaymentIntent {
+  if (err instanceof Stripe.errors.StripeCardError && err.payment_intent) return err.payment_intent;
+  throw err;
+}
+
+/**
+ * Asks Stripe for the payment's PaymentIntent or Checkout Session. Everything sent comes from the row and
+ * the idempotency key from its id, so asking again (a retry, a crash before the answer was stored) is
+ * answered with the same object.
+ */
+async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Payment): Promise<CreatePaymentResult> {
+  const customer = await ensureCustomer(tx, env.stripe, payment.user.id, env);
+  const metadata = stripeMetadata(payment);
+  const description = payment.description ?? undefined;
+  const paymentMethod = payment.paymentMethod;
+  if (!paymentMethod) {
+    const key = idempotencyKey('payment', payment.id, 'checkout');
+    const session = await callStripe(
+      () =>
+        env.stripe.checkout.sessions.create(
+          {
+            mode: 'payment',
+            customer,
+            client_reference_id: payment.user.id,
+            line_items: [
+              {
+                quantity: 1,
+                price_data: { currency: payment.currency, unit_amount: payment.amountMinor, product_data: { name: payment.description ?? (payment.orderId ? `Order ${payment.orderId}` : 'Payment') } },
+              },
+            ],
+            payment_intent_data: { capture_method: stripeCaptureMethod(payment), description, metadata },
+            metadata,
+            success_url: `${env.publicUrl}/payments/${payment.id}/success?session_id={CHECKOUT_SESSION_ID}`,
+            cancel_url: `${env.publicUrl}/payments/${payment.id}/cancel`,
+          },
+          { idempotencyKey: key },
+        ),
+      env,
+    );
+    logPayment(tx, payment, 'stripe', `Checkout Session ${session.id} opened`, { call: 'checkout.sessions.create', checkoutSession: session.id, idempotencyKey: key });
+    applyStripeState(tx, payment, { session }, 'createPayment');
+    return { payment, checkoutUrl: session.url };
+  }
+  const key = idempotencyKey('payment', payment.id, 'create');
+  const intent = await callStripe(
+    () =>
+      env.stripe.paymentIntents
+        .create(
+          {
+            amount: payment.amountMinor,
+            currency: payment.currency,
+            customer,
+            payment_method: paymentMethod,
+            confirm: true,
+            capture_method: stripeCaptureMethod(payment),
+            allowed_payment_method_types: ['card'],
+            description,
+            metadata,
+          },
+          { idempotencyKey: key },
+        )
+        .catch(declinedIntent),
+    env,
+  );
+  logPayment(tx, payment, 'stripe', `PaymentIntent ${intent.id} created and confirmed: ${intent.status}`, {
+    call: 'payment_intents.create',
+    paymentIntent: intent.id,
+    stripeStatus: intent.status,
+    idempotencyKey: key,
+  });
+  applyStripeState(tx, payment, { intent }, 'createPayment');
+  return { payment, clientSecret: intent.status === 'requires_action' ? intent.client_secret : null };
+}
+
+/**
+ * Stripe failed while the payment was being started. If Stripe refused what the client asked for
+ * (an unknown payment method, an amount below its minimum) it made nothing, so neither do we: the row is
+ * removed and BAD_USER_INPUT answered. Otherwise the row stays, ERROR, with the reason in its log, and
+ * the error is answered with the payment's id. Returns the error to throw once this is committed.
+ */
+function failedHalfway(tx: EntityManager, env: BillingEnv, payment: Payment, err: unknown): unknown {
+  if (err instanceof Stripe.errors.StripeInvalidRequestError && err.param && CLIENT_PARAMS[err.param]) {
+    tx.remove(payment);
+    return badInput(err.message, { field: CLIENT_PARAMS[err.param], stripeCode: err.code });
+  }
+  const known = err instanceof DomainError;
+  if (!known) env.logger.error({ err, payment: payment.id }, 'starting a payment in Stripe failed');
+  const message = known ? err.message : 'The payment could not be started because of an internal error.';
+  logPayment(tx, payment, 'stripe_error', `starting the payment in Stripe failed: ${message}`, { code: known ? err.code : 'INTERNAL_SERVER_ERROR' });
+  payment.failureCode = known ? err.code.toLowerCase() : 'internal_error';
+  payment.failureMessage = message;
+  logPayment(tx, payment, 'status', `${payment.status.toUpperCase()} -> ERROR (createPayment)`, { from: payment.status, to: PaymentStatus.ERROR, source: 'createPayment' });
+  payment.status = PaymentStatus.ERROR;
+  env.logger.warn({ payment: payment.id, reason: message }, 'payment left in ERROR: Stripe failed while it was being started');
+  return known ? new DomainError(err.code, err.message, { ...err.extensions, paymentId: payment.id }) : err;
+}
+
+/**
+ * The same idempotency key again: the same payment, brought up to date from Stripe when it is still
+ * open (the 3-D Secure step or Checkout may have finished; a call that failed halfway may have made its
+ * object after all), with the client secret or Checkout URL while the customer still has a step to take.
+ * Null when the last attempt never reached Stripe and Stripe has nothing for the payment: ask again.
+ */
+async function replay(tx: EntityManager, env: BillingEnv, payment: Payment): Promise<CreatePaymentResult | null> {
+  if (payment.status !== PaymentStatus.WAITING && payment.status !== PaymentStatus.ERROR) return { payment };
+  let state: StripePaymentState;
+  try {
+    state = await fetchPaymentState(env, payment);
+  } catch (err) {
+    if (err instanceof DomainError) return { payment };
+    throw err;
+  }
+  const found = Boolean(state.intent || state.session);
+  if (!found && payment.status === PaymentStatus.ERROR && payment.failureCode === UNREACHED) return null;
+  if (found && belongsTo(payment, state)) applyStripeState(tx, payment, state, 'idempotent retry');
+  return {
+    payment,
+    checkoutUrl: state.session?.status === 'open' ? state.session.url : null,
+    clientSecret: state.intent?.status === 'requires_action' ? state.intent.client_secret : null,
+  };
+}
+
+/**
+ * One Stripe call about an existing payment, under its lock: the outcome is logged either way. A
+ * refusal (our copy was stale, or Stripe does not allow the amount) re-reads the payment from Stripe and
+ * becomes BAD_USER_INPUT; an unreachable or failing Stripe stays PAYMENT_SERVICE_UNAVAILABLE. Failures
+ * are returned, to be thrown once the log is committed.
+ */
+async function paymentCall<T>(tx: EntityManager, env: BillingEnv, payment: Payment, what: string, call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  try {
+    return { ok: true, value: await callStripe(call, env) };
+  } catch (err) {
+    if (err instanceof Stripe.errors.StripeInvalidRequestError) {
+      logPayment(tx, payment, 'stripe_refused', `${what} refused by Stripe: ${err.message}`, { code: err.code, param: err.param });
+      await resync(tx, env, payment, `after a refused ${what}`);
+      const field = err.param === 'amount' || err.param === 'amount_to_capture' ? 'amount' : 'id';
+      return { ok: false, error: badInput(err.message, { field, stripeCode: err.code }) };
+    }
+    if (err instanceof DomainError) {
+      logPayment(tx, payment, 'stripe_error', `${what} failed: ${err.message}`, { code: err.code });
+      return { ok: false, error: err };
+    }
+    env.logger.error({ err, payment: payment.id }, `Stripe call failed: ${what}`);
+    logPayment(tx, payment, 'stripe_error', `${what} failed with an internal error`, { code: 'INTERNAL_SERVER_ERROR' });
+    return { ok: false, error: err };
+  }
+}
+
+async function resync(tx: EntityManager, env: BillingEnv, payment: Payment, source: string): Promise<void> {
+  try {
+    const state = await fetchPaymentState(env, payment);
+    if (belongsTo(payment, state)) applyStripeState(tx, payment, state, source);
+  } catch (err) {
+    env.logger.warn({ err, payment: payment.id }, 'could not re-read a payment from Stripe');
+  }
+}
+
+/** Runs an operation on a payment under its user's lock; a failure it returns is thrown after the commit (so its log stays). */
+async function operate(em: EntityManager, id: string, fn: (tx: EntityManager, payment: Payment) => Promise<unknown>): Promise<Payment> {
+  let failure: unknown;
+  const payment = await underPaymentLock(em, id, async (tx, p) => {
+    failure = await fn(tx, p);
+    return p;
+  });
+  if (failure) throw failure;
+  return payment;
+}
+
+const state = (p: Payment) => p.status.toUpperCase();
+
+/** Any payment by id (admins), NOT_FOUND when there is none. */
+async function existing(em: EntityManager, id: string): Promise<Payment> {
+  const payment = UUID.test(id) ? await em.findOne(Payment, { id }) : null;
+  if (!payment) throw notFound('Payment');
+  return payment;
+}
+
+/** Captures an authorised (PREAUTH) payment, all of it or part (the rest is released). */
+export async function capturePayment(em: EntityManager, env: BillingEnv, id: string, amount?: string | null): Promise<Payment> {
+  const { id: paymentId } = await existing(em, id);
+  return operate(em, paymentId, async (tx, payment) => {
+    if (payment.status !== PaymentStatus.PREAUTH) throw badInput(`Only an authorised (PREAUTH) payment can be captured; this one is ${state(payment)}`, { field: 'id' });
+    const minor = amount === null || amount === undefined ? payment.amountMinor : parseChargeAmount(amount, payment.currency);
+    if (minor > payment.amountMinor) {
+      throw badInput(`Cannot capture ${money(minor, payment.currency)}: ${money(payment.amountMinor, payment.currency)} is authorised`, { field: 'amount' });
+    }
+    const key = idempotencyKey('payment', payment.id, 'capture', minor);
+    const res = await paymentCall(tx, env, payment, 'capture', () =>
+      env.stripe.paymentIntents.capture(payment.stripePaymentIntentId!, { amount_to_capture: minor, expand: ['latest_charge'] }, { idempotencyKey: key }),
+    );
+    if (!res.ok) return res.error;
+    logPayment(tx, payment, 'stripe', `capture of ${money(minor, payment.currency)} accepted`, { call: 'payment_intents.capture', idempotencyKey: key });
+    const charge = typeof res.value.latest_charge === 'object' ? res.value.latest_charge : null;
+    applyStripeState(tx, payment, { intent: res.value, charge }, 'capturePayment');
+    return undefined;
+  });
+}
+
+/** Refunds a captured payment, all that is left or part of it. */
+export async function refundPayment(em: EntityManager, env: BillingEnv, id: string, amount?: string | null): Promise<Payment> {
+  const { id: paymentId } = await existing(em, id);
+  return operate(em, paymentId, async (tx, payment) => {
+    if (payment.status === PaymentStatus.DISPUTED) throw badInput('A disputed payment cannot be refunded: the dispute settles it', { field: 'id' });
+    if (payment.status !== PaymentStatus.CONFIRMED && payment.status !== PaymentStatus.PARTIALLY_REFUNDED) {
+      throw badInput(`Only a captured payment can be refunded; this one is ${state(payment)}`, { field: 'id' });
+    }
+    const left = payment.capturedAmountMinor - payment.refundedAmountMinor;
+    const minor = amount === null || amount === undefined ? left : parseChargeAmount(amount, payment.currency);
+    if (minor > left) {
+      throw badInput(`Cannot refund ${money(minor, payment.currency)}: ${money(left, payment.currency)} is left to refund`, { field: 'amount', remaining: left });
+    }
+    // The refunded total so far is part of the key: a retry of this refund is the same refund, a later one is new.
+    const key = idempotencyKey('payment', payment.id, 'refund', payment.refundedAmountMinor, minor);
+    const res = await paymentCall(tx, env, payment, 'refund', () =>
+      env.stripe.refunds.create({ payment_intent: payment.stripePaymentIntentId!, amount: minor, metadata: { [PAYMENT_ID_KEY]: payment.id } }, { idempotencyKey: key }),
+    );
+    if (!res.ok) return res.error;
+    logPayment(tx, payment, 'stripe', `refund ${res.value.id} of ${money(minor, payment.currency)}: ${res.value.status}`, { call: 'refunds.create', refund: res.value.id, idempotencyKey: key });
+    await resync(tx, env, payment, 'refundPayment');
+    return undefined;
+  });
+}
+
+/**
+ * Cancels a payment before capture (the owner or an admin): an open Checkout is expired, a
+ * PaymentIntent canceled (an authorisation released). A payment Stripe never heard of is canceled here.
+ */
+export async function cancelPayment(em: EntityManager, env: BillingEnv, actor: Actor, id: string): Promise<Payment> {
+  const { id: paymentId } = await findPayment(em, actor, id);
+  return operate(em, paymentId, async (tx, payment) => {
+    // Stripe's current state first: the payment may have been captured, paid or canceled meanwhile.
+    const current = await paymentCall(tx, env, payment, 'cancel', () => fetchPaymentState(env, payment));
+    if (!current.ok) return current.error;
+    if (belongsTo(payment, current.value)) applyStripeState(tx, payment, current.value, 'cancelPayment');
+    if (!CANCELABLE.includes(payment.status)) throw badInput(`Only a payment that has not been captured can be canceled; this one is ${state(payment)}`, { field: 'id' });
+    const key = idempotencyKey('payment', payment.id, 'cancel');
+    const session = current.value.session;
+    if (session?.status === 'open') {
+      const res = await paymentCall(tx, env, payment, 'cancel', () => env.stripe.checkout.sessions.expire(session.id, {}, { idempotencyKey: key }));
+      if (!res.ok) return res.error;
+      logPayment(tx, payment, 'stripe', `Checkout Session ${res.value.id} expired`, { call: 'checkout.sessions.expire', idempotencyKey: key });
+      await resync(tx, env, payment, 'cancelPayment');
+    } else if (payment.stripePaymentIntentId) {
+      const res = await paymentCall(tx, env, payment, 'cancel', () =>
+        env.stripe.paymentIntents.cancel(payment.stripePaymentIntentId!, { cancellation_reason: 'requested_by_customer', expand: ['latest_charge'] }, { idempotencyKey: key }),
+      );
+      if (!res.ok) return res.error;
+      logPayment(tx, payment, 'stripe', `PaymentIntent ${res.value.id} canceled`, { call: 'payment_intents.cancel', idempotencyKey: key });
+      const charge = typeof res.value.latest_charge === 'object' ? res.value.latest_charge : null;
+      applyStripeState(tx, payment, { intent: res.value, charge }, 'cancelPayment');
+    } else {
+      logPayment(tx, payment, 'status', `${state(payment)} -> CANCELED (cancelPayment: nothing in Stripe to cancel)`, { from: payment.status, to: PaymentStatus.CANCELED, source: 'cancelPayment' });
+      payment.status = PaymentStatus.CANCELED;
+    }
+    return undefined;
+  });
+}
+
+/** A payment its owner (or an admin) may see; NOT_FOUND for anyone else. */
+export async function findPayment(em: EntityManager, actor: Actor, id: string): Promise<Payment> {
+  const payment = UUID.test(id) ? await em.findOne(Payment, actor.role === UserRole.ADMIN ? { id } : { id, user: actor.id }) : null;
+  if (!payment) throw notFound('Payment');
+  return payment;
+}
+
+export interface PaymentPage {
+  payments: Payment[];
+  /** cursor of each payment, in the same order */
+  cursors: string[];
+  hasNextPage: boolean;
+}
+
+export const PAGE_DEFAULT = 20;
+export const PAGE_MAX = 100;
+
+const encodeCursor = (p: Payment) => Buffer.from(JSON.stringify([p.createdAt.toISOString(), p.id])).toString('base64url');
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const createdAt = new Date(at);
+    if (typeof id === 'string' && UUID.test(id) && !Number.isNaN(createdAt.getTime())) return { createdAt, id };
+  } catch {
+    // fall through
+  }
+  throw badInput('Invalid cursor "after": pass an endCursor or edge cursor from a previous page', { field: 'after' });
+}
+
+/** The user's payments, newest first, `first` at a time after the cursor of a previous page. */
+export async function listPayments(em: EntityManager, userId: string, options: { first?: number | null; after?: string | null } = {}): Promise<PaymentPage> {
+  const first = options.first ?? PAGE_DEFAULT;
+  if (!Number.isInteger(first) || first < 1 || first > PAGE_MAX) throw badInput(`first must be between 1 and ${PAGE_MAX}`, { field: 'first' });
+  const after = options.after ? decodeCursor(options.after) : null;
+  const rows = await em.find(
+    Payment,
+    after ? { user: userId, $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, id: { $lt: after.id } }] } : { user: userId },
+    { orderBy: { createdAt: 'desc', id: 'desc' }, limit: first + 1 },
+  );
+  const payments = rows.slice(0, first);
+  return { payments, cursors: payments.map(encodeCursor), hasNextPage: rows.length > first };
+}
+
+/** The logs of many payments in one statement, oldest entry first (for a DataLoader). */
+export async function logsByPayment(em: EntityManager, paymentIds: readonly string[]): Promise<PaymentLog[][]> {
+  const rows = await em.find(PaymentLog, { payment: paymentIds as string[] }, { orderBy: { id: 'asc' } });
+  const byPayment = new Map<string, PaymentLog[]>(paymentIds.map((id) => [id, []]));
+  for (const row of rows) byPayment.get(row.payment.id)?.push(row);
+  return paymentIds.map((id) => byPayment.get(id) ?? []);
+}

@@ -1,0 +1,139 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator, type EmulatorModule } from '../src/emulator';
+import { runScript } from './support/cli';
+import { sql } from './support/db';
+import { CAPTURE_PAYMENT, CREATE_PAYMENT, logEvents, pay, paymentOf } from './support/payments';
+import { startTestServer, type TestServer } from './support/server';
+
+jest.setTimeout(120_000);
+
+/** When set, the emulator fails with HTTP 500 right after the next charge succeeds (Stripe charged, then failed to answer). */
+let failAfterNextCharge = false;
+const faults: EmulatorModule = {
+  name: 'faults',
+  register(_router, ctx) {
+    ctx.on('payment_intent.succeeded', () => {
+      if (!failAfterNextCharge) return;
+      failAfterNextCharge = false;
+      throw new Error('injected failure: the charge went through, the answer did not');
+    });
+  },
+};
+
+/**
+ * Stripe failing halfway, for real: an emulator that answers 500 after it charged, and an emulator that
+ * is gone. The payment row exists before Stripe hears of it, so it always says what happened, and the
+ * PaymentIntent Stripe may have made carries its id and is found again.
+ */
+describe('payments when Stripe fails halfway', () => {
+  let server: TestServer;
+  let admin: { token: string };
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-stripe-'));
+  const dataFile = join(dir, 'emulator.json');
+  beforeAll(async () => {
+    server = await startTestServer({ stripe: true, emulatorModules: [faults], emulatorDataFile: dataFile });
+    admin = await server.createUser({ admin: true });
+  });
+  afterAll(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const customerOf = async (userId: string): Promise<string> =>
+    (await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [userId]))[0].stripe_customer_id;
+  const intentsNaming = async (userId: string, paymentId: string) =>
+    (await server.stripe.paymentIntents.list({ customer: await customerOf(userId), limit: 100 })).data.filter((pi) => pi.metadata.tollgate_payment_id === paymentId);
+
+  it('a 500 after the charge leaves the payment ERROR with the reason; a retry with the same key finds the PaymentIntent instead of making another', async () => {
+    const user = await server.createUser();
+    const input = { amount: '10.00', currency: 'usd', paymentMethod: 'pm_card_visa', idempotencyKey: 'checkout-1' };
+    failAfterNextCharge = true;
+    const res = await server.gql(CREATE_PAYMENT, { input }, user.token);
+    expect(failAfterNextCharge).toBe(false);
+    expect(res.data).toBeNull();
+    expect(res.errors?.[0].extensions).toMatchObject({ code: 'PAYMENT_SERVICE_UNAVAILABLE', paymentId: expect.any(String) });
+    expect(res.errors?.[0].message).toMatch(/failed to answer \(HTTP 500\)/);
+    const paymentId = res.errors![0].extensions!.paymentId as string;
+
+    const failed = await paymentOf(server, paymentId, user.token);
+    expect(failed).toMatchObject({ status: 'ERROR', failureCode: 'payment_service_unavailable', stripePaymentIntentId: null });
+    expect(logEvents(failed)).toEqual(['created', 'stripe_error', 'status']);
+    expect(failed.logs[1].message).toMatch(/^starting the payment in Stripe failed: The payment service at .* failed to answer \(HTTP 500\)/);
+    expect(failed.logs[2].message).toBe('WAITING -> ERROR (createPayment)');
+    // Stripe did charge: the PaymentIntent names our payment, so it is not an orphan.
+    const [charged] = await intentsNaming(user.id, paymentId);
+    expect(charged).toMatchObject({ status: 'succeeded', amount: 1000 });
+
+    const retry = await server.gql(CREATE_PAYMENT, { input }, user.token);
+    expect(retry.errors).toBeUndefined();
+    expect(retry.data.createPayment.payment).toMatchObject({ id: paymentId, status: 'CONFIRMED', stripePaymentIntentId: charged.id, failureCode: null });
+    expect(retry.data.createPayment.payment.logs.at(-1).message).toBe('ERROR -> CONFIRMED (idempotent retry)');
+    expect(await intentsNaming(user.id, paymentId)).toHaveLength(1);
+    expect((await server.stripe.paymentIntents.list({ customer: await customerOf(user.id) })).data).toHaveLength(1);
+  });
+
+  it('stripe:sync links a PaymentIntent Stripe made although it answered 500', async () => {
+    const user = await server.createUser();
+    failAfterNextCharge = true;
+    const res = await server.gql(CREATE_PAYMENT, { input: { amount: '12.00', currency: 'usd', paymentMethod: 'pm_card_visa' } }, user.token);
+    const paymentId = res.errors?.[0].extensions?.paymentId as string;
+    expect((await paymentOf(server, paymentId, user.token)).status).toBe('ERROR');
+    await server.emulator.idle(20_000);
+    expect((await paymentOf(server, paymentId, user.token)).status).toBe('ERROR');
+
+    const sync = await runScript('stripe-sync', [], { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' });
+    expect(sync.code).toBe(0);
+    expect(sync.stdout).toContain(`~ Payment ${paymentId}`);
+    const [charged] = await intentsNaming(user.id, paymentId);
+    const after = await paymentOf(server, paymentId, user.token);
+    expect(after).toMatchObject({ status: 'CONFIRMED', stripePaymentIntentId: charged.id, capturedAmount: { amount: '12.00' }, failureCode: null, failureMessage: null });
+    expect(after.logs.slice(-3).map((l: any) => l.message)).toEqual([`linked to PaymentIntent ${charged.id} (stripe:sync)`, 'captured 12.00 USD (stripe:sync)', 'ERROR -> CONFIRMED (stripe:sync)']);
+  });
+
+  it('Stripe unreachable: ERROR with the reason logged, a capture keeps PREAUTH; once Stripe is back a retry with the same key pays and the capture goes through', async () => {
+    const known = await server.createUser();
+    const { payment: authorised } = await pay(server, known.token, { amount: '20.00', currency: 'usd', paymentMethod: 'pm_card_visa', captureMethod: 'MANUAL' });
+    const fresh = await server.createUser(); // no Stripe customer yet: the first step fails
+    await server.emulator.stop();
+    const host = `127.0.0.1:${server.emulator.port}`;
+    const unreachable = `The payment service at ${host} could not be reached. Try again later.`;
+    const input = { amount: '5.00', currency: 'usd', paymentMethod: 'pm_card_visa', idempotencyKey: 'while-down' };
+
+    const failedIds: string[] = [];
+    for (const user of [known, fresh]) {
+      const res = await server.gql(CREATE_PAYMENT, { input }, user.token);
+      expect(res.errors?.[0]).toMatchObject({ message: unreachable, extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE', paymentId: expect.any(String) } });
+      const payment = await paymentOf(server, res.errors![0].extensions!.paymentId as string, user.token);
+      expect(payment).toMatchObject({ status: 'ERROR', failureCode: 'payment_service_unavailable', failureMessage: unreachable });
+      expect(logEvents(payment)).toEqual(['created', 'stripe_error', 'status']);
+      failedIds.push(payment.id);
+    }
+    expect(await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [fresh.id])).toEqual([{ stripe_customer_id: null }]);
+
+    const capture = await server.gql(CAPTURE_PAYMENT, { id: authorised.id }, admin.token);
+    expect(capture.errors?.[0]).toMatchObject({ message: unreachable, extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE' } });
+    const kept = await paymentOf(server, authorised.id, known.token);
+    expect(kept.status).toBe('PREAUTH');
+    expect(kept.logs.at(-1)).toMatchObject({ event: 'stripe_error', message: `capture failed: ${unreachable}` });
+
+    // Stripe is back (the same state, the same port).
+    const revived = await startEmulator({ port: server.emulator.port, dataFile, webhookRetryDelaysMs: [50, 200, 500] });
+    try {
+      for (const [i, user] of [known, fresh].entries()) {
+        const retry = await server.gql(CREATE_PAYMENT, { input }, user.token);
+        expect(retry.errors).toBeUndefined();
+        const payment = retry.data.createPayment.payment;
+        expect(payment).toMatchObject({ id: failedIds[i], status: 'CONFIRMED', failureCode: null, capturedAmount: { amount: '5.00' } });
+        expect(logEvents(payment)).toEqual(['created', 'stripe_error', 'status', 'retry', 'status', 'stripe', 'linked', 'captured', 'status']);
+        expect(await intentsNaming(user.id, payment.id)).toHaveLength(1);
+      }
+      const captured = await server.gql(CAPTURE_PAYMENT, { id: authorised.id }, admin.token);
+      expect(captured.data.capturePayment).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '20.00' } });
+      await revived.idle(20_000);
+    } finally {
+      await revived.stop();
+    }
+  });
+});

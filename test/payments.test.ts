@@ -1,0 +1,347 @@
+import { sql } from './support/db';
+import {
+  CANCEL_PAYMENT,
+  CAPTURE_PAYMENT,
+  codeOf,
+  CREATE_PAYMENT,
+  logEvents,
+  MY_PAYMENTS,
+  PAYMENT,
+  pay,
+  paymentOf,
+  REFUND_PAYMENT,
+} from './support/payments';
+import { startTestServer, type TestServer } from './support/server';
+
+jest.setTimeout(120_000);
+
+/** One-off payments through GraphQL over HTTP, against the local Stripe emulator with webhooks on. */
+describe('one-off payments', () => {
+  let server: TestServer;
+  let admin: { id: string; token: string };
+  const statements: string[] = [];
+  beforeAll(async () => {
+    server = await startTestServer({ stripe: true, onQuery: (q) => statements.push(q) });
+    admin = await server.createUser({ admin: true });
+  });
+  afterAll(() => server.close());
+
+  const intent = (id: string) => server.stripe.paymentIntents.retrieve(id);
+  const customerOf = async (userId: string): Promise<string | null> =>
+    (await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [userId]))[0].stripe_customer_id;
+  const paymentRows = (userId: string) => sql(server.databaseUrl, 'select id, status from payment where user_id = $1', [userId]);
+  /** PaymentIntents Stripe holds that were made since `since` (unix seconds). */
+  const intentsSince = async (since: number) => (await server.stripe.paymentIntents.list({ created: { gte: since }, limit: 100 })).data;
+
+  it('pays with 4242: CONFIRMED; the PaymentIntent carries our id and metadata; the log tells the story', async () => {
+    const user = await server.createUser();
+    const { payment, checkoutUrl, clientSecret } = await pay(server, user.token, {
+      amount: '10.00',
+      currency: 'USD',
+      paymentMethod: 'pm_card_visa',
+      description: 'Ten minutes of support',
+      orderId: 'order-1',
+      metadata: { cart: 'c-9', items: 3, gift: false },
+    });
+    expect(payment).toMatchObject({
+      status: 'CONFIRMED',
+      captureMethod: 'AUTOMATIC',
+      amount: { amount: '10.00', amountMinor: 1000, currency: 'usd' },
+      capturedAmount: { amount: '10.00', amountMinor: 1000 },
+      refundedAmount: { amount: '0.00', amountMinor: 0 },
+      description: 'Ten minutes of support',
+      orderId: 'order-1',
+      metadata: { cart: 'c-9', items: 3, gift: false },
+      failureCode: null,
+      failureMessage: null,
+    });
+    expect(checkoutUrl).toBeNull();
+    expect(clientSecret).toBeNull();
+    const pi = await intent(payment.stripePaymentIntentId);
+    expect(pi).toMatchObject({
+      status: 'succeeded',
+      amount: 1000,
+      currency: 'usd',
+      capture_method: 'automatic',
+      customer: await customerOf(user.id),
+      description: 'Ten minutes of support',
+      metadata: { tollgate_payment_id: payment.id, tollgate_user_id: user.id, tollgate_order_id: 'order-1', cart: 'c-9', items: '3', gift: 'false' },
+    });
+    expect(logEvents(payment)).toEqual(['created', 'stripe', 'linked', 'captured', 'status']);
+    expect(payment.logs[0].message).toBe('payment of 10.00 USD created, automatic capture, with payment method pm_card_visa');
+    expect(payment.logs[1].message).toBe(`PaymentIntent ${pi.id} created and confirmed: succeeded`);
+    expect(payment.logs[4].message).toBe('WAITING -> CONFIRMED (createPayment)');
+
+    // The webhooks of our own call change nothing more.
+    await server.emulator.idle(20_000);
+    expect(logEvents(await paymentOf(server, payment.id, user.token))).toEqual(logEvents(payment));
+  });
+
+  it.each([
+    ['pm_card_chargeDeclined', 'generic_decline', 'Your card was declined.'],
+    ['pm_card_chargeDeclinedInsufficientFunds', 'insufficient_funds', 'Your card has insufficient funds.'],
+  ])('a declined card (%s) is a REJECTED payment with Stripe\'s code, not an error', async (card, code, message) => {
+    const user = await server.createUser();
+    const res = await server.gql(CREATE_PAYMENT, { input: { amount: '12.50', currency: 'eur', paymentMethod: card } }, user.token);
+    expect(res.errors).toBeUndefined();
+    const { payment } = res.data.createPayment;
+    expect(payment).toMatchObject({ status: 'REJECTED', failureCode: code, failureMessage: message, capturedAmount: { amountMinor: 0 } });
+    expect((await intent(payment.stripePaymentIntentId)).status).toBe('requires_payment_method');
+    expect(logEvents(payment)).toEqual(['created', 'stripe', 'linked', 'declined', 'status']);
+    expect(payment.logs[3].message).toBe(`declined: ${code}: ${message} (createPayment)`);
+    expect(payment.logs[4].message).toBe('WAITING -> REJECTED (createPayment)');
+  });
+
+  it('a card that asks for 3-D Secure: WAITING with a client secret, then CONFIRMED once authenticated', async () => {
+    const user = await server.createUser();
+    const { payment, clientSecret } = await pay(server, user.token, { amount: '30.00', currency: 'usd', paymentMethod: 'pm_card_authenticationRequired' });
+    expect(payment.status).toBe('WAITING');
+    expect(clientSecret).toMatch(new RegExp(`^${payment.stripePaymentIntentId}_secret_`));
+    expect((await intent(payment.stripePaymentIntentId)).status).toBe('requires_action');
+    await server.emulator.idle(20_000); // the echoes of our own call are in
+
+    await server.stripe.rawRequest('POST', `/v1/test_helpers/payment_intents/${payment.stripePaymentIntentId}/authenticate`, { outcome: 'succeed' });
+    await server.emulator.idle(20_000);
+    const after = await paymentOf(server, payment.id, user.token);
+    expect(after).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '30.00' } });
+    expect(after.logs.at(-1).message).toMatch(/^WAITING -> CONFIRMED \(webhook payment_intent\.succeeded evt_/);
+  });
+
+  it('manual capture: PREAUTH, only admins capture, a partial capture releases the rest; refunding it all is REFUNDED', async () => {
+    const user = await server.createUser();
+    const { payment } = await pay(server, user.token, { amount: '10.00', currency: 'usd', paymentMethod: 'pm_card_visa', captureMethod: 'MANUAL' });
+    expect(payment).toMatchObject({ status: 'PREAUTH', captureMethod: 'MANUAL', capturedAmount: { amountMinor: 0 } });
+    expect(await intent(payment.stripePaymentIntentId)).toMatchObject({ status: 'requires_capture', amount_capturable: 1000 });
+
+    const byOwner = await server.gql(CAPTURE_PAYMENT, { id: payment.id }, user.token);
+    expect(codeOf(byOwner)).toBe('FORBIDDEN');
+    const tooMuch = await server.gql(CAPTURE_PAYMENT, { id: payment.id, amount: '12.00' }, admin.token);
+    expect(tooMuch.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'amount' });
+    expect((await intent(payment.stripePaymentIntentId)).status).toBe('requires_capture');
+
+    const captured = await server.gql(CAPTURE_PAYMENT, { id: payment.id, amount: '6.00' }, admin.token);
+    expect(captured.errors).toBeUndefined();
+    expect(captured.data.capturePayment).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '6.00' }, refundedAmount: { amount: '0.00' } });
+    expect(await intent(payment.stripePaymentIntentId)).toMatchObject({ status: 'succeeded', amount_received: 600, amount_capturable: 0 });
+    expect(codeOf(await server.gql(CAPTURE_PAYMENT, { id: payment.id }, admin.token))).toBe('BAD_USER_INPUT');
+
+    const refunded = await server.gql(REFUND_PAYMENT, { id: payment.id }, admin.token);
+    expect(refunded.data.refundPayment).toMatchObject({ status: 'REFUNDED', capturedAmount: { amount: '6.00' }, refundedAmount: { amount: '6.00' } });
+    expect(logEvents(refunded.data.refundPayment)).toEqual(['created', 'stripe', 'linked', 'status', 'stripe', 'captured', 'status', 'stripe', 'refunded', 'status']);
+    expect(refunded.data.refundPayment.logs.map((l: any) => l.message).slice(4)).toEqual([
+      'capture of 6.00 USD accepted',
+      'captured 6.00 USD (capturePayment)',
+      'PREAUTH -> CONFIRMED (capturePayment)',
+      expect.stringMatching(/^refund re_\w+ of 6\.00 USD: succeeded$/),
+      'refunded 6.00 USD in total (was 0.00 USD) (refundPayment)',
+      'CONFIRMED -> REFUNDED (refundPayment)',
+    ]);
+  });
+
+  it('capturing without an amount captures all that is authorised', async () => {
+    const user = await server.createUser();
+    const { payment } = await pay(server, user.token, { amount: '42.00', currency: 'usd', paymentMethod: 'pm_card_mastercard', captureMethod: 'MANUAL' });
+    const res = await server.gql(CAPTURE_PAYMENT, { id: payment.id }, admin.token);
+    expect(res.data.capturePayment).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '42.00' } });
+    expect((await intent(payment.stripePaymentIntentId)).amount_received).toBe(4200);
+  });
+
+  it('refunds: only admins; partial, then more than is left (refused), then the rest', async () => {
+    const user = await server.createUser();
+    const { payment } = await pay(server, user.token, { amount: '10.00', currency: 'usd', paymentMethod: 'pm_card_visa' });
+    expect(codeOf(await server.gql(REFUND_PAYMENT, { id: payment.id, amount: '1.00' }, user.token))).toBe('FORBIDDEN');
+
+    const partial = await server.gql(REFUND_PAYMENT, { id: payment.id, amount: '3.00' }, admin.token);
+    expect(partial.data.refundPayment).toMatchObject({ status: 'PARTIALLY_REFUNDED', refundedAmount: { amount: '3.00', amountMinor: 300 } });
+
+    const over = await server.gql(REFUND_PAYMENT, { id: payment.id, amount: '8.00' }, admin.token);
+    expect(over.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'amount', remaining: 700 });
+    expect(over.errors?.[0].message).toBe('Cannot refund 8.00 USD: 7.00 USD is left to refund');
+    expect((await server.stripe.refunds.list({ payment_intent: payment.stripePaymentIntentId })).data.map((r) => r.amount)).toEqual([300]);
+    expect(codeOf(await server.gql(REFUND_PAYMENT, { id: payment.id, amount: '0.001' }, admin.token))).toBe('BAD_USER_INPUT');
+
+    const rest = await server.gql(REFUND_PAYMENT, { id: payment.id }, admin.token);
+    expect(rest.data.refundPayment).toMatchObject({ status: 'REFUNDED', refundedAmount: { amount: '10.00' } });
+    expect((await server.stripe.refunds.list({ payment_intent: payment.stripePaymentIntentId })).data.map((r) => r.amount)).toEqual([700, 300]);
+    expect(codeOf(await server.gql(REFUND_PAYMENT, { id: payment.id, amount: '0.01' }, admin.token))).toBe('BAD_USER_INPUT');
+    const messages = rest.data.refundPayment.logs.filter((l: any) => l.event === 'refunded').map((l: any) => l.message);
+    expect(messages).toEqual(['refunded 3.00 USD in total (was 0.00 USD) (refundPayment)', 'refunded 10.00 USD in total (was 3.00 USD) (refundPayment)']);
+  });
+
+  it('cancel before capture: the owner cancels an authorisation (released in Stripe); a captured payment cannot be canceled', async () => {
+    const user = await server.createUser();
+    const { payment } = await pay(server, user.token, { amount: '15.00', currency: 'usd', paymentMethod: 'pm_card_visa', captureMethod: 'MANUAL' });
+    const canceled = await server.gql(CANCEL_PAYMENT, { id: payment.id }, user.token);
+    expect(canceled.errors).toBeUndefined();
+    expect(canceled.data.cancelPayment).toMatchObject({ status: 'CANCELED', capturedAmount: { amountMinor: 0 } });
+    expect(await intent(payment.stripePaymentIntentId)).toMatchObject({ status: 'canceled', cancellation_reason: 'requested_by_customer' });
+    expect(canceled.data.cancelPayment.logs.slice(-2).map((l: any) => l.message)).toEqual([`PaymentIntent ${payment.stripePaymentIntentId} canceled`, 'PREAUTH -> CANCELED (cancelPayment)']);
+    expect(codeOf(await server.gql(CAPTURE_PAYMENT, { id: payment.id }, admin.token))).toBe('BAD_USER_INPUT');
+
+    const { payment: paid } = await pay(server, user.token, { amount: '15.00', currency: 'usd', paymentMethod: 'pm_card_visa' });
+    const refused = await server.gql(CANCEL_PAYMENT, { id: paid.id }, user.token);
+    expect(refused.errors?.[0]).toMatchObject({ message: 'Only a payment that has not been captured can be canceled; this one is CONFIRMED', extensions: { code: 'BAD_USER_INPUT' } });
+    expect((await intent(paid.stripePaymentIntentId)).status).toBe('succeeded');
+  });
+
+  it('an admin cancels a payment still waiting for 3-D Secure', async () => {
+    const user = await server.createUser();
+    const { payment } = await pay(server, user.token, { amount: '9.00', currency: 'usd', paymentMethod: 'pm_card_threeDSecure2Required' });
+    expect(payment.status).toBe('WAITING');
+    const res = await server.gql(CANCEL_PAYMENT, { id: payment.id }, admin.token);
+    expect(res.data.cancelPayment.status).toBe('CANCELED');
+    expect((await intent(payment.stripePaymentIntentId)).status).toBe('canceled');
+  });
+
+  it.each([
+    ['500', 'JPY', 500, '500'],
+    ['1.230', 'BHD', 1230, '1.230'],
+    ['2', 'bhd', 2000, '2.000'],
+  ])('%s %s is charged as %d minor units', async (amount, currency, minor, shown) => {
+    const user = await server.createUser();
+    const { payment } = await pay(server, user.token, { amount, currency, paymentMethod: 'pm_card_visa' });
+    expect(payment).toMatchObject({ status: 'CONFIRMED', amount: { amount: shown, amountMinor: minor, currency: currency.toLowerCase() } });
+    expect(await intent(payment.stripePaymentIntentId)).toMatchObject({ amount: minor, currency: currency.toLowerCase(), status: 'succeeded' });
+  });
+
+  it.each([
+    ['0', 'usd', /greater than zero/, 'amount'],
+    ['-5.00', 'usd', /positive decimal/, 'amount'],
+    ['ten', 'usd', /positive decimal/, 'amount'],
+    ['1e3', 'usd', /positive decimal/, 'amount'],
+    ['10.001', 'usd', /at most 2 decimal places/, 'amount'],
+    ['5.5', 'jpy', /no decimal places/, 'amount'],
+    ['1.2345', 'bhd', /at most 3 decimal places/, 'amount'],
+    ['1.234', 'bhd', /third decimal must be 0/, 'amount'],
+    ['10.00', 'xyz', /Unknown currency/, 'currency'],
+    ['1000000.00', 'usd', /maximum/, 'amount'],
+    ['100000000', 'jpy', /maximum/, 'amount'],
+    ['0.10', 'usd', /at least/i, 'amount'], // below Stripe's minimum charge: Stripe refuses it, and nothing is kept
+  ])('amount %s %s is BAD_USER_INPUT, with nothing created here or in Stripe', async (amount, currency, message, field) => {
+    const user = await server.createUser();
+    const since = Math.floor(Date.now() / 1000);
+    const res = await server.gql(CREATE_PAYMENT, { input: { amount, currency, paymentMethod: 'pm_card_visa' } }, user.token);
+    expect(res.data).toBeNull();
+    expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    expect(res.errors?.[0].message).toMatch(message);
+    expect(await paymentRows(user.id)).toEqual([]);
+    expect(await sql(server.databaseUrl, 'select count(*)::int as n from payment_log l join payment p on p.id = l.payment_id where p.user_id = $1', [user.id])).toEqual([{ n: 0 }]);
+    expect((await intentsSince(since)).filter((pi) => pi.metadata.tollgate_user_id === user.id)).toEqual([]);
+  });
+
+  it('rejects other bad input with BAD_USER_INPUT and no writes', async () => {
+    const user = await server.createUser();
+    for (const [input, field] of [
+      [{ amount: '5.00', currency: 'usd', paymentMethod: 'pm_does_not_exist' }, 'paymentMethod'],
+      [{ amount: '5.00', currency: 'usd', paymentMethod: 'not a payment method' }, 'paymentMethod'],
+      [{ amount: '5.00', currency: 'usd', successUrl: 'javascript:alert(1)' }, 'successUrl'],
+      [{ amount: '5.00', currency: 'usd', metadata: { nested: { no: 1 } } }, 'metadata'],
+      [{ amount: '5.00', currency: 'usd', metadata: { tollgate_payment_id: 'forged' } }, 'metadata'],
+      [{ amount: '5.00', currency: 'usd', description: 'x'.repeat(1001) }, 'description'],
+    ] as const) {
+      const res = await server.gql(CREATE_PAYMENT, { input }, user.token);
+      expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    }
+    expect(await paymentRows(user.id)).toEqual([]);
+  });
+
+  it('the same idempotency key returns the same payment and never a second PaymentIntent; another amount or currency is a CONFLICT', async () => {
+    const user = await server.createUser();
+    const input = { amount: '20.00', currency: 'usd', paymentMethod: 'pm_card_visa', idempotencyKey: 'order-77' };
+    const first = await pay(server, user.token, input);
+    const again = await pay(server, user.token, input);
+    expect(again.payment.id).toBe(first.payment.id);
+    expect(again.payment.stripePaymentIntentId).toBe(first.payment.stripePaymentIntentId);
+    const customer = (await customerOf(user.id))!;
+    expect((await server.stripe.paymentIntents.list({ customer })).data).toHaveLength(1);
+
+    const otherAmount = await server.gql(CREATE_PAYMENT, { input: { ...input, amount: '21.00' } }, user.token);
+    expect(otherAmount.errors?.[0].extensions).toMatchObject({ code: 'CONFLICT', field: 'idempotencyKey', paymentId: first.payment.id });
+    const otherCurrency = await server.gql(CREATE_PAYMENT, { input: { ...input, currency: 'eur' } }, user.token);
+    expect(codeOf(otherCurrency)).toBe('CONFLICT');
+    expect(await paymentRows(user.id)).toHaveLength(1);
+    expect((await server.stripe.paymentIntents.list({ customer })).data).toHaveLength(1);
+
+    // The key is the user's own: someone else may use the same one.
+    const other = await server.createUser();
+    expect((await pay(server, other.token, input)).payment.id).not.toBe(first.payment.id);
+  });
+
+  it('five concurrent calls with one idempotency key make one payment and one PaymentIntent', async () => {
+    const user = await server.createUser();
+    const input = { amount: '7.00', currency: 'usd', paymentMethod: 'pm_card_visa', idempotencyKey: 'burst' };
+    const results = await Promise.all(Array.from({ length: 5 }, () => server.gql(CREATE_PAYMENT, { input }, user.token)));
+    expect(results.every((r) => r.errors === undefined)).toBe(true);
+    expect(new Set(results.map((r) => r.data.createPayment.payment.id)).size).toBe(1);
+    expect(await paymentRows(user.id)).toHaveLength(1);
+    expect((await server.stripe.paymentIntents.list({ customer: (await customerOf(user.id))! })).data).toHaveLength(1);
+  });
+
+  it('a retry of a payment waiting for 3-D Secure gives the client secret again', async () => {
+    const user = await server.createUser();
+    const input = { amount: '11.00', currency: 'usd', paymentMethod: 'pm_card_authenticationRequired', idempotencyKey: 'tds-1' };
+    const first = await pay(server, user.token, input);
+    const again = await pay(server, user.token, input);
+    expect(again.payment).toMatchObject({ id: first.payment.id, status: 'WAITING' });
+    expect(again.clientSecret).toBe(first.clientSecret);
+  });
+
+  it("authorization: user B can neither see nor cancel A's payment; an admin can; anonymous callers are refused", async () => {
+    const a = await server.createUser();
+    const b = await server.createUser();
+    const { payment } = await pay(server, a.token, { amount: '5.00', currency: 'usd', paymentMethod: 'pm_card_visa', captureMethod: 'MANUAL' });
+    expect(codeOf(await server.gql(PAYMENT, { id: payment.id }, b.token))).toBe('NOT_FOUND');
+    expect(codeOf(await server.gql(PAYMENT, { id: 'not-a-uuid' }, b.token))).toBe('NOT_FOUND');
+    expect((await server.gql(MY_PAYMENTS, {}, b.token)).data.myPayments.edges).toEqual([]);
+    expect(codeOf(await server.gql(CANCEL_PAYMENT, { id: payment.id }, b.token))).toBe('NOT_FOUND');
+    expect(codeOf(await server.gql(CAPTURE_PAYMENT, { id: payment.id }, b.token))).toBe('FORBIDDEN');
+    expect(codeOf(await server.gql(REFUND_PAYMENT, { id: payment.id }, b.token))).toBe('FORBIDDEN');
+    expect((await intent(payment.stripePaymentIntentId)).status).toBe('requires_capture');
+    expect((await server.gql(PAYMENT, { id: payment.id }, admin.token)).data.payment).toMatchObject({ id: payment.id, status: 'PREAUTH' });
+    expect(codeOf(await server.gql(CREATE_PAYMENT, { input: { amount: '1.00', currency: 'usd' } }))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await server.gql(MY_PAYMENTS, {}))).toBe('UNAUTHENTICATED');
+  });
+
+  it('myPayments is paginated by cursor, newest first', async () => {
+    const user = await server.createUser();
+    const made: string[] = [];
+    for (let i = 1; i <= 5; i++) made.push((await pay(server, user.token, { amount: `${i}.00`, currency: 'usd', paymentMethod: 'pm_card_visa' })).payment.id);
+    const newestFirst = [...made].reverse();
+
+    const page1 = (await server.gql(MY_PAYMENTS, { first: 2 }, user.token)).data.myPayments;
+    expect(page1.edges.map((e: any) => e.node.id)).toEqual(newestFirst.slice(0, 2));
+    expect(page1.pageInfo).toEqual({ hasNextPage: true, endCursor: page1.edges[1].cursor });
+    const page2 = (await server.gql(MY_PAYMENTS, { first: 2, after: page1.pageInfo.endCursor }, user.token)).data.myPayments;
+    expect(page2.edges.map((e: any) => e.node.id)).toEqual(newestFirst.slice(2, 4));
+    const page3 = (await server.gql(MY_PAYMENTS, { first: 2, after: page2.pageInfo.endCursor }, user.token)).data.myPayments;
+    expect(page3.edges.map((e: any) => e.node.id)).toEqual(newestFirst.slice(4));
+    expect(page3.pageInfo.hasNextPage).toBe(false);
+    const all = (await server.gql(MY_PAYMENTS, {}, user.token)).data.myPayments;
+    expect(all.edges.map((e: any) => e.node.id)).toEqual(newestFirst);
+
+    for (const variables of [{ first: 0 }, { first: 101 }, { after: 'bm90LWEtY3Vyc29y' }, { after: '%%%' }]) {
+      expect(codeOf(await server.gql(MY_PAYMENTS, variables, user.token))).toBe('BAD_USER_INPUT');
+    }
+  });
+
+  it('a page of 50 payments with their logs costs the same number of SQL statements as a page of 5', async () => {
+    const user = await server.createUser();
+    for (let i = 0; i < 50; i++) await pay(server, user.token, { amount: '1.00', currency: 'usd', paymentMethod: i % 5 === 0 ? 'pm_card_chargeDeclined' : 'pm_card_visa' });
+    await server.emulator.idle(30_000);
+
+    const measure = async (first: number) => {
+      statements.length = 0;
+      const res = await server.gql(MY_PAYMENTS, { first }, user.token);
+      const count = statements.length;
+      expect(res.errors).toBeUndefined();
+      expect(res.data.myPayments.edges).toHaveLength(first);
+      expect(res.data.myPayments.edges.every((e: any) => e.node.logs.length >= 5)).toBe(true);
+      return count;
+    };
+    const fifty = await measure(50);
+    const five = await measure(5);
+    expect(fifty).toBe(five);
+    // authenticate, one page of payments, one batch of logs
+    expect(fifty).toBeLessThanOrEqual(3);
+  });
+});
