@@ -54,13 +54,13 @@ describe('payments when Stripe fails halfway', () => {
     expect(failAfterNextCharge).toBe(false);
     expect(res.data).toBeNull();
     expect(res.errors?.[0].extensions).toMatchObject({ code: 'PAYMENT_SERVICE_UNAVAILABLE', paymentId: expect.any(String) });
-    expect(res.errors?.[0].message).toMatch(/failed to answer \(HTTP 500\)/);
+    expect(res.errors?.[0].message).toMatch(/failed to answer: Stripe answered HTTP 500/);
     const paymentId = res.errors![0].extensions!.paymentId as string;
 
     const failed = await paymentOf(server, paymentId, user.token);
     expect(failed).toMatchObject({ status: 'ERROR', failureCode: 'payment_service_unavailable', stripePaymentIntentId: null });
     expect(logEvents(failed)).toEqual(['created', 'stripe_error', 'status']);
-    expect(failed.logs[1].message).toMatch(/^starting the payment in Stripe failed: The payment service at .* failed to answer \(HTTP 500\)/);
+    expect(failed.logs[1].message).toMatch(/^starting the payment in Stripe failed: The payment service at .* failed to answer: Stripe answered HTTP 500/);
     expect(failed.logs[2].message).toBe('WAITING -> ERROR (createPayment)');
     // Stripe did charge: the PaymentIntent names our payment, so it is not an orphan.
     const [charged] = await intentsNaming(user.id, paymentId);
@@ -98,7 +98,7 @@ describe('payments when Stripe fails halfway', () => {
     const fresh = await server.createUser(); // no Stripe customer yet: the first step fails
     await server.emulator.stop();
     const host = `127.0.0.1:${server.emulator.port}`;
-    const unreachable = `The payment service at ${host} could not be reached. Try again later.`;
+    const unreachable = `The payment service at ${host} could not be reached: the connection to ${host} failed (ECONNREFUSED), directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy); fix: check that the Stripe API at ${host} (STRIPE_API_BASE, or the local emulator) is running.`;
     const input = { amount: '5.00', currency: 'usd', paymentMethod: 'pm_card_visa', idempotencyKey: 'while-down' };
 
     const failedIds: string[] = [];
