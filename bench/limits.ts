@@ -1,13 +1,15 @@
 /**
  * Load benchmark for the two hottest calls: `myLimits` and `recordUsage` on one hot counter, over
  * GraphQL through the real app, against a bare node:http + pg server running the same SQL (the same
- * statement text from src/billing/limits.ts, and the same token lookup) in the same run.
+ * statement text from src/billing/limits.ts, and the same token lookup) in the same run. Each server runs
+ * in a process of its own (bench/limitsServer.ts); the load comes from this one.
  *
  *   npm run bench:limits -- [--duration 10] [--connections 32]
  *
  * Prints requests/s, p50 and p99 latency and the ratio to the baseline, and checks that the hot
  * counter never went over its limit. Uses DATABASE_URL when set, else a throw-away embedded PostgreSQL.
  */
+import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,13 +19,11 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import autocannon from 'autocannon';
 import { Command } from 'commander';
 import pg from 'pg';
-import { createApp } from '../src/app';
 import { catalogDefinition, seedCatalog } from '../src/billing/catalog';
-import { CONSUME_SQL, LIMITS_SQL, localDay } from '../src/billing/limits';
-import { createUser, hashToken } from '../src/billing/users';
+import { createUser } from '../src/billing/users';
 import { loadConfig } from '../src/config';
 import { openDatabase } from '../src/db/embedded';
-import { createOrm, migrate, type Orm } from '../src/db/orm';
+import { createOrm, migrate } from '../src/db/orm';
 import { createLogger } from '../src/logger';
 
 const HOT_LIMIT = 8_000;
@@ -66,42 +66,23 @@ async function load(name: string, url: string, body: string, token: string, dura
   return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
 }
 
-/** The baseline: node:http + pg, same token lookup and the same statements, JSON out. */
-function baselineServer(pool: pg.Pool): http.Server {
-  return http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', async () => {
-      try {
-        const { op } = JSON.parse(Buffer.concat(chunks).toString()) as { op: string };
-        const token = (req.headers.authorization ?? '').replace(/^Bearer\s+/i, '');
-        const users = await pool.query('select id, timezone from app_user where token_hash = $1', [hashToken(token)]);
-        const user = users.rows[0];
-        if (!user) {
-          res.writeHead(401).end();
-          return;
-        }
-        const now = new Date();
-        const { day, resetsAt } = localDay(user.timezone, now);
-        if (op === 'limits') {
-          const { rows } = await pool.query(LIMITS_SQL, [user.id, now, day]);
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ data: { myLimits: { plan: rows[0].code, day, resetsAt, metrics: rows.map((r) => ({ metric: r.metric, limit: r.per_day, used: r.used })) } } }));
-        } else {
-          const { rows } = await pool.query(CONSUME_SQL, [user.id, now, 'minutes', day, 1]);
-          if (rows.length === 0) {
-            const limits = await pool.query(LIMITS_SQL, [user.id, now, day]);
-            res.writeHead(200, { 'content-type': 'application/json' });
-            res.end(JSON.stringify({ errors: [{ message: 'limit', extensions: { code: 'LIMIT_EXCEEDED', remaining: limits.rows.length } }] }));
-            return;
-          }
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ data: { recordUsage: { metric: 'minutes', used: rows[0].used, limit: rows[0].per_day } } }));
-        }
-      } catch (err) {
-        res.writeHead(500).end(String(err));
-      }
+interface ServerProcess {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts one server (bench/limitsServer.ts) in a process of its own and waits until it listens. */
+function startServer(kind: 'app' | 'baseline', databaseUrl: string, path: string): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [join(__dirname, 'limitsServer.js'), kind, databaseUrl, String(POOL)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve({ url: `http://127.0.0.1:${m[1]}${path}`, stop: async () => void (child.kill('SIGTERM'), await exited) });
     });
+    void exited.then((code) => reject(new Error(`the ${kind} server exited with code ${code} before listening`)));
   });
 }
 
@@ -132,14 +113,13 @@ async function main() {
     const ours = await createUser(orm.em.fork() as EntityManager, { email: 'bench-app@example.com' });
     const base = await createUser(orm.em.fork() as EntityManager, { email: 'bench-baseline@example.com' });
 
-    const app = await createApp({ orm, config, logger });
-    await new Promise<void>((r) => app.httpServer.listen(0, '127.0.0.1', () => r()));
+    log('starting the two servers, each in a process of its own...');
+    const app = await startServer('app', db.url, '/graphql');
     stops.push(() => app.stop());
-    const baseline = baselineServer(pool);
-    await new Promise<void>((r) => baseline.listen(0, '127.0.0.1', () => r()));
-    stops.push(() => new Promise<void>((r) => baseline.close(() => r())));
-    const appUrl = `http://127.0.0.1:${(app.httpServer.address() as AddressInfo).port}/graphql`;
-    const baseUrl = `http://127.0.0.1:${(baseline.address() as AddressInfo).port}/`;
+    const baseline = await startServer('baseline', db.url, '/');
+    stops.push(() => baseline.stop());
+    const appUrl = app.url;
+    const baseUrl = baseline.url;
 
     const limitsQuery = JSON.stringify({ query: '{ myLimits { plan { code } day resetsAt metrics { metric limit used remaining } } }' });
     const recordQuery = JSON.stringify({ query: 'mutation { recordUsage(input: { metric: "minutes", amount: 1 }) { metric limit used remaining } }' });
@@ -183,21 +163,11 @@ async function main() {
     if (overshoot.length > 0) process.exitCode = 1;
   } finally {
     for (const stop of stops) await stop();
-    await settle(orm);
     await pool.end();
     await orm.close();
     await db.stop();
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/**
- * autocannon drops its connections when a run ends while the server still has requests queued for a
- * database connection; let those finish before the pool is closed (at most 10 s).
- */
-async function settle(orm: Orm): Promise<void> {
-  const knexPool = orm.em.getConnection().getKnex().client.pool as { numUsed(): number; numPendingAcquires(): number };
-  for (let i = 0; i < 200 && knexPool.numUsed() + knexPool.numPendingAcquires() > 0; i++) await new Promise((r) => setTimeout(r, 50));
 }
 
 main().catch((err) => {

@@ -1,0 +1,109 @@
+/**
+ * One server of bench/limits.ts, in a process of its own so that it has its event loop to itself (the
+ * load generator runs in the parent):
+ *
+ *   node dist/bench/limitsServer.js app|baseline <database url> <pool size>
+ *
+ * `app` is the real Tollgate app (Express 5 + Apollo Server 5 + type-graphql + MikroORM); `baseline` is a
+ * bare node:http + pg server doing the same work with the same SQL. Prints "listening <port>" when ready
+ * and stops on SIGTERM after its queued requests have finished.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { createApp } from '../src/app';
+import { CONSUME_SQL, LIMITS_SQL, localDay } from '../src/billing/limits';
+import { hashToken } from '../src/billing/users';
+import { loadConfig } from '../src/config';
+import { createOrm, type Orm } from '../src/db/orm';
+import { createLogger } from '../src/logger';
+
+/** The baseline: node:http + pg, the same token lookup and the same statements, JSON out. */
+function baselineServer(pool: pg.Pool): http.Server {
+  return http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      try {
+        const { op } = JSON.parse(Buffer.concat(chunks).toString()) as { op: string };
+        const token = (req.headers.authorization ?? '').replace(/^Bearer\s+/i, '');
+        const users = await pool.query('select id, timezone from app_user where token_hash = $1', [hashToken(token)]);
+        const user = users.rows[0];
+        if (!user) {
+          res.writeHead(401).end();
+          return;
+        }
+        const now = new Date();
+        const { day, resetsAt } = localDay(user.timezone, now);
+        if (op === 'limits') {
+          const { rows } = await pool.query(LIMITS_SQL, [user.id, now, day]);
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ data: { myLimits: { plan: rows[0].code, day, resetsAt, metrics: rows.map((r) => ({ metric: r.metric, limit: r.per_day, used: r.used })) } } }));
+        } else {
+          const { rows } = await pool.query(CONSUME_SQL, [user.id, now, 'minutes', day, 1]);
+          if (rows.length === 0) {
+            const limits = await pool.query(LIMITS_SQL, [user.id, now, day]);
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ errors: [{ message: 'limit', extensions: { code: 'LIMIT_EXCEEDED', remaining: limits.rows.length } }] }));
+            return;
+          }
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ data: { recordUsage: { metric: 'minutes', used: rows[0].used, limit: rows[0].per_day } } }));
+        }
+      } catch (err) {
+        res.writeHead(500).end(String(err));
+      }
+    });
+  });
+}
+
+/** Lets requests still waiting for a database connection finish before the pool is closed (at most 10 s). */
+async function settle(orm: Orm): Promise<void> {
+  const knexPool = orm.em.getConnection().getKnex().client.pool as { numUsed(): number; numPendingAcquires(): number };
+  for (let i = 0; i < 200 && knexPool.numUsed() + knexPool.numPendingAcquires() > 0; i++) await new Promise((r) => setTimeout(r, 50));
+}
+
+async function main() {
+  const [kind, databaseUrl, poolSize] = process.argv.slice(2);
+  const pool = Number(poolSize);
+  if (!['app', 'baseline'].includes(kind) || !databaseUrl || !Number.isInteger(pool)) {
+    throw new Error('usage: limitsServer.js app|baseline <database url> <pool size>');
+  }
+  const logger = createLogger('warn', { destination: 2 });
+  let server: http.Server;
+  let stop: () => Promise<void>;
+  if (kind === 'app') {
+    const config = loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', PORT: '0' });
+    const orm = await createOrm(databaseUrl, { logger, poolMax: pool });
+    const app = await createApp({ orm, config, logger });
+    server = app.httpServer;
+    stop = async () => {
+      await app.stop();
+      await settle(orm);
+      await orm.close();
+    };
+  } else {
+    const pgPool = new pg.Pool({ connectionString: databaseUrl, max: pool });
+    server = baselineServer(pgPool);
+    stop = async () => {
+      await new Promise<void>((r) => server.close(() => r()));
+      await pgPool.end();
+    };
+  }
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
+  process.once('SIGTERM', () => {
+    stop().then(
+      () => process.exit(0),
+      (err) => {
+        process.stderr.write(`${err?.stack ?? err}\n`);
+        process.exit(1);
+      },
+    );
+  });
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err?.stack ?? err}\n`);
+  process.exit(1);
+});
