@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { expressMiddleware } from '@as-integrations/express5';
@@ -12,7 +13,7 @@ import type { BillingEnv } from './billing/env';
 import { authenticate } from './billing/users';
 import type { Config } from './config';
 import type { Orm } from './db/orm';
-import type { User } from './entities';
+import type { AuthUser } from './billing/users';
 import { buildContext, tokenFromHeader, type Context } from './graphql/context';
 import { createFormatError } from './graphql/errors';
 import { getSchema } from './graphql/schema';
@@ -50,6 +51,8 @@ export interface App {
 export async function createApp({ orm, config, logger, stripe }: AppDeps): Promise<App> {
   const app = express();
   app.disable('x-powered-by');
+  // GraphQL answers are POST responses for one user: an ETag (a hash of every body) serves no cache.
+  app.set('etag', false);
   const httpServer = http.createServer(app);
 
   /** PUBLIC_URL when set, else the scheme and host the request came in on. */
@@ -85,6 +88,10 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
     ],
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      // No @cacheControl hints are used (every answer is per user); without this plugin Apollo wraps every
+      // field resolver to collect them. Nor is this a federated subgraph that would send inline traces.
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
       ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
     ],
   });
@@ -95,16 +102,16 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
     express.json({ limit: '1mb' }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
-        const em = orm.em.fork() as EntityManager;
         const token = tokenFromHeader(req.headers.authorization);
-        let user: User | null = null;
+        let user: AuthUser | null = null;
         let problem: string | undefined;
         if (req.headers.authorization && !token) problem = 'Malformed Authorization header: expected "Bearer <token>"';
         if (token) {
-          user = await authenticate(em, token);
+          // One plain statement, no identity map needed: the ORM's root EntityManager is enough.
+          user = await authenticate(orm.em as EntityManager, token);
           if (!user) problem = 'Invalid or revoked token';
         }
-        return buildContext(em, user, logger, problem, stripe ? billing(req) : undefined);
+        return buildContext(() => orm.em.fork() as EntityManager, user, logger, problem, stripe ? billing(req) : undefined);
       },
     }),
   );

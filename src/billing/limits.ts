@@ -42,10 +42,19 @@ export interface Limits {
   metrics: MetricUsage[];
 }
 
+/** The last local day computed per time zone: it stays the answer until its midnight (the hot path of every call). */
+const dayCache = new Map<string, { day: string; start: number; end: number }>();
+
 /** The user's local day at `now` and the instant it ends. */
 export function localDay(timezone: string, now: Date = new Date()): { day: string; resetsAt: Date } {
-  const local = DateTime.fromJSDate(now, { zone: timezone });
-  return { day: local.toISODate()!, resetsAt: local.startOf('day').plus({ days: 1 }).toJSDate() };
+  const t = now.getTime();
+  const cached = dayCache.get(timezone);
+  if (cached && cached.start <= t && t < cached.end) return { day: cached.day, resetsAt: new Date(cached.end) };
+  const start = DateTime.fromJSDate(now, { zone: timezone }).startOf('day');
+  const entry = { day: start.toISODate()!, start: start.toMillis(), end: start.plus({ days: 1 }).toMillis() };
+  if (dayCache.size > 1000) dayCache.clear();
+  dayCache.set(timezone, entry);
+  return { day: entry.day, resetsAt: new Date(entry.end) };
 }
 
 /**

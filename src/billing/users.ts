@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
 import { User, UserRole } from '../entities';
+import { query } from '../db/sql';
 import { badInput, conflict } from './errors';
 
 /** API tokens: 32 random bytes, shown once; only their sha256 is stored. */
@@ -45,13 +46,21 @@ export async function createUser(em: EntityManager, input: NewUser): Promise<{ u
   return { user, token };
 }
 
+/** Who is making a request: what every resolver may read of the authenticated user. */
+export interface AuthUser {
+  id: string;
+  email: string;
+  role: UserRole;
+  timezone: string;
+}
+
 /**
  * The user a token belongs to, or null. Accepts the raw token (without "Bearer "). Runs on every
- * authenticated request, so it is one plain statement mapped onto the entity (no query builder).
+ * authenticated request, so it is one plain statement and a plain object (no entity to hydrate and track).
  */
-export async function authenticate(em: EntityManager, token: string): Promise<User | null> {
-  const [row] = await em.execute('select * from "app_user" where "token_hash" = ? limit 1', [hashToken(token)]);
-  return row ? em.map(User, row) : null;
+export async function authenticate(em: EntityManager, token: string): Promise<AuthUser | null> {
+  const [row] = await query<AuthUser>(em, 'select id, email, role, timezone from app_user where token_hash = $1 limit 1', [hashToken(token)]);
+  return row ?? null;
 }
 
 /** Creates the demo user when missing and gives it a fresh token (local mode only). */

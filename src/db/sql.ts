@@ -1,11 +1,27 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 
+/** The parts of a pooled pg connection and of the ORM's connection that `query` uses. */
+interface PgClient {
+  query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
+}
+interface PooledClient {
+  acquireConnection(): Promise<PgClient>;
+  releaseConnection(connection: PgClient): Promise<void>;
+}
+interface LoggingConnection {
+  /** Times the call and logs the statement as the ORM logs its own (debug log, statement counting). */
+  executeQuery<T>(query: string, cb: () => Promise<T>, context?: { query: string; params: unknown[] }): Promise<T>;
+}
+
 /**
- * Runs hand-written SQL written with PostgreSQL's $1..$n placeholders through the EntityManager, so it
- * joins the EntityManager's transaction when there is one. (The ORM's driver takes `?` placeholders;
- * $n keeps statements readable when a parameter is used more than once.)
+ * Runs hand-written SQL written with PostgreSQL's $1..$n placeholders. Inside a transaction it runs
+ * through the EntityManager, so it joins that transaction (the ORM's driver takes `?` placeholders; $n
+ * keeps statements readable when a parameter is used more than once). Outside one, which is the hot path
+ * of every request (authentication, limits, usage), it goes straight to a pooled connection of the same
+ * pool with server-side parameters, skipping the query builder, and is logged like any ORM statement.
  */
 export function query<T = Record<string, any>>(em: EntityManager, text: string, params: unknown[] = []): Promise<T[]> {
+  if (!em.isInTransaction()) return direct<T>(em, text, params);
   const bindings: unknown[] = [];
   const sql = text.replace(/\$(\d+)/g, (_, n: string) => {
     const index = Number(n) - 1;
@@ -14,4 +30,21 @@ export function query<T = Record<string, any>>(em: EntityManager, text: string, 
     return '?';
   });
   return em.execute(sql, bindings) as Promise<T[]>;
+}
+
+async function direct<T>(em: EntityManager, text: string, params: unknown[]): Promise<T[]> {
+  const connection = em.getConnection();
+  const pool = connection.getKnex().client as PooledClient;
+  return (connection as unknown as LoggingConnection).executeQuery(
+    text,
+    async () => {
+      const client = await pool.acquireConnection();
+      try {
+        return (await client.query(text, params)).rows as T[];
+      } finally {
+        await pool.releaseConnection(client);
+      }
+    },
+    { query: text, params },
+  );
 }

@@ -1,12 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { BillingEnv } from '../billing/env';
-import type { User } from '../entities';
+import type { AuthUser } from '../billing/users';
 import type { Logger } from '../logger';
 import { createLoaders, type Loaders } from './loaders';
 
 export interface Context {
   em: EntityManager;
-  user: User | null;
+  user: AuthUser | null;
   /** Why the request is anonymous although it carried credentials (e.g. "invalid token"). */
   authProblem?: string;
   loaders: Loaders;
@@ -28,6 +28,23 @@ export function tokenFromHeader(header: string | undefined): string | undefined 
   return m ? m[2] : undefined;
 }
 
-export function buildContext(em: EntityManager, user: User | null, logger: Logger, authProblem?: string, billing?: BillingEnv): Context {
-  return { em, user, authProblem, loaders: createLoaders(em), logger, billing };
+/**
+ * The request's context. Its EntityManager (a fork: an identity map of the request's own) and its
+ * DataLoaders are made on first use, so a request that needs neither pays for neither.
+ */
+export function buildContext(fork: () => EntityManager, user: AuthUser | null, logger: Logger, authProblem?: string, billing?: BillingEnv): Context {
+  let em: EntityManager | undefined;
+  let loaders: Loaders | undefined;
+  return {
+    get em() {
+      return (em ??= fork());
+    },
+    get loaders() {
+      return (loaders ??= createLoaders(this.em));
+    },
+    user,
+    authProblem,
+    logger,
+    billing,
+  };
 }

@@ -1,5 +1,5 @@
 import { Authorized, Ctx, Query, Resolver } from 'type-graphql';
-import type { User } from '../../entities';
+import type { AuthUser } from '../../billing/users';
 import type { Context } from '../context';
 import { UserType } from '../types/user';
 
@@ -7,7 +7,7 @@ import { UserType } from '../types/user';
 export class UserResolver {
   @Authorized()
   @Query(() => UserType, { description: 'The authenticated user.' })
-  me(@Ctx() { user }: Context): User {
+  me(@Ctx() { user }: Context): AuthUser {
     return user!;
   }
 }
