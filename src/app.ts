@@ -111,7 +111,7 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
           user = await authenticate(orm.em as EntityManager, token);
           if (!user) problem = 'Invalid or revoked token';
         }
-        return buildContext(() => orm.em.fork() as EntityManager, user, logger, problem, stripe ? billing(req) : undefined);
+        return buildContext(orm.em as EntityManager, user, logger, problem, stripe ? billing(req) : undefined);
       },
     }),
   );

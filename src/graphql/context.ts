@@ -5,14 +5,22 @@ import type { Logger } from '../logger';
 import { createLoaders, type Loaders } from './loaders';
 
 export interface Context {
-  em: EntityManager;
-  user: AuthUser | null;
+  /** The request's EntityManager: a fork with an identity map of its own, made on first use. */
+  readonly em: EntityManager;
+  /**
+   * The ORM's root EntityManager, for services that only run hand-written statements (limits, usage):
+   * outside a transaction those go straight to a pooled connection, so they need no fork of their own.
+   * Never used for entities.
+   */
+  readonly db: EntityManager;
+  readonly user: AuthUser | null;
   /** Why the request is anonymous although it carried credentials (e.g. "invalid token"). */
-  authProblem?: string;
-  loaders: Loaders;
-  logger: Logger;
+  readonly authProblem?: string;
+  /** Per-request DataLoaders, made on first use. */
+  readonly loaders: Loaders;
+  readonly logger: Logger;
   /** Stripe client and public URL; absent when the server runs without Stripe. */
-  billing?: BillingEnv;
+  readonly billing?: BillingEnv;
 }
 
 /** The billing environment, or an internal error when the server was started without Stripe. */
@@ -29,22 +37,34 @@ export function tokenFromHeader(header: string | undefined): string | undefined 
 }
 
 /**
- * The request's context. Its EntityManager (a fork: an identity map of the request's own) and its
- * DataLoaders are made on first use, so a request that needs neither pays for neither.
+ * A request's context. The fork and the DataLoaders are made on first use, so a request that needs
+ * neither pays for neither. The lazy parts are getters on the prototype and their state plain own
+ * properties: Apollo copies the context object once per operation (`Object.assign` onto an object of the
+ * same prototype), which would run getters defined on the object itself and copy a private field's
+ * owner badly; this way the copy simply starts with nothing made.
  */
-export function buildContext(fork: () => EntityManager, user: AuthUser | null, logger: Logger, authProblem?: string, billing?: BillingEnv): Context {
-  let em: EntityManager | undefined;
-  let loaders: Loaders | undefined;
-  return {
-    get em() {
-      return (em ??= fork());
-    },
-    get loaders() {
-      return (loaders ??= createLoaders(this.em));
-    },
-    user,
-    authProblem,
-    logger,
-    billing,
-  };
+class RequestContext implements Context {
+  forked: EntityManager | undefined = undefined;
+  made: Loaders | undefined = undefined;
+
+  constructor(
+    readonly db: EntityManager,
+    readonly user: AuthUser | null,
+    readonly logger: Logger,
+    readonly authProblem?: string,
+    readonly billing?: BillingEnv,
+  ) {}
+
+  get em(): EntityManager {
+    return (this.forked ??= this.db.fork() as EntityManager);
+  }
+
+  get loaders(): Loaders {
+    return (this.made ??= createLoaders(this.em));
+  }
+}
+
+/** The context of one request; `root` is the ORM's root EntityManager (the request's fork is made from it). */
+export function buildContext(root: EntityManager, user: AuthUser | null, logger: Logger, authProblem?: string, billing?: BillingEnv): Context {
+  return new RequestContext(root, user, logger, authProblem, billing);
 }

@@ -7,14 +7,14 @@ import { Limits, LimitSource, MetricUsage, RecordUsageInput } from '../types/lim
 export class LimitsResolver {
   @Authorized()
   @Query(() => Limits, { description: 'What the user may still use today, per metric.' })
-  async myLimits(@Ctx() { em, user }: Context): Promise<Limits> {
-    const limits = await getLimits(em, user!);
+  async myLimits(@Ctx() { db, user }: Context): Promise<Limits> {
+    const limits = await getLimits(db, user!);
     return { ...limits, source: LimitSource[limits.source] };
   }
 
   @Authorized()
   @Mutation(() => MetricUsage, { description: 'Consumes an amount of a metric atomically; LIMIT_EXCEEDED when it would go over.' })
-  recordUsage(@Arg('input') input: RecordUsageInput, @Ctx() { em, user }: Context): Promise<MetricUsage> {
-    return recordUsage(em, user!, input);
+  recordUsage(@Arg('input') input: RecordUsageInput, @Ctx() { db, user }: Context): Promise<MetricUsage> {
+    return recordUsage(db, user!, input);
   }
 }
