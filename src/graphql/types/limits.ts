@@ -8,7 +8,9 @@ export enum LimitSource {
 }
 registerEnumType(LimitSource, { name: 'LimitSource', description: 'Where today\'s limits come from.' });
 
-@ObjectType({ description: 'One metric today: the limit, what is used and what remains (null = unlimited).' })
+// Plain data objects: `simpleResolvers` lets graphql-js read their fields directly instead of through a
+// type-graphql resolver wrapper per field (they have no middleware or field-level authorization).
+@ObjectType({ description: 'One metric today: the limit, what is used and what remains (null = unlimited).', simpleResolvers: true })
 export class MetricUsage {
   @Field()
   metric!: string;
@@ -23,7 +25,7 @@ export class MetricUsage {
   remaining!: number | null;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class Limits {
   @Field(() => PlanType)
   plan!: PlanType;

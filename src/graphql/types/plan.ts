@@ -40,7 +40,7 @@ export class PricingOptionType {
   autoRenew!: boolean;
 }
 
-@ObjectType('Plan')
+@ObjectType('Plan', { simpleResolvers: true })
 export class PlanType {
   @Field(() => ID)
   id!: string;
