@@ -172,6 +172,35 @@ describe('completing without a browser (test helper)', () => {
     );
   });
 
+  test('subscription mode for an existing customer, with price_data: that customer subscribes, its card saved, no customer made', async () => {
+    const customer = await t.stripe.customers.create({ email: 'known@example.com', name: 'Known' });
+    const session = await t.stripe.checkout.sessions.create({
+      mode: 'subscription',
+      customer: customer.id,
+      client_reference_id: 'user-7',
+      line_items: [{ price_data: { currency: 'usd', unit_amount: 900, product: monthly.product as string, recurring: { interval: 'week' } }, quantity: 2 }],
+      success_url: 'https://app.example.com/done',
+    });
+    expect(session).toMatchObject({ customer: customer.id, client_reference_id: 'user-7', amount_total: 1800, mode: 'subscription', status: 'open' });
+    const since = await latestEventId(t.stripe);
+    await complete(session.id, { card_number: '5555555555554444' });
+    const done = await t.stripe.checkout.sessions.retrieve(session.id, { expand: ['subscription.latest_invoice.payments'] });
+    expect(done).toMatchObject({ status: 'complete', payment_status: 'paid', customer: customer.id, client_reference_id: 'user-7' });
+    const sub = done.subscription as Stripe.Subscription;
+    expect(sub).toMatchObject({ status: 'active', customer: customer.id, items: { data: [{ quantity: 2, price: { unit_amount: 900, recurring: { interval: 'week' }, product: monthly.product } }] } });
+    expect(sub.items.data[0]?.current_period_end).toBe((sub.items.data[0]?.current_period_start as number) + 7 * 86400);
+    // exactly what POST /v1/subscriptions makes: a paid subscription_create invoice whose PaymentIntent saved the card
+    const invoice = sub.latest_invoice as Stripe.Invoice;
+    expect(invoice).toMatchObject({ billing_reason: 'subscription_create', status: 'paid', amount_paid: 1800, customer: customer.id });
+    const pi = await t.stripe.paymentIntents.retrieve(invoice.payments?.data[0]?.payment.payment_intent as string);
+    expect(pi).toMatchObject({ status: 'succeeded', customer: customer.id, description: 'Subscription creation', setup_future_usage: 'off_session', payment_method: sub.default_payment_method });
+    expect((await t.stripe.customers.listPaymentMethods(customer.id)).data.map((pm) => [pm.id, pm.card?.last4])).toEqual([[sub.default_payment_method, '4444']]);
+    const types = await eventTypes(t.stripe, since);
+    expect(types).not.toContain('customer.created');
+    expect(types).toEqual(expect.arrayContaining(['payment_method.attached', 'customer.subscription.created', 'invoice.paid', 'checkout.session.completed']));
+    expect((await t.stripe.customers.list({ email: 'known@example.com' })).data.map((c) => c.id)).toEqual([customer.id]);
+  });
+
   test('a declined card answers the card error and leaves the session open; another card then pays', async () => {
     const session = await t.stripe.checkout.sessions.create({ mode: 'subscription', customer_email: 'retry@example.com', line_items: [{ price: monthly.id, quantity: 1 }] });
     const declined = await rejection<Stripe.errors.StripeError>(() => complete(session.id, { card_number: '4000000000000002' }));
