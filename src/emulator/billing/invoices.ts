@@ -267,7 +267,8 @@ export interface InvoicePaymentResult {
 export function payInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice, input: PayInvoiceInput = {}): InvoicePaymentResult {
   if (invoice.status === 'draft') finalizeInvoice(ctx, invoice);
   if (invoice.status === 'paid') throw invalidRequest('Invoice is already paid', { code: 'invoice_already_paid' });
-  if (invoice.status !== 'open') throw invalidRequest(`You can only pay an open invoice. This invoice has a status of ${invoice.status}.`, { code: 'invoice_not_editable' });
+  // as at Stripe, an invoice marked uncollectible can still be paid
+  if (!isPayable(invoice)) throw invalidRequest(`You can only pay an open or uncollectible invoice. This invoice has a status of ${invoice.status}.`, { code: 'invoice_not_editable' });
   const pi = intentOfInvoice(ctx, invoice);
   if (!pi) {
     markInvoicePaid(ctx, invoice);
@@ -299,6 +300,11 @@ export function payInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice, input:
   return { invoice, paymentIntent: result.paymentIntent, error: result.error };
 }
 
+/** An invoice that can still be paid: `open`, or `uncollectible` (written off, but payable). */
+export function isPayable(invoice: Stripe.Invoice): boolean {
+  return invoice.status === 'open' || invoice.status === 'uncollectible';
+}
+
 /** The payment method an automatic attempt uses: the subscription's default, then the customer's. */
 export function defaultPaymentMethodFor(ctx: EmulatorContext, invoice: Stripe.Invoice): string | null {
   const subId = subscriptionIdOf(invoice);
@@ -315,6 +321,7 @@ export function markInvoicePaid(ctx: EmulatorContext, invoice: Stripe.Invoice): 
   const now = ctx.now(idOf(invoice.customer));
   const payment = invoicePaymentOf(ctx, invoice);
   invoice.status = 'paid';
+  delete invoice.status_details;
   invoice.amount_paid = invoice.amount_due;
   invoice.amount_remaining = 0;
   invoice.status_transitions.paid_at = now;
@@ -343,16 +350,21 @@ export function voidInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice): Stri
     payment.status_transitions.canceled_at = now;
   }
   invoice.status = 'void';
+  delete invoice.status_details;
   invoice.amount_remaining = 0;
   invoice.status_transitions.voided_at = now;
   ctx.emit('invoice.voided', invoice);
   return invoice;
 }
 
-/** Marks an open invoice uncollectible (`invoice.marked_uncollectible`). */
+/**
+ * Marks an open invoice uncollectible (`invoice.marked_uncollectible`), with Stripe's
+ * `status_details.uncollectible.reason: 'user_forgiven'` (shown only while uncollectible). It can still be paid or voided.
+ */
 export function markUncollectible(ctx: EmulatorContext, invoice: Stripe.Invoice): Stripe.Invoice {
   if (invoice.status !== 'open') throw invalidRequest(`You can only mark open invoices as uncollectible. This invoice has a status of ${invoice.status}.`, { code: 'invoice_not_editable' });
   invoice.status = 'uncollectible';
+  invoice.status_details = { uncollectible: { reason: 'user_forgiven' } };
   invoice.status_transitions.marked_uncollectible_at = ctx.now(idOf(invoice.customer));
   ctx.emit('invoice.marked_uncollectible', invoice);
   return invoice;
@@ -382,12 +394,12 @@ export function confirmationSecret(ctx: EmulatorContext, invoice: Stripe.Invoice
 export function registerInvoicePaymentListeners(ctx: EmulatorContext): void {
   ctx.on('payment_intent.succeeded', (event) => {
     const invoice = invoiceOfIntent(ctx, (event.data.object as Stripe.PaymentIntent).id);
-    if (invoice && invoice.status === 'open') markInvoicePaid(ctx, invoice);
+    if (invoice && isPayable(invoice)) markInvoicePaid(ctx, invoice);
   });
   ctx.on('payment_intent.payment_failed', (event) => {
     const pi = event.data.object as Stripe.PaymentIntent;
     const invoice = invoiceOfIntent(ctx, pi.id);
-    if (invoice && invoice.status === 'open') {
+    if (invoice && isPayable(invoice)) {
       // Stripe schedules Smart Retries; the emulator does not retry by itself (pay the invoice again instead)
       invoice.next_payment_attempt = null;
       ctx.emit('invoice.payment_failed', invoice);
@@ -395,7 +407,7 @@ export function registerInvoicePaymentListeners(ctx: EmulatorContext): void {
   });
   ctx.on('payment_intent.requires_action', (event) => {
     const invoice = invoiceOfIntent(ctx, (event.data.object as Stripe.PaymentIntent).id);
-    if (invoice && invoice.status === 'open') ctx.emit('invoice.payment_action_required', invoice);
+    if (invoice && isPayable(invoice)) ctx.emit('invoice.payment_action_required', invoice);
   });
 }
 
