@@ -193,8 +193,11 @@ export function createSubscriptionInvoice(ctx: EmulatorContext, input: Subscript
  * Finalizes a draft (`invoice.finalized`): a number, status `open`, and the PaymentIntent that will pay it
  * with its InvoicePayment. An invoice with nothing to charge (0, or under the currency's minimum charge, which
  * Stripe carries to the customer balance) is paid at once without a payment.
+ *
+ * `paidBy` is a PaymentIntent that already succeeded for this amount (Checkout in subscription mode takes the
+ * first payment before the subscription exists): it becomes the invoice's payment, and the invoice is paid.
  */
-export function finalizeInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice): Stripe.Invoice {
+export function finalizeInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice, opts: { paidBy?: Stripe.PaymentIntent } = {}): Stripe.Invoice {
   if (invoice.status !== 'draft') throw invalidRequest(`This invoice is already finalized, you can't re-finalize a non-draft invoice.`, { code: 'invoice_not_editable' });
   const customerId = idOf(invoice.customer) as string;
   const now = ctx.now(customerId);
@@ -207,9 +210,18 @@ export function finalizeInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice): 
   invoice.status_transitions.finalized_at = now;
   invoice.effective_at = now;
   invoice.automatically_finalizes_at = null;
-  const chargeable = invoice.amount_due >= (MINIMUM_CHARGE[invoice.currency] ?? 1);
+  const paidBy = opts.paidBy;
+  if (paidBy && (paidBy.status !== 'succeeded' || paidBy.amount_received !== invoice.amount_due || paidBy.currency !== invoice.currency)) {
+    throw new Error(`PaymentIntent ${paidBy.id} (${paidBy.status}, ${paidBy.amount_received} ${paidBy.currency}) cannot pay invoice ${invoice.id} (${invoice.amount_due} ${invoice.currency})`);
+  }
+  const chargeable = !!paidBy || invoice.amount_due >= (MINIMUM_CHARGE[invoice.currency] ?? 1);
   if (chargeable) {
-    const pi = createPaymentIntent(ctx, {
+    if (paidBy) {
+      intentMeta(ctx, paidBy).invoice = invoice.id;
+      invoice.attempt_count = 1;
+      invoice.attempted = true;
+    }
+    const pi = paidBy ?? createPaymentIntent(ctx, {
       amount: invoice.amount_due,
       currency: invoice.currency,
       customer: customerId,
@@ -238,7 +250,7 @@ export function finalizeInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice): 
     meta.invoicePayment = payment.id;
   }
   ctx.emit('invoice.finalized', invoice);
-  if (!chargeable) markInvoicePaid(ctx, invoice);
+  if (!chargeable || paidBy) markInvoicePaid(ctx, invoice);
   return invoice;
 }
 
