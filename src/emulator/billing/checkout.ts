@@ -261,26 +261,32 @@ function payPayment(ctx: EmulatorContext, session: Stripe.Checkout.Session, pm: 
   const meta = sessionMeta(ctx, session);
   let customerId = idOf(session.customer);
   if (!customerId && session.customer_creation === 'always') customerId = ensureCustomer(ctx, session);
-  const existing = session.payment_intent ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', idOf(session.payment_intent) ?? '') : undefined;
   const pi =
-    // the same intent for every attempt: after a decline, or when the customer left a 3-D Secure step unfinished
-    existing && (existing.status === 'requires_payment_method' || existing.status === 'requires_action' || existing.status === 'requires_confirmation')
-      ? existing
-      : createPaymentIntent(ctx, {
-          amount: session.amount_total ?? 0,
-          currency: session.currency ?? 'usd',
-          customer: customerId,
-          capture_method: meta.captureMethod ?? 'automatic_async',
-          description: meta.paymentIntentDescription ?? null,
-          metadata: { ...(meta.paymentIntentMetadata ?? {}) },
-          setup_future_usage: meta.setupFutureUsage ?? null,
-          receipt_email: meta.email ?? null,
-          allowed_payment_method_types: ['card'],
-          meta: { checkoutSession: session.id } satisfies SessionLink,
-        });
+    waitingIntent(ctx, idOf(session.payment_intent)) ??
+    createPaymentIntent(ctx, {
+      amount: session.amount_total ?? 0,
+      currency: session.currency ?? 'usd',
+      customer: customerId,
+      capture_method: meta.captureMethod ?? 'automatic_async',
+      description: meta.paymentIntentDescription ?? null,
+      metadata: { ...(meta.paymentIntentMetadata ?? {}) },
+      setup_future_usage: meta.setupFutureUsage ?? null,
+      receipt_email: meta.email ?? null,
+      allowed_payment_method_types: ['card'],
+      meta: { checkoutSession: session.id } satisfies SessionLink,
+    });
   session.payment_intent = pi.id;
   const result = confirmPaymentIntent(ctx, pi, { payment_method: pm.id, return_url: returnUrl }, origin);
   return outcomeOf(ctx, session, result.paymentIntent, result.error);
+}
+
+/**
+ * The session's PaymentIntent while it still waits for a payment (declined, or a 3-D Secure step failed or left
+ * unfinished): every attempt of a session confirms the same one, as on Stripe's page.
+ */
+function waitingIntent(ctx: EmulatorContext, id: string | null | undefined): Stripe.PaymentIntent | undefined {
+  const pi = id ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', id) : undefined;
+  return pi && (pi.status === 'requires_payment_method' || pi.status === 'requires_action' || pi.status === 'requires_confirmation') ? pi : undefined;
 }
 
 function outcomeOf(ctx: EmulatorContext, session: Stripe.Checkout.Session, pi: Stripe.PaymentIntent | null, error: ApiError | null): SubmitOutcome {
@@ -303,26 +309,23 @@ function paySubscription(ctx: EmulatorContext, session: Stripe.Checkout.Session,
   if (card.decline && card.threeDSecure === 'none') return { kind: 'declined', error: cardError(card.decline, { payment_method: pm }) };
 
   const customerId = ensureCustomer(ctx, session);
-  const existing = meta.firstPayment ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', meta.firstPayment) : undefined;
   const pi =
-    // the same intent for every attempt: after a failed 3-D Secure step, or when the customer left one unfinished
-    existing && (existing.status === 'requires_payment_method' || existing.status === 'requires_action' || existing.status === 'requires_confirmation')
-      ? existing
-      : createPaymentIntent(ctx, {
-          amount: session.amount_total ?? 0,
-          currency: session.currency ?? 'usd',
-          customer: customerId,
-          description: 'Subscription creation',
-          // the card is saved on the customer once the payment succeeds, to pay the renewals
-          setup_future_usage: 'off_session',
-          receipt_email: meta.email ?? null,
-          allowed_payment_method_types: ['card'],
-          meta: { checkoutSession: session.id } satisfies SessionLink,
-        });
+    waitingIntent(ctx, meta.firstPayment) ??
+    createPaymentIntent(ctx, {
+      amount: session.amount_total ?? 0,
+      currency: session.currency ?? 'usd',
+      customer: customerId,
+      description: 'Subscription creation',
+      // the card is saved on the customer once the payment succeeds, to pay the renewals
+      setup_future_usage: 'off_session',
+      receipt_email: meta.email ?? null,
+      allowed_payment_method_types: ['card'],
+      meta: { checkoutSession: session.id } satisfies SessionLink,
+    });
   meta.firstPayment = pi.id;
   // a success creates the subscription and completes the session (the payment_intent.succeeded listener)
   const result = confirmPaymentIntent(ctx, pi, { payment_method: pm.id, return_url: returnUrl }, origin);
-  return outcomeOf(ctx, session, result.paymentIntent, result.error ?? (result.paymentIntent.last_payment_error ? authenticationFailed(result.paymentIntent) : null));
+  return outcomeOf(ctx, session, result.paymentIntent, result.error);
 }
 
 /**
@@ -403,9 +406,8 @@ export function expireSession(ctx: EmulatorContext, session: Stripe.Checkout.Ses
     throw invalidRequest(`Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of ${session.status}.`, { code: 'checkout_session_not_open' });
   }
   // payment mode: `payment_intent`; subscription mode: the first payment, which the session does not show
-  const piId = idOf(session.payment_intent) ?? sessionMeta(ctx, session).firstPayment;
-  const pi = piId ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', piId) : undefined;
-  if (pi && (pi.status === 'requires_payment_method' || pi.status === 'requires_action' || pi.status === 'requires_confirmation')) cancelPaymentIntent(ctx, pi, 'abandoned');
+  const pi = waitingIntent(ctx, idOf(session.payment_intent) ?? sessionMeta(ctx, session).firstPayment);
+  if (pi) cancelPaymentIntent(ctx, pi, 'abandoned');
   session.status = 'expired';
   session.url = null;
   ctx.emit('checkout.session.expired', session);
