@@ -72,6 +72,10 @@ describe('server process', () => {
       expect(out).toContain(`http://localhost:${env.PORT}/graphql`);
       expect(out).toMatch(/Sandbox header\s+\{"Authorization": "Bearer tg_[A-Za-z0-9_-]+"\}/);
       expect(out).toMatch(/catalog seeded/);
+      // no STRIPE_SECRET_KEY: the local Stripe emulator runs in-process, on 127.0.0.1 only
+      expect(out).toContain(`Stripe                     local Stripe emulator at http://127.0.0.1:${env.STRIPE_EMULATOR_PORT} (any sk_test_ key works)`);
+      expect(await portOpen(Number(env.STRIPE_EMULATOR_PORT))).toBe(true);
+      expect(await portOpen(Number(env.STRIPE_EMULATOR_PORT), '127.0.0.2')).toBe(false);
 
       const plans = await queryPlans(Number(env.PORT));
       expect(plans.map((p: any) => [p.code, p.pricingOptions[0].amount.amount])).toEqual([

@@ -172,6 +172,35 @@ describe('completing without a browser (test helper)', () => {
     );
   });
 
+  test('subscription mode for an existing customer, with price_data: that customer subscribes, its card saved, no customer made', async () => {
+    const customer = await t.stripe.customers.create({ email: 'known@example.com', name: 'Known' });
+    const session = await t.stripe.checkout.sessions.create({
+      mode: 'subscription',
+      customer: customer.id,
+      client_reference_id: 'user-7',
+      line_items: [{ price_data: { currency: 'usd', unit_amount: 900, product: monthly.product as string, recurring: { interval: 'week' } }, quantity: 2 }],
+      success_url: 'https://app.example.com/done',
+    });
+    expect(session).toMatchObject({ customer: customer.id, client_reference_id: 'user-7', amount_total: 1800, mode: 'subscription', status: 'open' });
+    const since = await latestEventId(t.stripe);
+    await complete(session.id, { card_number: '5555555555554444' });
+    const done = await t.stripe.checkout.sessions.retrieve(session.id, { expand: ['subscription.latest_invoice.payments'] });
+    expect(done).toMatchObject({ status: 'complete', payment_status: 'paid', customer: customer.id, client_reference_id: 'user-7' });
+    const sub = done.subscription as Stripe.Subscription;
+    expect(sub).toMatchObject({ status: 'active', customer: customer.id, items: { data: [{ quantity: 2, price: { unit_amount: 900, recurring: { interval: 'week' }, product: monthly.product } }] } });
+    expect(sub.items.data[0]?.current_period_end).toBe((sub.items.data[0]?.current_period_start as number) + 7 * 86400);
+    // exactly what POST /v1/subscriptions makes: a paid subscription_create invoice whose PaymentIntent saved the card
+    const invoice = sub.latest_invoice as Stripe.Invoice;
+    expect(invoice).toMatchObject({ billing_reason: 'subscription_create', status: 'paid', amount_paid: 1800, customer: customer.id });
+    const pi = await t.stripe.paymentIntents.retrieve(invoice.payments?.data[0]?.payment.payment_intent as string);
+    expect(pi).toMatchObject({ status: 'succeeded', customer: customer.id, description: 'Subscription creation', setup_future_usage: 'off_session', payment_method: sub.default_payment_method });
+    expect((await t.stripe.customers.listPaymentMethods(customer.id)).data.map((pm) => [pm.id, pm.card?.last4])).toEqual([[sub.default_payment_method, '4444']]);
+    const types = await eventTypes(t.stripe, since);
+    expect(types).not.toContain('customer.created');
+    expect(types).toEqual(expect.arrayContaining(['payment_method.attached', 'customer.subscription.created', 'invoice.paid', 'checkout.session.completed']));
+    expect((await t.stripe.customers.list({ email: 'known@example.com' })).data.map((c) => c.id)).toEqual([customer.id]);
+  });
+
   test('a declined card answers the card error and leaves the session open; another card then pays', async () => {
     const session = await t.stripe.checkout.sessions.create({ mode: 'subscription', customer_email: 'retry@example.com', line_items: [{ price: monthly.id, quantity: 1 }] });
     const declined = await rejection<Stripe.errors.StripeError>(() => complete(session.id, { card_number: '4000000000000002' }));
@@ -216,10 +245,52 @@ describe('completing without a browser (test helper)', () => {
     const failed = await rejection<Stripe.errors.StripeError>(() => complete(c.id, { card_number: '4000002500003155', three_d_secure: 'fail' }));
     expect(failed).toMatchObject({ statusCode: 402, code: 'payment_intent_authentication_failure' });
     expect((await t.stripe.checkout.sessions.retrieve(c.id)).status).toBe('open');
-    // the same pending subscription is paid by the next card
+    // as in current API versions, a failed attempt leaves no incomplete subscription and no invoice behind
+    const [payer] = (await t.stripe.customers.list({ email: 'tdsfail@example.com' })).data as [Stripe.Customer];
+    expect((await t.stripe.subscriptions.list({ customer: payer.id, status: 'all' })).data).toEqual([]);
+    expect((await t.stripe.invoices.list({ customer: payer.id })).data).toEqual([]);
+    // the next card pays: one subscription, its first invoice paid by the same PaymentIntent as the failed attempt
     const ok = await complete(c.id, { card_number: '4242424242424242' });
-    expect(ok.status).toBe('complete');
-    expect((await t.stripe.subscriptions.list({ customer: ok.customer as string, status: 'all' })).data).toHaveLength(1);
+    expect(ok).toMatchObject({ status: 'complete', customer: payer.id });
+    const subs = (await t.stripe.subscriptions.list({ customer: payer.id, status: 'all', expand: ['data.latest_invoice.payments'] })).data;
+    expect(subs.map((x) => x.status)).toEqual(['active']);
+    const payments = (subs[0]?.latest_invoice as Stripe.Invoice).payments?.data ?? [];
+    const intent = await t.stripe.paymentIntents.retrieve(payments[0]?.payment.payment_intent as string, { expand: ['payment_method'] });
+    expect(intent).toMatchObject({ status: 'succeeded', customer: payer.id, payment_method: { card: { last4: '4242' } }, last_payment_error: null });
+    expect((await t.stripe.charges.list({ payment_intent: intent.id })).data.map((ch) => ch.status)).toEqual(['succeeded']);
+    expect((await t.stripe.events.list({ type: 'payment_intent.payment_failed', limit: 1 })).data[0]?.data.object).toMatchObject({ id: intent.id });
+  });
+
+  test('subscription mode with a 3-D Secure card: nothing but the payment exists until it is authenticated, then the subscription is created paid', async () => {
+    const session = await t.stripe.checkout.sessions.create({ mode: 'subscription', customer_email: 'later@example.com', line_items: [{ price: monthly.id, quantity: 1 }], subscription_data: { metadata: { plan: 'premium' } } });
+    const since = await latestEventId(t.stripe);
+    const pending = await complete(session.id, { card_number: '4000002500003155' });
+    expect(pending).toMatchObject({ status: 'open', subscription: null, invoice: null, payment_intent: null });
+    const [payer] = (await t.stripe.customers.list({ email: 'later@example.com' })).data as [Stripe.Customer];
+    expect((await t.stripe.subscriptions.list({ customer: payer.id, status: 'all' })).data).toEqual([]);
+    expect((await t.stripe.invoices.list({ customer: payer.id })).data).toEqual([]);
+    const [pi] = (await t.stripe.paymentIntents.list({ customer: payer.id })).data as [Stripe.PaymentIntent];
+    expect(pi).toMatchObject({ status: 'requires_action', amount: 1500, description: 'Subscription creation', setup_future_usage: 'off_session' });
+    // the card is saved only once the payment succeeds
+    expect((await t.stripe.customers.listPaymentMethods(payer.id)).data).toEqual([]);
+
+    await t.stripe.rawRequest('POST', `/v1/test_helpers/payment_intents/${pi.id}/authenticate`, { outcome: 'succeed' });
+    const done = await t.stripe.checkout.sessions.retrieve(session.id, { expand: ['subscription.latest_invoice.payments'] });
+    expect(done).toMatchObject({ status: 'complete', payment_status: 'paid', customer: payer.id });
+    const sub = done.subscription as Stripe.Subscription;
+    expect(sub).toMatchObject({ status: 'active', customer: payer.id, metadata: { plan: 'premium' }, default_payment_method: pi.payment_method });
+    const invoice = sub.latest_invoice as Stripe.Invoice;
+    expect(done.invoice).toBe(invoice.id);
+    expect(invoice).toMatchObject({ status: 'paid', billing_reason: 'subscription_create', amount_paid: 1500, attempt_count: 1 });
+    expect(invoice.payments?.data.map((p) => [p.status, p.payment.payment_intent])).toEqual([['paid', pi.id]]);
+    expect((await t.stripe.customers.listPaymentMethods(payer.id)).data.map((m) => m.id)).toEqual([sub.default_payment_method]);
+    // the payment comes first; the subscription and its invoice only after it succeeded
+    const types = await eventTypes(t.stripe, since);
+    expect(types.indexOf('payment_intent.succeeded')).toBeLessThan(types.indexOf('customer.subscription.created'));
+    expect(types.indexOf('payment_intent.requires_action')).toBeLessThan(types.indexOf('invoice.created'));
+    expect(types).not.toContain('invoice.payment_action_required');
+    expect(types.filter((x) => x === 'payment_intent.created')).toHaveLength(1);
+    expect(types.at(-1)).toBe('checkout.session.completed');
   });
 });
 
@@ -243,5 +314,15 @@ describe('expiring', () => {
     await rejection(() => complete(session.id, { card_number: '4000000000000002' }));
     const expired = await t.stripe.checkout.sessions.expire(session.id, { expand: ['payment_intent'] });
     expect((expired.payment_intent as Stripe.PaymentIntent).status).toBe('canceled');
+
+    // subscription mode: the first payment left waiting for 3-D Secure is canceled, and no subscription appears
+    const sub = await t.stripe.checkout.sessions.create({ mode: 'subscription', customer_email: 'gone@example.com', line_items: [{ price: monthly.id, quantity: 1 }] });
+    await complete(sub.id, { card_number: '4000002500003155' });
+    const [payer] = (await t.stripe.customers.list({ email: 'gone@example.com' })).data as [Stripe.Customer];
+    const [waiting] = (await t.stripe.paymentIntents.list({ customer: payer.id })).data as [Stripe.PaymentIntent];
+    expect(waiting.status).toBe('requires_action');
+    await t.stripe.checkout.sessions.expire(sub.id);
+    expect(await t.stripe.paymentIntents.retrieve(waiting.id)).toMatchObject({ status: 'canceled', cancellation_reason: 'abandoned' });
+    expect((await t.stripe.subscriptions.list({ customer: payer.id, status: 'all' })).data).toEqual([]);
   });
 });

@@ -245,6 +245,27 @@ describe('updating, canceling, listing', () => {
     expect((await t.stripe.subscriptions.update(sub.id, { metadata: { note: 'x' } })).metadata).toEqual({ note: 'x' });
   });
 
+  test('an invoice marked uncollectible shows why, and can still be paid (or voided)', async () => {
+    const { customer } = await customerWith('pm_card_chargeCustomerFail');
+    const sub = await t.stripe.subscriptions.create({ customer: customer.id, items: [{ price: monthly.id }] });
+    const since = await latestEventId(t.stripe);
+    const written = await t.stripe.invoices.markUncollectible(sub.latest_invoice as string);
+    expect(written).toMatchObject({ status: 'uncollectible', status_details: { uncollectible: { reason: 'user_forgiven' } }, status_transitions: { marked_uncollectible_at: expect.any(Number) } });
+    expect(await eventTypes(t.stripe, since)).toEqual(['invoice.marked_uncollectible']);
+    const visa = await t.stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id });
+    const paid = await t.stripe.invoices.pay(written.id, { payment_method: visa.id });
+    expect(paid).toMatchObject({ status: 'paid', amount_paid: 1500 });
+    expect(paid.status_details).toBeUndefined();
+    expect((await t.stripe.subscriptions.retrieve(sub.id)).status).toBe('active');
+
+    const other = await t.stripe.subscriptions.create({ customer: customer.id, items: [{ price: monthly.id }], default_payment_method: (await t.stripe.paymentMethods.attach('pm_card_chargeCustomerFail', { customer: customer.id })).id });
+    await t.stripe.invoices.markUncollectible(other.latest_invoice as string);
+    const voided = await t.stripe.invoices.voidInvoice(other.latest_invoice as string);
+    expect(voided.status).toBe('void');
+    expect(voided.status_details).toBeUndefined();
+    expect((await rejection<Stripe.errors.StripeError>(() => t.stripe.invoices.pay(voided.id))).message).toBe('You can only pay an open or uncollectible invoice. This invoice has a status of void.');
+  });
+
   test('canceling an incomplete subscription voids its first invoice', async () => {
     const { customer } = await customerWith('pm_card_chargeCustomerFail');
     const sub = await t.stripe.subscriptions.create({ customer: customer.id, items: [{ price: monthly.id }] });

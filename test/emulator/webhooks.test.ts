@@ -134,6 +134,9 @@ describe('deliveries', () => {
     expect(d.status).toBe('failed');
     expect(d.attempts).toHaveLength(4);
     expect(d.attempts[0].error).toMatch(/ECONNREFUSED/);
+    // backoff: each retry waited its own, longer delay (20, 40, then 80 ms) after the attempt before
+    const gaps = d.attempts.slice(1).map((a: { at: number }, i: number) => a.at - d.attempts[i].at);
+    gaps.forEach((gap: number, i: number) => expect([i, gap >= [20, 40, 80][i]!]).toEqual([i, true]));
     expect(d.next_attempt_at).toBeNull();
     const event = await t.stripe.events.retrieve(d.event);
     expect(event.pending_webhooks).toBe(1);

@@ -11,9 +11,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-export function portOpen(port: number): Promise<boolean> {
+export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
+    const s = net.connect({ host, port });
     s.once('connect', () => {
       s.destroy();
       resolve(true);

@@ -4,18 +4,20 @@ import { ApiError, invalidRequest } from '../core/errors';
 import { Params } from '../core/params';
 import type { ApiRequest } from '../core/router';
 import { authenticatePaymentIntent, cancelPaymentIntent, confirmPaymentIntent, createPaymentIntent, intentMeta } from '../payments/intents';
-import { attachPaymentMethod, behaviourOf, cardError, checkAttachable, createCardPaymentMethod } from '../payments/payment_methods';
+import { behaviourOf, cardError, checkAttachable, createCardPaymentMethod } from '../payments/payment_methods';
 import { createCustomer } from '../resources/customers';
 import { asStripePrice, type PriceObject } from '../resources/prices';
-import { payInvoice } from './invoices';
-import { createSubscription, latestInvoice, subscriptionMeta } from './subscriptions';
+import { createSubscription } from './subscriptions';
 import { DAY, idOf } from './util';
 
 /**
  * Checkout Sessions: what the hosted payment page (and the test helper that stands for it) does when the
- * customer pays. Payment mode creates and confirms a PaymentIntent; subscription mode creates the customer
- * if needed, saves the card on it and creates the Subscription, both exactly as the API would. A payment
- * finished later (3-D Secure) completes the session through the payment events (see `register`).
+ * customer pays. Payment mode creates and confirms a PaymentIntent. Subscription mode works as in current
+ * API versions (2025-03-31.basil and later): the first payment is taken with a PaymentIntent of its own
+ * (saving the card on the customer, created if needed), and only once it has succeeded is the Subscription
+ * created, exactly as the API would, with that payment as its first invoice's. A failed attempt leaves no
+ * subscription and no invoice. A payment finished later (3-D Secure) completes the session through the
+ * payment events (see `registerCheckoutListeners`).
  */
 
 export const SESSION_TTL = DAY;
@@ -31,8 +33,10 @@ export interface SessionMeta {
   setupFutureUsage: Stripe.PaymentIntent.SetupFutureUsage | null;
   subscriptionMetadata: Record<string, string>;
   subscriptionDescription: string | null;
-  /** subscription mode: the subscription waiting for its first payment (3-D Secure) */
-  pendingSubscription?: string;
+  /** subscription mode: the PaymentIntent of the first payment, reused by every attempt until it succeeds */
+  firstPayment?: string;
+  /** subscription mode: the subscription created once the first payment succeeded */
+  subscription?: string;
   /** the customer created for this session (subscription mode, or customer_creation=always) */
   createdCustomer?: string;
   email?: string;
@@ -257,26 +261,32 @@ function payPayment(ctx: EmulatorContext, session: Stripe.Checkout.Session, pm: 
   const meta = sessionMeta(ctx, session);
   let customerId = idOf(session.customer);
   if (!customerId && session.customer_creation === 'always') customerId = ensureCustomer(ctx, session);
-  const existing = session.payment_intent ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', idOf(session.payment_intent) ?? '') : undefined;
   const pi =
-    // the same intent for every attempt: after a decline, or when the customer left a 3-D Secure step unfinished
-    existing && (existing.status === 'requires_payment_method' || existing.status === 'requires_action' || existing.status === 'requires_confirmation')
-      ? existing
-      : createPaymentIntent(ctx, {
-          amount: session.amount_total ?? 0,
-          currency: session.currency ?? 'usd',
-          customer: customerId,
-          capture_method: meta.captureMethod ?? 'automatic_async',
-          description: meta.paymentIntentDescription ?? null,
-          metadata: { ...(meta.paymentIntentMetadata ?? {}) },
-          setup_future_usage: meta.setupFutureUsage ?? null,
-          receipt_email: meta.email ?? null,
-          allowed_payment_method_types: ['card'],
-          meta: { checkoutSession: session.id } satisfies SessionLink,
-        });
+    waitingIntent(ctx, idOf(session.payment_intent)) ??
+    createPaymentIntent(ctx, {
+      amount: session.amount_total ?? 0,
+      currency: session.currency ?? 'usd',
+      customer: customerId,
+      capture_method: meta.captureMethod ?? 'automatic_async',
+      description: meta.paymentIntentDescription ?? null,
+      metadata: { ...(meta.paymentIntentMetadata ?? {}) },
+      setup_future_usage: meta.setupFutureUsage ?? null,
+      receipt_email: meta.email ?? null,
+      allowed_payment_method_types: ['card'],
+      meta: { checkoutSession: session.id } satisfies SessionLink,
+    });
   session.payment_intent = pi.id;
   const result = confirmPaymentIntent(ctx, pi, { payment_method: pm.id, return_url: returnUrl }, origin);
   return outcomeOf(ctx, session, result.paymentIntent, result.error);
+}
+
+/**
+ * The session's PaymentIntent while it still waits for a payment (declined, or a 3-D Secure step failed or left
+ * unfinished): every attempt of a session confirms the same one, as on Stripe's page.
+ */
+function waitingIntent(ctx: EmulatorContext, id: string | null | undefined): Stripe.PaymentIntent | undefined {
+  const pi = id ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', id) : undefined;
+  return pi && (pi.status === 'requires_payment_method' || pi.status === 'requires_action' || pi.status === 'requires_confirmation') ? pi : undefined;
 }
 
 function outcomeOf(ctx: EmulatorContext, session: Stripe.Checkout.Session, pi: Stripe.PaymentIntent | null, error: ApiError | null): SubmitOutcome {
@@ -299,36 +309,44 @@ function paySubscription(ctx: EmulatorContext, session: Stripe.Checkout.Session,
   if (card.decline && card.threeDSecure === 'none') return { kind: 'declined', error: cardError(card.decline, { payment_method: pm }) };
 
   const customerId = ensureCustomer(ctx, session);
-  attachPaymentMethod(ctx, pm, customerId);
-  const pending = meta.pendingSubscription ? ctx.store.find<Stripe.Subscription>('subscription', meta.pendingSubscription) : undefined;
-  if (pending && pending.status === 'incomplete') {
-    // another card after a failed authentication: the same subscription, its first invoice paid again
-    pending.default_payment_method = pm.id;
-    const invoice = latestInvoice(ctx, pending);
-    if (invoice?.status !== 'open') return outcomeOf(ctx, session, null, null);
-    const result = payInvoice(ctx, invoice, { payment_method: pm.id, origin, return_url: returnUrl });
-    return outcomeOf(ctx, session, result.paymentIntent, result.error);
-  }
+  const pi =
+    waitingIntent(ctx, meta.firstPayment) ??
+    createPaymentIntent(ctx, {
+      amount: session.amount_total ?? 0,
+      currency: session.currency ?? 'usd',
+      customer: customerId,
+      description: 'Subscription creation',
+      // the card is saved on the customer once the payment succeeds, to pay the renewals
+      setup_future_usage: 'off_session',
+      receipt_email: meta.email ?? null,
+      allowed_payment_method_types: ['card'],
+      meta: { checkoutSession: session.id } satisfies SessionLink,
+    });
+  meta.firstPayment = pi.id;
+  // a success creates the subscription and completes the session (the payment_intent.succeeded listener)
+  const result = confirmPaymentIntent(ctx, pi, { payment_method: pm.id, return_url: returnUrl }, origin);
+  return outcomeOf(ctx, session, result.paymentIntent, result.error);
+}
+
+/**
+ * Subscription mode, once the first payment succeeded: the Subscription is created as `POST /v1/subscriptions`
+ * would (the paying card as its default payment method, `subscription_data`'s metadata and description), its
+ * first invoice paid by that payment; then the session completes.
+ */
+function fulfilSubscription(ctx: EmulatorContext, session: Stripe.Checkout.Session, pi: Stripe.PaymentIntent): void {
+  const meta = sessionMeta(ctx, session);
+  const customerId = idOf(pi.customer) as string;
   const prices = lineItemsOf(ctx, session).map((li) => ({ price: li.price as unknown as PriceObject, quantity: li.quantity ?? 1 }));
   const sub = createSubscription(ctx, {
     customer: customerId,
     items: prices,
-    default_payment_method: pm.id,
-    payment_behavior: 'allow_incomplete',
+    default_payment_method: idOf(pi.payment_method),
     metadata: { ...(meta.subscriptionMetadata ?? {}) },
     description: meta.subscriptionDescription ?? null,
-    origin,
-    return_url: returnUrl,
-    onCreated: (s) => {
-      (ctx.store.meta<SessionLink>(s.id)).checkoutSession = session.id;
-      meta.pendingSubscription = s.id;
-    },
+    paidBy: pi,
   });
-  if (sub.status === 'active') completeSession(ctx, session);
-  const invoice = latestInvoice(ctx, sub);
-  const piId = invoice ? (ctx.store.meta<{ paymentIntent?: string }>(invoice.id).paymentIntent ?? null) : null;
-  const pi = piId ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', piId) ?? null : null;
-  return outcomeOf(ctx, session, pi, pi?.last_payment_error ? authenticationFailed(pi) : null);
+  meta.subscription = sub.id;
+  completeSession(ctx, session);
 }
 
 /** The session's customer: the one it was created with, or one created now from the email entered. */
@@ -369,11 +387,10 @@ export function completeSession(ctx: EmulatorContext, session: Stripe.Checkout.S
     tax_ids: [],
   };
   if (session.mode === 'subscription') {
-    const sub = meta.pendingSubscription ? ctx.store.find<Stripe.Subscription>('subscription', meta.pendingSubscription) : undefined;
+    const sub = meta.subscription ? ctx.store.find<Stripe.Subscription>('subscription', meta.subscription) : undefined;
     session.subscription = sub?.id ?? null;
     session.invoice = sub ? idOf(sub.latest_invoice) : null;
     session.payment_status = 'paid';
-    delete meta.pendingSubscription;
   } else {
     const pi = session.payment_intent ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', idOf(session.payment_intent) ?? '') : undefined;
     // an authorization (capture_method=manual) is not a payment yet
@@ -388,33 +405,26 @@ export function expireSession(ctx: EmulatorContext, session: Stripe.Checkout.Ses
   if (session.status !== 'open') {
     throw invalidRequest(`Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of ${session.status}.`, { code: 'checkout_session_not_open' });
   }
-  const pi = session.payment_intent ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', idOf(session.payment_intent) ?? '') : undefined;
-  if (pi && (pi.status === 'requires_payment_method' || pi.status === 'requires_action' || pi.status === 'requires_confirmation')) cancelPaymentIntent(ctx, pi, 'abandoned');
+  // payment mode: `payment_intent`; subscription mode: the first payment, which the session does not show
+  const pi = waitingIntent(ctx, idOf(session.payment_intent) ?? sessionMeta(ctx, session).firstPayment);
+  if (pi) cancelPaymentIntent(ctx, pi, 'abandoned');
   session.status = 'expired';
   session.url = null;
   ctx.emit('checkout.session.expired', session);
   return session;
 }
 
-/** Completes sessions whose payment finished after the page was left (3-D Secure, test helpers). */
+/** Completes sessions when their payment succeeds, whenever that happens (at once, after 3-D Secure, test helpers). */
 export function registerCheckoutListeners(ctx: EmulatorContext): void {
   const fromIntent = (event: Stripe.EventBase) => {
-    const pi = event.data.object as Stripe.PaymentIntent;
-    const sessionId = (intentMeta(ctx, pi.id) as SessionLink).checkoutSession;
+    const pi = ctx.store.find<Stripe.PaymentIntent>('payment_intent', (event.data.object as Stripe.PaymentIntent).id);
+    const sessionId = pi ? (intentMeta(ctx, pi.id) as SessionLink).checkoutSession : undefined;
     const session = sessionId ? ctx.store.find<Stripe.Checkout.Session>('checkout.session', sessionId) : undefined;
-    if (session?.status === 'open') completeSession(ctx, session);
+    if (!pi || session?.status !== 'open') return;
+    if (session.mode === 'subscription') {
+      if (pi.status === 'succeeded' && sessionMeta(ctx, session).firstPayment === pi.id) fulfilSubscription(ctx, session, pi);
+    } else completeSession(ctx, session);
   };
   ctx.on('payment_intent.succeeded', fromIntent);
   ctx.on('payment_intent.amount_capturable_updated', fromIntent);
-  ctx.on('invoice.paid', (event) => {
-    const invoice = event.data.object as Stripe.Invoice;
-    const subId = idOf(invoice.parent?.subscription_details?.subscription);
-    if (!subId) return;
-    const sub = ctx.store.find<Stripe.Subscription>('subscription', subId);
-    // while the subscription is being created, the creation path completes the session itself
-    if (!sub || subscriptionMeta(ctx, sub).batch) return;
-    const sessionId = ctx.store.meta<SessionLink>(sub.id).checkoutSession;
-    const session = sessionId ? ctx.store.find<Stripe.Checkout.Session>('checkout.session', sessionId) : undefined;
-    if (session?.status === 'open' && sessionMeta(ctx, session).pendingSubscription === sub.id) completeSession(ctx, session);
-  });
 }

@@ -193,8 +193,11 @@ export function createSubscriptionInvoice(ctx: EmulatorContext, input: Subscript
  * Finalizes a draft (`invoice.finalized`): a number, status `open`, and the PaymentIntent that will pay it
  * with its InvoicePayment. An invoice with nothing to charge (0, or under the currency's minimum charge, which
  * Stripe carries to the customer balance) is paid at once without a payment.
+ *
+ * `paidBy` is a PaymentIntent that already succeeded for this amount (Checkout in subscription mode takes the
+ * first payment before the subscription exists): it becomes the invoice's payment, and the invoice is paid.
  */
-export function finalizeInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice): Stripe.Invoice {
+export function finalizeInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice, opts: { paidBy?: Stripe.PaymentIntent } = {}): Stripe.Invoice {
   if (invoice.status !== 'draft') throw invalidRequest(`This invoice is already finalized, you can't re-finalize a non-draft invoice.`, { code: 'invoice_not_editable' });
   const customerId = idOf(invoice.customer) as string;
   const now = ctx.now(customerId);
@@ -207,9 +210,18 @@ export function finalizeInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice): 
   invoice.status_transitions.finalized_at = now;
   invoice.effective_at = now;
   invoice.automatically_finalizes_at = null;
-  const chargeable = invoice.amount_due >= (MINIMUM_CHARGE[invoice.currency] ?? 1);
+  const paidBy = opts.paidBy;
+  if (paidBy && (paidBy.status !== 'succeeded' || paidBy.amount_received !== invoice.amount_due || paidBy.currency !== invoice.currency)) {
+    throw new Error(`PaymentIntent ${paidBy.id} (${paidBy.status}, ${paidBy.amount_received} ${paidBy.currency}) cannot pay invoice ${invoice.id} (${invoice.amount_due} ${invoice.currency})`);
+  }
+  const chargeable = !!paidBy || invoice.amount_due >= (MINIMUM_CHARGE[invoice.currency] ?? 1);
   if (chargeable) {
-    const pi = createPaymentIntent(ctx, {
+    if (paidBy) {
+      intentMeta(ctx, paidBy).invoice = invoice.id;
+      invoice.attempt_count = 1;
+      invoice.attempted = true;
+    }
+    const pi = paidBy ?? createPaymentIntent(ctx, {
       amount: invoice.amount_due,
       currency: invoice.currency,
       customer: customerId,
@@ -238,7 +250,7 @@ export function finalizeInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice): 
     meta.invoicePayment = payment.id;
   }
   ctx.emit('invoice.finalized', invoice);
-  if (!chargeable) markInvoicePaid(ctx, invoice);
+  if (!chargeable || paidBy) markInvoicePaid(ctx, invoice);
   return invoice;
 }
 
@@ -267,7 +279,8 @@ export interface InvoicePaymentResult {
 export function payInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice, input: PayInvoiceInput = {}): InvoicePaymentResult {
   if (invoice.status === 'draft') finalizeInvoice(ctx, invoice);
   if (invoice.status === 'paid') throw invalidRequest('Invoice is already paid', { code: 'invoice_already_paid' });
-  if (invoice.status !== 'open') throw invalidRequest(`You can only pay an open invoice. This invoice has a status of ${invoice.status}.`, { code: 'invoice_not_editable' });
+  // as at Stripe, an invoice marked uncollectible can still be paid
+  if (!isPayable(invoice)) throw invalidRequest(`You can only pay an open or uncollectible invoice. This invoice has a status of ${invoice.status}.`, { code: 'invoice_not_editable' });
   const pi = intentOfInvoice(ctx, invoice);
   if (!pi) {
     markInvoicePaid(ctx, invoice);
@@ -299,6 +312,11 @@ export function payInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice, input:
   return { invoice, paymentIntent: result.paymentIntent, error: result.error };
 }
 
+/** An invoice that can still be paid: `open`, or `uncollectible` (written off, but payable). */
+export function isPayable(invoice: Stripe.Invoice): boolean {
+  return invoice.status === 'open' || invoice.status === 'uncollectible';
+}
+
 /** The payment method an automatic attempt uses: the subscription's default, then the customer's. */
 export function defaultPaymentMethodFor(ctx: EmulatorContext, invoice: Stripe.Invoice): string | null {
   const subId = subscriptionIdOf(invoice);
@@ -315,6 +333,7 @@ export function markInvoicePaid(ctx: EmulatorContext, invoice: Stripe.Invoice): 
   const now = ctx.now(idOf(invoice.customer));
   const payment = invoicePaymentOf(ctx, invoice);
   invoice.status = 'paid';
+  delete invoice.status_details;
   invoice.amount_paid = invoice.amount_due;
   invoice.amount_remaining = 0;
   invoice.status_transitions.paid_at = now;
@@ -343,16 +362,21 @@ export function voidInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice): Stri
     payment.status_transitions.canceled_at = now;
   }
   invoice.status = 'void';
+  delete invoice.status_details;
   invoice.amount_remaining = 0;
   invoice.status_transitions.voided_at = now;
   ctx.emit('invoice.voided', invoice);
   return invoice;
 }
 
-/** Marks an open invoice uncollectible (`invoice.marked_uncollectible`). */
+/**
+ * Marks an open invoice uncollectible (`invoice.marked_uncollectible`), with Stripe's
+ * `status_details.uncollectible.reason: 'user_forgiven'` (shown only while uncollectible). It can still be paid or voided.
+ */
 export function markUncollectible(ctx: EmulatorContext, invoice: Stripe.Invoice): Stripe.Invoice {
   if (invoice.status !== 'open') throw invalidRequest(`You can only mark open invoices as uncollectible. This invoice has a status of ${invoice.status}.`, { code: 'invoice_not_editable' });
   invoice.status = 'uncollectible';
+  invoice.status_details = { uncollectible: { reason: 'user_forgiven' } };
   invoice.status_transitions.marked_uncollectible_at = ctx.now(idOf(invoice.customer));
   ctx.emit('invoice.marked_uncollectible', invoice);
   return invoice;
@@ -382,12 +406,12 @@ export function confirmationSecret(ctx: EmulatorContext, invoice: Stripe.Invoice
 export function registerInvoicePaymentListeners(ctx: EmulatorContext): void {
   ctx.on('payment_intent.succeeded', (event) => {
     const invoice = invoiceOfIntent(ctx, (event.data.object as Stripe.PaymentIntent).id);
-    if (invoice && invoice.status === 'open') markInvoicePaid(ctx, invoice);
+    if (invoice && isPayable(invoice)) markInvoicePaid(ctx, invoice);
   });
   ctx.on('payment_intent.payment_failed', (event) => {
     const pi = event.data.object as Stripe.PaymentIntent;
     const invoice = invoiceOfIntent(ctx, pi.id);
-    if (invoice && invoice.status === 'open') {
+    if (invoice && isPayable(invoice)) {
       // Stripe schedules Smart Retries; the emulator does not retry by itself (pay the invoice again instead)
       invoice.next_payment_attempt = null;
       ctx.emit('invoice.payment_failed', invoice);
@@ -395,7 +419,7 @@ export function registerInvoicePaymentListeners(ctx: EmulatorContext): void {
   });
   ctx.on('payment_intent.requires_action', (event) => {
     const invoice = invoiceOfIntent(ctx, (event.data.object as Stripe.PaymentIntent).id);
-    if (invoice && invoice.status === 'open') ctx.emit('invoice.payment_action_required', invoice);
+    if (invoice && isPayable(invoice)) ctx.emit('invoice.payment_action_required', invoice);
   });
 }
 

@@ -61,6 +61,8 @@ export interface CreateSubscriptionInput {
   return_url?: string;
   /** called with the new subscription before its first invoice is paid (links made by the caller) */
   onCreated?: (sub: Stripe.Subscription) => void;
+  /** a PaymentIntent that already paid the first period (Checkout takes the payment before the subscription exists) */
+  paidBy?: Stripe.PaymentIntent;
 }
 
 export function subscriptionMeta(ctx: EmulatorContext, sub: Stripe.Subscription | string): Partial<SubscriptionMeta> {
@@ -275,7 +277,7 @@ export function createSubscription(ctx: EmulatorContext, input: CreateSubscripti
       invoicePeriod: { start: now, end: now },
     });
     sub.latest_invoice = inv.id;
-    finalizeInvoice(ctx, inv);
+    finalizeInvoice(ctx, inv, { paidBy: input.paidBy });
     if (inv.status === 'open' && behavior !== 'default_incomplete') {
       result = payInvoice(ctx, inv, { off_session: input.off_session, error_on_requires_action: behavior === 'error_if_incomplete', origin: input.origin, return_url: input.return_url });
     }

@@ -206,7 +206,7 @@ export interface RefundInput {
 /**
  * Refunds a captured charge, in full or in part (`refund.created`, `charge.refunded`). Refusals as
  * Stripe words them: already fully refunded (`charge_already_refunded`), more than what is left
- * (`amount_too_large`), disputed charges (`charge_disputed`), payments not captured yet.
+ * (param `amount`, no code), disputed charges (`charge_disputed`), payments not captured yet.
  */
 export function createRefund(ctx: EmulatorContext, input: RefundInput): Stripe.Refund {
   let charge: Stripe.Charge;
@@ -238,10 +238,9 @@ export function createRefund(ctx: EmulatorContext, input: RefundInput): Stripe.R
   const amount = input.amount ?? remaining;
   if (amount <= 0) throw invalidRequest('Invalid positive integer', { param: 'amount', code: 'parameter_invalid_integer' });
   if (amount > remaining) {
-    throw invalidRequest(`Refund amount (${formatAmount(amount, charge.currency)}) is greater than unrefunded amount on charge (${formatAmount(remaining, charge.currency)})`, {
-      param: 'amount',
-      code: 'amount_too_large',
-    });
+    // Stripe's wording depends on whether anything was refunded (or released) before; the error has no `code`.
+    const limit = charge.amount_refunded > 0 ? `unrefunded amount on charge (${formatAmount(remaining, charge.currency)})` : `charge amount (${formatAmount(charge.amount, charge.currency)})`;
+    throw invalidRequest(`Refund amount (${formatAmount(amount, charge.currency)}) is greater than ${limit}`, { param: 'amount' });
   }
   const refund = ctx.store.insert(buildRefund(ctx, charge, amount, input));
   const previous = { amount_refunded: charge.amount_refunded, refunded: charge.refunded };
