@@ -6,7 +6,7 @@ import type { BillingEnv } from './env';
 import { notFound } from './errors';
 import { lockUser } from './locks';
 import { formatAmount } from './money';
-import { stripeId } from './subscriptionSync';
+import { stripeId, UUID } from './subscriptionSync';
 
 /**
  * Stripe is the source of truth for payments; these functions copy its current state onto our rows and
@@ -14,7 +14,7 @@ import { stripeId } from './subscriptionSync';
  * objects, never an event's snapshot, so late or duplicate signals cannot move a payment backwards.
  */
 
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export { UUID };
 
 /** Metadata key carrying our payment id on every PaymentIntent and Checkout Session we create. */
 export const PAYMENT_ID_KEY = 'tollgate_payment_id';
