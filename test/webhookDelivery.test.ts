@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import { runScript } from './support/cli';
 import { sql } from './support/db';
-import { MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE } from './support/billing';
+import { MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE, userOnTestClock } from './support/billing';
 import { startAppProcess, type ServerProcess } from './support/process';
 import { startTestServer, type TestServer } from './support/server';
 import { deliver, signedHeader } from './support/webhooks';
@@ -179,5 +179,52 @@ describe('webhook delivery order, failures, replay, several processes and stripe
 
     const again = await runScript('stripe-sync', ['--dry-run'], env);
     expect(again.stdout).toMatch(/would change 0 objects/);
+  });
+
+  it('stripe:sync reads every customer and every subscription page by page, and its dry run shows each change', async () => {
+    const ours = await subscribed();
+    await server.stripe.subscriptions.update(ours.stripeSubscriptionId, { cancel_at_period_end: true });
+    // A known customer with three subscriptions made in Stripe's dashboard, two of them already canceled.
+    const other = await userOnTestClock(server);
+    const [{ stripe_price_id: price }] = await sql(server.databaseUrl, `select pp.stripe_price_id from plan_pricing pp join plan p on p.id = pp.plan_id where p.code = 'premium'`);
+    const pm = await server.stripe.paymentMethods.attach('pm_card_visa', { customer: other.customerId });
+    const made: Stripe.Subscription[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = await server.stripe.subscriptions.create({ customer: other.customerId, items: [{ price }], default_payment_method: pm.id });
+      made.push(i < 2 ? await server.stripe.subscriptions.cancel(s.id) : s);
+    }
+    const [{ n: customers }] = await sql(server.databaseUrl, 'select count(*)::int as n from app_user where stripe_customer_id is not null');
+    expect(customers).toBeGreaterThan(1);
+    const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
+    const snapshot = () => sql(server.databaseUrl, 'select * from subscription order by id');
+    const before = await snapshot();
+
+    // One customer per page here and one object per page from Stripe, so every page boundary is crossed.
+    const dry = await runScript('stripe-sync', ['--dry-run', '--page-size', '1'], env);
+    expect(dry.stderr).toContain(`${customers}/${customers}`);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(`~ Subscription ${ours.id}\n    cancelAtPeriodEnd: false -> true\n`);
+    for (const s of made) expect(dry.stdout).toMatch(new RegExp(`^\\+ Subscription [0-9a-f-]{36}\n(    .*\n)*    stripeSubscriptionId: null -> "${s.id}"\n(    .*\n)*    status: null -> "${s.status}"`, 'm'));
+    expect(dry.stdout).toContain(`${customers} customers checked; would change 4 objects (dry run: nothing written)`);
+    expect(await snapshot()).toEqual(before);
+
+    const real = await runScript('stripe-sync', ['--page-size', '1'], env);
+    expect(real.code).toBe(0);
+    expect(real.stdout).toContain(`${customers} customers checked; changed 4 objects`);
+    expect(await row(ours.id)).toMatchObject({ cancel_at_period_end: true });
+    const adopted = (await server.gql(MY_SUBSCRIPTIONS, undefined, other.token)).data.mySubscriptions;
+    expect(adopted.map((s: { stripeSubscriptionId: string; status: string }) => [s.stripeSubscriptionId, s.status]).sort()).toEqual(
+      made.map((s) => [s.id, s.status.toUpperCase()]).sort(),
+    );
+    expect((await runScript('stripe-sync', ['--dry-run'], env)).stdout).toMatch(/would change 0 objects/);
+  });
+
+  it('stripe:sync refuses a page size outside 1 to 100', async () => {
+    const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
+    for (const size of ['0', '101', 'ten']) {
+      const res = await runScript('stripe-sync', ['--page-size', size], env);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toMatch(/--page-size must be a whole number from 1 to 100/);
+    }
   });
 });

@@ -256,14 +256,14 @@ export async function syncPaymentCheckout(em: EntityManager, env: BillingEnv, se
  * their sessions. Runs inside the reconciler's transaction and never flushes, so a dry run can show the
  * pending changes.
  */
-export async function reconcilePayments(em: EntityManager, env: BillingEnv, user: User): Promise<void> {
+export async function reconcilePayments(em: EntityManager, env: BillingEnv, user: User, pageSize = 100): Promise<void> {
   await lockUser(em, user.id);
   const payments = await em.find(Payment, { user }, { populate: ['user'] });
   if (payments.length === 0 || !user.stripeCustomerId) return;
   const byId = new Map(payments.map((p) => [p.id, p]));
   const byIntent = new Map(payments.filter((p) => p.stripePaymentIntentId).map((p) => [p.stripePaymentIntentId!, p]));
   const done = new Set<string>();
-  for await (const intent of env.stripe.paymentIntents.list({ customer: user.stripeCustomerId, limit: 100, expand: ['data.latest_charge'] })) {
+  for await (const intent of env.stripe.paymentIntents.list({ customer: user.stripeCustomerId, limit: pageSize, expand: ['data.latest_charge'] })) {
     const payment = byIntent.get(intent.id) ?? byId.get(intent.metadata?.[PAYMENT_ID_KEY] ?? '');
     if (!payment || done.has(payment.id)) continue;
     const charge = typeof intent.latest_charge === 'object' ? intent.latest_charge : null;
@@ -275,7 +275,7 @@ export async function reconcilePayments(em: EntityManager, env: BillingEnv, user
   const unlinked = payments.filter((p) => !done.has(p.id) && !p.stripePaymentIntentId);
   if (unlinked.length === 0) return;
   const unlinkedById = new Map(unlinked.map((p) => [p.id, p]));
-  for await (const session of env.stripe.checkout.sessions.list({ customer: user.stripeCustomerId, limit: 100 })) {
+  for await (const session of env.stripe.checkout.sessions.list({ customer: user.stripeCustomerId, limit: pageSize })) {
     const payment = unlinked.find((p) => p.stripeCheckoutSessionId === session.id) ?? unlinkedById.get(session.metadata?.[PAYMENT_ID_KEY] ?? '');
     if (!payment || session.mode !== 'payment' || !belongsTo(payment, { session })) continue;
     applyStripeState(em, payment, { session }, 'stripe:sync');
