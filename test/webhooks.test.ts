@@ -16,6 +16,8 @@ describe('POST /webhooks/stripe', () => {
     ['a wrong signature', () => ({ 'stripe-signature': signedHeader('{"other":"payload"}', 'whsec_wrong') })],
     ['a signature made with another secret', (body: string) => ({ 'stripe-signature': signedHeader(body, 'whsec_not_ours') })],
     ['a stale signature (older than 300 s)', (body: string, secret: string) => ({ 'stripe-signature': signedHeader(body, secret, Math.floor(Date.now() / 1000) - 301) })],
+    ['the right secret over another body (the body was changed)', (body: string, secret: string) => ({ 'stripe-signature': signedHeader(body.replace('cus_x', 'cus_z'), secret) })],
+    ['a header without a v1 signature', (body: string, secret: string) => ({ 'stripe-signature': signedHeader(body, secret).replace('v1=', 'v0=') })],
   ])('refuses %s with 400 and stores nothing', async (_name, headers) => {
     const before = (await inbox()).length;
     const body = JSON.stringify(fakeEvent('customer.created', { id: 'cus_x', object: 'customer' }));
@@ -24,12 +26,36 @@ describe('POST /webhooks/stripe', () => {
     expect((await inbox()).length).toBe(before);
   });
 
+  it('accepts a signature 299 s old: the tolerance is 300 s', async () => {
+    const event = fakeEvent('customer.created', { id: 'cus_late', object: 'customer' });
+    const body = JSON.stringify(event);
+    const res = await deliver(server.url, body, { 'stripe-signature': signedHeader(body, server.webhookSecret, Math.floor(Date.now() / 1000) - 299) });
+    expect(res.status).toBe(200);
+    expect(await inbox()).toContainEqual(expect.objectContaining({ id: event.id, status: 'ignored' }));
+  });
+
+  it('verifies the bytes as sent: a pretty-printed body with a charset is accepted and stored as the event', async () => {
+    const event = fakeEvent('customer.created', { id: 'cus_pretty', object: 'customer', name: 'Zoë  Müller' });
+    const body = `${JSON.stringify(event, null, 2)}\n`;
+    const res = await deliver(server.url, body, { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': signedHeader(body, server.webhookSecret) });
+    expect(res.status).toBe(200);
+    const [stored] = await sql(server.databaseUrl, `select payload->'data'->'object'->>'name' as name from stripe_event where id = $1`, [event.id]);
+    expect(stored).toEqual({ name: 'Zoë  Müller' });
+  });
+
   it('refuses a correctly signed body that is not an event with 400', async () => {
-    for (const body of ['not json at all', JSON.stringify({ hello: 'world' }), JSON.stringify({ id: 'evt_1', object: 'charge', type: 'x' })]) {
+    const before = await inbox();
+    for (const body of [
+      'not json at all',
+      JSON.stringify({ hello: 'world' }),
+      JSON.stringify({ id: 'evt_1', object: 'charge', type: 'x' }),
+      JSON.stringify({ id: 'evt_2', object: 'event', type: 'customer.created' }),
+      JSON.stringify([fakeEvent('customer.created', { id: 'cus_x', object: 'customer' })]),
+    ]) {
       const res = await deliver(server.url, body, { 'stripe-signature': signedHeader(body, server.webhookSecret) });
       expect(res.status).toBe(400);
     }
-    expect(await inbox()).toEqual([]);
+    expect(await inbox()).toEqual(before);
   });
 
   it('stores an event of a type Tollgate does not handle as ignored and answers 200', async () => {
