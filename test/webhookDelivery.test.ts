@@ -59,6 +59,52 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     expect(mine.status).toBe('CANCELED');
   });
 
+  it('one real event delivered three times is applied once', async () => {
+    const sub = await subscribed();
+    await server.stripe.subscriptions.update(sub.stripeSubscriptionId, { cancel_at_period_end: true });
+    const [update] = (await eventsAbout(sub.stripeSubscriptionId)).filter((e) => e.type === 'customer.subscription.updated');
+    const synced = async () => (await sql(server.databaseUrl, 'select stripe_synced_at, updated_at from subscription where id = $1', [sub.id]))[0];
+    const first = await send(update);
+    expect(first).toMatchObject({ status: 200, body: { status: 'processed', stored: true } });
+    const applied = await synced();
+    expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: true });
+    const inboxRow = async () => (await sql(server.databaseUrl, 'select status, attempts, processed_at, outcome from stripe_event where id = $1', [update.id]))[0];
+    const stored = await inboxRow();
+    for (let i = 0; i < 2; i++) expect(await send(update)).toMatchObject({ status: 200, body: { status: 'duplicate', stored: false } });
+    // Nothing was re-applied: the row was not written again, and the inbox row is as the first delivery left it.
+    expect(await synced()).toEqual(applied);
+    expect(await inboxRow()).toEqual(stored);
+    expect(stored).toMatchObject({ status: 'processed', attempts: 1 });
+  });
+
+  it('applying an event and marking it done are one transaction: when marking fails, the change is rolled back too', async () => {
+    const sub = await subscribed();
+    await server.stripe.subscriptions.update(sub.stripeSubscriptionId, { cancel_at_period_end: true });
+    const [update] = (await eventsAbout(sub.stripeSubscriptionId)).filter((e) => e.type === 'customer.subscription.updated');
+    await sql(
+      server.databaseUrl,
+      `create function refuse_marking_done() returns trigger language plpgsql as $$
+       begin raise exception 'the inbox refuses to mark this event done'; end $$`,
+    );
+    await sql(
+      server.databaseUrl,
+      `create trigger refuse_done before update on stripe_event for each row when (old.id = '${update.id}' and new.status = 'processed') execute function refuse_marking_done()`,
+    );
+    try {
+      expect((await send(update)).status).toBe(500);
+      // The handler had written the subscription before the marking failed: that write is gone as well.
+      expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: false });
+      expect(await sql(server.databaseUrl, 'select status, attempts, last_error from stripe_event where id = $1', [update.id])).toEqual([
+        { status: 'failed', attempts: 1, last_error: expect.stringContaining('the inbox refuses to mark this event done') },
+      ]);
+    } finally {
+      await sql(server.databaseUrl, 'drop trigger refuse_done on stripe_event');
+      await sql(server.databaseUrl, 'drop function refuse_marking_done');
+    }
+    expect((await send(update)).body.status).toBe('processed');
+    expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: true });
+  });
+
   it('two updates stamped with the same second, in either order, leave the state of the later one', async () => {
     for (const order of ['as made', 'swapped'] as const) {
       const sub = await subscribed();
@@ -95,6 +141,12 @@ describe('webhook delivery order, failures, replay, several processes and stripe
       const [stored] = await sql(server.databaseUrl, 'select status, attempts, last_error from stripe_event where id = $1', [event.id]);
       expect(stored).toEqual({ status: 'failed', attempts: 2, last_error: expect.stringContaining('subscription row is locked for maintenance') });
       expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: false });
+      // A replay while the failure lasts fails too, says why and exits non-zero.
+      const early = await runScript('stripe-replay', ['--failed'], { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' });
+      expect(early.code).toBe(1);
+      expect(early.stdout).toContain(`${event.id}: failed - `);
+      expect(early.stdout).toMatch(/subscription row is locked for maintenance/);
+      expect(early.stdout).toMatch(/0 of 1 events processed, 1 failed/);
     } finally {
       await sql(server.databaseUrl, 'drop trigger refuse_write on subscription');
       await sql(server.databaseUrl, 'drop function refuse_subscription_write');
@@ -106,7 +158,7 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     expect(replay.stdout).toContain(`${event.id}: processed`);
     expect(replay.stdout).toMatch(/1 of 1 events processed/);
     expect(await sql(server.databaseUrl, 'select status, attempts, last_error from stripe_event where id = $1', [event.id])).toEqual([
-      { status: 'processed', attempts: 3, last_error: null },
+      { status: 'processed', attempts: 4, last_error: null },
     ]);
     expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: true });
 
@@ -114,6 +166,33 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     const none = await runScript('stripe-replay', ['--failed'], { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' });
     expect(none.stdout).toMatch(/0 of 0 events processed/);
     expect((await send(event)).body.status).toBe('duplicate');
+  });
+
+  it('stripe:replay --event re-runs one stored event: a subscription of a customer unknown then is adopted once the customer is linked', async () => {
+    const user = await server.createUser();
+    const customer = await server.stripe.customers.create({ email: user.email });
+    const [{ stripe_price_id: price }] = await sql(server.databaseUrl, `select pp.stripe_price_id from plan_pricing pp join plan p on p.id = pp.plan_id where p.code = 'premium'`);
+    const pm = await server.stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id });
+    const s = await server.stripe.subscriptions.create({ customer: customer.id, items: [{ price }], default_payment_method: pm.id });
+    const [created] = await eventsAbout(s.id);
+    expect(created.type).toBe('customer.subscription.created');
+    expect((await send(created)).body.status).toBe('processed');
+    const outcome = async () => (await sql(server.databaseUrl, 'select status, attempts, outcome from stripe_event where id = $1', [created.id]))[0];
+    expect(await outcome()).toEqual({ status: 'processed', attempts: 1, outcome: `subscription ${s.id} of unknown customer ${customer.id} recorded, not applied` });
+
+    // An operator links the customer to the user, then replays the recorded event.
+    await sql(server.databaseUrl, 'update app_user set stripe_customer_id = $1 where id = $2', [customer.id, user.id]);
+    const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
+    const replay = await runScript('stripe-replay', ['--event', created.id], env);
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toMatch(new RegExp(`^\\[1/1\\] ${created.id}: processed \\(adopted subscription [0-9a-f-]{36} from ${s.id}: active\\)$`, 'm'));
+    expect(await outcome()).toMatchObject({ status: 'processed', attempts: 2, outcome: expect.stringMatching(/^adopted subscription/) });
+    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine).toMatchObject({ stripeSubscriptionId: s.id, status: 'ACTIVE', plan: { code: 'premium' } });
+
+    // Replaying it again re-reads Stripe and finds the row it made: still one subscription.
+    expect((await runScript('stripe-replay', ['--event', created.id], env)).stdout).toMatch(/processed \(updated subscription/);
+    expect(await sql(server.databaseUrl, 'select count(*)::int as n from subscription where stripe_subscription_id = $1', [s.id])).toEqual([{ n: 1 }]);
   });
 
   it('stripe:replay refuses unclear flags and unknown events with a non-zero exit', async () => {
