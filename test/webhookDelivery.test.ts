@@ -298,6 +298,24 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     expect((await runScript('stripe-sync', ['--dry-run'], env)).stdout).toMatch(/would change 0 objects/);
   });
 
+  it('stripe:sync ends a Checkout subscription whose session expired unpaid while no webhook reached Tollgate', async () => {
+    const user = await server.createUser();
+    const { subscription } = (await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium') } }, user.token)).data.subscribe;
+    const [{ stripe_checkout_session_id: sessionId }] = await sql(server.databaseUrl, 'select stripe_checkout_session_id from subscription where id = $1', [subscription.id]);
+    await server.stripe.checkout.sessions.expire(sessionId);
+    const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
+
+    const dry = await runScript('stripe-sync', ['--dry-run'], env);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(new RegExp(`^~ Subscription ${subscription.id}\n    status: "incomplete" -> "incomplete_expired"\n    endedAt: null -> "[^"]+"$`, 'm'));
+    expect(await row(subscription.id)).toMatchObject({ status: 'incomplete', ended_at: null });
+
+    expect((await runScript('stripe-sync', [], env)).code).toBe(0);
+    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine).toMatchObject({ id: subscription.id, status: 'INCOMPLETE_EXPIRED', endedAt: expect.any(String) });
+    expect((await runScript('stripe-sync', ['--dry-run'], env)).stdout).toMatch(/would change 0 objects/);
+  });
+
   it('stripe:sync refuses a page size outside 1 to 100', async () => {
     const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
     for (const size of ['0', '101', 'ten']) {

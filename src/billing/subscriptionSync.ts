@@ -30,6 +30,18 @@ export function applyStripeSubscription(sub: Subscription, s: Stripe.Subscriptio
   sub.stripeSyncedAt = new Date();
 }
 
+/**
+ * A Checkout Session that expired unpaid ends the row it was opened for (when no subscription came of
+ * it). Returns whether the row changed.
+ */
+export function applyExpiredCheckout(sub: Subscription, session: Stripe.Checkout.Session): boolean {
+  if (session.status !== 'expired' || sub.stripeSubscriptionId || sub.status === SubscriptionStatus.INCOMPLETE_EXPIRED) return false;
+  sub.status = SubscriptionStatus.INCOMPLETE_EXPIRED;
+  sub.endedAt ??= session.expires_at ? new Date(Math.min(session.expires_at * 1000, Date.now())) : new Date();
+  sub.stripeSyncedAt = new Date();
+  return true;
+}
+
 /** Our row ids (subscriptions, payments) as they appear in Stripe metadata. */
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

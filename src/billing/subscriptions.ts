@@ -7,7 +7,7 @@ import { ensureCustomer } from './customers';
 import type { BillingEnv } from './env';
 import { DomainError, badInput, conflict, notFound } from './errors';
 import { lockUser } from './locks';
-import { applyStripeSubscription, stripeId, SUBSCRIPTION_ID_KEY, UUID } from './subscriptionSync';
+import { applyExpiredCheckout, applyStripeSubscription, stripeId, SUBSCRIPTION_ID_KEY, UUID } from './subscriptionSync';
 
 /** Statuses in which a subscription still holds (or is about to hold) the user's paid plan. */
 const HOLDING: SubscriptionStatus[] = [
@@ -298,9 +298,8 @@ export async function syncCheckoutSession(em: EntityManager, env: BillingEnv, se
         );
       }
       applyStripeSubscription(sub, s);
-    } else if (session.status === 'expired' && !sub.stripeSubscriptionId) {
-      sub.status = SubscriptionStatus.INCOMPLETE_EXPIRED;
-      sub.endedAt ??= new Date();
+    } else {
+      applyExpiredCheckout(sub, session);
     }
     return sub;
   });

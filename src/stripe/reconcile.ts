@@ -3,8 +3,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { BillingEnv } from '../billing/env';
 import { lockUser } from '../billing/locks';
 import { reconcilePayments } from '../billing/paymentSync';
-import { upsertFromStripe } from '../billing/subscriptionSync';
-import { User } from '../entities';
+import { applyExpiredCheckout, upsertFromStripe } from '../billing/subscriptionSync';
+import { Subscription, SubscriptionStatus, User } from '../entities';
+import { callStripe } from './errors';
 
 /**
  * Reconciles every known customer's Stripe objects into our rows, page by page. With dryRun the
@@ -34,6 +35,12 @@ registerReconciler('subscriptions', async (em, env, user, pageSize) => {
   await lockUser(em, user.id);
   for await (const s of env.stripe.subscriptions.list({ customer: user.stripeCustomerId!, status: 'all', limit: pageSize })) {
     await upsertFromStripe(em, s, env.logger);
+  }
+  // Checkout subscriptions that never got a Stripe subscription: one whose session expired unpaid has ended.
+  const waiting = await em.find(Subscription, { user, stripeSubscriptionId: null, stripeCheckoutSessionId: { $ne: null }, status: SubscriptionStatus.INCOMPLETE });
+  for (const sub of waiting) {
+    const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(sub.stripeCheckoutSessionId!), env);
+    applyExpiredCheckout(sub, session);
   }
 });
 
