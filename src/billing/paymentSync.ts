@@ -172,9 +172,15 @@ async function located(env: BillingEnv, payment: Payment): Promise<StripePayment
   return {};
 }
 
-/** A Stripe object may only be linked to our payment when it is for the same money and not already another's. */
+/**
+ * A Stripe object may only be linked to our payment when it is the payment's user's customer's, for the
+ * same money and not already another's: metadata naming our payment can be copied onto anything.
+ */
 export function belongsTo(payment: Payment, state: StripePaymentState): boolean {
   const { intent, session } = state;
+  const customer = payment.user.stripeCustomerId ?? null;
+  if (intent && stripeId(intent.customer) !== customer) return false;
+  if (session && stripeId(session.customer) !== customer) return false;
   if (intent && (intent.amount !== payment.amountMinor || intent.currency !== payment.currency)) return false;
   if (intent && payment.stripePaymentIntentId && payment.stripePaymentIntentId !== intent.id) return false;
   if (session && payment.stripeCheckoutSessionId && payment.stripeCheckoutSessionId !== session.id) return false;
