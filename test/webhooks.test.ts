@@ -1,4 +1,8 @@
+import { createApp } from '../src/app';
+import { createLogger } from '../src/logger';
+import { openStripeApi } from '../src/stripe/connect';
 import { sql } from './support/db';
+import { freePort } from './support/net';
 import { startTestServer, type TestServer } from './support/server';
 import { deliver, fakeEvent, signedHeader } from './support/webhooks';
 
@@ -76,6 +80,24 @@ describe('POST /webhooks/stripe', () => {
     expect(results.map((r) => r.body.status)).toEqual(['ignored', 'duplicate', 'duplicate']);
     const rows = (await inbox()).filter((r) => r.id === event.id);
     expect(rows).toEqual([expect.objectContaining({ attempts: 1, own_request: true })]);
+  });
+
+  it('without a webhook secret (STRIPE_WEBHOOK_SECRET unset with a real key) refuses every delivery with 500 and stores nothing, so Stripe retries once it is set', async () => {
+    const api = await openStripeApi(server.config, { protocol: 'http', host: server.emulator.host, port: server.emulator.port }, 'sk_test_no_webhook_secret', { maxNetworkRetries: 0 });
+    const app = await createApp({ orm: server.orm, config: server.config, logger: createLogger('silent'), stripe: { client: api.client, webhookSecret: undefined, mode: 'test', endpoint: api.endpoint } });
+    const port = await freePort();
+    await new Promise<void>((resolve) => app.httpServer.listen(port, '127.0.0.1', () => resolve()));
+    try {
+      const before = await inbox();
+      const body = JSON.stringify(fakeEvent('customer.created', { id: 'cus_nosecret', object: 'customer' }));
+      for (const headers of [{ 'stripe-signature': signedHeader(body, server.webhookSecret) }, { 'stripe-signature': signedHeader(body, '') }]) {
+        expect((await deliver(`http://127.0.0.1:${port}`, body, headers)).status).toBe(500);
+      }
+      expect(await inbox()).toEqual(before);
+    } finally {
+      await app.stop();
+      api.close();
+    }
   });
 
   it("stores the emulator's own signed deliveries, of the enabled event types only", async () => {
