@@ -168,6 +168,25 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     expect((await send(event)).body.status).toBe('duplicate');
   });
 
+  it('stripe:replay --failed also runs an event that was stored but never processed (the server stopped in between)', async () => {
+    const sub = await subscribed();
+    await server.stripe.subscriptions.update(sub.stripeSubscriptionId, { cancel_at_period_end: true });
+    const [update] = (await eventsAbout(sub.stripeSubscriptionId)).filter((e) => e.type === 'customer.subscription.updated');
+    // As the inbox holds it after a crash between storing the event and processing it.
+    await sql(
+      server.databaseUrl,
+      `insert into stripe_event (id, type, status, attempts, payload, livemode, stripe_created_at, received_at, own_request)
+       values ($1, $2, 'pending', 0, $3, false, to_timestamp($4), now() - interval '2 minutes', false)`,
+      [update.id, update.type, JSON.stringify(update), update.created],
+    );
+    const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
+    const replay = await runScript('stripe-replay', ['--failed'], env);
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toContain(`${update.id}: processed`);
+    expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: true });
+    expect(await sql(server.databaseUrl, 'select status, attempts from stripe_event where id = $1', [update.id])).toEqual([{ status: 'processed', attempts: 1 }]);
+  });
+
   it('stripe:replay --event re-runs one stored event: a subscription of a customer unknown then is adopted once the customer is linked', async () => {
     const user = await server.createUser();
     const customer = await server.stripe.customers.create({ email: user.email });
