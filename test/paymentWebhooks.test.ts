@@ -203,6 +203,27 @@ describe('webhook sync of payments (real emulator deliveries)', () => {
     ]);
     expect(codeOf(await server.gql(REFUND_PAYMENT, { id: payment.id }, user.token))).toBe('FORBIDDEN');
   });
+
+  it("a PaymentIntent for the same money that names a payment waiting on Checkout, but is not the user's customer's, is not applied", async () => {
+    const { payment } = await pay(server, user.token, { amount: '27.00', currency: 'usd', description: 'A lamp' });
+    const stranger = await server.stripe.customers.create({ email: 'payer-elsewhere@example.com' });
+    const pm = await server.stripe.paymentMethods.attach('pm_card_visa', { customer: stranger.id });
+    const forged = await server.stripe.paymentIntents.create({
+      amount: 2700,
+      currency: 'usd',
+      customer: stranger.id,
+      payment_method: pm.id,
+      confirm: true,
+      allowed_payment_method_types: ['card'],
+      metadata: { tollgate_payment_id: payment.id },
+    });
+    expect(forged.status).toBe('succeeded');
+    const after = await settled(payment.id);
+    expect(after).toMatchObject({ status: 'WAITING', stripePaymentIntentId: null });
+    expect(await eventsFor('payment_intent.succeeded', forged.id)).toEqual([
+      expect.objectContaining({ status: 'processed', outcome: `payment_intent ${forged.id} does not match payment ${payment.id}; not applied` }),
+    ]);
+  });
 });
 
 describe('payments changed in Stripe while no webhook reaches Tollgate', () => {

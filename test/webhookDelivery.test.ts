@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import { runScript } from './support/cli';
 import { sql } from './support/db';
-import { MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE } from './support/billing';
+import { MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE, userOnTestClock } from './support/billing';
 import { startAppProcess, type ServerProcess } from './support/process';
 import { startTestServer, type TestServer } from './support/server';
 import { deliver, signedHeader } from './support/webhooks';
@@ -59,6 +59,52 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     expect(mine.status).toBe('CANCELED');
   });
 
+  it('one real event delivered three times is applied once', async () => {
+    const sub = await subscribed();
+    await server.stripe.subscriptions.update(sub.stripeSubscriptionId, { cancel_at_period_end: true });
+    const [update] = (await eventsAbout(sub.stripeSubscriptionId)).filter((e) => e.type === 'customer.subscription.updated');
+    const synced = async () => (await sql(server.databaseUrl, 'select stripe_synced_at, updated_at from subscription where id = $1', [sub.id]))[0];
+    const first = await send(update);
+    expect(first).toMatchObject({ status: 200, body: { status: 'processed', stored: true } });
+    const applied = await synced();
+    expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: true });
+    const inboxRow = async () => (await sql(server.databaseUrl, 'select status, attempts, processed_at, outcome from stripe_event where id = $1', [update.id]))[0];
+    const stored = await inboxRow();
+    for (let i = 0; i < 2; i++) expect(await send(update)).toMatchObject({ status: 200, body: { status: 'duplicate', stored: false } });
+    // Nothing was re-applied: the row was not written again, and the inbox row is as the first delivery left it.
+    expect(await synced()).toEqual(applied);
+    expect(await inboxRow()).toEqual(stored);
+    expect(stored).toMatchObject({ status: 'processed', attempts: 1 });
+  });
+
+  it('applying an event and marking it done are one transaction: when marking fails, the change is rolled back too', async () => {
+    const sub = await subscribed();
+    await server.stripe.subscriptions.update(sub.stripeSubscriptionId, { cancel_at_period_end: true });
+    const [update] = (await eventsAbout(sub.stripeSubscriptionId)).filter((e) => e.type === 'customer.subscription.updated');
+    await sql(
+      server.databaseUrl,
+      `create function refuse_marking_done() returns trigger language plpgsql as $$
+       begin raise exception 'the inbox refuses to mark this event done'; end $$`,
+    );
+    await sql(
+      server.databaseUrl,
+      `create trigger refuse_done before update on stripe_event for each row when (old.id = '${update.id}' and new.status = 'processed') execute function refuse_marking_done()`,
+    );
+    try {
+      expect((await send(update)).status).toBe(500);
+      // The handler had written the subscription before the marking failed: that write is gone as well.
+      expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: false });
+      expect(await sql(server.databaseUrl, 'select status, attempts, last_error from stripe_event where id = $1', [update.id])).toEqual([
+        { status: 'failed', attempts: 1, last_error: expect.stringContaining('the inbox refuses to mark this event done') },
+      ]);
+    } finally {
+      await sql(server.databaseUrl, 'drop trigger refuse_done on stripe_event');
+      await sql(server.databaseUrl, 'drop function refuse_marking_done');
+    }
+    expect((await send(update)).body.status).toBe('processed');
+    expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: true });
+  });
+
   it('two updates stamped with the same second, in either order, leave the state of the later one', async () => {
     for (const order of ['as made', 'swapped'] as const) {
       const sub = await subscribed();
@@ -95,6 +141,12 @@ describe('webhook delivery order, failures, replay, several processes and stripe
       const [stored] = await sql(server.databaseUrl, 'select status, attempts, last_error from stripe_event where id = $1', [event.id]);
       expect(stored).toEqual({ status: 'failed', attempts: 2, last_error: expect.stringContaining('subscription row is locked for maintenance') });
       expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: false });
+      // A replay while the failure lasts fails too, says why and exits non-zero.
+      const early = await runScript('stripe-replay', ['--failed'], { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' });
+      expect(early.code).toBe(1);
+      expect(early.stdout).toContain(`${event.id}: failed - `);
+      expect(early.stdout).toMatch(/subscription row is locked for maintenance/);
+      expect(early.stdout).toMatch(/0 of 1 events processed, 1 failed/);
     } finally {
       await sql(server.databaseUrl, 'drop trigger refuse_write on subscription');
       await sql(server.databaseUrl, 'drop function refuse_subscription_write');
@@ -106,7 +158,7 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     expect(replay.stdout).toContain(`${event.id}: processed`);
     expect(replay.stdout).toMatch(/1 of 1 events processed/);
     expect(await sql(server.databaseUrl, 'select status, attempts, last_error from stripe_event where id = $1', [event.id])).toEqual([
-      { status: 'processed', attempts: 3, last_error: null },
+      { status: 'processed', attempts: 4, last_error: null },
     ]);
     expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: true });
 
@@ -114,6 +166,52 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     const none = await runScript('stripe-replay', ['--failed'], { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' });
     expect(none.stdout).toMatch(/0 of 0 events processed/);
     expect((await send(event)).body.status).toBe('duplicate');
+  });
+
+  it('stripe:replay --failed also runs an event that was stored but never processed (the server stopped in between)', async () => {
+    const sub = await subscribed();
+    await server.stripe.subscriptions.update(sub.stripeSubscriptionId, { cancel_at_period_end: true });
+    const [update] = (await eventsAbout(sub.stripeSubscriptionId)).filter((e) => e.type === 'customer.subscription.updated');
+    // As the inbox holds it after a crash between storing the event and processing it.
+    await sql(
+      server.databaseUrl,
+      `insert into stripe_event (id, type, status, attempts, payload, livemode, stripe_created_at, received_at, own_request)
+       values ($1, $2, 'pending', 0, $3, false, to_timestamp($4), now() - interval '2 minutes', false)`,
+      [update.id, update.type, JSON.stringify(update), update.created],
+    );
+    const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
+    const replay = await runScript('stripe-replay', ['--failed'], env);
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toContain(`${update.id}: processed`);
+    expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: true });
+    expect(await sql(server.databaseUrl, 'select status, attempts from stripe_event where id = $1', [update.id])).toEqual([{ status: 'processed', attempts: 1 }]);
+  });
+
+  it('stripe:replay --event re-runs one stored event: a subscription of a customer unknown then is adopted once the customer is linked', async () => {
+    const user = await server.createUser();
+    const customer = await server.stripe.customers.create({ email: user.email });
+    const [{ stripe_price_id: price }] = await sql(server.databaseUrl, `select pp.stripe_price_id from plan_pricing pp join plan p on p.id = pp.plan_id where p.code = 'premium'`);
+    const pm = await server.stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id });
+    const s = await server.stripe.subscriptions.create({ customer: customer.id, items: [{ price }], default_payment_method: pm.id });
+    const [created] = await eventsAbout(s.id);
+    expect(created.type).toBe('customer.subscription.created');
+    expect((await send(created)).body.status).toBe('processed');
+    const outcome = async () => (await sql(server.databaseUrl, 'select status, attempts, outcome from stripe_event where id = $1', [created.id]))[0];
+    expect(await outcome()).toEqual({ status: 'processed', attempts: 1, outcome: `subscription ${s.id} of unknown customer ${customer.id} recorded, not applied` });
+
+    // An operator links the customer to the user, then replays the recorded event.
+    await sql(server.databaseUrl, 'update app_user set stripe_customer_id = $1 where id = $2', [customer.id, user.id]);
+    const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
+    const replay = await runScript('stripe-replay', ['--event', created.id], env);
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toMatch(new RegExp(`^\\[1/1\\] ${created.id}: processed \\(adopted subscription [0-9a-f-]{36} from ${s.id}: active\\)$`, 'm'));
+    expect(await outcome()).toMatchObject({ status: 'processed', attempts: 2, outcome: expect.stringMatching(/^adopted subscription/) });
+    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine).toMatchObject({ stripeSubscriptionId: s.id, status: 'ACTIVE', plan: { code: 'premium' } });
+
+    // Replaying it again re-reads Stripe and finds the row it made: still one subscription.
+    expect((await runScript('stripe-replay', ['--event', created.id], env)).stdout).toMatch(/processed \(updated subscription/);
+    expect(await sql(server.databaseUrl, 'select count(*)::int as n from subscription where stripe_subscription_id = $1', [s.id])).toEqual([{ n: 1 }]);
   });
 
   it('stripe:replay refuses unclear flags and unknown events with a non-zero exit', async () => {
@@ -179,5 +277,70 @@ describe('webhook delivery order, failures, replay, several processes and stripe
 
     const again = await runScript('stripe-sync', ['--dry-run'], env);
     expect(again.stdout).toMatch(/would change 0 objects/);
+  });
+
+  it('stripe:sync reads every customer and every subscription page by page, and its dry run shows each change', async () => {
+    const ours = await subscribed();
+    await server.stripe.subscriptions.update(ours.stripeSubscriptionId, { cancel_at_period_end: true });
+    // A known customer with three subscriptions made in Stripe's dashboard, two of them already canceled.
+    const other = await userOnTestClock(server);
+    const [{ stripe_price_id: price }] = await sql(server.databaseUrl, `select pp.stripe_price_id from plan_pricing pp join plan p on p.id = pp.plan_id where p.code = 'premium'`);
+    const pm = await server.stripe.paymentMethods.attach('pm_card_visa', { customer: other.customerId });
+    const made: Stripe.Subscription[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = await server.stripe.subscriptions.create({ customer: other.customerId, items: [{ price }], default_payment_method: pm.id });
+      made.push(i < 2 ? await server.stripe.subscriptions.cancel(s.id) : s);
+    }
+    const [{ n: customers }] = await sql(server.databaseUrl, 'select count(*)::int as n from app_user where stripe_customer_id is not null');
+    expect(customers).toBeGreaterThan(1);
+    const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
+    const snapshot = () => sql(server.databaseUrl, 'select * from subscription order by id');
+    const before = await snapshot();
+
+    // One customer per page here and one object per page from Stripe, so every page boundary is crossed.
+    const dry = await runScript('stripe-sync', ['--dry-run', '--page-size', '1'], env);
+    expect(dry.stderr).toContain(`${customers}/${customers}`);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(`~ Subscription ${ours.id}\n    cancelAtPeriodEnd: false -> true\n`);
+    for (const s of made) expect(dry.stdout).toMatch(new RegExp(`^\\+ Subscription [0-9a-f-]{36}\n(    .*\n)*    stripeSubscriptionId: null -> "${s.id}"\n(    .*\n)*    status: null -> "${s.status}"`, 'm'));
+    expect(dry.stdout).toContain(`${customers} customers checked; would change 4 objects (dry run: nothing written)`);
+    expect(await snapshot()).toEqual(before);
+
+    const real = await runScript('stripe-sync', ['--page-size', '1'], env);
+    expect(real.code).toBe(0);
+    expect(real.stdout).toContain(`${customers} customers checked; changed 4 objects`);
+    expect(await row(ours.id)).toMatchObject({ cancel_at_period_end: true });
+    const adopted = (await server.gql(MY_SUBSCRIPTIONS, undefined, other.token)).data.mySubscriptions;
+    expect(adopted.map((s: { stripeSubscriptionId: string; status: string }) => [s.stripeSubscriptionId, s.status]).sort()).toEqual(
+      made.map((s) => [s.id, s.status.toUpperCase()]).sort(),
+    );
+    expect((await runScript('stripe-sync', ['--dry-run'], env)).stdout).toMatch(/would change 0 objects/);
+  });
+
+  it('stripe:sync ends a Checkout subscription whose session expired unpaid while no webhook reached Tollgate', async () => {
+    const user = await server.createUser();
+    const { subscription } = (await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium') } }, user.token)).data.subscribe;
+    const [{ stripe_checkout_session_id: sessionId }] = await sql(server.databaseUrl, 'select stripe_checkout_session_id from subscription where id = $1', [subscription.id]);
+    await server.stripe.checkout.sessions.expire(sessionId);
+    const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
+
+    const dry = await runScript('stripe-sync', ['--dry-run'], env);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(new RegExp(`^~ Subscription ${subscription.id}\n    status: "incomplete" -> "incomplete_expired"\n    endedAt: null -> "[^"]+"$`, 'm'));
+    expect(await row(subscription.id)).toMatchObject({ status: 'incomplete', ended_at: null });
+
+    expect((await runScript('stripe-sync', [], env)).code).toBe(0);
+    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine).toMatchObject({ id: subscription.id, status: 'INCOMPLETE_EXPIRED', endedAt: expect.any(String) });
+    expect((await runScript('stripe-sync', ['--dry-run'], env)).stdout).toMatch(/would change 0 objects/);
+  });
+
+  it('stripe:sync refuses a page size outside 1 to 100', async () => {
+    const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
+    for (const size of ['0', '101', 'ten']) {
+      const res = await runScript('stripe-sync', ['--page-size', size], env);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toMatch(/--page-size must be a whole number from 1 to 100/);
+    }
   });
 });

@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import { sql } from './support/db';
+import { captureLogs } from './support/logs';
 import { advanceClock, MY_LIMITS, MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE, unix, userOnTestClock } from './support/billing';
 import { startTestServer, type TestServer } from './support/server';
 
@@ -11,8 +12,9 @@ import { startTestServer, type TestServer } from './support/server';
 describe('webhook sync of subscriptions (real emulator deliveries)', () => {
   let server: TestServer;
   let premiumPrice: string;
+  const logs = captureLogs();
   beforeAll(async () => {
-    server = await startTestServer({ stripe: true });
+    server = await startTestServer({ stripe: true, logStream: logs.stream });
     const [row] = await sql(server.databaseUrl, `select pp.stripe_price_id from plan_pricing pp join plan p on p.id = pp.plan_id where p.code = 'premium'`);
     premiumPrice = row.stripe_price_id;
   });
@@ -25,10 +27,14 @@ describe('webhook sync of subscriptions (real emulator deliveries)', () => {
       `%${objectId}%`,
     ]);
 
+  /** The distinct attempt counts of the inbox rows that mention a Stripe object id. */
+  const attemptsAbout = async (objectId: string) =>
+    (await sql(server.databaseUrl, `select distinct attempts from stripe_event where payload::text like $1 order by attempts`, [`%${objectId}%`])).map((r) => r.attempts);
+
   /** A subscription made directly in Stripe for one of our customers (as in Stripe's dashboard). */
-  async function externalSubscription(customerId: string, paymentMethod = 'pm_card_visa'): Promise<Stripe.Subscription> {
+  async function externalSubscription(customerId: string, paymentMethod = 'pm_card_visa', metadata: Record<string, string> = {}): Promise<Stripe.Subscription> {
     const pm = await server.stripe.paymentMethods.attach(paymentMethod, { customer: customerId });
-    return server.stripe.subscriptions.create({ customer: customerId, items: [{ price: premiumPrice }], default_payment_method: pm.id });
+    return server.stripe.subscriptions.create({ customer: customerId, items: [{ price: premiumPrice }], default_payment_method: pm.id, metadata });
   }
 
   it('customer.subscription.created/updated/deleted: a subscription made, changed and canceled in Stripe is adopted and followed', async () => {
@@ -42,6 +48,9 @@ describe('webhook sync of subscriptions (real emulator deliveries)', () => {
     const adopted = await sql(server.databaseUrl, `select type, own_request from stripe_event where outcome like $1`, [`adopted subscription % from ${s.id}:%`]);
     expect(adopted).toEqual([expect.objectContaining({ own_request: false })]);
     expect(await eventsFor('customer.subscription.created', s.id)).toEqual([expect.objectContaining({ status: 'processed' })]);
+    // Its events arrive at once; they are applied one after the other, each in its first attempt (none
+    // tried to adopt it a second time and failed).
+    expect(await attemptsAbout(s.id)).toEqual([1]);
 
     await server.stripe.subscriptions.update(s.id, { cancel_at_period_end: true });
     await server.emulator.idle(10_000);
@@ -126,6 +135,77 @@ describe('webhook sync of subscriptions (real emulator deliveries)', () => {
     ]);
     expect(stored).toEqual([{ customer: customer.id }]);
     expect(await sql(server.databaseUrl, 'select id from subscription where stripe_subscription_id = $1', [s.id])).toEqual([]);
+    // Reported: a warning naming both, for whoever watches the logs.
+    expect(logs.lines()).toContainEqual(
+      expect.objectContaining({ level: 40, msg: 'Stripe subscription for a customer Tollgate does not know', stripeSubscription: s.id, customer: customer.id }),
+    );
+  });
+
+  it('a declined subscribe leaves nothing here: the echoes of the attempt Stripe canceled are recorded, not adopted', async () => {
+    const user = await server.createUser();
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium'), paymentMethod: 'pm_card_chargeCustomerFail' } }, user.token);
+    expect(res.errors?.[0].extensions?.code).toBe('PAYMENT_FAILED');
+    await server.emulator.idle(10_000);
+    const [{ stripe_customer_id: customerId }] = await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id]);
+    const [attempt] = (await server.stripe.subscriptions.list({ customer: customerId, status: 'all' })).data;
+    expect(attempt.status).toBe('canceled');
+    expect((await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions).toEqual([]);
+    const echoes = await sql(server.databaseUrl, `select type, status, attempts, outcome from stripe_event where type like 'customer.subscription.%' and payload::text like $1`, [
+      `%${attempt.id}%`,
+    ]);
+    expect(echoes.map((e) => e.type).sort()).toEqual(['customer.subscription.created', 'customer.subscription.deleted']);
+    for (const e of echoes) {
+      expect(e).toMatchObject({ status: 'processed', attempts: 1, outcome: expect.stringMatching(new RegExp(`^subscription ${attempt.id} .*canceled.*recorded, not applied$`)) });
+    }
+  });
+
+  it("a subscription whose metadata names a row that is not its own (another customer's, or not an id at all) does not take that row over", async () => {
+    const owner = await server.createUser();
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium'), paymentMethod: 'pm_card_visa' } }, owner.token);
+    const ownerSub = res.data.subscribe.subscription;
+    await server.emulator.idle(10_000);
+
+    // Another known customer's dashboard subscription copies the owner's metadata: it is that customer's, adopted as such.
+    const other = await userOnTestClock(server);
+    const copied = await externalSubscription(other.customerId, 'pm_card_visa', { tollgate_subscription_id: ownerSub.id });
+    // A third one carries a value that is not one of our ids at all.
+    const odd = await userOnTestClock(server);
+    const garbled = await externalSubscription(odd.customerId, 'pm_card_visa', { tollgate_subscription_id: 'imported-from-legacy-billing' });
+    await server.emulator.idle(10_000);
+
+    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, owner.token)).data.mySubscriptions;
+    expect(mine).toMatchObject({ id: ownerSub.id, stripeSubscriptionId: ownerSub.stripeSubscriptionId, status: 'ACTIVE' });
+    expect((await server.gql(MY_SUBSCRIPTIONS, undefined, other.token)).data.mySubscriptions).toEqual([
+      expect.objectContaining({ stripeSubscriptionId: copied.id, status: 'ACTIVE' }),
+    ]);
+    expect((await server.gql(MY_SUBSCRIPTIONS, undefined, odd.token)).data.mySubscriptions).toEqual([
+      expect.objectContaining({ stripeSubscriptionId: garbled.id, status: 'ACTIVE' }),
+    ]);
+    expect(await attemptsAbout(copied.id)).toEqual([1]);
+    expect(await attemptsAbout(garbled.id)).toEqual([1]);
+  });
+
+  it("a Checkout Session made elsewhere that names a user's pending subscription does not complete it", async () => {
+    const user = await server.createUser();
+    const { subscription } = (await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium') } }, user.token)).data.subscribe;
+    const stranger = await server.stripe.customers.create({ email: 'someone-else@example.com' });
+    const named = { tollgate_subscription_id: subscription.id, tollgate_user_id: user.id };
+    const forged = await server.stripe.checkout.sessions.create({
+      mode: 'subscription',
+      customer: stranger.id,
+      client_reference_id: 'someone-else',
+      line_items: [{ price: premiumPrice, quantity: 1 }],
+      success_url: 'https://example.com/ok',
+      metadata: named,
+      subscription_data: { metadata: named },
+    });
+    await server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${forged.id}/complete`, { card_number: '4242424242424242' });
+    await server.emulator.idle(10_000);
+    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine).toMatchObject({ id: subscription.id, status: 'INCOMPLETE', stripeSubscriptionId: null });
+    expect(await eventsFor('checkout.session.completed', forged.id)).toEqual([
+      expect.objectContaining({ status: 'processed', outcome: `checkout ${forged.id} is not one of ours` }),
+    ]);
   });
 
   it("tags Tollgate's own writes: their echoes are told apart from changes made elsewhere", async () => {
@@ -138,5 +218,11 @@ describe('webhook sync of subscriptions (real emulator deliveries)', () => {
     await server.emulator.idle(10_000);
     const updates = await eventsFor('customer.subscription.updated', stripeSubscriptionId);
     expect(updates.at(-1)).toMatchObject({ status: 'processed', own_request: false });
+    // The log says the same: each applied event with its origin.
+    const applied = logs.lines().filter((l) => l.msg === 'Stripe event applied' && String(l.outcome).includes(stripeSubscriptionId));
+    const origins = new Map(applied.map((l) => [l.type, new Set<unknown>()]));
+    for (const l of applied) origins.get(l.type)!.add(l.origin);
+    expect(origins.get('customer.subscription.created')).toEqual(new Set(['tollgate']));
+    expect(applied.at(-1)).toMatchObject({ type: 'customer.subscription.updated', origin: 'external' });
   });
 });

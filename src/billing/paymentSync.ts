@@ -6,7 +6,7 @@ import type { BillingEnv } from './env';
 import { notFound } from './errors';
 import { lockUser } from './locks';
 import { formatAmount } from './money';
-import { stripeId } from './subscriptionSync';
+import { stripeId, UUID } from './subscriptionSync';
 
 /**
  * Stripe is the source of truth for payments; these functions copy its current state onto our rows and
@@ -14,7 +14,7 @@ import { stripeId } from './subscriptionSync';
  * objects, never an event's snapshot, so late or duplicate signals cannot move a payment backwards.
  */
 
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export { UUID };
 
 /** Metadata key carrying our payment id on every PaymentIntent and Checkout Session we create. */
 export const PAYMENT_ID_KEY = 'tollgate_payment_id';
@@ -172,9 +172,15 @@ async function located(env: BillingEnv, payment: Payment): Promise<StripePayment
   return {};
 }
 
-/** A Stripe object may only be linked to our payment when it is for the same money and not already another's. */
+/**
+ * A Stripe object may only be linked to our payment when it is the payment's user's customer's, for the
+ * same money and not already another's: metadata naming our payment can be copied onto anything.
+ */
 export function belongsTo(payment: Payment, state: StripePaymentState): boolean {
   const { intent, session } = state;
+  const customer = payment.user.stripeCustomerId ?? null;
+  if (intent && stripeId(intent.customer) !== customer) return false;
+  if (session && stripeId(session.customer) !== customer) return false;
   if (intent && (intent.amount !== payment.amountMinor || intent.currency !== payment.currency)) return false;
   if (intent && payment.stripePaymentIntentId && payment.stripePaymentIntentId !== intent.id) return false;
   if (session && payment.stripeCheckoutSessionId && payment.stripeCheckoutSessionId !== session.id) return false;
@@ -256,14 +262,14 @@ export async function syncPaymentCheckout(em: EntityManager, env: BillingEnv, se
  * their sessions. Runs inside the reconciler's transaction and never flushes, so a dry run can show the
  * pending changes.
  */
-export async function reconcilePayments(em: EntityManager, env: BillingEnv, user: User): Promise<void> {
+export async function reconcilePayments(em: EntityManager, env: BillingEnv, user: User, pageSize = 100): Promise<void> {
   await lockUser(em, user.id);
   const payments = await em.find(Payment, { user }, { populate: ['user'] });
   if (payments.length === 0 || !user.stripeCustomerId) return;
   const byId = new Map(payments.map((p) => [p.id, p]));
   const byIntent = new Map(payments.filter((p) => p.stripePaymentIntentId).map((p) => [p.stripePaymentIntentId!, p]));
   const done = new Set<string>();
-  for await (const intent of env.stripe.paymentIntents.list({ customer: user.stripeCustomerId, limit: 100, expand: ['data.latest_charge'] })) {
+  for await (const intent of env.stripe.paymentIntents.list({ customer: user.stripeCustomerId, limit: pageSize, expand: ['data.latest_charge'] })) {
     const payment = byIntent.get(intent.id) ?? byId.get(intent.metadata?.[PAYMENT_ID_KEY] ?? '');
     if (!payment || done.has(payment.id)) continue;
     const charge = typeof intent.latest_charge === 'object' ? intent.latest_charge : null;
@@ -275,7 +281,7 @@ export async function reconcilePayments(em: EntityManager, env: BillingEnv, user
   const unlinked = payments.filter((p) => !done.has(p.id) && !p.stripePaymentIntentId);
   if (unlinked.length === 0) return;
   const unlinkedById = new Map(unlinked.map((p) => [p.id, p]));
-  for await (const session of env.stripe.checkout.sessions.list({ customer: user.stripeCustomerId, limit: 100 })) {
+  for await (const session of env.stripe.checkout.sessions.list({ customer: user.stripeCustomerId, limit: pageSize })) {
     const payment = unlinked.find((p) => p.stripeCheckoutSessionId === session.id) ?? unlinkedById.get(session.metadata?.[PAYMENT_ID_KEY] ?? '');
     if (!payment || session.mode !== 'payment' || !belongsTo(payment, { session })) continue;
     applyStripeState(em, payment, { session }, 'stripe:sync');

@@ -7,7 +7,7 @@ import { ensureCustomer } from './customers';
 import type { BillingEnv } from './env';
 import { DomainError, badInput, conflict, notFound } from './errors';
 import { lockUser } from './locks';
-import { applyStripeSubscription, stripeId } from './subscriptionSync';
+import { applyExpiredCheckout, applyStripeSubscription, stripeId, SUBSCRIPTION_ID_KEY, UUID } from './subscriptionSync';
 
 /** Statuses in which a subscription still holds (or is about to hold) the user's paid plan. */
 const HOLDING: SubscriptionStatus[] = [
@@ -18,7 +18,6 @@ const HOLDING: SubscriptionStatus[] = [
   SubscriptionStatus.INCOMPLETE,
 ];
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface SubscribeInput {
   pricingId: string;
@@ -46,7 +45,7 @@ export function clientUrl(value: string | null | undefined, field: string): stri
 }
 
 function metadata(user: User, sub: Subscription, pricing: PlanPricing): Record<string, string> {
-  return { tollgate_user_id: user.id, tollgate_subscription_id: sub.id, tollgate_pricing_id: pricing.id, tollgate_plan: pricing.plan.code };
+  return { tollgate_user_id: user.id, [SUBSCRIPTION_ID_KEY]: sub.id, tollgate_pricing_id: pricing.id, tollgate_plan: pricing.plan.code };
 }
 
 /**
@@ -258,6 +257,18 @@ export function listSubscriptions(em: EntityManager, userId: string): Promise<Su
 }
 
 /**
+ * Whether a Checkout Session is the one we opened for this row: ours carry the user as
+ * client_reference_id and the user's customer, and a row keeps the first session linked to it. Metadata
+ * alone can be copied onto any session.
+ */
+function openedFor(session: Stripe.Checkout.Session, sub: Subscription): boolean {
+  if (session.client_reference_id !== sub.user.id) return false;
+  const customer = stripeId(session.customer);
+  if (customer && customer !== sub.user.stripeCustomerId) return false;
+  return !sub.stripeCheckoutSessionId || sub.stripeCheckoutSessionId === session.id;
+}
+
+/**
  * The person is back from Checkout (or a webhook said the session changed): re-read the session from
  * Stripe and apply the subscription it created. Non-renewing plans get cancel_at_period_end here, since
  * Checkout cannot set it. Returns our row, or null when the session is not ours.
@@ -265,9 +276,13 @@ export function listSubscriptions(em: EntityManager, userId: string): Promise<Su
 export async function syncCheckoutSession(em: EntityManager, env: BillingEnv, sessionId: string): Promise<Subscription | null> {
   const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(sessionId), env);
   if (session.mode !== 'subscription') return null;
-  const ourId = session.metadata?.tollgate_subscription_id;
-  const lookup = await em.findOne(Subscription, ourId && UUID.test(ourId) ? { id: ourId } : { stripeCheckoutSessionId: session.id });
+  const ourId = session.metadata?.[SUBSCRIPTION_ID_KEY];
+  const lookup = await em.findOne(Subscription, ourId && UUID.test(ourId) ? { id: ourId } : { stripeCheckoutSessionId: session.id }, { populate: ['user'] });
   if (!lookup) return null;
+  if (!openedFor(session, lookup)) {
+    env.logger.warn({ checkoutSession: session.id, subscription: lookup.id, customer: stripeId(session.customer) }, 'a Checkout Session names a Tollgate subscription it was not opened for; not applied');
+    return null;
+  }
   const userId = lookup.user.id;
   return em.transactional(async (tx) => {
     await lockUser(tx, userId);
@@ -283,9 +298,8 @@ export async function syncCheckoutSession(em: EntityManager, env: BillingEnv, se
         );
       }
       applyStripeSubscription(sub, s);
-    } else if (session.status === 'expired' && !sub.stripeSubscriptionId) {
-      sub.status = SubscriptionStatus.INCOMPLETE_EXPIRED;
-      sub.endedAt ??= new Date();
+    } else {
+      applyExpiredCheckout(sub, session);
     }
     return sub;
   });

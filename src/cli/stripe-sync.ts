@@ -1,17 +1,24 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { SingleBar, Presets } from 'cli-progress';
 import { Command } from 'commander';
-import { formatDiff, reconcileAll } from '../stripe/reconcile';
-import { runCli, withRuntime } from './runtime';
+import { DEFAULT_PAGE_SIZE, formatDiff, reconcileAll } from '../stripe/reconcile';
+import { runCli, UsageError, withRuntime } from './runtime';
 import { explainStripeFailures, scriptBillingEnv } from './stripe';
 
 /**
- * npm run stripe:sync [-- --dry-run]
- * Reconciles every known customer's subscriptions and payments from Stripe, page by page. --dry-run
- * prints the differences it would write and writes nothing.
+ * npm run stripe:sync [-- --dry-run] [-- --page-size N]
+ * Reconciles every known customer's subscriptions and payments from Stripe, page by page (N customers,
+ * and N objects of each Stripe list, at a time). --dry-run prints the differences it would write and
+ * writes nothing.
  */
 runCli(async () => {
-  const opts = new Command('stripe:sync').option('--dry-run', 'print the differences, write nothing').parse().opts<{ dryRun?: boolean }>();
+  const opts = new Command('stripe:sync')
+    .option('--dry-run', 'print the differences, write nothing')
+    .option('--page-size <n>', `customers per page, and objects per page of Stripe's lists (1-100)`, String(DEFAULT_PAGE_SIZE))
+    .parse()
+    .opts<{ dryRun?: boolean; pageSize: string }>();
+  const pageSize = Number(opts.pageSize);
+  if (!/^\d+$/.test(opts.pageSize) || pageSize < 1 || pageSize > 100) throw new UsageError(`--page-size must be a whole number from 1 to 100, not "${opts.pageSize}"`);
   await withRuntime(async ({ config, logger, em }) => {
     const env = await scriptBillingEnv(config, logger);
     const bar = new SingleBar({ format: 'customers [{bar}] {value}/{total}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 1000 }, Presets.shades_classic);
@@ -19,6 +26,7 @@ runCli(async () => {
     const report = await explainStripeFailures(env, () =>
       reconcileAll(em as EntityManager, env, {
         dryRun: Boolean(opts.dryRun),
+        pageSize,
         onProgress: (done, total) => {
           if (!started) {
             bar.start(total, 0);

@@ -2,7 +2,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { BillingEnv } from '../billing/env';
 import { syncCheckoutSession } from '../billing/subscriptions';
-import { stripeId, upsertFromStripe } from '../billing/subscriptionSync';
+import { lockUser } from '../billing/locks';
+import { stripeId, upsertFromStripe, userOfStripeSubscription } from '../billing/subscriptionSync';
+import { callStripe } from './errors';
 
 /**
  * What each Stripe event type means to Tollgate. An event is only a signal: every handler re-fetches
@@ -32,24 +34,43 @@ export function handledTypes(): string[] {
   return [...handlers.keys()].sort();
 }
 
-/** Re-fetches one subscription and applies it (adopting one made outside Tollgate for a known customer). */
-export async function syncSubscriptionById(em: EntityManager, env: BillingEnv, subscriptionId: string): Promise<string> {
-  const s = await env.stripe.subscriptions.retrieve(subscriptionId);
-  const { subscription, result } = await upsertFromStripe(em, s, env.logger);
-  if (result === 'unknown-customer') return `subscription ${s.id} of unknown customer ${stripeId(s.customer)} recorded, not applied`;
-  if (result === 'unknown-price') return `subscription ${s.id} for a price outside the catalog recorded, not applied`;
-  return `${result} subscription ${subscription!.id} from ${s.id}: ${s.status}`;
+/**
+ * Re-fetches one subscription and applies it (adopting one made outside Tollgate for a known customer).
+ * The read from Stripe happens under the user's billing lock, the one subscribe, cancel and resume hold
+ * while they call Stripe: an event handled while one of those is under way, or alongside another event
+ * about the same subscription, waits for it and then reads what Stripe says afterwards, so a slower
+ * reader can never write an older state over a newer one. `customerId` (from the event) finds the user
+ * before our row exists.
+ */
+export async function syncSubscriptionById(em: EntityManager, env: BillingEnv, subscriptionId: string, customerId?: string | null): Promise<string> {
+  const retrieve = () => callStripe(() => env.stripe.subscriptions.retrieve(subscriptionId), env);
+  let userId = await userOfStripeSubscription(em, subscriptionId, customerId);
+  let s: Stripe.Subscription | undefined;
+  if (!userId) {
+    s = await retrieve();
+    userId = await userOfStripeSubscription(em, subscriptionId, stripeId(s.customer));
+  }
+  if (userId) {
+    await lockUser(em, userId);
+    s = await retrieve();
+  }
+  const { subscription, result } = await upsertFromStripe(em, s!, env.logger);
+  if (result === 'unknown-customer') return `subscription ${s!.id} of unknown customer ${stripeId(s!.customer)} recorded, not applied`;
+  if (result === 'unknown-price') return `subscription ${s!.id} for a price outside the catalog recorded, not applied`;
+  if (result === 'abandoned') return `subscription ${s!.id} was started by Tollgate, never kept, and is ${s!.status} in Stripe: recorded, not applied`;
+  return `${result} subscription ${subscription!.id} from ${s!.id}: ${s!.status}`;
 }
 
-registerHandler(['customer.subscription.created', 'customer.subscription.updated', 'customer.subscription.deleted'], (em, env, event) =>
-  syncSubscriptionById(em, env, (event.data.object as Stripe.Subscription).id),
-);
+registerHandler(['customer.subscription.created', 'customer.subscription.updated', 'customer.subscription.deleted'], (em, env, event) => {
+  const s = event.data.object as Stripe.Subscription;
+  return syncSubscriptionById(em, env, s.id, stripeId(s.customer));
+});
 
 registerHandler(['invoice.paid', 'invoice.payment_failed'], async (em, env, event) => {
   const invoice = event.data.object as Stripe.Invoice;
   const subscriptionId = stripeId(invoice.parent?.subscription_details?.subscription);
   if (!subscriptionId) return `invoice ${invoice.id} belongs to no subscription`;
-  return syncSubscriptionById(em, env, subscriptionId);
+  return syncSubscriptionById(em, env, subscriptionId, stripeId(invoice.customer));
 });
 
 registerHandler(['checkout.session.completed', 'checkout.session.expired'], async (em, env, event) => {

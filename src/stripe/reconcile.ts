@@ -1,8 +1,11 @@
+import { FlushMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { BillingEnv } from '../billing/env';
+import { lockUser } from '../billing/locks';
 import { reconcilePayments } from '../billing/paymentSync';
-import { upsertFromStripe } from '../billing/subscriptionSync';
-import { User } from '../entities';
+import { applyExpiredCheckout, upsertFromStripe } from '../billing/subscriptionSync';
+import { Subscription, SubscriptionStatus, User } from '../entities';
+import { callStripe } from './errors';
 
 /**
  * Reconciles every known customer's Stripe objects into our rows, page by page. With dryRun the
@@ -15,8 +18,11 @@ export interface ObjectDiff {
   changes: Array<{ field: string; from: unknown; to: unknown }>;
 }
 
-/** Reconcilers per kind of object; payments add theirs. Each applies Stripe's state for one customer. */
-export type CustomerReconciler = (em: EntityManager, env: BillingEnv, user: User) => Promise<void>;
+/**
+ * Reconcilers per kind of object; payments add theirs. Each applies Stripe's state for one customer,
+ * reading Stripe's lists `pageSize` objects at a time, and leaves its changes unflushed.
+ */
+export type CustomerReconciler = (em: EntityManager, env: BillingEnv, user: User, pageSize: number) => Promise<void>;
 
 const reconcilers: Array<{ name: string; run: CustomerReconciler }> = [];
 
@@ -24,9 +30,17 @@ export function registerReconciler(name: string, run: CustomerReconciler): void 
   reconcilers.push({ name, run });
 }
 
-registerReconciler('subscriptions', async (em, env, user) => {
-  for await (const s of env.stripe.subscriptions.list({ customer: user.stripeCustomerId!, status: 'all', limit: 100 })) {
+registerReconciler('subscriptions', async (em, env, user, pageSize) => {
+  // The lock subscribe, cancel, resume and the webhook handlers take: no write races this one.
+  await lockUser(em, user.id);
+  for await (const s of env.stripe.subscriptions.list({ customer: user.stripeCustomerId!, status: 'all', limit: pageSize })) {
     await upsertFromStripe(em, s, env.logger);
+  }
+  // Checkout subscriptions that never got a Stripe subscription: one whose session expired unpaid has ended.
+  const waiting = await em.find(Subscription, { user, stripeSubscriptionId: null, stripeCheckoutSessionId: { $ne: null }, status: SubscriptionStatus.INCOMPLETE });
+  for (const sub of waiting) {
+    const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(sub.stripeCheckoutSessionId!), env);
+    applyExpiredCheckout(sub, session);
   }
 });
 
@@ -47,7 +61,7 @@ function pendingDiffs(em: EntityManager): ObjectDiff[] {
     const entity = cs.meta.className;
     if (AUDIT_ENTITIES.has(entity)) return [];
     const original = (cs.originalEntity ?? {}) as Record<string, unknown>;
-    const fields = Object.keys(cs.payload).filter((f) => !['updatedAt', 'stripeSyncedAt', 'createdAt'].includes(f));
+    const fields = Object.keys(cs.payload).filter((f) => !['id', 'updatedAt', 'stripeSyncedAt', 'createdAt'].includes(f));
     const changes = fields
       .map((field) => ({ field, from: show(original[field]), to: show((cs.payload as Record<string, unknown>)[field]) }))
       .filter((c) => JSON.stringify(c.from) !== JSON.stringify(c.to));
@@ -61,31 +75,37 @@ export interface ReconcileReport {
   diffs: ObjectDiff[];
 }
 
-/** Customers are read from our database this many at a time (Stripe's lists are paged by the SDK). */
-const CUSTOMER_PAGE = 100;
+/** Customers are read from our database, and objects from Stripe's lists, this many at a time by default (Stripe's most). */
+export const DEFAULT_PAGE_SIZE = 100;
 
 export async function reconcileAll(
   em: EntityManager,
   env: BillingEnv,
-  options: { dryRun: boolean; onProgress?: (done: number, total: number) => void },
+  options: { dryRun: boolean; pageSize?: number; onProgress?: (done: number, total: number) => void },
 ): Promise<ReconcileReport> {
+  const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   const known = { stripeCustomerId: { $ne: null } };
   const total = await em.count(User, known);
   const diffs: ObjectDiff[] = [];
   let done = 0;
   let after: string | undefined;
   for (;;) {
-    const page = await em.fork().find(User, after ? { ...known, id: { $gt: after } } : known, { orderBy: { id: 'asc' }, limit: CUSTOMER_PAGE, fields: ['id'] });
+    const page = await em.fork().find(User, after ? { ...known, id: { $gt: after } } : known, { orderBy: { id: 'asc' }, limit: pageSize, fields: ['id'] });
     if (page.length === 0) break;
     for (const { id } of page) {
       const fork = em.fork() as EntityManager;
       try {
-        await fork.transactional(async (tx) => {
-          const user = await tx.findOneOrFail(User, id);
-          for (const r of reconcilers) await r.run(tx, env, user);
-          diffs.push(...pendingDiffs(tx));
-          if (options.dryRun) throw new DryRun();
-        });
+        // Nothing is flushed before the end (no auto-flush before a query), so the pending changes are
+        // every change of this customer: what a dry run shows and a real run writes and reports.
+        await fork.transactional(
+          async (tx) => {
+            const user = await tx.findOneOrFail(User, id);
+            for (const r of reconcilers) await r.run(tx, env, user, pageSize);
+            diffs.push(...pendingDiffs(tx));
+            if (options.dryRun) throw new DryRun();
+          },
+          { flushMode: FlushMode.COMMIT },
+        );
       } catch (err) {
         if (!(err instanceof DryRun)) throw err;
       }
