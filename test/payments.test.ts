@@ -30,8 +30,6 @@ describe('one-off payments', () => {
   const customerOf = async (userId: string): Promise<string | null> =>
     (await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [userId]))[0].stripe_customer_id;
   const paymentRows = (userId: string) => sql(server.databaseUrl, 'select id, status from payment where user_id = $1', [userId]);
-  /** PaymentIntents Stripe holds that were made since `since` (unix seconds). */
-  const intentsSince = async (since: number) => (await server.stripe.paymentIntents.list({ created: { gte: since }, limit: 100 })).data;
 
   it('pays with 4242: CONFIRMED; the PaymentIntent carries our id and metadata; the log tells the story', async () => {
     const user = await server.createUser();
@@ -204,29 +202,81 @@ describe('one-off payments', () => {
     expect(await intent(payment.stripePaymentIntentId)).toMatchObject({ amount: minor, currency: currency.toLowerCase(), status: 'succeeded' });
   });
 
-  it.each([
-    ['0', 'usd', /greater than zero/, 'amount'],
-    ['-5.00', 'usd', /positive decimal/, 'amount'],
-    ['ten', 'usd', /positive decimal/, 'amount'],
-    ['1e3', 'usd', /positive decimal/, 'amount'],
-    ['10.001', 'usd', /at most 2 decimal places/, 'amount'],
-    ['5.5', 'jpy', /no decimal places/, 'amount'],
-    ['1.2345', 'bhd', /at most 3 decimal places/, 'amount'],
-    ['1.234', 'bhd', /third decimal must be 0/, 'amount'],
-    ['10.00', 'xyz', /Unknown currency/, 'currency'],
-    ['1000000.00', 'usd', /maximum/, 'amount'],
-    ['100000000', 'jpy', /maximum/, 'amount'],
-    ['0.10', 'usd', /at least/i, 'amount'], // below Stripe's minimum charge: Stripe refuses it, and nothing is kept
-  ])('amount %s %s is BAD_USER_INPUT, with nothing created here or in Stripe', async (amount, currency, message, field) => {
+  /** Everything Stripe holds for this user: customers (by email), PaymentIntents and Checkout Sessions naming them. */
+  const stripeFor = async (user: { id: string; email: string }) => ({
+    customers: (await server.stripe.customers.list({ email: user.email, limit: 100 })).data.map((c) => c.id),
+    intents: (await server.stripe.paymentIntents.list({ limit: 100 })).data.filter((pi) => pi.metadata.tollgate_user_id === user.id).map((pi) => pi.id),
+    sessions: (await server.stripe.checkout.sessions.list({ limit: 100 })).data.filter((cs) => cs.metadata?.tollgate_user_id === user.id).map((cs) => cs.id),
+  });
+  const logRows = async (userId: string) =>
+    (await sql(server.databaseUrl, 'select count(*)::int as n from payment_log l join payment p on p.id = l.payment_id where p.user_id = $1', [userId]))[0].n;
+
+  describe.each([
+    ['with a payment method', 'pm_card_visa'],
+    ['through Checkout', undefined],
+  ])('bad amounts %s', (_path, paymentMethod) => {
+    it.each([
+      ['0', 'usd', /greater than zero/, 'amount'],
+      ['0.000', 'bhd', /greater than zero/, 'amount'],
+      ['-5.00', 'usd', /positive decimal/, 'amount'],
+      ['ten', 'usd', /positive decimal/, 'amount'],
+      ['1e3', 'usd', /positive decimal/, 'amount'],
+      ['1,00', 'eur', /positive decimal/, 'amount'],
+      ['', 'usd', /positive decimal/, 'amount'],
+      ['10.001', 'usd', /at most 2 decimal places/, 'amount'],
+      ['5.5', 'jpy', /no decimal places/, 'amount'],
+      ['1.2345', 'bhd', /at most 3 decimal places/, 'amount'],
+      ['1.234', 'bhd', /that is 1234 in BHD's minor unit.*third decimal must be 0.*use 1\.230 or 1\.240 BHD/, 'amount'],
+      ['10.00', 'xyz', /Unknown currency/, 'currency'],
+      ['10.00', 'us', /Unknown currency/, 'currency'],
+      ['1000000.00', 'usd', /maximum/, 'amount'],
+      ['100000000', 'jpy', /maximum/, 'amount'],
+      ['100000.000', 'bhd', /maximum/, 'amount'],
+    ])('%s %s is BAD_USER_INPUT, with nothing written here and nothing created in Stripe', async (amount, currency, message, field) => {
+      const user = await server.createUser();
+      const res = await server.gql(CREATE_PAYMENT, { input: { amount, currency, paymentMethod } }, user.token);
+      expect(res.data).toBeNull();
+      expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+      expect(res.errors?.[0].message).toMatch(message);
+      expect(await paymentRows(user.id)).toEqual([]);
+      expect(await logRows(user.id)).toBe(0);
+      expect(await customerOf(user.id)).toBeNull();
+      expect(await stripeFor(user)).toEqual({ customers: [], intents: [], sessions: [] });
+    });
+
+    // Only Stripe knows its minimum (it depends on the account's settlement currency) and the currencies it
+    // takes, so these reach Stripe, which refuses them: no payment is kept and Stripe made none. The user's
+    // Stripe customer, made for this first payment, stays: it is the user's, and their next payment uses it.
+    it.each([
+      ['0.10', 'usd', /at least \$0\.50 usd/, 'amount', 'amount_too_small'],
+      ['10.00', 'irr', /Invalid currency: irr/, 'currency', 'parameter_invalid'],
+    ])('%s %s, which Stripe refuses, is BAD_USER_INPUT with no payment kept here and none made in Stripe', async (amount, currency, message, field, stripeCode) => {
+      const user = await server.createUser();
+      const res = await server.gql(CREATE_PAYMENT, { input: { amount, currency, paymentMethod } }, user.token);
+      expect(res.data).toBeNull();
+      expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field, stripeCode });
+      expect(res.errors?.[0].message).toMatch(message);
+      expect(await paymentRows(user.id)).toEqual([]);
+      expect(await logRows(user.id)).toBe(0);
+      expect(await stripeFor(user)).toEqual({ customers: [await customerOf(user.id)], intents: [], sessions: [] });
+    });
+  });
+
+  it('"1.234" BHD is 1234 fils, which Stripe cannot charge (the last digit must be 0): refused with the amounts it can charge, never rounded', async () => {
     const user = await server.createUser();
-    const since = Math.floor(Date.now() / 1000);
-    const res = await server.gql(CREATE_PAYMENT, { input: { amount, currency, paymentMethod: 'pm_card_visa' } }, user.token);
-    expect(res.data).toBeNull();
-    expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
-    expect(res.errors?.[0].message).toMatch(message);
-    expect(await paymentRows(user.id)).toEqual([]);
-    expect(await sql(server.databaseUrl, 'select count(*)::int as n from payment_log l join payment p on p.id = l.payment_id where p.user_id = $1', [user.id])).toEqual([{ n: 0 }]);
-    expect((await intentsSince(since)).filter((pi) => pi.metadata.tollgate_user_id === user.id)).toEqual([]);
+    const res = await server.gql(CREATE_PAYMENT, { input: { amount: '1.234', currency: 'BHD', paymentMethod: 'pm_card_visa' } }, user.token);
+    expect(res.errors?.[0]).toMatchObject({
+      message: 'Invalid amount "1.234": that is 1234 in BHD\'s minor unit, and Stripe charges BHD only in steps of 0.010 (the third decimal must be 0; amounts are never rounded): use 1.230 or 1.240 BHD',
+      extensions: { code: 'BAD_USER_INPUT', field: 'amount', amountMinor: 1234, chargeable: ['1.230', '1.240'] },
+    });
+    // Stripe (here its emulator) refuses that amount itself: asking it would only have made a customer for nothing.
+    await expect(server.stripe.paymentIntents.create({ amount: 1234, currency: 'bhd', payment_method: 'pm_card_visa', confirm: true })).rejects.toMatchObject({
+      code: 'invalid_charge_amount',
+      param: 'amount',
+    });
+    // One of the amounts it names pays.
+    const { payment } = await pay(server, user.token, { amount: res.errors![0].extensions!.chargeable[0], currency: 'bhd', paymentMethod: 'pm_card_visa' });
+    expect(payment).toMatchObject({ status: 'CONFIRMED', amount: { amount: '1.230', amountMinor: 1230, currency: 'bhd' } });
   });
 
   it('rejects other bad input with BAD_USER_INPUT and no writes', async () => {

@@ -69,8 +69,20 @@ interface ValidInput {
 
 const METADATA_MAX_KEYS = 40;
 const PAYMENT_METHOD = /^(pm|tok)_[A-Za-z0-9_]{1,200}$/;
-/** Stripe parameters a client's input ends up in: when Stripe refuses one of them, the input was bad. */
-const CLIENT_PARAMS: Record<string, string> = { amount: 'amount', currency: 'currency', payment_method: 'paymentMethod' };
+/**
+ * The input field behind a Stripe refusal of what the client asked for (an amount under Stripe's minimum,
+ * a currency Stripe does not take, an unknown payment method), on either path: the PaymentIntent's own
+ * parameters, or the Checkout line item's price_data. Null when Stripe refused something else.
+ */
+function clientField(err: unknown): string | null {
+  if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) return null;
+  const param = err.param ?? '';
+  if (['amount_too_small', 'amount_too_large', 'invalid_charge_amount'].includes(err.code ?? '')) return 'amount';
+  if (param === 'amount' || /^line_items\[0\]\[price_data\]\[unit_amount\]$/.test(param)) return 'amount';
+  if (param === 'currency' || /^line_items\[0\]\[price_data\]\[currency\]$/.test(param)) return 'currency';
+  if (param === 'payment_method') return 'paymentMethod';
+  return null;
+}
 /** failureCode of a payment Stripe could not be asked about (unreachable, failing): asking again is safe. */
 const UNREACHED = 'payment_service_unavailable';
 const CANCELABLE = [PaymentStatus.WAITING, PaymentStatus.PREAUTH, PaymentStatus.REJECTED, PaymentStatus.ERROR];
@@ -286,9 +298,10 @@ async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Paymen
  * the error is answered with the payment's id. Returns the error to throw once this is committed.
  */
 function failedHalfway(tx: EntityManager, env: BillingEnv, payment: Payment, err: unknown): unknown {
-  if (err instanceof Stripe.errors.StripeInvalidRequestError && err.param && CLIENT_PARAMS[err.param]) {
+  const field = clientField(err);
+  if (field) {
     tx.remove(payment);
-    return badInput(err.message, { field: CLIENT_PARAMS[err.param], stripeCode: err.code });
+    return badInput(err instanceof Error ? err.message : String(err), { field, stripeCode: (err as Stripe.errors.StripeInvalidRequestError).code });
   }
   const known = err instanceof DomainError;
   if (!known) env.logger.error({ err, payment: payment.id }, 'starting a payment in Stripe failed');
