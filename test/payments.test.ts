@@ -69,6 +69,9 @@ describe('one-off payments', () => {
     expect(payment.logs[0].message).toBe('payment of 10.00 USD created, automatic capture, with payment method pm_card_visa');
     expect(payment.logs[1].message).toBe(`PaymentIntent ${pi.id} created and confirmed: succeeded`);
     expect(payment.logs[4].message).toBe('WAITING -> CONFIRMED (createPayment)');
+    expect(Date.parse(payment.createdAt)).toBeLessThanOrEqual(Date.parse(payment.updatedAt));
+    expect(Date.parse(payment.logs[0].createdAt)).toBeGreaterThanOrEqual(Date.parse(payment.createdAt));
+    expect(Date.parse(payment.updatedAt)).toBeGreaterThanOrEqual(Date.parse(payment.logs.at(-1).createdAt));
 
     // The webhooks of our own call change nothing more.
     await server.emulator.idle(20_000);
@@ -102,7 +105,14 @@ describe('one-off payments', () => {
     await server.emulator.idle(20_000);
     const after = await paymentOf(server, payment.id, user.token);
     expect(after).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '30.00' } });
-    expect(after.logs.at(-1).message).toMatch(/^WAITING -> CONFIRMED \(webhook payment_intent\.succeeded evt_/);
+    expect(logEvents(payment)).toEqual(['created', 'stripe', 'linked']);
+    expect(payment.logs[1].message).toBe(`PaymentIntent ${payment.stripePaymentIntentId} created and confirmed: requires_action`);
+    expect(after.logs.slice(0, 3)).toEqual(payment.logs);
+    expect(after.logs.slice(3).map((l: any) => [l.event, l.message])).toEqual([
+      ['captured', expect.stringMatching(/^captured 30\.00 USD \(webhook payment_intent\.succeeded evt_\w+\)$/)],
+      ['status', expect.stringMatching(/^WAITING -> CONFIRMED \(webhook payment_intent\.succeeded evt_\w+\)$/)],
+    ]);
+    expect(Date.parse(after.updatedAt)).toBeGreaterThan(Date.parse(payment.updatedAt));
   });
 
   it('manual capture: PREAUTH, only admins capture, a partial capture releases the rest; refunding it all is REFUNDED', async () => {
@@ -119,6 +129,8 @@ describe('one-off payments', () => {
 
     const captured = await server.gql(CAPTURE_PAYMENT, { id: payment.id, amount: '6.00' }, admin.token);
     expect(captured.errors).toBeUndefined();
+    expect(Date.parse(captured.data.capturePayment.updatedAt)).toBeGreaterThan(Date.parse(payment.updatedAt));
+    expect(captured.data.capturePayment.createdAt).toBe(payment.createdAt);
     expect(captured.data.capturePayment).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '6.00' }, refundedAmount: { amount: '0.00' } });
     expect(await intent(payment.stripePaymentIntentId)).toMatchObject({ status: 'succeeded', amount_received: 600, amount_capturable: 0 });
     expect(codeOf(await server.gql(CAPTURE_PAYMENT, { id: payment.id }, admin.token))).toBe('BAD_USER_INPUT');
@@ -189,6 +201,8 @@ describe('one-off payments', () => {
     const res = await server.gql(CANCEL_PAYMENT, { id: payment.id }, admin.token);
     expect(res.data.cancelPayment.status).toBe('CANCELED');
     expect((await intent(payment.stripePaymentIntentId)).status).toBe('canceled');
+    expect(logEvents(res.data.cancelPayment)).toEqual(['created', 'stripe', 'linked', 'stripe', 'status']);
+    expect(res.data.cancelPayment.logs.slice(-2).map((l: any) => l.message)).toEqual([`PaymentIntent ${payment.stripePaymentIntentId} canceled`, 'WAITING -> CANCELED (cancelPayment)']);
   });
 
   it.each([
@@ -299,9 +313,13 @@ describe('one-off payments', () => {
     const user = await server.createUser();
     const input = { amount: '20.00', currency: 'usd', paymentMethod: 'pm_card_visa', idempotencyKey: 'order-77' };
     const first = await pay(server, user.token, input);
+    await server.emulator.idle(20_000);
     const again = await pay(server, user.token, input);
     expect(again.payment.id).toBe(first.payment.id);
     expect(again.payment.stripePaymentIntentId).toBe(first.payment.stripePaymentIntentId);
+    // A replay is an answer, not a change: the log and updatedAt stay as they were.
+    expect(again.payment.logs).toEqual(first.payment.logs);
+    expect(again.payment.updatedAt).toBe(first.payment.updatedAt);
     const customer = (await customerOf(user.id))!;
     expect((await server.stripe.paymentIntents.list({ customer })).data).toHaveLength(1);
 
@@ -334,6 +352,7 @@ describe('one-off payments', () => {
     const again = await pay(server, user.token, input);
     expect(again.payment).toMatchObject({ id: first.payment.id, status: 'WAITING' });
     expect(again.clientSecret).toBe(first.clientSecret);
+    expect(again.payment.logs).toEqual(first.payment.logs);
   });
 
   it("authorization: user B can neither see nor cancel A's payment; an admin can; anonymous callers are refused", async () => {
@@ -368,6 +387,18 @@ describe('one-off payments', () => {
     expect(page3.pageInfo.hasNextPage).toBe(false);
     const all = (await server.gql(MY_PAYMENTS, {}, user.token)).data.myPayments;
     expect(all.edges.map((e: any) => e.node.id)).toEqual(newestFirst);
+
+    // Payments made in the same instant still page without gaps or repeats (the id breaks the tie).
+    await sql(server.databaseUrl, 'update payment set created_at = $2 where id = any($1)', [made.slice(1, 4), new Date('2026-01-01T00:00:00.000Z')]);
+    const seen: string[] = [];
+    let after: string | null = null;
+    do {
+      const page: any = (await server.gql(MY_PAYMENTS, { first: 1, after }, user.token)).data.myPayments;
+      seen.push(...page.edges.map((e: any) => e.node.id));
+      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+    } while (after);
+    const tied = [...made.slice(1, 4)].sort().reverse();
+    expect(seen).toEqual([made[4], made[0], ...tied]);
 
     for (const variables of [{ first: 0 }, { first: 101 }, { after: 'bm90LWEtY3Vyc29y' }, { after: '%%%' }]) {
       expect(codeOf(await server.gql(MY_PAYMENTS, variables, user.token))).toBe('BAD_USER_INPUT');
