@@ -153,15 +153,28 @@ export async function createPayment(em: EntityManager, env: BillingEnv, userId: 
   const id = await recordPayment(em.fork(), userId, valid);
   let failure: unknown;
   const result = await underPaymentLock(em, id, async (tx, payment) => {
+    let attempt = 0;
     if (started(payment)) {
       const answer = await replay(tx, env, payment);
       if (answer) return answer;
-      logPayment(tx, payment, 'retry', 'the last attempt never reached Stripe and Stripe has nothing for this payment: asking again (idempotent retry)');
+      attempt = await answeredFailures(tx, payment);
+      logPayment(
+        tx,
+        payment,
+        'retry',
+        attempt > 0
+          ? `Stripe failed to answer an earlier attempt (HTTP 5xx) and has nothing for this payment: asking again under a new idempotency key, as Stripe replays a saved 5xx to the same key (idempotent retry)`
+          : 'the last attempt never reached Stripe and Stripe has nothing for this payment: asking again (idempotent retry)',
+        { attempt },
+      );
       logPayment(tx, payment, 'status', 'ERROR -> WAITING (idempotent retry)', { from: payment.status, to: PaymentStatus.WAITING, source: 'idempotent retry' });
       payment.status = PaymentStatus.WAITING;
+      // The earlier failure stays in the log; the new attempt's outcome decides what the payment says.
+      payment.failureCode = null;
+      payment.failureMessage = null;
     }
     try {
-      return await startInStripe(tx, env, payment);
+      return await startInStripe(tx, env, payment, attempt);
     } catch (err) {
       failure = failedHalfway(tx, env, payment, err);
       return { payment };
@@ -213,6 +226,17 @@ async function recordPayment(fork: EntityManager, userId: string, v: ValidInput)
   });
 }
 
+/**
+ * How often Stripe answered this payment's start with a 5xx (logged by failedHalfway). Stripe saves such an
+ * answer under its idempotency key and replays it to every retry with that key for 24 hours, so once a
+ * search found nothing the payment's id made, the next attempt needs a key of its own. A failure that got
+ * no answer at all (unreachable, timeout) keeps the key: Stripe may still be working on that request.
+ */
+async function answeredFailures(tx: EntityManager, payment: Payment): Promise<number> {
+  const failures = await tx.find(PaymentLog, { payment: payment.id, event: 'stripe_error' });
+  return failures.filter((l) => l.data?.reason === 'stripe_error').length;
+}
+
 /** Stripe was asked about this payment before (or a concurrent call with the same key is answering it). */
 const started = (p: Payment) => p.status !== PaymentStatus.WAITING || Boolean(p.stripePaymentIntentId || p.stripeCheckoutSessionId);
 
@@ -227,13 +251,14 @@ function declinedIntent(err: unknown): Stripe.PaymentIntent {
  * the idempotency key from its id, so asking again (a retry, a crash before the answer was stored) is
  * answered with the same object.
  */
-async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Payment): Promise<CreatePaymentResult> {
+async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Payment, attempt = 0): Promise<CreatePaymentResult> {
+  const retry = attempt > 0 ? [`after-5xx-${attempt}`] : [];
   const customer = await ensureCustomer(tx, env.stripe, payment.user.id, env);
   const metadata = stripeMetadata(payment);
   const description = payment.description ?? undefined;
   const paymentMethod = payment.paymentMethod;
   if (!paymentMethod) {
-    const key = idempotencyKey('payment', payment.id, 'checkout');
+    const key = idempotencyKey('payment', payment.id, 'checkout', ...retry);
     const session = await callStripe(
       () =>
         env.stripe.checkout.sessions.create(
@@ -260,7 +285,7 @@ async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Paymen
     applyStripeState(tx, payment, { session }, 'createPayment');
     return { payment, checkoutUrl: session.url };
   }
-  const key = idempotencyKey('payment', payment.id, 'create');
+  const key = idempotencyKey('payment', payment.id, 'create', ...retry);
   const intent = await callStripe(
     () =>
       env.stripe.paymentIntents
@@ -306,7 +331,10 @@ function failedHalfway(tx: EntityManager, env: BillingEnv, payment: Payment, err
   const known = err instanceof DomainError;
   if (!known) env.logger.error({ err, payment: payment.id }, 'starting a payment in Stripe failed');
   const message = known ? err.message : 'The payment could not be started because of an internal error.';
-  logPayment(tx, payment, 'stripe_error', `starting the payment in Stripe failed: ${message}`, { code: known ? err.code : 'INTERNAL_SERVER_ERROR' });
+  logPayment(tx, payment, 'stripe_error', `starting the payment in Stripe failed: ${message}`, {
+    code: known ? err.code : 'INTERNAL_SERVER_ERROR',
+    ...(known && err.extensions.reason ? { reason: err.extensions.reason } : {}),
+  });
   payment.failureCode = known ? err.code.toLowerCase() : 'internal_error';
   payment.failureMessage = message;
   logPayment(tx, payment, 'status', `${payment.status.toUpperCase()} -> ERROR (createPayment)`, { from: payment.status, to: PaymentStatus.ERROR, source: 'createPayment' });
