@@ -297,4 +297,23 @@ describe('payments changed in Stripe while no webhook reaches Tollgate', () => {
     const again = await runScript('stripe-sync', ['--dry-run'], env);
     expect(again.stdout).toMatch(/would change 0 objects/);
   });
+
+  it('stripe:sync keeps a Checkout payment whose card was declined on the still-open page WAITING, with the decline; once expired it is CANCELED', async () => {
+    const user = await server.createUser();
+    const { payment } = await pay(server, user.token, { amount: '12.00', currency: 'usd' });
+    const [{ stripe_checkout_session_id: sessionId }] = await sql(server.databaseUrl, 'select stripe_checkout_session_id from payment where id = $1', [payment.id]);
+    await expect(server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${sessionId}/complete`, { card_number: '4000000000000002' })).rejects.toMatchObject({ code: 'card_declined' });
+    const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
+
+    expect((await runScript('stripe-sync', [], env)).code).toBe(0);
+    const synced = await paymentOf(server, payment.id, user.token);
+    expect(synced).toMatchObject({ status: 'WAITING', failureCode: 'generic_decline' });
+    expect(synced.logs.at(-1)).toMatchObject({ event: 'declined', message: 'declined: generic_decline: Your card was declined.; the Checkout page stays open for another card (stripe:sync)' });
+
+    await server.stripe.checkout.sessions.expire(sessionId);
+    expect((await runScript('stripe-sync', [], env)).code).toBe(0);
+    const expired = await paymentOf(server, payment.id, user.token);
+    expect(expired.status).toBe('CANCELED');
+    expect(expired.logs.at(-1).message).toBe('WAITING -> CANCELED (stripe:sync)');
+  });
 });
