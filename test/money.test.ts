@@ -47,7 +47,17 @@ describe('money', () => {
     expect(parseChargeAmount('2', 'KWD')).toBe(2000);
     expect(parseChargeAmount('500', 'jpy')).toBe(500);
     expect(parseChargeAmount('10.01', 'usd')).toBe(1001);
-    expect(() => parseChargeAmount('1.234', 'bhd')).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT', message: expect.stringMatching(/third decimal must be 0/) }));
+    // "1.234" BHD is 1234 fils, which Stripe cannot charge: refused (never rounded), naming both sides of it.
+    expect(parseAmount('1.234', 'bhd')).toBe(1234);
+    expect(() => parseChargeAmount('1.234', 'bhd')).toThrow(
+      expect.objectContaining({
+        code: 'BAD_USER_INPUT',
+        message: 'Invalid amount "1.234": that is 1234 in BHD\'s minor unit, and Stripe charges BHD only in steps of 0.010 (the third decimal must be 0; amounts are never rounded): use 1.230 or 1.240 BHD',
+        extensions: { field: 'amount', amountMinor: 1234, chargeable: ['1.230', '1.240'] },
+      }),
+    );
+    expect(() => parseChargeAmount('0.005', 'kwd')).toThrow(expect.objectContaining({ extensions: expect.objectContaining({ chargeable: ['0.010'] }) }));
+    expect(() => parseChargeAmount('99999.999', 'omr')).toThrow(expect.objectContaining({ extensions: expect.objectContaining({ chargeable: ['99999.990'] }) }));
     expect(() => parseChargeAmount('0', 'usd')).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT' }));
   });
 

@@ -70,7 +70,14 @@ describeInBrowser('paymentCheckout')('paying through Stripe Checkout in a browse
     expect(after).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '25.00' }, failureCode: null });
     const intent = await server.stripe.paymentIntents.retrieve(after.stripePaymentIntentId);
     expect(intent).toMatchObject({ status: 'succeeded', amount: 2500, metadata: { tollgate_payment_id: payment.id } });
-    expect(after.logs.at(-1).message).toBe('WAITING -> CONFIRMED (return from Checkout)');
+    expect(after.logs.map((l: any) => [l.event, l.message])).toEqual([
+      ['created', 'payment of 25.00 USD created, automatic capture, through Stripe Checkout'],
+      ['stripe', `Checkout Session ${session.id} opened`],
+      ['linked', `linked to Checkout Session ${session.id} (createPayment)`],
+      ['linked', `linked to PaymentIntent ${intent.id} (return from Checkout)`],
+      ['captured', 'captured 25.00 USD (return from Checkout)'],
+      ['status', 'WAITING -> CONFIRMED (return from Checkout)'],
+    ]);
   });
 
   it('manual capture through Checkout: back on our own page (no client URL) as PREAUTH; an admin captures it', async () => {
@@ -103,6 +110,11 @@ describeInBrowser('paymentCheckout')('paying through Stripe Checkout in a browse
     expect((await paymentOf(server, payment.id, user.token)).status).toBe('WAITING');
     const canceled = await server.gql(CANCEL_PAYMENT, { id: payment.id }, user.token);
     expect(canceled.data.cancelPayment).toMatchObject({ status: 'CANCELED', stripePaymentIntentId: null });
+    const sessionId = await sessionOf(payment.id);
+    expect(canceled.data.cancelPayment.logs.slice(3).map((l: any) => [l.event, l.message])).toEqual([
+      ['stripe', `Checkout Session ${sessionId} expired`],
+      ['status', 'WAITING -> CANCELED (cancelPayment)'],
+    ]);
     expect((await server.stripe.checkout.sessions.retrieve(await sessionOf(payment.id))).status).toBe('expired');
   });
 

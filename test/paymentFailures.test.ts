@@ -11,6 +11,8 @@ jest.setTimeout(120_000);
 
 /** When set, the emulator fails with HTTP 500 right after the next charge succeeds (Stripe charged, then failed to answer). */
 let failAfterNextCharge = false;
+/** When set, the emulator fails with HTTP 500 while making the next price, before a Checkout Session that needs it exists. */
+let failNextPrice = false;
 const faults: EmulatorModule = {
   name: 'faults',
   register(_router, ctx) {
@@ -18,6 +20,11 @@ const faults: EmulatorModule = {
       if (!failAfterNextCharge) return;
       failAfterNextCharge = false;
       throw new Error('injected failure: the charge went through, the answer did not');
+    });
+    ctx.on('price.created', () => {
+      if (!failNextPrice) return;
+      failNextPrice = false;
+      throw new Error('injected failure: Stripe failed before it made the Checkout Session');
     });
   },
 };
@@ -45,6 +52,38 @@ describe('payments when Stripe fails halfway', () => {
     (await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [userId]))[0].stripe_customer_id;
   const intentsNaming = async (userId: string, paymentId: string) =>
     (await server.stripe.paymentIntents.list({ customer: await customerOf(userId), limit: 100 })).data.filter((pi) => pi.metadata.tollgate_payment_id === paymentId);
+  const sessionsNaming = async (userId: string, paymentId: string) =>
+    (await server.stripe.checkout.sessions.list({ customer: await customerOf(userId), limit: 100 })).data.filter((cs) => cs.metadata?.tollgate_payment_id === paymentId);
+
+  it('a 500 before Checkout made its session: ERROR with the reason; a retry asks again under a new key (Stripe replays a saved 500 to the old one) and opens one session', async () => {
+    const user = await server.createUser();
+    const input = { amount: '8.00', currency: 'usd', idempotencyKey: 'basket-5' };
+    failNextPrice = true;
+    const res = await server.gql(CREATE_PAYMENT, { input }, user.token);
+    expect(failNextPrice).toBe(false);
+    expect(res.errors?.[0].extensions).toMatchObject({ code: 'PAYMENT_SERVICE_UNAVAILABLE', reason: 'stripe_error', paymentId: expect.any(String) });
+    const paymentId = res.errors![0].extensions!.paymentId as string;
+    const failed = await paymentOf(server, paymentId, user.token);
+    expect(failed).toMatchObject({ status: 'ERROR', failureCode: 'payment_service_unavailable' });
+    expect(logEvents(failed)).toEqual(['created', 'stripe_error', 'status']);
+    expect(failed.logs[1].message).toMatch(/^starting the payment in Stripe failed: The payment service at .* failed to answer: Stripe answered HTTP 500/);
+    expect(await sessionsNaming(user.id, paymentId)).toEqual([]);
+
+    const retry = await server.gql(CREATE_PAYMENT, { input }, user.token);
+    expect(retry.errors).toBeUndefined();
+    const { payment, checkoutUrl } = retry.data.createPayment;
+    expect(payment).toMatchObject({ id: paymentId, status: 'WAITING', failureCode: null, failureMessage: null });
+    const sessions = await sessionsNaming(user.id, paymentId);
+    expect(sessions).toHaveLength(1);
+    expect(checkoutUrl).toBe(sessions[0].url);
+    expect(logEvents(payment)).toEqual(['created', 'stripe_error', 'status', 'retry', 'status', 'stripe', 'linked']);
+    expect(payment.logs[3].message).toMatch(/^Stripe failed to answer an earlier attempt \(HTTP 5xx\) and has nothing for this payment: asking again under a new idempotency key/);
+
+    // The session it opened is the payment's: paying it confirms the payment.
+    await server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${sessions[0].id}/complete`, { card_number: '4242424242424242' });
+    await server.emulator.idle(20_000);
+    expect(await paymentOf(server, paymentId, user.token)).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '8.00' } });
+  });
 
   it('a 500 after the charge leaves the payment ERROR with the reason; a retry with the same key finds the PaymentIntent instead of making another', async () => {
     const user = await server.createUser();
@@ -112,6 +151,14 @@ describe('payments when Stripe fails halfway', () => {
     }
     expect(await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [fresh.id])).toEqual([{ stripe_customer_id: null }]);
 
+    // Through Checkout the same: ERROR with the reason.
+    const checkoutInput = { amount: '6.00', currency: 'usd', idempotencyKey: 'checkout-while-down' };
+    const viaCheckout = await server.gql(CREATE_PAYMENT, { input: checkoutInput }, known.token);
+    expect(viaCheckout.errors?.[0]).toMatchObject({ message: unreachable, extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE', paymentId: expect.any(String) } });
+    const checkoutFailed = await paymentOf(server, viaCheckout.errors![0].extensions!.paymentId as string, known.token);
+    expect(checkoutFailed).toMatchObject({ status: 'ERROR', failureCode: 'payment_service_unavailable', failureMessage: unreachable });
+    expect(logEvents(checkoutFailed)).toEqual(['created', 'stripe_error', 'status']);
+
     const capture = await server.gql(CAPTURE_PAYMENT, { id: authorised.id }, admin.token);
     expect(capture.errors?.[0]).toMatchObject({ message: unreachable, extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE' } });
     const kept = await paymentOf(server, authorised.id, known.token);
@@ -129,6 +176,15 @@ describe('payments when Stripe fails halfway', () => {
         expect(logEvents(payment)).toEqual(['created', 'stripe_error', 'status', 'retry', 'status', 'stripe', 'linked', 'captured', 'status']);
         expect(await intentsNaming(user.id, payment.id)).toHaveLength(1);
       }
+      const reopened = await server.gql(CREATE_PAYMENT, { input: checkoutInput }, known.token);
+      expect(reopened.errors).toBeUndefined();
+      expect(reopened.data.createPayment.payment).toMatchObject({ id: checkoutFailed.id, status: 'WAITING', failureCode: null });
+      const sessions = await sessionsNaming(known.id, checkoutFailed.id);
+      expect(sessions).toHaveLength(1);
+      expect(reopened.data.createPayment.checkoutUrl).toBe(sessions[0].url);
+      expect(logEvents(reopened.data.createPayment.payment)).toEqual(['created', 'stripe_error', 'status', 'retry', 'status', 'stripe', 'linked']);
+      expect(reopened.data.createPayment.payment.logs[3].message).toBe('the last attempt never reached Stripe and Stripe has nothing for this payment: asking again (idempotent retry)');
+
       const captured = await server.gql(CAPTURE_PAYMENT, { id: authorised.id }, admin.token);
       expect(captured.data.capturePayment).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '20.00' } });
       await revived.idle(20_000);

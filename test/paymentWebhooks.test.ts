@@ -141,6 +141,27 @@ describe('webhook sync of payments (real emulator deliveries)', () => {
     ]);
   });
 
+  it('a card declined on an open Checkout page leaves the payment WAITING (the person may try another card) with the decline logged; the next card pays it', async () => {
+    const { payment } = await pay(server, user.token, { amount: '27.00', currency: 'usd' });
+    const [{ stripe_checkout_session_id: sessionId }] = await sql(server.databaseUrl, 'select stripe_checkout_session_id from payment where id = $1', [payment.id]);
+    const complete = (card: string) => server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${sessionId}/complete`, { card_number: card });
+    await expect(complete('4000000000009995')).rejects.toMatchObject({ code: 'card_declined' });
+    const declined = await settled(payment.id);
+    expect(declined).toMatchObject({ status: 'WAITING', failureCode: 'insufficient_funds', failureMessage: 'Your card has insufficient funds.' });
+    expect(declined.logs.slice(3).map((l: any) => [l.event, l.message.split(' (webhook')[0]])).toEqual([
+      ['linked', `linked to PaymentIntent ${declined.stripePaymentIntentId}`],
+      ['declined', 'declined: insufficient_funds: Your card has insufficient funds.; the Checkout page stays open for another card'],
+    ]);
+    // Coming back through the cancel link reads Stripe again: still open, still WAITING, nothing new in the log.
+    expect((await fetch(`${server.url}/payments/${payment.id}/cancel`, { redirect: 'manual' })).status).toBe(200);
+    expect(await paymentOf(server, payment.id, user.token)).toMatchObject({ status: 'WAITING', logs: declined.logs });
+
+    await complete('4242424242424242');
+    const paid = await settled(payment.id);
+    expect(paid).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '27.00' }, failureCode: null, failureMessage: null });
+    expect(paid.logs.filter((l: any) => l.event === 'status').map((l: any) => l.message.split(' (')[0])).toEqual(['WAITING -> CONFIRMED']);
+  });
+
   it('checkout.session.expired in payment mode: the payment is CANCELED', async () => {
     const { payment } = await pay(server, user.token, { amount: '26.00', currency: 'usd' });
     const [{ stripe_checkout_session_id: sessionId }] = await sql(server.databaseUrl, 'select stripe_checkout_session_id from payment where id = $1', [payment.id]);
@@ -296,5 +317,24 @@ describe('payments changed in Stripe while no webhook reaches Tollgate', () => {
 
     const again = await runScript('stripe-sync', ['--dry-run'], env);
     expect(again.stdout).toMatch(/would change 0 objects/);
+  });
+
+  it('stripe:sync keeps a Checkout payment whose card was declined on the still-open page WAITING, with the decline; once expired it is CANCELED', async () => {
+    const user = await server.createUser();
+    const { payment } = await pay(server, user.token, { amount: '12.00', currency: 'usd' });
+    const [{ stripe_checkout_session_id: sessionId }] = await sql(server.databaseUrl, 'select stripe_checkout_session_id from payment where id = $1', [payment.id]);
+    await expect(server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${sessionId}/complete`, { card_number: '4000000000000002' })).rejects.toMatchObject({ code: 'card_declined' });
+    const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
+
+    expect((await runScript('stripe-sync', [], env)).code).toBe(0);
+    const synced = await paymentOf(server, payment.id, user.token);
+    expect(synced).toMatchObject({ status: 'WAITING', failureCode: 'generic_decline' });
+    expect(synced.logs.at(-1)).toMatchObject({ event: 'declined', message: 'declined: generic_decline: Your card was declined.; the Checkout page stays open for another card (stripe:sync)' });
+
+    await server.stripe.checkout.sessions.expire(sessionId);
+    expect((await runScript('stripe-sync', [], env)).code).toBe(0);
+    const expired = await paymentOf(server, payment.id, user.token);
+    expect(expired.status).toBe('CANCELED');
+    expect(expired.logs.at(-1).message).toBe('WAITING -> CANCELED (stripe:sync)');
   });
 });

@@ -30,8 +30,6 @@ describe('one-off payments', () => {
   const customerOf = async (userId: string): Promise<string | null> =>
     (await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [userId]))[0].stripe_customer_id;
   const paymentRows = (userId: string) => sql(server.databaseUrl, 'select id, status from payment where user_id = $1', [userId]);
-  /** PaymentIntents Stripe holds that were made since `since` (unix seconds). */
-  const intentsSince = async (since: number) => (await server.stripe.paymentIntents.list({ created: { gte: since }, limit: 100 })).data;
 
   it('pays with 4242: CONFIRMED; the PaymentIntent carries our id and metadata; the log tells the story', async () => {
     const user = await server.createUser();
@@ -71,6 +69,9 @@ describe('one-off payments', () => {
     expect(payment.logs[0].message).toBe('payment of 10.00 USD created, automatic capture, with payment method pm_card_visa');
     expect(payment.logs[1].message).toBe(`PaymentIntent ${pi.id} created and confirmed: succeeded`);
     expect(payment.logs[4].message).toBe('WAITING -> CONFIRMED (createPayment)');
+    expect(Date.parse(payment.createdAt)).toBeLessThanOrEqual(Date.parse(payment.updatedAt));
+    expect(Date.parse(payment.logs[0].createdAt)).toBeGreaterThanOrEqual(Date.parse(payment.createdAt));
+    expect(Date.parse(payment.updatedAt)).toBeGreaterThanOrEqual(Date.parse(payment.logs.at(-1).createdAt));
 
     // The webhooks of our own call change nothing more.
     await server.emulator.idle(20_000);
@@ -104,7 +105,14 @@ describe('one-off payments', () => {
     await server.emulator.idle(20_000);
     const after = await paymentOf(server, payment.id, user.token);
     expect(after).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '30.00' } });
-    expect(after.logs.at(-1).message).toMatch(/^WAITING -> CONFIRMED \(webhook payment_intent\.succeeded evt_/);
+    expect(logEvents(payment)).toEqual(['created', 'stripe', 'linked']);
+    expect(payment.logs[1].message).toBe(`PaymentIntent ${payment.stripePaymentIntentId} created and confirmed: requires_action`);
+    expect(after.logs.slice(0, 3)).toEqual(payment.logs);
+    expect(after.logs.slice(3).map((l: any) => [l.event, l.message])).toEqual([
+      ['captured', expect.stringMatching(/^captured 30\.00 USD \(webhook payment_intent\.succeeded evt_\w+\)$/)],
+      ['status', expect.stringMatching(/^WAITING -> CONFIRMED \(webhook payment_intent\.succeeded evt_\w+\)$/)],
+    ]);
+    expect(Date.parse(after.updatedAt)).toBeGreaterThan(Date.parse(payment.updatedAt));
   });
 
   it('manual capture: PREAUTH, only admins capture, a partial capture releases the rest; refunding it all is REFUNDED', async () => {
@@ -121,6 +129,8 @@ describe('one-off payments', () => {
 
     const captured = await server.gql(CAPTURE_PAYMENT, { id: payment.id, amount: '6.00' }, admin.token);
     expect(captured.errors).toBeUndefined();
+    expect(Date.parse(captured.data.capturePayment.updatedAt)).toBeGreaterThan(Date.parse(payment.updatedAt));
+    expect(captured.data.capturePayment.createdAt).toBe(payment.createdAt);
     expect(captured.data.capturePayment).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '6.00' }, refundedAmount: { amount: '0.00' } });
     expect(await intent(payment.stripePaymentIntentId)).toMatchObject({ status: 'succeeded', amount_received: 600, amount_capturable: 0 });
     expect(codeOf(await server.gql(CAPTURE_PAYMENT, { id: payment.id }, admin.token))).toBe('BAD_USER_INPUT');
@@ -191,6 +201,8 @@ describe('one-off payments', () => {
     const res = await server.gql(CANCEL_PAYMENT, { id: payment.id }, admin.token);
     expect(res.data.cancelPayment.status).toBe('CANCELED');
     expect((await intent(payment.stripePaymentIntentId)).status).toBe('canceled');
+    expect(logEvents(res.data.cancelPayment)).toEqual(['created', 'stripe', 'linked', 'stripe', 'status']);
+    expect(res.data.cancelPayment.logs.slice(-2).map((l: any) => l.message)).toEqual([`PaymentIntent ${payment.stripePaymentIntentId} canceled`, 'WAITING -> CANCELED (cancelPayment)']);
   });
 
   it.each([
@@ -204,29 +216,81 @@ describe('one-off payments', () => {
     expect(await intent(payment.stripePaymentIntentId)).toMatchObject({ amount: minor, currency: currency.toLowerCase(), status: 'succeeded' });
   });
 
-  it.each([
-    ['0', 'usd', /greater than zero/, 'amount'],
-    ['-5.00', 'usd', /positive decimal/, 'amount'],
-    ['ten', 'usd', /positive decimal/, 'amount'],
-    ['1e3', 'usd', /positive decimal/, 'amount'],
-    ['10.001', 'usd', /at most 2 decimal places/, 'amount'],
-    ['5.5', 'jpy', /no decimal places/, 'amount'],
-    ['1.2345', 'bhd', /at most 3 decimal places/, 'amount'],
-    ['1.234', 'bhd', /third decimal must be 0/, 'amount'],
-    ['10.00', 'xyz', /Unknown currency/, 'currency'],
-    ['1000000.00', 'usd', /maximum/, 'amount'],
-    ['100000000', 'jpy', /maximum/, 'amount'],
-    ['0.10', 'usd', /at least/i, 'amount'], // below Stripe's minimum charge: Stripe refuses it, and nothing is kept
-  ])('amount %s %s is BAD_USER_INPUT, with nothing created here or in Stripe', async (amount, currency, message, field) => {
+  /** Everything Stripe holds for this user: customers (by email), PaymentIntents and Checkout Sessions naming them. */
+  const stripeFor = async (user: { id: string; email: string }) => ({
+    customers: (await server.stripe.customers.list({ email: user.email, limit: 100 })).data.map((c) => c.id),
+    intents: (await server.stripe.paymentIntents.list({ limit: 100 })).data.filter((pi) => pi.metadata.tollgate_user_id === user.id).map((pi) => pi.id),
+    sessions: (await server.stripe.checkout.sessions.list({ limit: 100 })).data.filter((cs) => cs.metadata?.tollgate_user_id === user.id).map((cs) => cs.id),
+  });
+  const logRows = async (userId: string) =>
+    (await sql(server.databaseUrl, 'select count(*)::int as n from payment_log l join payment p on p.id = l.payment_id where p.user_id = $1', [userId]))[0].n;
+
+  describe.each([
+    ['with a payment method', 'pm_card_visa'],
+    ['through Checkout', undefined],
+  ])('bad amounts %s', (_path, paymentMethod) => {
+    it.each([
+      ['0', 'usd', /greater than zero/, 'amount'],
+      ['0.000', 'bhd', /greater than zero/, 'amount'],
+      ['-5.00', 'usd', /positive decimal/, 'amount'],
+      ['ten', 'usd', /positive decimal/, 'amount'],
+      ['1e3', 'usd', /positive decimal/, 'amount'],
+      ['1,00', 'eur', /positive decimal/, 'amount'],
+      ['', 'usd', /positive decimal/, 'amount'],
+      ['10.001', 'usd', /at most 2 decimal places/, 'amount'],
+      ['5.5', 'jpy', /no decimal places/, 'amount'],
+      ['1.2345', 'bhd', /at most 3 decimal places/, 'amount'],
+      ['1.234', 'bhd', /that is 1234 in BHD's minor unit.*third decimal must be 0.*use 1\.230 or 1\.240 BHD/, 'amount'],
+      ['10.00', 'xyz', /Unknown currency/, 'currency'],
+      ['10.00', 'us', /Unknown currency/, 'currency'],
+      ['1000000.00', 'usd', /maximum/, 'amount'],
+      ['100000000', 'jpy', /maximum/, 'amount'],
+      ['100000.000', 'bhd', /maximum/, 'amount'],
+    ])('%s %s is BAD_USER_INPUT, with nothing written here and nothing created in Stripe', async (amount, currency, message, field) => {
+      const user = await server.createUser();
+      const res = await server.gql(CREATE_PAYMENT, { input: { amount, currency, paymentMethod } }, user.token);
+      expect(res.data).toBeNull();
+      expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+      expect(res.errors?.[0].message).toMatch(message);
+      expect(await paymentRows(user.id)).toEqual([]);
+      expect(await logRows(user.id)).toBe(0);
+      expect(await customerOf(user.id)).toBeNull();
+      expect(await stripeFor(user)).toEqual({ customers: [], intents: [], sessions: [] });
+    });
+
+    // Only Stripe knows its minimum (it depends on the account's settlement currency) and the currencies it
+    // takes, so these reach Stripe, which refuses them: no payment is kept and Stripe made none. The user's
+    // Stripe customer, made for this first payment, stays: it is the user's, and their next payment uses it.
+    it.each([
+      ['0.10', 'usd', /at least \$0\.50 usd/, 'amount', 'amount_too_small'],
+      ['10.00', 'irr', /Invalid currency: irr/, 'currency', 'parameter_invalid'],
+    ])('%s %s, which Stripe refuses, is BAD_USER_INPUT with no payment kept here and none made in Stripe', async (amount, currency, message, field, stripeCode) => {
+      const user = await server.createUser();
+      const res = await server.gql(CREATE_PAYMENT, { input: { amount, currency, paymentMethod } }, user.token);
+      expect(res.data).toBeNull();
+      expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field, stripeCode });
+      expect(res.errors?.[0].message).toMatch(message);
+      expect(await paymentRows(user.id)).toEqual([]);
+      expect(await logRows(user.id)).toBe(0);
+      expect(await stripeFor(user)).toEqual({ customers: [await customerOf(user.id)], intents: [], sessions: [] });
+    });
+  });
+
+  it('"1.234" BHD is 1234 fils, which Stripe cannot charge (the last digit must be 0): refused with the amounts it can charge, never rounded', async () => {
     const user = await server.createUser();
-    const since = Math.floor(Date.now() / 1000);
-    const res = await server.gql(CREATE_PAYMENT, { input: { amount, currency, paymentMethod: 'pm_card_visa' } }, user.token);
-    expect(res.data).toBeNull();
-    expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
-    expect(res.errors?.[0].message).toMatch(message);
-    expect(await paymentRows(user.id)).toEqual([]);
-    expect(await sql(server.databaseUrl, 'select count(*)::int as n from payment_log l join payment p on p.id = l.payment_id where p.user_id = $1', [user.id])).toEqual([{ n: 0 }]);
-    expect((await intentsSince(since)).filter((pi) => pi.metadata.tollgate_user_id === user.id)).toEqual([]);
+    const res = await server.gql(CREATE_PAYMENT, { input: { amount: '1.234', currency: 'BHD', paymentMethod: 'pm_card_visa' } }, user.token);
+    expect(res.errors?.[0]).toMatchObject({
+      message: 'Invalid amount "1.234": that is 1234 in BHD\'s minor unit, and Stripe charges BHD only in steps of 0.010 (the third decimal must be 0; amounts are never rounded): use 1.230 or 1.240 BHD',
+      extensions: { code: 'BAD_USER_INPUT', field: 'amount', amountMinor: 1234, chargeable: ['1.230', '1.240'] },
+    });
+    // Stripe (here its emulator) refuses that amount itself: asking it would only have made a customer for nothing.
+    await expect(server.stripe.paymentIntents.create({ amount: 1234, currency: 'bhd', payment_method: 'pm_card_visa', confirm: true })).rejects.toMatchObject({
+      code: 'invalid_charge_amount',
+      param: 'amount',
+    });
+    // One of the amounts it names pays.
+    const { payment } = await pay(server, user.token, { amount: res.errors![0].extensions!.chargeable[0], currency: 'bhd', paymentMethod: 'pm_card_visa' });
+    expect(payment).toMatchObject({ status: 'CONFIRMED', amount: { amount: '1.230', amountMinor: 1230, currency: 'bhd' } });
   });
 
   it('rejects other bad input with BAD_USER_INPUT and no writes', async () => {
@@ -249,9 +313,13 @@ describe('one-off payments', () => {
     const user = await server.createUser();
     const input = { amount: '20.00', currency: 'usd', paymentMethod: 'pm_card_visa', idempotencyKey: 'order-77' };
     const first = await pay(server, user.token, input);
+    await server.emulator.idle(20_000);
     const again = await pay(server, user.token, input);
     expect(again.payment.id).toBe(first.payment.id);
     expect(again.payment.stripePaymentIntentId).toBe(first.payment.stripePaymentIntentId);
+    // A replay is an answer, not a change: the log and updatedAt stay as they were.
+    expect(again.payment.logs).toEqual(first.payment.logs);
+    expect(again.payment.updatedAt).toBe(first.payment.updatedAt);
     const customer = (await customerOf(user.id))!;
     expect((await server.stripe.paymentIntents.list({ customer })).data).toHaveLength(1);
 
@@ -284,6 +352,7 @@ describe('one-off payments', () => {
     const again = await pay(server, user.token, input);
     expect(again.payment).toMatchObject({ id: first.payment.id, status: 'WAITING' });
     expect(again.clientSecret).toBe(first.clientSecret);
+    expect(again.payment.logs).toEqual(first.payment.logs);
   });
 
   it("authorization: user B can neither see nor cancel A's payment; an admin can; anonymous callers are refused", async () => {
@@ -318,6 +387,18 @@ describe('one-off payments', () => {
     expect(page3.pageInfo.hasNextPage).toBe(false);
     const all = (await server.gql(MY_PAYMENTS, {}, user.token)).data.myPayments;
     expect(all.edges.map((e: any) => e.node.id)).toEqual(newestFirst);
+
+    // Payments made in the same instant still page without gaps or repeats (the id breaks the tie).
+    await sql(server.databaseUrl, 'update payment set created_at = $2 where id = any($1)', [made.slice(1, 4), new Date('2026-01-01T00:00:00.000Z')]);
+    const seen: string[] = [];
+    let after: string | null = null;
+    do {
+      const page: any = (await server.gql(MY_PAYMENTS, { first: 1, after }, user.token)).data.myPayments;
+      seen.push(...page.edges.map((e: any) => e.node.id));
+      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+    } while (after);
+    const tied = [...made.slice(1, 4)].sort().reverse();
+    expect(seen).toEqual([made[4], made[0], ...tied]);
 
     for (const variables of [{ first: 0 }, { first: 101 }, { after: 'bm90LWEtY3Vyc29y' }, { after: '%%%' }]) {
       expect(codeOf(await server.gql(MY_PAYMENTS, variables, user.token))).toBe('BAD_USER_INPUT');

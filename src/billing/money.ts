@@ -71,13 +71,22 @@ export function formatAmount(minor: number, currency: string): string {
 
 /**
  * An amount Stripe can charge or refund: parseAmount's rules, and for three-decimal currencies (BHD,
- * JOD, KWD, OMR, TND) a last decimal of 0, since Stripe only moves those in multiples of 10 minor units.
+ * JOD, KWD, OMR, TND) a last decimal of 0. "1.234" BHD converts to 1234 fils, but Stripe's currency rules
+ * require the least-significant digit of a three-decimal amount to be 0 ("round to the nearest ten"), so
+ * it is refused, never rounded: the error names the minor-unit amount and the chargeable amounts beside it.
  */
 export function parseChargeAmount(value: string, currency: string, options: { field?: string } = {}): number {
   const field = options.field ?? 'amount';
   const minor = parseAmount(value, currency, { field });
   if (currencyExponent(currency) === 3 && minor % 10 !== 0) {
-    throw badInput(`Invalid ${field} "${value}": Stripe charges ${currency.toUpperCase()} in steps of 0.010 (the third decimal must be 0)`, { field });
+    const code = currency.toUpperCase();
+    const below = minor - (minor % 10);
+    const chargeable = [below, below + 10].filter((m) => m > 0 && m <= MAX_AMOUNT_MINOR).map((m) => formatAmount(m, currency));
+    throw badInput(
+      `Invalid ${field} "${value}": that is ${minor} in ${code}'s minor unit, and Stripe charges ${code} only in steps of 0.010 ` +
+        `(the third decimal must be 0; amounts are never rounded): use ${chargeable.join(' or ')} ${code}`,
+      { field, amountMinor: minor, chargeable },
+    );
   }
   return minor;
 }

@@ -45,8 +45,12 @@ export function refundedOf(charge: Stripe.Charge | null | undefined): number {
   return Math.max(0, charge.amount_refunded - (charge.amount - charge.amount_captured));
 }
 
-/** Our status for Stripe's state of the PaymentIntent and its charge. */
-export function statusOf(intent: Stripe.PaymentIntent, charge: Stripe.Charge | null | undefined): PaymentStatus {
+/**
+ * Our status for Stripe's state of the PaymentIntent and its charge. `checkoutOpen`: the payment's Checkout
+ * Session is still open, so a declined card is one attempt on the page, where the person can try another
+ * card: the payment stays WAITING until Checkout completes or expires.
+ */
+export function statusOf(intent: Stripe.PaymentIntent, charge: Stripe.Charge | null | undefined, checkoutOpen = false): PaymentStatus {
   switch (intent.status) {
     case 'requires_capture':
       return PaymentStatus.PREAUTH;
@@ -59,7 +63,7 @@ export function statusOf(intent: Stripe.PaymentIntent, charge: Stripe.Charge | n
       return refunded > 0 ? PaymentStatus.PARTIALLY_REFUNDED : PaymentStatus.CONFIRMED;
     }
     case 'requires_payment_method':
-      return intent.last_payment_error ? PaymentStatus.REJECTED : PaymentStatus.WAITING;
+      return intent.last_payment_error && !checkoutOpen ? PaymentStatus.REJECTED : PaymentStatus.WAITING;
     default:
       // requires_confirmation, requires_action, processing
       return PaymentStatus.WAITING;
@@ -90,7 +94,8 @@ export function applyStripeState(em: EntityManager, payment: Payment, state: Str
       payment.stripePaymentIntentId = intent.id;
       log('linked', `linked to PaymentIntent ${intent.id}`, { paymentIntent: intent.id });
     }
-    status = statusOf(intent, state.charge);
+    const checkoutOpen = session?.status === 'open';
+    status = statusOf(intent, state.charge, checkoutOpen);
     const captured = intent.status === 'succeeded' ? intent.amount_received : 0;
     if (captured !== payment.capturedAmountMinor) {
       payment.capturedAmountMinor = captured;
@@ -105,8 +110,10 @@ export function applyStripeState(em: EntityManager, payment: Payment, state: Str
     const error = intent.last_payment_error;
     const failureCode = error ? (error.decline_code ?? error.code ?? 'payment_failed') : null;
     const failureMessage = error ? (error.message ?? null) : null;
-    if (status === PaymentStatus.REJECTED && (failureCode !== payment.failureCode || status !== payment.status)) {
-      log('declined', `declined: ${failureCode}${failureMessage ? `: ${failureMessage}` : ''}`, { failureCode, stripeCode: error?.code });
+    const declined = status === PaymentStatus.REJECTED || (checkoutOpen && error);
+    if (declined && (failureCode !== payment.failureCode || status !== payment.status)) {
+      const open = status === PaymentStatus.REJECTED ? '' : '; the Checkout page stays open for another card';
+      log('declined', `declined: ${failureCode}${failureMessage ? `: ${failureMessage}` : ''}${open}`, { failureCode, stripeCode: error?.code });
     }
     payment.failureCode = failureCode;
     payment.failureMessage = failureMessage;
@@ -123,6 +130,17 @@ export function applyStripeState(em: EntityManager, payment: Payment, state: Str
     }
   }
   return changes;
+}
+
+/**
+ * A Checkout payment whose PaymentIntent was declined: whether that is final depends on its Checkout
+ * Session (still open: the person may try another card), so the session is read too.
+ */
+async function withCheckout(env: BillingEnv, payment: Payment, state: StripePaymentState): Promise<StripePaymentState> {
+  const { intent } = state;
+  if (state.session || !payment.stripeCheckoutSessionId || intent?.status !== 'requires_payment_method' || !intent.last_payment_error) return state;
+  const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(payment.stripeCheckoutSessionId!), env);
+  return { ...state, session };
 }
 
 /** The PaymentIntent with its latest charge, and the dispute when the charge is disputed. */
@@ -228,7 +246,7 @@ export async function syncPaymentIntent(
   if (!found) return `payment_intent ${intentId} is not a Tollgate payment`;
   return underPaymentLock(em, found.id, async (tx, payment) => {
     // Read under the lock: a change made while we waited for it is applied, not lost.
-    const state = await fetchIntentState(env, intentId);
+    const state = await withCheckout(env, payment, await fetchIntentState(env, intentId));
     if (!belongsTo(payment, state)) {
       env.logger.warn({ payment: payment.id, paymentIntent: intentId }, 'a PaymentIntent names a Tollgate payment it does not match; not applied');
       return `payment_intent ${intentId} does not match payment ${payment.id}; not applied`;
@@ -273,7 +291,7 @@ export async function reconcilePayments(em: EntityManager, env: BillingEnv, user
     const payment = byIntent.get(intent.id) ?? byId.get(intent.metadata?.[PAYMENT_ID_KEY] ?? '');
     if (!payment || done.has(payment.id)) continue;
     const charge = typeof intent.latest_charge === 'object' ? intent.latest_charge : null;
-    const state = { intent, charge, dispute: await disputeOf(env, intent, charge) };
+    const state = await withCheckout(env, payment, { intent, charge, dispute: await disputeOf(env, intent, charge) });
     if (!belongsTo(payment, state)) continue;
     applyStripeState(em, payment, state, 'stripe:sync');
     done.add(payment.id);

@@ -69,8 +69,20 @@ interface ValidInput {
 
 const METADATA_MAX_KEYS = 40;
 const PAYMENT_METHOD = /^(pm|tok)_[A-Za-z0-9_]{1,200}$/;
-/** Stripe parameters a client's input ends up in: when Stripe refuses one of them, the input was bad. */
-const CLIENT_PARAMS: Record<string, string> = { amount: 'amount', currency: 'currency', payment_method: 'paymentMethod' };
+/**
+ * The input field behind a Stripe refusal of what the client asked for (an amount under Stripe's minimum,
+ * a currency Stripe does not take, an unknown payment method), on either path: the PaymentIntent's own
+ * parameters, or the Checkout line item's price_data. Null when Stripe refused something else.
+ */
+function clientField(err: unknown): string | null {
+  if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) return null;
+  const param = err.param ?? '';
+  if (['amount_too_small', 'amount_too_large', 'invalid_charge_amount'].includes(err.code ?? '')) return 'amount';
+  if (param === 'amount' || /^line_items\[0\]\[price_data\]\[unit_amount\]$/.test(param)) return 'amount';
+  if (param === 'currency' || /^line_items\[0\]\[price_data\]\[currency\]$/.test(param)) return 'currency';
+  if (param === 'payment_method') return 'paymentMethod';
+  return null;
+}
 /** failureCode of a payment Stripe could not be asked about (unreachable, failing): asking again is safe. */
 const UNREACHED = 'payment_service_unavailable';
 const CANCELABLE = [PaymentStatus.WAITING, PaymentStatus.PREAUTH, PaymentStatus.REJECTED, PaymentStatus.ERROR];
@@ -141,15 +153,28 @@ export async function createPayment(em: EntityManager, env: BillingEnv, userId: 
   const id = await recordPayment(em.fork(), userId, valid);
   let failure: unknown;
   const result = await underPaymentLock(em, id, async (tx, payment) => {
+    let attempt = 0;
     if (started(payment)) {
       const answer = await replay(tx, env, payment);
       if (answer) return answer;
-      logPayment(tx, payment, 'retry', 'the last attempt never reached Stripe and Stripe has nothing for this payment: asking again (idempotent retry)');
+      attempt = await answeredFailures(tx, payment);
+      logPayment(
+        tx,
+        payment,
+        'retry',
+        attempt > 0
+          ? `Stripe failed to answer an earlier attempt (HTTP 5xx) and has nothing for this payment: asking again under a new idempotency key, as Stripe replays a saved 5xx to the same key (idempotent retry)`
+          : 'the last attempt never reached Stripe and Stripe has nothing for this payment: asking again (idempotent retry)',
+        { attempt },
+      );
       logPayment(tx, payment, 'status', 'ERROR -> WAITING (idempotent retry)', { from: payment.status, to: PaymentStatus.WAITING, source: 'idempotent retry' });
       payment.status = PaymentStatus.WAITING;
+      // The earlier failure stays in the log; the new attempt's outcome decides what the payment says.
+      payment.failureCode = null;
+      payment.failureMessage = null;
     }
     try {
-      return await startInStripe(tx, env, payment);
+      return await startInStripe(tx, env, payment, attempt);
     } catch (err) {
       failure = failedHalfway(tx, env, payment, err);
       return { payment };
@@ -201,6 +226,17 @@ async function recordPayment(fork: EntityManager, userId: string, v: ValidInput)
   });
 }
 
+/**
+ * How often Stripe answered this payment's start with a 5xx (logged by failedHalfway). Stripe saves such an
+ * answer under its idempotency key and replays it to every retry with that key for 24 hours, so once a
+ * search found nothing the payment's id made, the next attempt needs a key of its own. A failure that got
+ * no answer at all (unreachable, timeout) keeps the key: Stripe may still be working on that request.
+ */
+async function answeredFailures(tx: EntityManager, payment: Payment): Promise<number> {
+  const failures = await tx.find(PaymentLog, { payment: payment.id, event: 'stripe_error' });
+  return failures.filter((l) => l.data?.reason === 'stripe_error').length;
+}
+
 /** Stripe was asked about this payment before (or a concurrent call with the same key is answering it). */
 const started = (p: Payment) => p.status !== PaymentStatus.WAITING || Boolean(p.stripePaymentIntentId || p.stripeCheckoutSessionId);
 
@@ -215,13 +251,14 @@ function declinedIntent(err: unknown): Stripe.PaymentIntent {
  * the idempotency key from its id, so asking again (a retry, a crash before the answer was stored) is
  * answered with the same object.
  */
-async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Payment): Promise<CreatePaymentResult> {
+async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Payment, attempt = 0): Promise<CreatePaymentResult> {
+  const retry = attempt > 0 ? [`after-5xx-${attempt}`] : [];
   const customer = await ensureCustomer(tx, env.stripe, payment.user.id, env);
   const metadata = stripeMetadata(payment);
   const description = payment.description ?? undefined;
   const paymentMethod = payment.paymentMethod;
   if (!paymentMethod) {
-    const key = idempotencyKey('payment', payment.id, 'checkout');
+    const key = idempotencyKey('payment', payment.id, 'checkout', ...retry);
     const session = await callStripe(
       () =>
         env.stripe.checkout.sessions.create(
@@ -248,7 +285,7 @@ async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Paymen
     applyStripeState(tx, payment, { session }, 'createPayment');
     return { payment, checkoutUrl: session.url };
   }
-  const key = idempotencyKey('payment', payment.id, 'create');
+  const key = idempotencyKey('payment', payment.id, 'create', ...retry);
   const intent = await callStripe(
     () =>
       env.stripe.paymentIntents
@@ -286,14 +323,18 @@ async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Paymen
  * the error is answered with the payment's id. Returns the error to throw once this is committed.
  */
 function failedHalfway(tx: EntityManager, env: BillingEnv, payment: Payment, err: unknown): unknown {
-  if (err instanceof Stripe.errors.StripeInvalidRequestError && err.param && CLIENT_PARAMS[err.param]) {
+  const field = clientField(err);
+  if (field) {
     tx.remove(payment);
-    return badInput(err.message, { field: CLIENT_PARAMS[err.param], stripeCode: err.code });
+    return badInput(err instanceof Error ? err.message : String(err), { field, stripeCode: (err as Stripe.errors.StripeInvalidRequestError).code });
   }
   const known = err instanceof DomainError;
   if (!known) env.logger.error({ err, payment: payment.id }, 'starting a payment in Stripe failed');
   const message = known ? err.message : 'The payment could not be started because of an internal error.';
-  logPayment(tx, payment, 'stripe_error', `starting the payment in Stripe failed: ${message}`, { code: known ? err.code : 'INTERNAL_SERVER_ERROR' });
+  logPayment(tx, payment, 'stripe_error', `starting the payment in Stripe failed: ${message}`, {
+    code: known ? err.code : 'INTERNAL_SERVER_ERROR',
+    ...(known && err.extensions.reason ? { reason: err.extensions.reason } : {}),
+  });
   payment.failureCode = known ? err.code.toLowerCase() : 'internal_error';
   payment.failureMessage = message;
   logPayment(tx, payment, 'status', `${payment.status.toUpperCase()} -> ERROR (createPayment)`, { from: payment.status, to: PaymentStatus.ERROR, source: 'createPayment' });

@@ -81,6 +81,16 @@ describe('creating and reading sessions', () => {
     expect(noItems).toMatchObject({ statusCode: 400, param: 'line_items' });
     const noQuantity = await rejection<Stripe.errors.StripeError>(() => t.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: book.id }] }));
     expect(noQuantity).toMatchObject({ statusCode: 400, param: 'line_items[0][quantity]' });
+    const before = (await t.stripe.checkout.sessions.list({ limit: 100 })).data.length;
+    const tooSmall = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price_data: { currency: 'usd', unit_amount: 10, product_data: { name: 'Gum' } }, quantity: 4 }], success_url: 'https://x.example' }),
+    );
+    expect(tooSmall).toMatchObject({ statusCode: 400, code: 'amount_too_small', param: 'line_items', message: "The Checkout Session's total amount due must add up to at least $0.50 usd" });
+    expect((await t.stripe.checkout.sessions.list({ limit: 100 })).data).toHaveLength(before);
+    const badCurrency = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price_data: { currency: 'irr', unit_amount: 1000, product_data: { name: 'Rug' } }, quantity: 1 }], success_url: 'https://x.example' }),
+    );
+    expect(badCurrency).toMatchObject({ statusCode: 400, param: 'line_items[0][price_data][currency]' });
     const missing = await rejection<Stripe.errors.StripeError>(() => t.stripe.checkout.sessions.retrieve('cs_test_nope'));
     expect(missing).toMatchObject({ statusCode: 404, code: 'resource_missing' });
   });

@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import type { EmulatorContext } from '../core/context';
 import { ApiError, invalidRequest, missingParam } from '../core/errors';
-import { formatAmount } from '../core/currency';
+import { formatAmount, MINIMUM_CHARGE } from '../core/currency';
 import { escapeHtml, page } from '../core/html';
 import { filterCreated, paginate } from '../core/list';
 import type { Params } from '../core/params';
@@ -105,6 +105,14 @@ function lineItems(ctx: EmulatorContext, p: Params, mode: 'payment' | 'subscript
     }
   }
   if (mode === 'subscription') checkSubscriptionPrices(items);
+  if (mode === 'payment' && currency) {
+    // Stripe refuses a payment-mode session whose total is under the currency's minimum charge.
+    const total = items.reduce((sum, it) => sum + (it.price.unit_amount ?? 0) * it.quantity, 0);
+    const min = MINIMUM_CHARGE[currency];
+    if (min !== undefined && total > 0 && total < min) {
+      throw invalidRequest(`The Checkout Session's total amount due must add up to at least ${formatAmount(min, currency)} ${currency}`, { param: 'line_items', code: 'amount_too_small' });
+    }
+  }
   return items.map(({ price, quantity }) => ({ price, quantity }));
 }
 
