@@ -6,7 +6,7 @@ import Stripe from 'stripe';
 import { SUBSCRIBE } from './support/billing';
 import { runScript } from './support/cli';
 import { freePort, portOpen } from './support/net';
-import { startServerProcess, type ServerProcess } from './support/process';
+import { startNpmStart, startServerProcess, type ServerProcess } from './support/process';
 
 /**
  * `npm start` from nothing: a real process, an embedded PostgreSQL created in an empty folder, no
@@ -29,6 +29,13 @@ async function gql(port: number, query: string, token?: string, variables?: Reco
 async function expectCleanStop(proc: ServerProcess, signal: NodeJS.Signals = 'SIGTERM') {
   const code = await proc.stop(signal);
   expect({ code, output: code === 0 ? '' : proc.output() }).toEqual({ code: 0, output: '' });
+}
+
+/** When npm exited without passing its signal on, the server it started is still running: stop it. */
+async function killOrphan(output: string, port: number) {
+  if (!(await portOpen(port))) return;
+  const pid = /"pid":(\d+)/.exec(output)?.[1];
+  if (pid) process.kill(Number(pid), 'SIGTERM');
 }
 
 const demoToken = (output: string) => /Bearer (tg_[A-Za-z0-9_-]+)/.exec(output)![1];
@@ -64,8 +71,10 @@ describe('server process', () => {
   });
   afterAll(() => rm(root, { recursive: true, force: true }));
 
-  it('starts from nothing: embedded PostgreSQL, migrations, seed, GraphQL, banner with a demo token', async () => {
-    const server = startServerProcess(env);
+  it('`npm start` from nothing: embedded PostgreSQL, migrations, seed, GraphQL, banner with a demo token; SIGTERM to npm stops it all', async () => {
+    // Through npm and its shell, as a person (or a container's init) runs it: the signal npm passes on
+    // must reach the server itself, or the server and its PostgreSQL would outlive npm.
+    const server = startNpmStart(env);
     try {
       await server.waitFor(/Tollgate is ready/);
       const out = server.output();
@@ -94,8 +103,13 @@ describe('server process', () => {
       const subscribed = await gql(Number(env.PORT), SUBSCRIBE, token, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } });
       expect(subscribed.data.subscribe.subscription.status).toBe('ACTIVE');
     } finally {
-      await expectCleanStop(server, 'SIGTERM');
+      try {
+        await expectCleanStop(server, 'SIGTERM');
+      } finally {
+        await killOrphan(server.output(), Number(env.PORT));
+      }
     }
+    expect(server.output()).toMatch(/shutdown complete/);
     // Clean shutdown: PostgreSQL is stopped and left no pid file behind.
     expect(await portOpen(pgPort)).toBe(false);
     expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
