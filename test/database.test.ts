@@ -1,7 +1,10 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { catalogDefinition, seedCatalog } from '../src/billing/catalog';
 import { createOrm, migrate, type Orm } from '../src/db/orm';
 import { createLogger } from '../src/logger';
+import { ROOT, runScript } from './support/cli';
 import { createTestDatabase, sql } from './support/db';
 
 describe('database schema', () => {
@@ -109,5 +112,26 @@ describe('database schema', () => {
   it('keeps every Stripe id unique', async () => {
     await sql(url, `update plan set stripe_product_id = 'prod_same' where code = 'free'`);
     await expect(sql(url, `update plan set stripe_product_id = 'prod_same' where code = 'premium'`)).rejects.toThrow(/unique/);
+  });
+});
+
+describe('npm run migration:create', () => {
+  it('writes nothing when the schema matches the entities, and the missing difference to src/db/migrations when not', async () => {
+    const url = await createTestDatabase('migcreate');
+    const none = await runScript('migration-create', [], { DATABASE_URL: url });
+    expect(none).toEqual({ code: 0, stdout: 'no changes: the schema matches the entities\n', stderr: '' });
+
+    // A schema that lags behind the entities: the next migration puts the column back.
+    await sql(url, 'alter table plan drop column description');
+    const made = await runScript('migration-create', [], { DATABASE_URL: url });
+    const name = /^created (Migration\d{14}\.ts)\n$/.exec(made.stdout)?.[1];
+    expect({ code: made.code, name: name !== undefined }).toEqual({ code: 0, name: true });
+    const file = join(ROOT, 'src', 'db', 'migrations', name!);
+    try {
+      expect(readFileSync(file, 'utf8')).toMatch(/alter table "plan" add column "description" text not null default ''/);
+    } finally {
+      rmSync(file, { force: true });
+    }
+    expect(existsSync(file)).toBe(false);
   });
 });
