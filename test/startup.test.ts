@@ -178,8 +178,12 @@ describe('server process', () => {
     }
   });
 
-  it('starts after a crash left a stale postmaster.pid behind', async () => {
-    writeFileSync(join(dataDir, 'postmaster.pid'), `999999\n${dataDir}\n`);
+  it.each([
+    ['of a process that is gone', 999999],
+    // after a reboot or a container restart the number often belongs to another process
+    ['whose number now belongs to a live process that is not PostgreSQL', process.pid],
+  ])('starts after a crash left a stale postmaster.pid behind, with the pid %s', async (_what, pid) => {
+    writeFileSync(join(dataDir, 'postmaster.pid'), `${pid}\n${dataDir}\n`);
     const server = startServerProcess(env);
     try {
       await server.waitFor(/Tollgate is ready/);

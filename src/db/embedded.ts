@@ -105,6 +105,19 @@ async function ensureDatabase(port: number): Promise<void> {
   }
 }
 
+/**
+ * Whether the pid of a postmaster.pid is a running PostgreSQL. After a crash and a reboot (or a container
+ * restart) its number is often taken by another process, this one included; PostgreSQL makes the same check.
+ */
+function isPostgresProcess(pid: number): boolean {
+  if (pid === process.pid || pid === process.ppid || !isAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
+  } catch {
+    return true; // no /proc to ask (macOS): a live process is all that can be told
+  }
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -145,7 +158,7 @@ async function startEmbedded(dir: string, port: number, log: Logger): Promise<{ 
   const pidFile = join(dir, 'postmaster.pid');
   if (existsSync(pidFile)) {
     const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+    if (Number.isInteger(pid) && pid > 0 && isPostgresProcess(pid)) {
       throw new Error(
         `PostgreSQL (pid ${pid}) is running on ${dir} but does not answer on port ${port}. ` +
           `Stop it, or set EMBEDDED_PG_PORT to the port it listens on.`,
