@@ -1,10 +1,12 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import Stripe from 'stripe';
 import { SUBSCRIBE } from './support/billing';
-import { runScript } from './support/cli';
+import { ROOT, runScript } from './support/cli';
+import { createTestDatabase, sql } from './support/db';
 import { freePort, portOpen } from './support/net';
 import { startNpmStart, startServerProcess, type ServerProcess } from './support/process';
 
@@ -36,6 +38,15 @@ async function killOrphan(output: string, port: number) {
   if (!(await portOpen(port))) return;
   const pid = /"pid":(\d+)/.exec(output)?.[1];
   if (pid) process.kill(Number(pid), 'SIGTERM');
+}
+
+/** Polls `check` until it holds; fails naming `what` when it never does. */
+async function eventually(what: string, check: () => Promise<boolean>) {
+  for (let i = 0; i < 600; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`never saw ${what}`);
 }
 
 const demoToken = (output: string) => /Bearer (tg_[A-Za-z0-9_-]+)/.exec(output)![1];
@@ -175,6 +186,43 @@ describe('server process', () => {
       // The killed process could not stop its PostgreSQL; the second start reused it, so stop it here.
       const pidFile = join(dir, 'postmaster.pid');
       if (existsSync(pidFile)) process.kill(Number(readFileSync(pidFile, 'utf8').split('\n')[0]), 'SIGINT');
+    }
+  });
+
+  it('starts after being killed in the middle of a migration: nothing of it was kept, and it runs again', async () => {
+    const url = await createTestDatabase('halfmigrated');
+    const dbEnv = { ...env, DATABASE_URL: url };
+    // An open transaction holding the name "app_user": the initial migration creates the plan tables and
+    // the webhook inbox first, then waits at "create table app_user" until this transaction ends.
+    const blocker = new pg.Client({ connectionString: url });
+    await blocker.connect();
+    await blocker.query('begin');
+    await blocker.query('create table app_user (blocker int)');
+    const first = startServerProcess(dbEnv);
+    try {
+      await first.waitFor(/applying migrations/);
+      await eventually('the migration waiting at create table "app_user"', async () =>
+        (await sql(url, `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'create table "app_user"%'`)).length === 1,
+      );
+      first.child.kill('SIGKILL');
+      expect(await first.exited).toBeNull();
+    } finally {
+      await blocker.query('rollback');
+      await blocker.end();
+    }
+    // The migration ran in a transaction: none of the tables it had made, and no record of it.
+    expect(await sql(url, `select to_regclass('plan')::text as plan, to_regclass('stripe_event')::text as inbox`)).toEqual([{ plan: null, inbox: null }]);
+    const [{ table }] = await sql(url, `select to_regclass('mikro_orm_migrations')::text as table`);
+    if (table) expect(await sql(url, 'select name from mikro_orm_migrations')).toEqual([]);
+
+    const second = startServerProcess(dbEnv);
+    try {
+      await second.waitFor(/Tollgate is ready/);
+      expect(await queryPlans(Number(env.PORT))).toHaveLength(3);
+      const files = readdirSync(join(ROOT, 'src', 'db', 'migrations')).filter((f) => f.endsWith('.ts'));
+      expect(await sql(url, 'select count(*)::int as n from mikro_orm_migrations')).toEqual([{ n: files.length }]);
+    } finally {
+      await expectCleanStop(second);
     }
   });
 
