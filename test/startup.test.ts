@@ -113,6 +113,8 @@ describe('server process', () => {
       const premium = (await gql(Number(env.PORT), '{ plan(code: "premium") { pricingOptions { id } } }')).data.plan.pricingOptions[0].id;
       const subscribed = await gql(Number(env.PORT), SUBSCRIBE, token, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } });
       expect(subscribed.data.subscribe.subscription.status).toBe('ACTIVE');
+      // The demo token is shown once, in the banner, and never logged.
+      expect(server.output().split(token).length - 1).toBe(1);
     } finally {
       try {
         await expectCleanStop(server, 'SIGTERM');
