@@ -1,3 +1,4 @@
+import { getIntrospectionQuery } from 'graphql';
 import { Plan, PlanLimit, PlanPricing, PricingInterval } from '../src/entities';
 import { sql } from './support/db';
 import { startTestServer, type TestServer } from './support/server';
@@ -85,29 +86,57 @@ describe('plan catalog over GraphQL', () => {
 
   describe('with tight query limits', () => {
     let limited: TestServer;
+    const limitedStatements: string[] = [];
     beforeAll(async () => {
-      limited = await startTestServer({ seed: false, env: { GRAPHQL_MAX_DEPTH: '3', GRAPHQL_MAX_COST: '60' } });
+      limited = await startTestServer({ env: { GRAPHQL_MAX_DEPTH: '3', GRAPHQL_MAX_COST: '60' }, onQuery: (q) => limitedStatements.push(q) });
+    });
+    beforeEach(() => {
+      limitedStatements.length = 0;
     });
     afterAll(() => limited.close());
 
     it('refuses a query deeper than the limit with a coded error and no data', async () => {
       const res = await limited.gql(`query { plans { pricingOptions { amount { amount } } } }`);
       expect(res.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
-      expect(res.errors?.[0].message).toMatch(/depth limit of 3/i);
+      expect(res.errors?.[0].message).toBe('Query depth limit of 3 exceeded, found 4.');
       expect(res.data).toBeUndefined();
+      expect(limitedStatements).toEqual([]); // refused before any work
     });
 
     it('refuses a query above the cost limit with a coded error', async () => {
       const fields = Array.from({ length: 20 }, (_, i) => `p${i}: plans { id code name }`).join('\n');
       const res = await limited.gql(`query { ${fields} }`);
       expect(res.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
-      expect(res.errors?.[0].message).toMatch(/cost/i);
+      expect(res.errors?.[0].message).toMatch(/^Query Cost limit of 60 exceeded, found \d+/);
       expect(res.data).toBeUndefined();
+      expect(limitedStatements).toEqual([]);
     });
 
     it('still serves a query within both limits', async () => {
       const res = await limited.gql(`query { plans { code } }`);
       expect(res.errors).toBeUndefined();
+      expect(res.data.plans).toHaveLength(3);
+      expect(limitedStatements).toHaveLength(1);
+    });
+
+    it("serves the introspection query tools such as Apollo Sandbox send, whatever the limits", async () => {
+      const res = await limited.gql(getIntrospectionQuery());
+      expect(res.errors).toBeUndefined();
+      expect(res.data.__schema.queryType.name).toBe('Query');
+    });
+
+    it('counts a fragment as the fields it holds, so fragments neither hide depth nor add to it', async () => {
+      const withFragments = `query { plans { ...A } } fragment A on Plan { pricingOptions { ...B } } fragment B on PricingOption { amount { ...C } } fragment C on Money { amount }`;
+      // depth 4 (plans > pricingOptions > amount > amount), as written out: within the default limit of 8 ...
+      const res = await server.gql(withFragments);
+      expect(res.errors).toBeUndefined();
+      expect(res.data.plans[2].pricingOptions[0].amount.amount).toBe('200.00');
+      // ... and over a limit of 3, with the depth the query really has
+      const deep = await limited.gql(withFragments);
+      expect(deep.errors?.[0]).toMatchObject({ message: 'Query depth limit of 3 exceeded, found 4.', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+      const inline = await limited.gql(`query { plans { ... on Plan { pricingOptions { ... on PricingOption { amount { amount } } } } } }`);
+      expect(inline.errors?.[0].message).toBe('Query depth limit of 3 exceeded, found 4.');
+      expect(limitedStatements).toEqual([]);
     });
   });
 
