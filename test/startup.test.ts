@@ -228,6 +228,31 @@ describe('server process', () => {
     }
   });
 
+  it('stops cleanly on a signal in the middle of its start: the step in progress ends, nothing fails', async () => {
+    const url = await createTestDatabase('signalled');
+    const blocker = new pg.Client({ connectionString: url });
+    await blocker.connect();
+    await blocker.query('begin');
+    await blocker.query('create table app_user (blocker int)');
+    const server = startServerProcess({ ...env, DATABASE_URL: url });
+    try {
+      await server.waitFor(/applying migrations/);
+      await eventually('the migration waiting at create table "app_user"', async () =>
+        (await sql(url, `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'create table "app_user"%'`)).length === 1,
+      );
+      server.child.kill('SIGTERM');
+      await server.waitFor(/shutting down/);
+    } finally {
+      await blocker.query('rollback');
+      await blocker.end();
+    }
+    expect({ code: await server.exited, errors: server.output().split('\n').filter((l) => /"level":(50|60)/.test(l)) }).toEqual({ code: 0, errors: [] });
+    expect(server.output()).not.toMatch(/Tollgate is ready/);
+    // The migrations it had begun were applied whole before it stopped.
+    const files = readdirSync(join(ROOT, 'src', 'db', 'migrations')).filter((f) => f.endsWith('.ts'));
+    expect(await sql(url, 'select count(*)::int as n from mikro_orm_migrations')).toEqual([{ n: files.length }]);
+  });
+
   it.each([
     ['of a process that is gone', 999999],
     // after a reboot or a container restart the number often belongs to another process
