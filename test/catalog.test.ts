@@ -84,6 +84,22 @@ describe('plan catalog over GraphQL', () => {
     expect(withThree).toBeLessThanOrEqual(3);
   });
 
+  it('answers each request from an EntityManager and DataLoaders of its own: nothing is cached across requests', async () => {
+    const q = `query { plan(code: "free") { name limits { metric perDay } } }`;
+    const minutes = (res: any) => res.data.plan.limits.find((l: any) => l.metric === 'minutes').perDay;
+    expect(minutes(await server.gql(q))).toBe(180);
+    await sql(server.databaseUrl, `update plan_limit set per_day = 181 where metric = 'minutes' and plan_id = (select id from plan where code = 'free')`);
+    await sql(server.databaseUrl, `update plan set name = 'Free!' where code = 'free'`);
+    try {
+      const after = await server.gql(q);
+      expect(after.data.plan.name).toBe('Free!');
+      expect(minutes(after)).toBe(181);
+    } finally {
+      await sql(server.databaseUrl, `update plan_limit set per_day = 180 where metric = 'minutes' and plan_id = (select id from plan where code = 'free')`);
+      await sql(server.databaseUrl, `update plan set name = 'Free' where code = 'free'`);
+    }
+  });
+
   describe('with tight query limits', () => {
     let limited: TestServer;
     const limitedStatements: string[] = [];
