@@ -93,6 +93,14 @@ describe('npm run user:create', () => {
     expect(tz.code).not.toBe(0);
     expect(tz.stderr).toMatch(/Unknown time zone "Mars\/Olympus"/);
     expect(await sql(url, `select email from app_user where email = 'bob@example.com'`)).toEqual([]);
+    const offset = await runScript('user-create', ['--email', 'bob@example.com', '--timezone', '+02:00'], { DATABASE_URL: url });
+    expect({ code: offset.code === 0, stderr: offset.stderr }).toEqual({ code: false, stderr: expect.stringMatching(/Unknown time zone "\+02:00"/) });
+  });
+
+  it('stores the time zone under its canonical name', async () => {
+    const res = await runScript('user-create', ['--email', 'carla@example.com', '--timezone', 'europe/berlin'], { DATABASE_URL: url });
+    expect(res.code).toBe(0);
+    expect(await sql(url, `select timezone from app_user where email = 'carla@example.com'`)).toEqual([{ timezone: 'Europe/Berlin' }]);
   });
 
   it('fails with a non-zero exit code and writes nothing on a malformed or missing email', async () => {
@@ -102,7 +110,7 @@ describe('npm run user:create', () => {
     const missing = await runScript('user-create', [], { DATABASE_URL: url });
     expect(missing).toMatchObject({ stdout: '', stderr: expect.stringMatching(/required option '--email <email>'/) });
     expect(missing.code).not.toBe(0);
-    expect(await sql(url, `select email from app_user`)).toEqual([{ email: 'ann@example.com' }]);
+    expect(await sql(url, `select email from app_user where email not in ('ann@example.com', 'carla@example.com')`)).toEqual([]);
   });
 });
 
