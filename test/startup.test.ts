@@ -49,6 +49,31 @@ async function eventually(what: string, check: () => Promise<boolean>) {
   throw new Error(`never saw ${what}`);
 }
 
+/**
+ * Makes the initial migration of the database at `url` stop half-way, for as long as the test likes: an
+ * open transaction holds the name "app_user", so the migration creates the plan tables and the webhook
+ * inbox, then waits at `create table "app_user"` until release().
+ */
+async function holdMigrationAtAppUser(url: string) {
+  const blocker = new pg.Client({ connectionString: url });
+  await blocker.connect();
+  await blocker.query('begin');
+  await blocker.query('create table app_user (blocker int)');
+  return {
+    /** Resolves once `server` is waiting there. */
+    async reached(server: ServerProcess) {
+      await server.waitFor(/applying migrations/);
+      await eventually('the migration waiting at create table "app_user"', async () =>
+        (await sql(url, `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'create table "app_user"%'`)).length === 1,
+      );
+    },
+    async release() {
+      await blocker.query('rollback');
+      await blocker.end();
+    },
+  };
+}
+
 const demoToken = (output: string) => /Bearer (tg_[A-Za-z0-9_-]+)/.exec(output)![1];
 
 async function queryPlans(port: number) {
@@ -194,23 +219,14 @@ describe('server process', () => {
   it('starts after being killed in the middle of a migration: nothing of it was kept, and it runs again', async () => {
     const url = await createTestDatabase('halfmigrated');
     const dbEnv = { ...env, DATABASE_URL: url };
-    // An open transaction holding the name "app_user": the initial migration creates the plan tables and
-    // the webhook inbox first, then waits at "create table app_user" until this transaction ends.
-    const blocker = new pg.Client({ connectionString: url });
-    await blocker.connect();
-    await blocker.query('begin');
-    await blocker.query('create table app_user (blocker int)');
+    const hold = await holdMigrationAtAppUser(url);
     const first = startServerProcess(dbEnv);
     try {
-      await first.waitFor(/applying migrations/);
-      await eventually('the migration waiting at create table "app_user"', async () =>
-        (await sql(url, `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'create table "app_user"%'`)).length === 1,
-      );
+      await hold.reached(first);
       first.child.kill('SIGKILL');
       expect(await first.exited).toBeNull();
     } finally {
-      await blocker.query('rollback');
-      await blocker.end();
+      await hold.release();
     }
     // The migration ran in a transaction: none of the tables it had made, and no record of it.
     expect(await sql(url, `select to_regclass('plan')::text as plan, to_regclass('stripe_event')::text as inbox`)).toEqual([{ plan: null, inbox: null }]);
@@ -230,21 +246,14 @@ describe('server process', () => {
 
   it('stops cleanly on a signal in the middle of its start: the step in progress ends, nothing fails', async () => {
     const url = await createTestDatabase('signalled');
-    const blocker = new pg.Client({ connectionString: url });
-    await blocker.connect();
-    await blocker.query('begin');
-    await blocker.query('create table app_user (blocker int)');
+    const hold = await holdMigrationAtAppUser(url);
     const server = startServerProcess({ ...env, DATABASE_URL: url });
     try {
-      await server.waitFor(/applying migrations/);
-      await eventually('the migration waiting at create table "app_user"', async () =>
-        (await sql(url, `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'create table "app_user"%'`)).length === 1,
-      );
+      await hold.reached(server);
       server.child.kill('SIGTERM');
       await server.waitFor(/shutting down/);
     } finally {
-      await blocker.query('rollback');
-      await blocker.end();
+      await hold.release();
     }
     expect({ code: await server.exited, errors: server.output().split('\n').filter((l) => /"level":(50|60)/.test(l)) }).toEqual({ code: 0, errors: [] });
     expect(server.output()).not.toMatch(/Tollgate is ready/);
