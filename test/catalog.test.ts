@@ -84,6 +84,22 @@ describe('plan catalog over GraphQL', () => {
     expect(withThree).toBeLessThanOrEqual(3);
   });
 
+  it('shows active plans and pricing options only', async () => {
+    await sql(server.databaseUrl, `update plan set active = false where code = 'day_pass'`);
+    await sql(server.databaseUrl, `insert into plan_pricing (id, created_at, updated_at, plan_id, lookup_key, amount_minor, currency, interval, active)
+      select gen_random_uuid(), now(), now(), id, 'premium_yearly_retired', 200000, 'usd', 'year', false from plan where code = 'premium'`);
+    try {
+      const res = await server.gql(`query { plans { code } dayPass: plan(code: "day_pass") { code } premium: plan(code: "premium") { pricingOptions { interval } } }`);
+      expect(res.data.plans.map((p: any) => p.code)).not.toContain('day_pass');
+      expect(res.data.plans.slice(0, 2).map((p: any) => p.code)).toEqual(['free', 'premium']);
+      expect(res.data.dayPass).toBeNull();
+      expect(res.data.premium.pricingOptions).toEqual([{ interval: 'MONTH' }]);
+    } finally {
+      await sql(server.databaseUrl, `update plan set active = true where code = 'day_pass'`);
+      await sql(server.databaseUrl, `delete from plan_pricing where lookup_key = 'premium_yearly_retired'`);
+    }
+  });
+
   it('answers each request from an EntityManager and DataLoaders of its own: nothing is cached across requests', async () => {
     const q = `query { plan(code: "free") { name limits { metric perDay } } }`;
     const minutes = (res: any) => res.data.plan.limits.find((l: any) => l.metric === 'minutes').perDay;
