@@ -25,10 +25,14 @@ describe('database schema', () => {
 
   it('allows at most one default plan', async () => {
     await expect(sql(url, `update plan set is_default = true where code = 'premium'`)).rejects.toThrow(/plan_single_default/);
+    await expect(
+      sql(url, `insert into plan (id, created_at, updated_at, code, name, is_default) values (gen_random_uuid(), now(), now(), 'gold', 'Gold', true)`),
+    ).rejects.toThrow(/plan_single_default/);
   });
 
   it('requires a default plan whenever plans exist', async () => {
     await expect(sql(url, `update plan set is_default = false where code = 'free'`)).rejects.toThrow(/exactly one plan must be the default/);
+    await expect(sql(url, `delete from plan where code = 'free'`)).rejects.toThrow(/exactly one plan must be the default/);
     const rows = await sql(url, `select code from plan where is_default`);
     expect(rows).toEqual([{ code: 'free' }]);
   });
