@@ -195,7 +195,7 @@ describe('server process', () => {
     expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
   });
 
-  it('starts after being killed in the middle of its first start (migrations, seed)', async () => {
+  it('starts after being killed in the middle of its first start, and stops the PostgreSQL the killed one left running', async () => {
     const dir = join(root, 'killed');
     const port = await freePort();
     const killedEnv = { ...env, EMBEDDED_PG_DIR: dir, EMBEDDED_PG_PORT: String(port) };
@@ -204,16 +204,30 @@ describe('server process', () => {
     first.child.kill('SIGKILL');
     await first.exited;
 
+    // The killed process could not stop its PostgreSQL: it is still running.
+    const pidFile = join(dir, 'postmaster.pid');
+    expect(await portOpen(port)).toBe(true);
     const second = startServerProcess(killedEnv);
     try {
       await second.waitFor(/Tollgate is ready/);
+      expect(second.output()).toMatch(/taking over the embedded PostgreSQL left running by a process that was killed/);
       expect(await queryPlans(Number(env.PORT))).toHaveLength(3);
+
+      // A script run meanwhile uses it and leaves it to the server.
+      const created = await runScript('user-create', ['--email', 'after-kill@example.com'], killedEnv);
+      expect(created.code).toBe(0);
+      expect(created.stderr).not.toMatch(/taking over/);
+      expect(await portOpen(port)).toBe(true);
     } finally {
-      await expectCleanStop(second);
-      // The killed process could not stop its PostgreSQL; the second start reused it, so stop it here.
-      const pidFile = join(dir, 'postmaster.pid');
-      if (existsSync(pidFile)) process.kill(Number(readFileSync(pidFile, 'utf8').split('\n')[0]), 'SIGINT');
+      try {
+        await expectCleanStop(second);
+      } finally {
+        if (existsSync(pidFile)) process.kill(Number(readFileSync(pidFile, 'utf8').split('\n')[0]), 'SIGINT');
+      }
     }
+    // The second server stopped it as if it had started it.
+    expect(await portOpen(port)).toBe(false);
+    expect(existsSync(pidFile)).toBe(false);
   });
 
   it('starts after being killed in the middle of a migration: nothing of it was kept, and it runs again', async () => {
