@@ -8,7 +8,7 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import express from 'express';
-import type { GraphQLError, ValidationContext } from 'graphql';
+import { GraphQLError, type ValidationContext } from 'graphql';
 import type { BillingEnv } from './billing/env';
 import { authenticate } from './billing/users';
 import type { Config } from './config';
@@ -24,12 +24,18 @@ import type { Logger } from './logger';
 import type { StripeContext } from './stripe/client';
 import { stripeReadiness } from './stripe/health';
 
-/** graphql-armor rules: report an over-limit query as a validation error (GRAPHQL_VALIDATION_FAILED) instead of throwing. */
+/**
+ * graphql-armor rules: report an over-limit query as a validation error (GRAPHQL_VALIDATION_FAILED) instead
+ * of throwing, without graphql-armor's misleading "Syntax Error: " prefix. Fragments count as what they
+ * contain, so a query written with fragments (as client libraries write them) has the depth and cost of
+ * the same query written out.
+ */
 const reportAsValidationError = {
   ignoreIntrospection: true,
   exposeLimits: true,
+  flattenFragments: true,
   propagateOnRejection: false,
-  onReject: [(ctx: ValidationContext | null, err: GraphQLError) => ctx?.reportError(err)],
+  onReject: [(ctx: ValidationContext | null, err: GraphQLError) => ctx?.reportError(new GraphQLError(err.message.replace(/^Syntax Error: /, '')))],
 };
 
 export interface AppDeps {

@@ -7,13 +7,18 @@ import { z } from 'zod';
  * Every environment variable Tollgate reads, validated once. Nothing else in the code base reads
  * process.env: it receives a Config.
  */
-const port = (fallback: number) =>
+/** A port; `lowest` 0 lets the system pick a free one (PORT=0), which makes no sense for a server others must find. */
+const port = (fallback: number, lowest: 0 | 1 = 0) =>
   z.coerce
     .number({ invalid_type_error: 'expected a port number' })
     .int('expected a whole port number')
-    .min(0, 'expected a port number from 0 to 65535')
-    .max(65535, 'expected a port number from 0 to 65535')
+    .min(lowest, `expected a port number from ${lowest} to 65535`)
+    .max(65535, `expected a port number from ${lowest} to 65535`)
     .default(fallback);
+
+/** One of a fixed list of words, with a message that lists them. */
+const oneOf = <const T extends [string, ...string[]]>(values: T, fallback: T[number]) =>
+  z.enum(values, { errorMap: () => ({ message: `expected one of ${values.join(', ')}` }) }).default(fallback as never);
 
 const optionalString = z
   .string()
@@ -52,16 +57,16 @@ function isUrl(value: string): boolean {
 }
 
 const schema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  NODE_ENV: oneOf(['development', 'test', 'production'], 'development'),
+  HOST: z.string().trim().default('0.0.0.0'),
   PORT: port(4000),
   PUBLIC_URL: optionalUrl('an absolute URL such as https://api.example.com'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   DATABASE_URL: optionalString.refine((v) => v === undefined || (isUrl(v) && /^postgres(ql)?:$/.test(new URL(v).protocol)), {
     message: 'expected a PostgreSQL URL such as postgres://user:password@host:5432/tollgate',
   }),
-  EMBEDDED_PG_DIR: z.string().min(1).default('.data/postgres'),
-  EMBEDDED_PG_PORT: port(54329),
+  EMBEDDED_PG_DIR: z.string().trim().default('.data/postgres'),
+  EMBEDDED_PG_PORT: port(54329, 1),
   STRIPE_SECRET_KEY: optionalString.refine((v) => v === undefined || /^(sk|rk)_(test|live)_/.test(v), {
     message: 'expected a Stripe secret key starting with sk_test_, sk_live_, rk_test_ or rk_live_',
   }),
@@ -69,7 +74,7 @@ const schema = z.object({
     message: 'expected a webhook signing secret starting with whsec_',
   }),
   STRIPE_EMULATOR_PORT: port(12111),
-  STRIPE_EMULATOR_DATA: z.string().trim().min(1, 'expected a file path, or "none"').default('.data/stripe-emulator.json'),
+  STRIPE_EMULATOR_DATA: z.string().trim().default('.data/stripe-emulator.json'),
   STRIPE_API_BASE: optionalString.refine((v) => v === undefined || isApiBase(v), {
     message: 'expected the base URL of the Stripe API, such as https://api.stripe.com or http://localhost:12111 (no path, no credentials)',
   }),
@@ -187,7 +192,8 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
   const envFile = resolve(cwd, '.env');
   const fromFile = existsSync(envFile) ? parseDotenv(readFileSync(envFile)) : {};
-  const merged = { ...fromFile, ...env };
+  // An empty value (`PORT=` in .env, `${VAR:-}` in docker-compose) means unset: the default applies.
+  const merged = withoutEmpty({ ...withoutEmpty(fromFile), ...withoutEmpty(env) });
   const result = schema.safeParse(merged);
   const problems = [
     ...(result.success ? [] : result.error.issues).map((issue) => {
@@ -243,6 +249,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     graphql: { maxDepth: v.GRAPHQL_MAX_DEPTH, maxCost: v.GRAPHQL_MAX_COST },
     demoUserEmail: v.DEMO_USER_EMAIL,
   });
+}
+
+function withoutEmpty(values: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1].trim() !== ''));
 }
 
 /** STRIPE_CA_FILE: a readable PEM file with at least one certificate, or what is wrong with it. */

@@ -1,3 +1,4 @@
+import { getIntrospectionQuery } from 'graphql';
 import { Plan, PlanLimit, PlanPricing, PricingInterval } from '../src/entities';
 import { sql } from './support/db';
 import { startTestServer, type TestServer } from './support/server';
@@ -83,31 +84,91 @@ describe('plan catalog over GraphQL', () => {
     expect(withThree).toBeLessThanOrEqual(3);
   });
 
+  it('shows active plans and pricing options only', async () => {
+    await sql(server.databaseUrl, `update plan set active = false where code = 'day_pass'`);
+    await sql(server.databaseUrl, `insert into plan_pricing (id, created_at, updated_at, plan_id, lookup_key, amount_minor, currency, interval, active)
+      select gen_random_uuid(), now(), now(), id, 'premium_yearly_retired', 200000, 'usd', 'year', false from plan where code = 'premium'`);
+    try {
+      const res = await server.gql(`query { plans { code } dayPass: plan(code: "day_pass") { code } premium: plan(code: "premium") { pricingOptions { interval } } }`);
+      expect(res.data.plans.map((p: any) => p.code)).not.toContain('day_pass');
+      expect(res.data.plans.slice(0, 2).map((p: any) => p.code)).toEqual(['free', 'premium']);
+      expect(res.data.dayPass).toBeNull();
+      expect(res.data.premium.pricingOptions).toEqual([{ interval: 'MONTH' }]);
+    } finally {
+      await sql(server.databaseUrl, `update plan set active = true where code = 'day_pass'`);
+      await sql(server.databaseUrl, `delete from plan_pricing where lookup_key = 'premium_yearly_retired'`);
+    }
+  });
+
+  it('answers each request from an EntityManager and DataLoaders of its own: nothing is cached across requests', async () => {
+    const q = `query { plan(code: "free") { name limits { metric perDay } } }`;
+    const minutes = (res: any) => res.data.plan.limits.find((l: any) => l.metric === 'minutes').perDay;
+    expect(minutes(await server.gql(q))).toBe(180);
+    await sql(server.databaseUrl, `update plan_limit set per_day = 181 where metric = 'minutes' and plan_id = (select id from plan where code = 'free')`);
+    await sql(server.databaseUrl, `update plan set name = 'Free!' where code = 'free'`);
+    try {
+      const after = await server.gql(q);
+      expect(after.data.plan.name).toBe('Free!');
+      expect(minutes(after)).toBe(181);
+    } finally {
+      await sql(server.databaseUrl, `update plan_limit set per_day = 180 where metric = 'minutes' and plan_id = (select id from plan where code = 'free')`);
+      await sql(server.databaseUrl, `update plan set name = 'Free' where code = 'free'`);
+    }
+  });
+
   describe('with tight query limits', () => {
     let limited: TestServer;
+    const limitedStatements: string[] = [];
     beforeAll(async () => {
-      limited = await startTestServer({ seed: false, env: { GRAPHQL_MAX_DEPTH: '3', GRAPHQL_MAX_COST: '60' } });
+      limited = await startTestServer({ env: { GRAPHQL_MAX_DEPTH: '3', GRAPHQL_MAX_COST: '60' }, onQuery: (q) => limitedStatements.push(q) });
+    });
+    beforeEach(() => {
+      limitedStatements.length = 0;
     });
     afterAll(() => limited.close());
 
     it('refuses a query deeper than the limit with a coded error and no data', async () => {
       const res = await limited.gql(`query { plans { pricingOptions { amount { amount } } } }`);
       expect(res.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
-      expect(res.errors?.[0].message).toMatch(/depth limit of 3/i);
+      expect(res.errors?.[0].message).toBe('Query depth limit of 3 exceeded, found 4.');
       expect(res.data).toBeUndefined();
+      expect(limitedStatements).toEqual([]); // refused before any work
     });
 
     it('refuses a query above the cost limit with a coded error', async () => {
       const fields = Array.from({ length: 20 }, (_, i) => `p${i}: plans { id code name }`).join('\n');
       const res = await limited.gql(`query { ${fields} }`);
       expect(res.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
-      expect(res.errors?.[0].message).toMatch(/cost/i);
+      expect(res.errors?.[0].message).toMatch(/^Query Cost limit of 60 exceeded, found \d+/);
       expect(res.data).toBeUndefined();
+      expect(limitedStatements).toEqual([]);
     });
 
     it('still serves a query within both limits', async () => {
       const res = await limited.gql(`query { plans { code } }`);
       expect(res.errors).toBeUndefined();
+      expect(res.data.plans).toHaveLength(3);
+      expect(limitedStatements).toHaveLength(1);
+    });
+
+    it("serves the introspection query tools such as Apollo Sandbox send, whatever the limits", async () => {
+      const res = await limited.gql(getIntrospectionQuery());
+      expect(res.errors).toBeUndefined();
+      expect(res.data.__schema.queryType.name).toBe('Query');
+    });
+
+    it('counts a fragment as the fields it holds, so fragments neither hide depth nor add to it', async () => {
+      const withFragments = `query { plans { ...A } } fragment A on Plan { pricingOptions { ...B } } fragment B on PricingOption { amount { ...C } } fragment C on Money { amount }`;
+      // depth 4 (plans > pricingOptions > amount > amount), as written out: within the default limit of 8 ...
+      const res = await server.gql(withFragments);
+      expect(res.errors).toBeUndefined();
+      expect(res.data.plans[2].pricingOptions[0].amount.amount).toBe('200.00');
+      // ... and over a limit of 3, with the depth the query really has
+      const deep = await limited.gql(withFragments);
+      expect(deep.errors?.[0]).toMatchObject({ message: 'Query depth limit of 3 exceeded, found 4.', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+      const inline = await limited.gql(`query { plans { ... on Plan { pricingOptions { ... on PricingOption { amount { amount } } } } } }`);
+      expect(inline.errors?.[0].message).toBe('Query depth limit of 3 exceeded, found 4.');
+      expect(limitedStatements).toEqual([]);
     });
   });
 

@@ -1,7 +1,10 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { catalogDefinition, seedCatalog } from '../src/billing/catalog';
 import { createOrm, migrate, type Orm } from '../src/db/orm';
 import { createLogger } from '../src/logger';
+import { ROOT, runScript } from './support/cli';
 import { createTestDatabase, sql } from './support/db';
 
 describe('database schema', () => {
@@ -22,10 +25,14 @@ describe('database schema', () => {
 
   it('allows at most one default plan', async () => {
     await expect(sql(url, `update plan set is_default = true where code = 'premium'`)).rejects.toThrow(/plan_single_default/);
+    await expect(
+      sql(url, `insert into plan (id, created_at, updated_at, code, name, is_default) values (gen_random_uuid(), now(), now(), 'gold', 'Gold', true)`),
+    ).rejects.toThrow(/plan_single_default/);
   });
 
   it('requires a default plan whenever plans exist', async () => {
     await expect(sql(url, `update plan set is_default = false where code = 'free'`)).rejects.toThrow(/exactly one plan must be the default/);
+    await expect(sql(url, `delete from plan where code = 'free'`)).rejects.toThrow(/exactly one plan must be the default/);
     const rows = await sql(url, `select code from plan where is_default`);
     expect(rows).toEqual([{ code: 'free' }]);
   });
@@ -36,8 +43,99 @@ describe('database schema', () => {
     await sql(url, `begin; update plan set is_default = false where code = 'premium'; update plan set is_default = true where code = 'free'; commit;`);
   });
 
+  it('stores every point in time as timestamptz', async () => {
+    const columns = await sql(url, `select table_name, column_name, data_type from information_schema.columns where table_schema = 'public' and data_type like 'timestamp%' order by 1, 2`);
+    expect(columns.length).toBeGreaterThan(10);
+    expect(columns.filter((c) => c.data_type !== 'timestamp with time zone')).toEqual([]);
+    // and nothing time-like hides in another type (dates are local days: usage counters and records)
+    const others = await sql(url, `select table_name, column_name, data_type from information_schema.columns where table_schema = 'public' and (column_name like '%\\_at' or data_type in ('date', 'time without time zone', 'time with time zone')) and data_type <> 'timestamp with time zone' order by 1, 2`);
+    expect(others.map((c) => `${c.table_name}.${c.column_name} ${c.data_type}`)).toEqual(['usage_counter.day date', 'usage_record.day date']);
+  });
+
+  it('keeps money as integer minor units next to a three-letter currency', async () => {
+    const inexact = await sql(url, `select table_name, column_name from information_schema.columns where table_schema = 'public' and data_type in ('numeric', 'real', 'double precision', 'money')`);
+    expect(inexact).toEqual([]);
+    const amounts = await sql(url, `select table_name, column_name, data_type from information_schema.columns where table_schema = 'public' and column_name like '%amount\\_minor' order by 1, 2`);
+    expect(amounts.map((c) => `${c.table_name}.${c.column_name} ${c.data_type}`)).toEqual([
+      'payment.amount_minor integer',
+      'payment.captured_amount_minor integer',
+      'payment.refunded_amount_minor integer',
+      'plan_pricing.amount_minor integer',
+    ]);
+    const currencies = await sql(url, `select table_name, data_type, character_maximum_length as len from information_schema.columns where table_schema = 'public' and column_name = 'currency' order by 1`);
+    expect(currencies).toEqual([
+      { table_name: 'payment', data_type: 'character', len: 3 },
+      { table_name: 'plan_pricing', data_type: 'character', len: 3 },
+    ]);
+  });
+
+  it('has a unique index on every column that holds a Stripe id', async () => {
+    const stripeColumns = await sql(url, `select table_name || '.' || column_name as col from information_schema.columns where table_schema = 'public' and column_name like 'stripe\\_%\\_id' order by 1`);
+    expect(stripeColumns.map((c) => c.col)).toEqual(expect.arrayContaining([
+      'app_user.stripe_customer_id',
+      'payment.stripe_checkout_session_id',
+      'payment.stripe_payment_intent_id',
+      'plan.stripe_product_id',
+      'plan_pricing.stripe_price_id',
+      'subscription.stripe_checkout_session_id',
+      'subscription.stripe_subscription_id',
+    ]));
+    // Single-column unique indexes (unique constraints and primary keys included), by table.column.
+    const unique = await sql(
+      url,
+      `select t.relname || '.' || a.attname as col
+         from pg_index i
+         join pg_class t on t.oid = i.indrelid
+         join pg_namespace n on n.oid = t.relnamespace and n.nspname = 'public'
+         join pg_attribute a on a.attrelid = t.oid and a.attnum = i.indkey[0]
+        where i.indisunique and i.indnkeyatts = 1 and i.indpred is null`,
+    );
+    const uniqueCols = new Set(unique.map((u) => u.col));
+    // The webhook inbox is keyed by Stripe's event id.
+    expect([...stripeColumns.map((c) => c.col), 'stripe_event.id'].filter((c) => !uniqueCols.has(c))).toEqual([]);
+  });
+
+  it('has the indexes later lookups need', async () => {
+    const rows = await sql(url, `select indexdef from pg_indexes where schemaname = 'public'`);
+    const defs = rows.map((r) => String(r.indexdef).replace(/ USING btree/, '').replace(/public\./g, ''));
+    expect(defs).toEqual(
+      expect.arrayContaining([
+        // a user's subscriptions by status
+        'CREATE INDEX subscription_user_id_status_index ON subscription (user_id, status)',
+        // payments by PaymentIntent id and by Checkout Session id
+        'CREATE UNIQUE INDEX payment_stripe_payment_intent_id_unique ON payment (stripe_payment_intent_id)',
+        'CREATE UNIQUE INDEX payment_stripe_checkout_session_id_unique ON payment (stripe_checkout_session_id)',
+        // unprocessed webhook events, oldest first
+        "CREATE INDEX stripe_event_unprocessed_idx ON stripe_event (received_at) WHERE (status = ANY (ARRAY['pending'::text, 'failed'::text]))",
+        // exactly one default plan (with the deferred trigger)
+        'CREATE UNIQUE INDEX plan_single_default ON plan ((true)) WHERE is_default',
+      ]),
+    );
+  });
+
   it('keeps every Stripe id unique', async () => {
     await sql(url, `update plan set stripe_product_id = 'prod_same' where code = 'free'`);
     await expect(sql(url, `update plan set stripe_product_id = 'prod_same' where code = 'premium'`)).rejects.toThrow(/unique/);
+  });
+});
+
+describe('npm run migration:create', () => {
+  it('writes nothing when the schema matches the entities, and the missing difference to src/db/migrations when not', async () => {
+    const url = await createTestDatabase('migcreate');
+    const none = await runScript('migration-create', [], { DATABASE_URL: url });
+    expect(none).toEqual({ code: 0, stdout: 'no changes: the schema matches the entities\n', stderr: '' });
+
+    // A schema that lags behind the entities: the next migration puts the column back.
+    await sql(url, 'alter table plan drop column description');
+    const made = await runScript('migration-create', [], { DATABASE_URL: url });
+    const name = /^created (Migration\d{14}\.ts)\n$/.exec(made.stdout)?.[1];
+    expect({ code: made.code, name: name !== undefined }).toEqual({ code: 0, name: true });
+    const file = join(ROOT, 'src', 'db', 'migrations', name!);
+    try {
+      expect(readFileSync(file, 'utf8')).toMatch(/alter table "plan" add column "description" text not null default ''/);
+    } finally {
+      rmSync(file, { force: true });
+    }
+    expect(existsSync(file)).toBe(false);
   });
 });

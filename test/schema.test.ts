@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { buildSchema } from 'graphql';
+import { buildSchema, isEnumType, isObjectType, type GraphQLSchema } from 'graphql';
 import { getSchema } from '../src/graphql/schema';
 import { printSdl, SCHEMA_FILE } from '../src/graphql/sdl';
 
@@ -16,4 +16,35 @@ describe('committed GraphQL schema', () => {
     expect(Object.keys(fromFile.getQueryType()!.getFields()).sort()).toEqual(Object.keys(live.getQueryType()!.getFields()).sort());
     expect(Object.keys(fromFile.getMutationType()!.getFields()).sort()).toEqual(Object.keys(live.getMutationType()!.getFields()).sort());
   });
+
+  it('has the catalog and user shape clients rely on', async () => {
+    const schema = await getSchema();
+    const fields = (type: string) => {
+      const t = schema.getType(type);
+      if (!isObjectType(t)) throw new Error(`${type} is not an object type`);
+      return Object.fromEntries(Object.values(t.getFields()).map((f) => [f.name, `${f.args.map((a) => `(${a.name}: ${a.type})`).join('')}${f.type}`]));
+    };
+    expect(fields('Query')).toMatchObject({ plans: '[Plan!]!', plan: '(code: String!)Plan', me: 'User!' });
+    expect(fields('Plan')).toEqual({
+      id: 'ID!',
+      code: 'String!',
+      name: 'String!',
+      description: 'String!',
+      isDefault: 'Boolean!',
+      limits: '[PlanLimit!]!',
+      pricingOptions: '[PricingOption!]!',
+    });
+    expect(fields('PlanLimit')).toEqual({ metric: 'String!', perDay: 'Int' });
+    expect(fields('PricingOption')).toEqual({ id: 'ID!', amount: 'Money!', interval: 'PricingInterval!', intervalCount: 'Int!', autoRenew: 'Boolean!' });
+    expect(fields('Money')).toEqual({ amount: 'String!', amountMinor: 'Int!', currency: 'String!' });
+    expect(fields('User')).toEqual({ id: 'ID!', email: 'String!', timezone: 'String!', role: 'Role!' });
+    expect(enumValues(schema, 'PricingInterval')).toEqual(['DAY', 'MONTH', 'ONE_TIME', 'YEAR']);
+    expect(enumValues(schema, 'Role')).toEqual(['ADMIN', 'USER']);
+  });
 });
+
+function enumValues(schema: GraphQLSchema, name: string): string[] {
+  const t = schema.getType(name);
+  if (!isEnumType(t)) throw new Error(`${name} is not an enum`);
+  return t.getValues().map((v) => v.name).sort();
+}

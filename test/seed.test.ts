@@ -55,6 +55,11 @@ describe('npm run seed', () => {
     [['--premium-amount', 'abc'], /premium amount "abc"/],
     [['--premium-amount', '1.234'], /at most 2 decimal places/],
     [['--day-pass-amount', '0'], /greater than zero/],
+    [['--free-amount', '-0.01'], /free amount "-0.01"/],
+    [['--premium-amount', '1e3'], /premium amount "1e3": expected a positive decimal/],
+    [['--premium-amount', '1000000'], /above Stripe's maximum/],
+    [['--premum-amount', '5'], /unknown option '--premum-amount'/],
+    [['--premium-amount'], /option '--premium-amount <usd>' argument missing/],
   ])('rejects %j with a clear error and writes nothing', async (args, message) => {
     const before = await catalog(url);
     const res = await runScript('seed', args as string[], { DATABASE_URL: url });
@@ -88,6 +93,24 @@ describe('npm run user:create', () => {
     expect(tz.code).not.toBe(0);
     expect(tz.stderr).toMatch(/Unknown time zone "Mars\/Olympus"/);
     expect(await sql(url, `select email from app_user where email = 'bob@example.com'`)).toEqual([]);
+    const offset = await runScript('user-create', ['--email', 'bob@example.com', '--timezone', '+02:00'], { DATABASE_URL: url });
+    expect({ code: offset.code === 0, stderr: offset.stderr }).toEqual({ code: false, stderr: expect.stringMatching(/Unknown time zone "\+02:00"/) });
+  });
+
+  it('stores the time zone under its canonical name', async () => {
+    const res = await runScript('user-create', ['--email', 'carla@example.com', '--timezone', 'europe/berlin'], { DATABASE_URL: url });
+    expect(res.code).toBe(0);
+    expect(await sql(url, `select timezone from app_user where email = 'carla@example.com'`)).toEqual([{ timezone: 'Europe/Berlin' }]);
+  });
+
+  it('fails with a non-zero exit code and writes nothing on a malformed or missing email', async () => {
+    const malformed = await runScript('user-create', ['--email', 'not-an-email'], { DATABASE_URL: url });
+    expect(malformed).toMatchObject({ stdout: '', stderr: expect.stringMatching(/Invalid email "not-an-email"/) });
+    expect(malformed.code).not.toBe(0);
+    const missing = await runScript('user-create', [], { DATABASE_URL: url });
+    expect(missing).toMatchObject({ stdout: '', stderr: expect.stringMatching(/required option '--email <email>'/) });
+    expect(missing.code).not.toBe(0);
+    expect(await sql(url, `select email from app_user where email not in ('ann@example.com', 'carla@example.com')`)).toEqual([]);
   });
 });
 

@@ -1,12 +1,14 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import Stripe from 'stripe';
 import { SUBSCRIBE } from './support/billing';
-import { runScript } from './support/cli';
+import { ROOT, runScript } from './support/cli';
+import { createTestDatabase, sql } from './support/db';
 import { freePort, portOpen } from './support/net';
-import { startServerProcess, type ServerProcess } from './support/process';
+import { startNpmStart, startServerProcess, type ServerProcess } from './support/process';
 
 /**
  * `npm start` from nothing: a real process, an embedded PostgreSQL created in an empty folder, no
@@ -29,6 +31,47 @@ async function gql(port: number, query: string, token?: string, variables?: Reco
 async function expectCleanStop(proc: ServerProcess, signal: NodeJS.Signals = 'SIGTERM') {
   const code = await proc.stop(signal);
   expect({ code, output: code === 0 ? '' : proc.output() }).toEqual({ code: 0, output: '' });
+}
+
+/** When npm exited without passing its signal on, the server it started is still running: stop it. */
+async function killOrphan(output: string, port: number) {
+  if (!(await portOpen(port))) return;
+  const pid = /"pid":(\d+)/.exec(output)?.[1];
+  if (pid) process.kill(Number(pid), 'SIGTERM');
+}
+
+/** Polls `check` until it holds; fails naming `what` when it never does. */
+async function eventually(what: string, check: () => Promise<boolean>) {
+  for (let i = 0; i < 600; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`never saw ${what}`);
+}
+
+/**
+ * Makes the initial migration of the database at `url` stop half-way, for as long as the test likes: an
+ * open transaction holds the name "app_user", so the migration creates the plan tables and the webhook
+ * inbox, then waits at `create table "app_user"` until release().
+ */
+async function holdMigrationAtAppUser(url: string) {
+  const blocker = new pg.Client({ connectionString: url });
+  await blocker.connect();
+  await blocker.query('begin');
+  await blocker.query('create table app_user (blocker int)');
+  return {
+    /** Resolves once `server` is waiting there. */
+    async reached(server: ServerProcess) {
+      await server.waitFor(/applying migrations/);
+      await eventually('the migration waiting at create table "app_user"', async () =>
+        (await sql(url, `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'create table "app_user"%'`)).length === 1,
+      );
+    },
+    async release() {
+      await blocker.query('rollback');
+      await blocker.end();
+    },
+  };
 }
 
 const demoToken = (output: string) => /Bearer (tg_[A-Za-z0-9_-]+)/.exec(output)![1];
@@ -64,8 +107,10 @@ describe('server process', () => {
   });
   afterAll(() => rm(root, { recursive: true, force: true }));
 
-  it('starts from nothing: embedded PostgreSQL, migrations, seed, GraphQL, banner with a demo token', async () => {
-    const server = startServerProcess(env);
+  it('`npm start` from nothing: embedded PostgreSQL, migrations, seed, GraphQL, banner with a demo token; SIGTERM to npm stops it all', async () => {
+    // Through npm and its shell, as a person (or a container's init) runs it: the signal npm passes on
+    // must reach the server itself, or the server and its PostgreSQL would outlive npm.
+    const server = startNpmStart(env);
     try {
       await server.waitFor(/Tollgate is ready/);
       const out = server.output();
@@ -97,9 +142,16 @@ describe('server process', () => {
       const premium = (await gql(Number(env.PORT), '{ plan(code: "premium") { pricingOptions { id } } }')).data.plan.pricingOptions[0].id;
       const subscribed = await gql(Number(env.PORT), SUBSCRIBE, token, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } });
       expect(subscribed.data.subscribe.subscription.status).toBe('ACTIVE');
+      // The demo token is shown once, in the banner, and never logged.
+      expect(server.output().split(token).length - 1).toBe(1);
     } finally {
-      await expectCleanStop(server, 'SIGTERM');
+      try {
+        await expectCleanStop(server, 'SIGTERM');
+      } finally {
+        await killOrphan(server.output(), Number(env.PORT));
+      }
     }
+    expect(server.output()).toMatch(/shutdown complete/);
     // Clean shutdown: PostgreSQL is stopped and left no pid file behind.
     expect(await portOpen(pgPort)).toBe(false);
     expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
@@ -147,7 +199,7 @@ describe('server process', () => {
     expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
   });
 
-  it('starts after being killed in the middle of its first start (migrations, seed)', async () => {
+  it('starts after being killed in the middle of its first start, and stops the PostgreSQL the killed one left running', async () => {
     const dir = join(root, 'killed');
     const port = await freePort();
     const killedEnv = { ...env, EMBEDDED_PG_DIR: dir, EMBEDDED_PG_PORT: String(port) };
@@ -156,20 +208,84 @@ describe('server process', () => {
     first.child.kill('SIGKILL');
     await first.exited;
 
+    // The killed process could not stop its PostgreSQL: it is still running.
+    const pidFile = join(dir, 'postmaster.pid');
+    expect(await portOpen(port)).toBe(true);
     const second = startServerProcess(killedEnv);
     try {
       await second.waitFor(/Tollgate is ready/);
+      expect(second.output()).toMatch(/taking over the embedded PostgreSQL left running by a process that was killed/);
       expect(await queryPlans(Number(env.PORT))).toHaveLength(3);
+
+      // A script run meanwhile uses it and leaves it to the server.
+      const created = await runScript('user-create', ['--email', 'after-kill@example.com'], killedEnv);
+      expect(created.code).toBe(0);
+      expect(created.stderr).not.toMatch(/taking over/);
+      expect(await portOpen(port)).toBe(true);
+    } finally {
+      try {
+        await expectCleanStop(second);
+      } finally {
+        if (existsSync(pidFile)) process.kill(Number(readFileSync(pidFile, 'utf8').split('\n')[0]), 'SIGINT');
+      }
+    }
+    // The second server stopped it as if it had started it.
+    expect(await portOpen(port)).toBe(false);
+    expect(existsSync(pidFile)).toBe(false);
+  });
+
+  it('starts after being killed in the middle of a migration: nothing of it was kept, and it runs again', async () => {
+    const url = await createTestDatabase('halfmigrated');
+    const dbEnv = { ...env, DATABASE_URL: url };
+    const hold = await holdMigrationAtAppUser(url);
+    const first = startServerProcess(dbEnv);
+    try {
+      await hold.reached(first);
+      first.child.kill('SIGKILL');
+      expect(await first.exited).toBeNull();
+    } finally {
+      await hold.release();
+    }
+    // The migration ran in a transaction: none of the tables it had made, and no record of it.
+    expect(await sql(url, `select to_regclass('plan')::text as plan, to_regclass('stripe_event')::text as inbox`)).toEqual([{ plan: null, inbox: null }]);
+    const [{ table }] = await sql(url, `select to_regclass('mikro_orm_migrations')::text as table`);
+    if (table) expect(await sql(url, 'select name from mikro_orm_migrations')).toEqual([]);
+
+    const second = startServerProcess(dbEnv);
+    try {
+      await second.waitFor(/Tollgate is ready/);
+      expect(await queryPlans(Number(env.PORT))).toHaveLength(3);
+      const files = readdirSync(join(ROOT, 'src', 'db', 'migrations')).filter((f) => f.endsWith('.ts'));
+      expect(await sql(url, 'select count(*)::int as n from mikro_orm_migrations')).toEqual([{ n: files.length }]);
     } finally {
       await expectCleanStop(second);
-      // The killed process could not stop its PostgreSQL; the second start reused it, so stop it here.
-      const pidFile = join(dir, 'postmaster.pid');
-      if (existsSync(pidFile)) process.kill(Number(readFileSync(pidFile, 'utf8').split('\n')[0]), 'SIGINT');
     }
   });
 
-  it('starts after a crash left a stale postmaster.pid behind', async () => {
-    writeFileSync(join(dataDir, 'postmaster.pid'), `999999\n${dataDir}\n`);
+  it('stops cleanly on a signal in the middle of its start: the step in progress ends, nothing fails', async () => {
+    const url = await createTestDatabase('signalled');
+    const hold = await holdMigrationAtAppUser(url);
+    const server = startServerProcess({ ...env, DATABASE_URL: url });
+    try {
+      await hold.reached(server);
+      server.child.kill('SIGTERM');
+      await server.waitFor(/shutting down/);
+    } finally {
+      await hold.release();
+    }
+    expect({ code: await server.exited, errors: server.output().split('\n').filter((l) => /"level":(50|60)/.test(l)) }).toEqual({ code: 0, errors: [] });
+    expect(server.output()).not.toMatch(/Tollgate is ready/);
+    // The migrations it had begun were applied whole before it stopped.
+    const files = readdirSync(join(ROOT, 'src', 'db', 'migrations')).filter((f) => f.endsWith('.ts'));
+    expect(await sql(url, 'select count(*)::int as n from mikro_orm_migrations')).toEqual([{ n: files.length }]);
+  });
+
+  it.each([
+    ['of a process that is gone', 999999],
+    // after a reboot or a container restart the number often belongs to another process
+    ['whose number now belongs to a live process that is not PostgreSQL', process.pid],
+  ])('starts after a crash left a stale postmaster.pid behind, with the pid %s', async (_what, pid) => {
+    writeFileSync(join(dataDir, 'postmaster.pid'), `${pid}\n${dataDir}\n`);
     const server = startServerProcess(env);
     try {
       await server.waitFor(/Tollgate is ready/);

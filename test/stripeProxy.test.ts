@@ -232,6 +232,9 @@ describe('a key Stripe refuses', () => {
         /^Stripe at api\.stripe\.test answered through the proxy http:\/\/\*\*\*\*:\*\*\*\*@127\.0\.0\.1:\d+ \(HTTPS_PROXY\), but refused the API key \(HTTP 401: Invalid API Key provided: sk_live_\*+7781\); fix: set STRIPE_SECRET_KEY/,
       );
       expect(server.proc.output()).not.toContain(key);
+      // With a key (not local mode) there is no demo user, and no token in the banner.
+      expect(server.proc.output()).not.toMatch(/Demo user|Sandbox header|Bearer tg_/);
+      expect(await sql(databaseUrl, `select email from app_user where email = 'demo@tollgate.local'`)).toEqual([]);
     } finally {
       seen.push(server.proc.output());
       expect(await server.proc.stop()).toBe(0);

@@ -13,12 +13,17 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-export function isValidTimeZone(tz: string): boolean {
+/**
+ * The canonical spelling of an IANA time zone name ("europe/berlin" -> "Europe/Berlin", "Etc/UTC" ->
+ * "UTC"), or undefined when it is none. Offsets such as "+02:00" (which newer Node versions accept) are
+ * not names: a user's day follows a place, with its daylight-saving changes.
+ */
+export function canonicalTimeZone(tz: string): string | undefined {
+  if (!/^[A-Za-z]/.test(tz)) return undefined;
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
+    return new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -31,9 +36,10 @@ export interface NewUser {
 export async function createUser(em: EntityManager, input: NewUser): Promise<{ user: User; token: string }> {
   const email = input.email.trim().toLowerCase();
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw badInput(`Invalid email "${input.email}"`, { field: 'email' });
-  const timezone = input.timezone ?? 'UTC';
-  if (!isValidTimeZone(timezone)) {
-    throw badInput(`Unknown time zone "${timezone}": expected an IANA name such as Europe/Berlin`, { field: 'timezone' });
+  const given = input.timezone?.trim() || 'UTC';
+  const timezone = canonicalTimeZone(given);
+  if (!timezone) {
+    throw badInput(`Unknown time zone "${given}": expected an IANA name such as Europe/Berlin`, { field: 'timezone' });
   }
   const token = newToken();
   const user = em.create(User, { email, timezone, role: input.admin ? UserRole.ADMIN : UserRole.USER, tokenHash: hashToken(token) });

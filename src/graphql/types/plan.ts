@@ -13,7 +13,7 @@ registerEnumType(PricingIntervalGql, { name: 'PricingInterval', description: 'Ho
 // The GraphQL enum mirrors the entity enum value for value.
 export const toIntervalGql = (i: PricingInterval): PricingIntervalGql => i as unknown as PricingIntervalGql;
 
-@ObjectType({ description: "A plan's allowance of one metric per day." })
+@ObjectType('PlanLimit', { description: "A plan's allowance of one metric per day." })
 export class PlanLimitType {
   @Field({ description: 'Metric name, e.g. "minutes" or "megabytes".' })
   metric!: string;
