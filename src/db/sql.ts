@@ -35,16 +35,15 @@ export function query<T = Record<string, any>>(em: EntityManager, text: string, 
 async function direct<T>(em: EntityManager, text: string, params: unknown[]): Promise<T[]> {
   const connection = em.getConnection();
   const pool = connection.getKnex().client as PooledClient;
-  return (connection as unknown as LoggingConnection).executeQuery(
-    text,
-    async () => {
-      const client = await pool.acquireConnection();
-      try {
-        return (await client.query(text, params)).rows as T[];
-      } finally {
-        await pool.releaseConnection(client);
-      }
-    },
-    { query: text, params },
-  );
+  const run = async () => {
+    const client = await pool.acquireConnection();
+    try {
+      return (await client.query(text, params)).rows as T[];
+    } finally {
+      await pool.releaseConnection(client);
+    }
+  };
+  // The ORM's statement log (debug logging, statement counting) when it is on; straight to the pool when not.
+  if (!em.config.getLogger().isEnabled('query')) return run();
+  return (connection as unknown as LoggingConnection).executeQuery(text, run, { query: text, params });
 }
