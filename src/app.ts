@@ -3,7 +3,6 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import { expressMiddleware } from '@as-integrations/express5';
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -16,6 +15,7 @@ import type { Orm } from './db/orm';
 import type { AuthUser } from './billing/users';
 import { buildContext, tokenFromHeader, type Context } from './graphql/context';
 import { createFormatError } from './graphql/errors';
+import { graphqlHttpHandler, isGraphQLPath, requestProtocol } from './graphql/http';
 import { getSchema } from './graphql/schema';
 import { paymentReturnRoutes } from './http/paymentReturn';
 import { subscriptionReturnRoutes } from './http/subscriptionReturn';
@@ -57,14 +57,18 @@ export interface App {
 export async function createApp({ orm, config, logger, stripe }: AppDeps): Promise<App> {
   const app = express();
   app.disable('x-powered-by');
-  // GraphQL answers are POST responses for one user: an ETag (a hash of every body) serves no cache.
   app.set('etag', false);
-  const httpServer = http.createServer(app);
+  // GraphQL goes straight to Apollo (src/graphql/http.ts, set up below, before the server listens);
+  // everything else is an Express route.
+  const httpServer = http.createServer((req, res) => {
+    if (isGraphQLPath(req.url)) void serveGraphQL(req, res);
+    else app(req, res);
+  });
 
   /** PUBLIC_URL when set, else the scheme and host the request came in on. */
-  const publicUrl = (req: { protocol: string; get(name: string): string | undefined }) =>
-    (config.publicUrl ?? `${req.protocol}://${req.get('host') ?? `localhost:${config.port}`}`).replace(/\/$/, '');
-  const billing = (req: { protocol: string; get(name: string): string | undefined }): BillingEnv => {
+  const publicUrl = (req: http.IncomingMessage) =>
+    (config.publicUrl ?? `${requestProtocol(req)}://${req.headers.host ?? `localhost:${config.port}`}`).replace(/\/$/, '');
+  const billing = (req: http.IncomingMessage): BillingEnv => {
     if (!stripe) throw new Error('Stripe is not configured for this server');
     return { stripe: stripe.client, publicUrl: publicUrl(req), logger, stripeEndpoint: stripe.endpoint };
   };
@@ -103,24 +107,22 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
   });
   await apollo.start();
 
-  app.use(
-    '/graphql',
-    express.json({ limit: '1mb' }),
-    expressMiddleware(apollo, {
-      context: async ({ req }) => {
-        const token = tokenFromHeader(req.headers.authorization);
-        let user: AuthUser | null = null;
-        let problem: string | undefined;
-        if (req.headers.authorization && !token) problem = 'Malformed Authorization header: expected "Bearer <token>"';
-        if (token) {
-          // One plain statement, no identity map needed: the ORM's root EntityManager is enough.
-          user = await authenticate(orm.em as EntityManager, token);
-          if (!user) problem = 'Invalid or revoked token';
-        }
-        return buildContext(orm.em as EntityManager, user, logger, problem, stripe ? billing(req) : undefined);
-      },
-    }),
-  );
+  const serveGraphQL = graphqlHttpHandler(apollo, {
+    bodyLimit: '1mb',
+    logger,
+    context: async (req) => {
+      const token = tokenFromHeader(req.headers.authorization);
+      let user: AuthUser | null = null;
+      let problem: string | undefined;
+      if (req.headers.authorization && !token) problem = 'Malformed Authorization header: expected "Bearer <token>"';
+      if (token) {
+        // One plain statement, no identity map needed: the ORM's root EntityManager is enough.
+        user = await authenticate(orm.em as EntityManager, token);
+        if (!user) problem = 'Invalid or revoked token';
+      }
+      return buildContext(orm.em as EntityManager, user, logger, problem, stripe ? billing(req) : undefined);
+    },
+  });
 
   if (stripe) {
     app.use(webhookRoutes(orm, stripe.webhookSecret, billing));

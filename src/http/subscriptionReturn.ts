@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Router } from 'express';
 import type { BillingEnv } from '../billing/env';
@@ -13,7 +14,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * Where Checkout sends the person back: the success route syncs the session from Stripe (so the
  * subscription appears without waiting for a webhook), then redirects to the client's URL or shows a page.
  */
-export function subscriptionReturnRoutes(orm: Orm, env: (req: { protocol: string; get(h: string): string | undefined }) => BillingEnv, logger: Logger): Router {
+export function subscriptionReturnRoutes(orm: Orm, env: (req: IncomingMessage) => BillingEnv, logger: Logger): Router {
   const router = Router();
 
   router.get('/subscriptions/:id/success', async (req, res) => {
