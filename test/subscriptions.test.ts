@@ -92,12 +92,17 @@ describe('subscriptions through GraphQL, against the local Stripe emulator', () 
   it.each([
     ['pm_card_chargeDeclined', 'generic_decline'],
     ['pm_card_chargeDeclinedInsufficientFunds', 'insufficient_funds'],
+    // 4000 0000 0000 0341 can be saved, so Stripe makes the subscription and then its first charge fails.
+    ['pm_card_chargeCustomerFail', 'generic_decline'],
   ])('a declined card (%s) fails with PAYMENT_FAILED and leaves no usable subscription here or in Stripe', async (card, declineCode) => {
     const user = await server.createUser();
     const res = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: card } }, user.token);
     expect(res.data).toBeNull();
     expect(res.errors?.[0].extensions).toMatchObject({ code: 'PAYMENT_FAILED', declineCode });
+    // Whatever Stripe announced about the attempt has been delivered and handled: it brought nothing back.
+    await server.emulator.idle(20_000);
     expect((await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions).toEqual([]);
+    expect(await sql(server.databaseUrl, 'select id from subscription where user_id = $1', [user.id])).toEqual([]);
     const [{ stripe_customer_id: customer }] = await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id]);
     const inStripe = await server.stripe.subscriptions.list({ customer, status: 'all' });
     expect(inStripe.data.filter((s) => ['active', 'trialing', 'past_due', 'incomplete'].includes(s.status))).toEqual([]);
@@ -105,6 +110,21 @@ describe('subscriptions through GraphQL, against the local Stripe emulator', () 
     // The user can try again with a good card.
     const retry = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token);
     expect(retry.data.subscribe.subscription.status).toBe('ACTIVE');
+    await server.emulator.idle(20_000);
+    expect((await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions.map((s: any) => s.status)).toEqual(['ACTIVE']);
+  });
+
+  it('a charge declined after Stripe made the subscription: it is canceled there, and its webhooks are recorded, not applied', async () => {
+    const user = await server.createUser();
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_chargeCustomerFail' } }, user.token);
+    expect(res.errors?.[0].extensions?.code).toBe('PAYMENT_FAILED');
+    await server.emulator.idle(20_000);
+    const [{ stripe_customer_id: customer }] = await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id]);
+    const [attempt] = (await server.stripe.subscriptions.list({ customer, status: 'all' })).data;
+    expect(attempt.status).toBe('canceled');
+    const events = await sql(server.databaseUrl, `select type, status, outcome from stripe_event where type like 'customer.subscription.%' and payload::text like $1`, [`%${attempt.id}%`]);
+    expect(events.map((e) => e.type).sort()).toEqual(['customer.subscription.created', 'customer.subscription.deleted']);
+    for (const e of events) expect(e).toMatchObject({ status: 'processed', outcome: expect.stringContaining('ended without being kept') });
   });
 
   it('a card that needs 3-D Secure gives INCOMPLETE with a client secret, then ACTIVE once authenticated', async () => {

@@ -2,7 +2,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { BillingEnv } from '../billing/env';
 import { syncCheckoutSession } from '../billing/subscriptions';
+import { lockUser } from '../billing/locks';
 import { stripeId, upsertFromStripe } from '../billing/subscriptionSync';
+import { User } from '../entities';
 
 /**
  * What each Stripe event type means to Tollgate. An event is only a signal: every handler re-fetches
@@ -32,24 +34,33 @@ export function handledTypes(): string[] {
   return [...handlers.keys()].sort();
 }
 
-/** Re-fetches one subscription and applies it (adopting one made outside Tollgate for a known customer). */
-export async function syncSubscriptionById(em: EntityManager, env: BillingEnv, subscriptionId: string): Promise<string> {
+/**
+ * Re-fetches one subscription and applies it (adopting one made outside Tollgate for a known customer).
+ * Runs under the customer's user billing lock, and fetches only once it holds it: a delivery that arrives
+ * while that user's subscribe is still in flight waits for it, then sees both Stripe's state after the
+ * call and our row, so it neither adopts a duplicate nor brings back a declined attempt.
+ */
+export async function syncSubscriptionById(em: EntityManager, env: BillingEnv, subscriptionId: string, customerId?: string | null): Promise<string> {
+  const owner = customerId ? await em.findOne(User, { stripeCustomerId: customerId }) : null;
+  if (owner) await lockUser(em, owner.id);
   const s = await env.stripe.subscriptions.retrieve(subscriptionId);
   const { subscription, result } = await upsertFromStripe(em, s, env.logger);
   if (result === 'unknown-customer') return `subscription ${s.id} of unknown customer ${stripeId(s.customer)} recorded, not applied`;
   if (result === 'unknown-price') return `subscription ${s.id} for a price outside the catalog recorded, not applied`;
+  if (result === 'abandoned') return `subscription ${s.id} is a subscribe attempt that ended without being kept (${s.status}), not applied`;
   return `${result} subscription ${subscription!.id} from ${s.id}: ${s.status}`;
 }
 
-registerHandler(['customer.subscription.created', 'customer.subscription.updated', 'customer.subscription.deleted'], (em, env, event) =>
-  syncSubscriptionById(em, env, (event.data.object as Stripe.Subscription).id),
-);
+registerHandler(['customer.subscription.created', 'customer.subscription.updated', 'customer.subscription.deleted'], (em, env, event) => {
+  const s = event.data.object as Stripe.Subscription;
+  return syncSubscriptionById(em, env, s.id, stripeId(s.customer));
+});
 
 registerHandler(['invoice.paid', 'invoice.payment_failed'], async (em, env, event) => {
   const invoice = event.data.object as Stripe.Invoice;
   const subscriptionId = stripeId(invoice.parent?.subscription_details?.subscription);
   if (!subscriptionId) return `invoice ${invoice.id} belongs to no subscription`;
-  return syncSubscriptionById(em, env, subscriptionId);
+  return syncSubscriptionById(em, env, subscriptionId, stripeId(invoice.customer));
 });
 
 registerHandler(['checkout.session.completed', 'checkout.session.expired'], async (em, env, event) => {

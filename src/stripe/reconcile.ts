@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { BillingEnv } from '../billing/env';
 import { reconcilePayments } from '../billing/paymentSync';
+import { lockUser } from '../billing/locks';
 import { upsertFromStripe } from '../billing/subscriptionSync';
 import { User } from '../entities';
 
@@ -25,6 +26,8 @@ export function registerReconciler(name: string, run: CustomerReconciler): void 
 }
 
 registerReconciler('subscriptions', async (em, env, user) => {
+  // Under the user's billing lock, like every other write of their subscriptions.
+  await lockUser(em, user.id);
   for await (const s of env.stripe.subscriptions.list({ customer: user.stripeCustomerId!, status: 'all', limit: 100 })) {
     await upsertFromStripe(em, s, env.logger);
   }
