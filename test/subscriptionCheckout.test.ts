@@ -66,6 +66,70 @@ describe('subscribing through Stripe Checkout', () => {
     expect(mine).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: true, plan: { code: 'day_pass' } });
   });
 
+  const sessionOf = async (subscriptionId: string): Promise<string> =>
+    (await sql(server.databaseUrl, 'select stripe_checkout_session_id from subscription where id = $1', [subscriptionId]))[0].stripe_checkout_session_id;
+  const customerOf = async (userId: string): Promise<string> =>
+    (await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [userId]))[0].stripe_customer_id;
+  const complete = (sessionId: string) => server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${sessionId}/complete`, { card_number: '4242424242424242' });
+
+  it('ten concurrent subscribe calls without a card open one Checkout, so they can end in one subscription at most', async () => {
+    const user = await server.createUser();
+    const results = await Promise.all(Array.from({ length: 10 }, () => server.gql(SUBSCRIBE, { input: { pricingId: premium } }, user.token)));
+    expect(results.map((r) => r.errors)).toEqual(Array(10).fill(undefined));
+    expect(new Set(results.map((r) => r.data.subscribe.checkoutUrl)).size).toBe(1);
+    expect(new Set(results.map((r) => r.data.subscribe.subscription.id)).size).toBe(1);
+    const customer = await customerOf(user.id);
+    const sessions = (await server.stripe.checkout.sessions.list({ customer, limit: 100 })).data;
+    expect(sessions.map((s) => s.status)).toEqual(['open']);
+
+    const completed = await complete(sessions[0].id);
+    expect((await fetch(landingUrl(completed), { redirect: 'manual' })).status).toBe(200);
+    expect((await server.stripe.subscriptions.list({ customer, status: 'all' })).data).toHaveLength(1);
+    const again = await server.gql(SUBSCRIBE, { input: { pricingId: premium } }, user.token);
+    expect(again.errors?.[0].extensions?.code).toBe('CONFLICT');
+    expect((await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions.map((s: any) => s.status)).toEqual(['ACTIVE']);
+  });
+
+  it('asking for another option, or paying by card, expires the open Checkout so it can no longer be paid', async () => {
+    const user = await server.createUser();
+    const dayPass = await pricingId(server, 'day_pass');
+    const first = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, successUrl: 'https://app.example.com/a' } }, user.token)).data.subscribe;
+    const firstSession = await sessionOf(first.subscription.id);
+    // The same option again: the same Checkout, now returning where the latest call asked.
+    const same = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, successUrl: 'https://app.example.com/b' } }, user.token)).data.subscribe;
+    expect(same).toMatchObject({ checkoutUrl: first.checkoutUrl, subscription: { id: first.subscription.id } });
+    expect(await sql(server.databaseUrl, 'select success_url from subscription where user_id = $1', [user.id])).toEqual([{ success_url: 'https://app.example.com/b' }]);
+
+    const second = (await server.gql(SUBSCRIBE, { input: { pricingId: dayPass } }, user.token)).data.subscribe;
+    expect(second.checkoutUrl).not.toBe(first.checkoutUrl);
+    expect((await server.stripe.checkout.sessions.retrieve(firstSession)).status).toBe('expired');
+    await expect(complete(firstSession)).rejects.toThrow();
+    const secondSession = await sessionOf(second.subscription.id);
+
+    const byCard = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token);
+    expect(byCard.data.subscribe.subscription.status).toBe('ACTIVE');
+    expect((await server.stripe.checkout.sessions.retrieve(secondSession)).status).toBe('expired');
+    await expect(complete(secondSession)).rejects.toThrow();
+    const mine = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine.map((s: any) => [s.plan.code, s.status])).toEqual([
+      ['premium', 'ACTIVE'],
+      ['day_pass', 'INCOMPLETE_EXPIRED'],
+      ['premium', 'INCOMPLETE_EXPIRED'],
+    ]);
+    expect((await server.stripe.subscriptions.list({ customer: await customerOf(user.id), status: 'all' })).data).toHaveLength(1);
+  });
+
+  it('a Checkout paid without coming back (and no webhook) is found by the next subscribe: CONFLICT, and it is active here', async () => {
+    const user = await server.createUser();
+    const { subscription } = (await server.gql(SUBSCRIBE, { input: { pricingId: premium } }, user.token)).data.subscribe;
+    await complete(await sessionOf(subscription.id));
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token);
+    expect(res.errors?.[0].extensions).toMatchObject({ code: 'CONFLICT', subscriptionId: subscription.id });
+    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine).toMatchObject({ id: subscription.id, status: 'ACTIVE' });
+    expect((await server.stripe.subscriptions.list({ customer: await customerOf(user.id), status: 'all' })).data).toHaveLength(1);
+  });
+
   it('the cancel route sends the person to the client cancel URL and nothing is bought', async () => {
     const user = await server.createUser();
     const { subscription } = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, cancelUrl: 'https://app.example.com/pricing' } }, user.token)).data.subscribe;
