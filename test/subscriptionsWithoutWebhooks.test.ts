@@ -1,7 +1,7 @@
 import type { EmulatorModule } from '../src/emulator';
 import { getLimits } from '../src/billing/limits';
 import { sql } from './support/db';
-import { CANCEL, MY_LIMITS, MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE } from './support/billing';
+import { CANCEL, MY_LIMITS, MY_SUBSCRIPTIONS, pricingId, RESUME, SUBSCRIBE } from './support/billing';
 import { startTestServer, type TestServer } from './support/server';
 
 jest.setTimeout(120_000);
@@ -124,5 +124,24 @@ describe('subscriptions when no webhook arrives', () => {
     expect(await limits(user.token)).toMatchObject({ plan: { code: 'premium' } });
     await timePasses(sub.id, end.getTime() - Date.now() + 1000);
     expect(await limits(user.token)).toMatchObject({ plan: { code: 'free' }, source: 'DEFAULT_PLAN' });
+  });
+
+  it('cancel or resume of a subscription that ended in Stripe meanwhile is BAD_USER_INPUT and brings it up to date', async () => {
+    const user = await server.createUser();
+    const a = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token)).data.subscribe.subscription;
+    await server.stripe.subscriptions.cancel(a.stripeSubscriptionId); // in Stripe's dashboard; no webhook tells us
+    const cancel = await server.gql(CANCEL, { id: a.id }, user.token);
+    expect(cancel.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
+    expect(cancel.errors?.[0].message).toMatch(/already ended/);
+    expect((await mySubscriptions(user.token))[0]).toMatchObject({ id: a.id, status: 'CANCELED' });
+    expect((await mySubscriptions(user.token))[0].endedAt).not.toBeNull();
+
+    const b = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token)).data.subscribe.subscription;
+    await server.gql(CANCEL, { id: b.id }, user.token);
+    await server.stripe.subscriptions.cancel(b.stripeSubscriptionId);
+    const resume = await server.gql(RESUME, { id: b.id }, user.token);
+    expect(resume.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
+    expect((await mySubscriptions(user.token)).find((s: any) => s.id === b.id)).toMatchObject({ status: 'CANCELED' });
+    expect(await limits(user.token)).toMatchObject({ plan: { code: 'free' } });
   });
 });

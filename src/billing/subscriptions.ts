@@ -318,47 +318,57 @@ function hasEnded(sub: Subscription): boolean {
   );
 }
 
+/**
+ * Runs a change of the subscription in Stripe and applies the answer. When Stripe refuses it because the
+ * subscription ended there (canceled in the dashboard, say, with its webhook not here yet), the row is
+ * brought up to date and the refusal returned as BAD_USER_INPUT, to be thrown once that is committed.
+ */
+async function changeInStripe(env: BillingEnv, sub: Subscription, call: () => Promise<Stripe.Subscription>): Promise<DomainError | null> {
+  try {
+    applyStripeSubscription(sub, await callStripe(call, env));
+    return null;
+  } catch (err) {
+    if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) throw err;
+    applyStripeSubscription(sub, await callStripe(() => env.stripe.subscriptions.retrieve(sub.stripeSubscriptionId!), env));
+    if (!hasEnded(sub)) throw err;
+    return badInput('This subscription has already ended', { field: 'id' });
+  }
+}
+
 /** Sets cancel at period end in Stripe and here; the plan holds until the period ends. */
 export async function cancelSubscription(em: EntityManager, env: BillingEnv, userId: string, id: string): Promise<Subscription> {
-  return em.transactional(async (tx) => {
+  const [sub, refused] = await em.transactional(async (tx): Promise<[Subscription, DomainError | null]> => {
     await lockUser(tx, userId);
     const sub = await ownSubscription(tx, userId, id);
     if (!sub.stripeSubscriptionId) throw badInput('This subscription has not started: its Checkout was never completed', { field: 'id' });
     if (hasEnded(sub)) throw badInput('This subscription has already ended', { field: 'id' });
-    if (sub.cancelAtPeriodEnd) return sub;
+    if (sub.cancelAtPeriodEnd) return [sub, null];
     const key = idempotencyKey('subscription', sub.id, 'cancel', sub.updatedAt.getTime());
-    const updated = await callStripe(
-      () =>
-        sub.status === SubscriptionStatus.INCOMPLETE
-          ? env.stripe.subscriptions.cancel(sub.stripeSubscriptionId!, {}, { idempotencyKey: key })
-          : env.stripe.subscriptions.update(sub.stripeSubscriptionId!, { cancel_at_period_end: true }, { idempotencyKey: key }),
-      env,
+    const refusal = await changeInStripe(env, sub, () =>
+      sub.status === SubscriptionStatus.INCOMPLETE
+        ? env.stripe.subscriptions.cancel(sub.stripeSubscriptionId!, {}, { idempotencyKey: key })
+        : env.stripe.subscriptions.update(sub.stripeSubscriptionId!, { cancel_at_period_end: true }, { idempotencyKey: key }),
     );
-    applyStripeSubscription(sub, updated);
-    return sub;
+    return [sub, refusal];
   });
+  if (refused) throw refused;
+  return sub;
 }
 
 /** Undoes a cancellation before the period ends, so the subscription renews again. */
 export async function resumeSubscription(em: EntityManager, env: BillingEnv, userId: string, id: string): Promise<Subscription> {
-  return em.transactional(async (tx) => {
+  const [sub, refused] = await em.transactional(async (tx): Promise<[Subscription, DomainError | null]> => {
     await lockUser(tx, userId);
     const sub = await ownSubscription(tx, userId, id);
     if (!sub.pricing.autoRenew) throw badInput(`${sub.plan.name} does not renew, so there is nothing to resume`, { field: 'id' });
     if (!sub.stripeSubscriptionId || hasEnded(sub)) throw badInput('This subscription has already ended; subscribe again instead', { field: 'id' });
-    if (!sub.cancelAtPeriodEnd) return sub;
-    const updated = await callStripe(
-      () =>
-        env.stripe.subscriptions.update(
-          sub.stripeSubscriptionId!,
-          { cancel_at_period_end: false },
-          { idempotencyKey: idempotencyKey('subscription', sub.id, 'resume', sub.updatedAt.getTime()) },
-        ),
-      env,
-    );
-    applyStripeSubscription(sub, updated);
-    return sub;
+    if (!sub.cancelAtPeriodEnd) return [sub, null];
+    const key = idempotencyKey('subscription', sub.id, 'resume', sub.updatedAt.getTime());
+    const refusal = await changeInStripe(env, sub, () => env.stripe.subscriptions.update(sub.stripeSubscriptionId!, { cancel_at_period_end: false }, { idempotencyKey: key }));
+    return [sub, refusal];
   });
+  if (refused) throw refused;
+  return sub;
 }
 
 export function listSubscriptions(em: EntityManager, userId: string): Promise<Subscription[]> {
