@@ -52,6 +52,35 @@ describe('subscribing through Stripe Checkout', () => {
     expect((await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits).toMatchObject({ plan: { code: 'premium' }, source: 'SUBSCRIPTION' });
   });
 
+  it('checkoutUrl → the hosted page: a declined card shows the reason, 4242 redirects to the success URL → active', async () => {
+    const user = await server.createUser();
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: premium, successUrl: 'https://app.example.com/welcome' } }, user.token);
+    const { subscription, checkoutUrl } = res.data.subscribe;
+    const page = await fetch(checkoutUrl);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('Subscribe');
+    expect(html).toContain('$200.00');
+    const action = new URL(/<form method="post" action="([^"]+)"/.exec(html)![1].replace(/&amp;/g, '&'), checkoutUrl).toString();
+    const submit = (cardNumber: string) =>
+      fetch(action, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ email: user.email, cardNumber, cardExpiry: '12 / 34', cardCvc: '123', billingName: 'Ann' }) });
+
+    const declined = await submit('4000 0000 0000 0002');
+    expect(declined.status).toBe(402);
+    expect(await declined.text()).toMatch(/declined/i);
+    expect((await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions[0].status).toBe('INCOMPLETE');
+
+    const paid = await submit('4242 4242 4242 4242');
+    expect(paid.status).toBe(303);
+    const landing = paid.headers.get('location')!;
+    expect(landing).toMatch(new RegExp(`^${server.url}/subscriptions/${subscription.id}/success\\?session_id=cs_`));
+    const back = await fetch(landing, { redirect: 'manual' });
+    expect([back.status, back.headers.get('location')]).toEqual([303, 'https://app.example.com/welcome']);
+    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine).toMatchObject({ id: subscription.id, status: 'ACTIVE', plan: { code: 'premium' } });
+    expect((await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits.plan.code).toBe('premium');
+  });
+
   it('a Day Pass bought through Checkout is set not to renew when the person comes back', async () => {
     const user = await server.createUser();
     const dayPass = await pricingId(server, 'day_pass');

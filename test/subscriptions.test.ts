@@ -164,6 +164,18 @@ describe('subscriptions through GraphQL, against the local Stripe emulator', () 
     expect((await server.stripe.customers.list({ email: user.email })).data).toHaveLength(1);
   });
 
+  it("a user's first subscribe and first payment at the same moment make one Stripe customer", async () => {
+    const user = await server.createUser();
+    const [sub, payment] = await Promise.all([
+      server.gql(SUBSCRIBE, { input: { pricingId: premium } }, user.token),
+      server.gql(`mutation($input: CreatePaymentInput!) { createPayment(input: $input) { payment { id } } }`, { input: { amount: '10.00', currency: 'USD' } }, user.token),
+    ]);
+    expect([sub.errors, payment.errors]).toEqual([undefined, undefined]);
+    const customers = (await server.stripe.customers.list({ email: user.email })).data;
+    expect(customers).toHaveLength(1);
+    expect(await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id])).toEqual([{ stripe_customer_id: customers[0].id }]);
+  });
+
   it('the same idempotency key returns the first answer; a different pricing with it is a CONFLICT', async () => {
     const user = await server.createUser();
     const input = { pricingId: premium, paymentMethod: 'pm_card_visa', idempotencyKey: 'order-7' };
