@@ -210,8 +210,15 @@ describe('subscriptions through GraphQL, against the local Stripe emulator', () 
     const again = (await server.gql(SUBSCRIBE, { input }, user.token)).data.subscribe;
     expect(first.clientSecret).toMatch(/_secret_/);
     expect(again).toEqual(first);
+    // While it waits for its authentication another subscribe is a CONFLICT that says so; canceling it ends it at once.
     const other = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token);
-    expect(other.errors?.[0].extensions?.code).toBe('CONFLICT'); // the first is still waiting for its authentication
+    expect(other.errors?.[0].extensions).toMatchObject({ code: 'CONFLICT', status: 'INCOMPLETE', subscriptionId: first.subscription.id });
+    const canceled = (await server.gql(CANCEL, { id: first.subscription.id }, user.token)).data.cancelSubscription;
+    expect(['CANCELED', 'INCOMPLETE_EXPIRED']).toContain(canceled.status);
+    expect(canceled.endedAt).not.toBeNull();
+    expect(['canceled', 'incomplete_expired']).toContain((await server.stripe.subscriptions.retrieve(first.subscription.stripeSubscriptionId)).status);
+    const retry = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token);
+    expect(retry.data.subscribe.subscription.status).toBe('ACTIVE');
   });
 
   it('every Stripe write of subscribe, 3-D Secure, decline, Checkout, cancel and resume carries an idempotency key made from our ids', async () => {

@@ -68,6 +68,12 @@ function clientKey(value: string | null | undefined): string | null {
 }
 
 function alreadySubscribed(holding: Subscription): DomainError {
+  if (holding.status === SubscriptionStatus.INCOMPLETE) {
+    return conflict('You have a subscription waiting for its first payment (e.g. 3-D Secure); complete it, or cancel it before buying another', {
+      subscriptionId: holding.id,
+      status: 'INCOMPLETE',
+    });
+  }
   return conflict('You already have a paid subscription; cancel it or wait for it to end before buying another', { subscriptionId: holding.id });
 }
 
