@@ -205,7 +205,7 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
       return { subscription: sub };
     }
 
-    const intent = await firstPaymentIntent(stripe, created);
+    const intent = await callStripe(() => firstPaymentIntent(stripe, created), env);
     if (intent?.status === 'requires_action') {
       await tx.flush();
       return { subscription: sub, clientSecret: intent.client_secret };
@@ -231,17 +231,22 @@ const PAID_IN_STRIPE = new Set<string>([SubscriptionStatus.ACTIVE, SubscriptionS
  * earlier attempt (same idempotency key), so its client secret can be answered again.
  */
 async function holdingInStripe(tx: EntityManager, env: BillingEnv, user: User, customerId: string, key: string | null): Promise<Subscription | null> {
-  for await (const s of env.stripe.subscriptions.list({ customer: customerId, limit: 100 })) {
-    const retried = key !== null && s.metadata?.tollgate_user_id === user.id && s.metadata?.tollgate_idempotency_key === key;
-    if (!PAID_IN_STRIPE.has(s.status) && !(retried && s.status === SubscriptionStatus.INCOMPLETE)) continue;
-    const { subscription } = await upsertFromStripe(tx, s, env.logger);
-    if (subscription && !hasEnded(subscription)) {
-      await tx.flush();
-      await tx.populate(subscription, ['pricing']);
-      return subscription;
+  let startingAfter: string | undefined;
+  for (;;) {
+    const page = await callStripe(() => env.stripe.subscriptions.list({ customer: customerId, limit: 100, starting_after: startingAfter }), env);
+    for (const s of page.data) {
+      const retried = key !== null && s.metadata?.tollgate_user_id === user.id && s.metadata?.tollgate_idempotency_key === key;
+      if (!PAID_IN_STRIPE.has(s.status) && !(retried && s.status === SubscriptionStatus.INCOMPLETE)) continue;
+      const { subscription } = await upsertFromStripe(tx, s, env.logger);
+      if (subscription && !hasEnded(subscription)) {
+        await tx.flush();
+        await tx.populate(subscription, ['pricing']);
+        return subscription;
+      }
     }
+    if (!page.has_more || page.data.length === 0) return null;
+    startingAfter = page.data[page.data.length - 1].id;
   }
-  return null;
 }
 
 /**
@@ -295,7 +300,7 @@ async function resumeAnswer(env: BillingEnv, sub: Subscription): Promise<Omit<Su
   }
   if (sub.status === SubscriptionStatus.INCOMPLETE && sub.stripeSubscriptionId) {
     const s = await callStripe(() => env.stripe.subscriptions.retrieve(sub.stripeSubscriptionId!), env);
-    const intent = await firstPaymentIntent(env.stripe, s);
+    const intent = await callStripe(() => firstPaymentIntent(env.stripe, s), env);
     return { clientSecret: intent?.status === 'requires_action' ? intent.client_secret : null };
   }
   return {};
