@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type Stripe from 'stripe';
 import { sql } from './support/db';
 import { captureLogs } from './support/logs';
@@ -65,6 +66,36 @@ describe('webhook sync of subscriptions (real emulator deliveries)', () => {
     expect(mine.endedAt).not.toBeNull();
     expect((await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits).toMatchObject({ plan: { code: 'free' }, source: 'DEFAULT_PLAN' });
     expect(await eventsFor('customer.subscription.deleted', s.id)).toEqual([expect.objectContaining({ status: 'processed' })]);
+  });
+
+  it("a subscription event waits until the user's billing call in progress has ended", async () => {
+    const user = await userOnTestClock(server);
+    const s = await externalSubscription(user.customerId);
+    await server.emulator.idle(10_000);
+    // Hold the user's billing lock, as a subscribe or cancel in flight does, while Stripe announces a change.
+    const holder = new pg.Client({ connectionString: server.databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`tollgate:billing:${user.id}`]);
+      await server.stripe.subscriptions.update(s.id, { cancel_at_period_end: true });
+      let stored: any[] = [];
+      for (let i = 0; i < 100 && stored.length === 0; i++) {
+        stored = await eventsFor('customer.subscription.updated', s.id);
+        if (stored.length === 0) await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await eventsFor('customer.subscription.updated', s.id)).toEqual([expect.objectContaining({ status: 'pending' })]);
+      let [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+      expect(mine.cancelAtPeriodEnd).toBe(false);
+      await holder.query('commit');
+      await server.emulator.idle(10_000);
+      expect(await eventsFor('customer.subscription.updated', s.id)).toEqual([expect.objectContaining({ status: 'processed' })]);
+      [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+      expect(mine.cancelAtPeriodEnd).toBe(true);
+    } finally {
+      await holder.end();
+    }
   });
 
   it('invoice.paid: a renewal moves the period forward', async () => {
