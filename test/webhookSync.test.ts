@@ -216,6 +216,29 @@ describe('webhook sync of subscriptions (real emulator deliveries)', () => {
     expect(await attemptsAbout(garbled.id)).toEqual([1]);
   });
 
+  it("a second subscription of the same customer that copies all of a kept subscription's metadata is adopted as a row of its own", async () => {
+    const owner = await userOnTestClock(server);
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium'), paymentMethod: 'pm_card_visa', idempotencyKey: 'kept-1' } }, owner.token);
+    const kept = res.data.subscribe.subscription;
+    await server.emulator.idle(10_000);
+    const original = await server.stripe.subscriptions.retrieve(kept.stripeSubscriptionId);
+    expect(original.metadata).toMatchObject({ tollgate_subscription_id: kept.id, tollgate_user_id: owner.id, tollgate_idempotency_key: 'kept-1' });
+
+    // Made in Stripe's dashboard by duplicating the first one: the row it names exists, and is linked to the first.
+    const copy = await externalSubscription(owner.customerId, 'pm_card_visa', original.metadata);
+    await server.emulator.idle(10_000);
+
+    const mine = (await server.gql(MY_SUBSCRIPTIONS, undefined, owner.token)).data.mySubscriptions;
+    expect(mine).toHaveLength(2);
+    expect(mine).toContainEqual(expect.objectContaining({ id: kept.id, stripeSubscriptionId: kept.stripeSubscriptionId, status: 'ACTIVE' }));
+    const other = mine.find((s: { stripeSubscriptionId: string }) => s.stripeSubscriptionId === copy.id);
+    expect(other).toMatchObject({ status: 'ACTIVE' });
+    expect(other.id).not.toBe(kept.id);
+    // The client's key still answers with the first subscription only.
+    expect(await sql(server.databaseUrl, 'select id from subscription where user_id = $1 and idempotency_key = $2', [owner.id, 'kept-1'])).toEqual([{ id: kept.id }]);
+    expect(await attemptsAbout(copy.id)).toEqual([1]);
+  });
+
   it("a Checkout Session made elsewhere that names a user's pending subscription does not complete it", async () => {
     const user = await server.createUser();
     const { subscription } = (await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium') } }, user.token)).data.subscribe;
