@@ -80,6 +80,22 @@ describe('daily limits and usage', () => {
     expect(reused.errors?.[0].extensions?.code).toBe('CONFLICT');
   });
 
+  it('with an idempotency key, a refused use (over the limit, unknown metric, bad amount) keeps nothing, and the key stays free', async () => {
+    const user = await server.createUser();
+    await server.gql(RECORD, { input: { metric: 'minutes', amount: 175 } }, user.token);
+    const over = await server.gql(RECORD, { input: { metric: 'minutes', amount: 6, idempotencyKey: 'call-1' } }, user.token);
+    expect(over.errors?.[0].extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', remaining: 5 });
+    const unknown = await server.gql(RECORD, { input: { metric: 'gigawatts', amount: 1, idempotencyKey: 'call-2' } }, user.token);
+    expect(unknown.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    const zero = await server.gql(RECORD, { input: { metric: 'minutes', amount: 0, idempotencyKey: 'call-3' } }, user.token);
+    expect(zero.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect(await sql(server.databaseUrl, 'select idempotency_key from usage_record where user_id = $1', [user.id])).toEqual([]);
+    expect(await sql(server.databaseUrl, 'select metric, used from usage_counter where user_id = $1', [user.id])).toEqual([{ metric: 'minutes', used: 175 }]);
+    // The refused call can be made again with its key once it fits.
+    const fits = await server.gql(RECORD, { input: { metric: 'minutes', amount: 5, idempotencyKey: 'call-1' } }, user.token);
+    expect(fits.data.recordUsage).toEqual({ metric: 'minutes', limit: 180, used: 180, remaining: 0 });
+  });
+
   it('lets exactly 180 of 200 parallel uses of 1 minute through', async () => {
     const user = await server.createUser();
     const results = await Promise.all(
@@ -122,9 +138,39 @@ describe('daily limits and usage', () => {
     const laNextDay = await getLimits(em, { id: la.id, timezone: 'America/Los_Angeles' }, later);
     expect([laNextDay.day, laNextDay.metrics.find((m) => m.metric === 'minutes')!.used]).toEqual(['2026-11-23', 0]);
 
-    // Through GraphQL each user sees their own local date.
-    const res = await server.gql(MY_LIMITS, undefined, auckland.token);
-    expect(res.data.myLimits.day).toBe(localDay('Pacific/Auckland').day);
+  });
+
+  it('through GraphQL, Pacific/Auckland and America/Los_Angeles users each get their own local day, reset time and counter', async () => {
+    const auckland = await server.createUser({ timezone: 'Pacific/Auckland' });
+    const la = await server.createUser({ timezone: 'America/Los_Angeles' });
+    /** The local date in a zone, by Intl (independent of the server's own computation). */
+    const dateIn = (timeZone: string, at: Date) => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+    const before = new Date();
+    const [a, l] = await Promise.all([auckland, la].map(async (u) => (await server.gql(MY_LIMITS, undefined, u.token)).data.myLimits));
+    const after = new Date();
+    // Each answer is that user's own date (either side of the request, should a midnight fall in between).
+    expect([dateIn('Pacific/Auckland', before), dateIn('Pacific/Auckland', after)]).toContain(a.day);
+    expect([dateIn('America/Los_Angeles', before), dateIn('America/Los_Angeles', after)]).toContain(l.day);
+    // resetsAt is the next local midnight: strictly ahead, at most a day ahead, and a midnight there.
+    for (const [limits, zone] of [[a, 'Pacific/Auckland'], [l, 'America/Los_Angeles']] as const) {
+      const resets = new Date(limits.resetsAt);
+      expect(resets.getTime()).toBeGreaterThan(before.getTime());
+      expect(resets.getTime() - before.getTime()).toBeLessThanOrEqual(25 * 3600 * 1000);
+      expect(new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(resets)).toBe('00:00');
+      expect(dateIn(zone, resets) > limits.day).toBe(true);
+    }
+
+    await server.gql(RECORD, { input: { metric: 'minutes', amount: 10 } }, auckland.token);
+    await server.gql(RECORD, { input: { metric: 'minutes', amount: 20 } }, la.token);
+    const minutes = async (token: string) => (await server.gql(MY_LIMITS, undefined, token)).data.myLimits.metrics.find((m: any) => m.metric === 'minutes');
+    expect(await minutes(auckland.token)).toMatchObject({ used: 10, remaining: 170 });
+    expect(await minutes(la.token)).toMatchObject({ used: 20, remaining: 160 });
+    const rows = await sql(server.databaseUrl, `select user_id, to_char(day, 'YYYY-MM-DD') as day, used from usage_counter where user_id = any($1)`, [[auckland.id, la.id]]);
+    expect(rows).toEqual(expect.arrayContaining([
+      { user_id: auckland.id, day: a.day, used: 10 },
+      { user_id: la.id, day: l.day, used: 20 },
+    ]));
+    expect(rows).toHaveLength(2);
   });
 
   it('takes limits from an active subscription, keeps the day\'s usage across a plan change, and falls back when the period ends', async () => {

@@ -1,3 +1,4 @@
+import Stripe from 'stripe';
 import { createTestDatabase, sql } from './support/db';
 import { startEmulator } from '../src/emulator';
 import { runScript } from './support/cli';
@@ -120,15 +121,33 @@ describe('npm run seed with Stripe', () => {
     try {
       const url = await createTestDatabase('seedstripe');
       const env = { DATABASE_URL: url, STRIPE_EMULATOR_PORT: String(emulator.port) };
+      const stripe = new Stripe('sk_test_seed', { host: '127.0.0.1', port: emulator.port, protocol: 'http', maxNetworkRetries: 0 });
+      const stored = () =>
+        sql(url, `select p.code, p.stripe_product_id, pp.lookup_key, pp.stripe_price_id from plan p join plan_pricing pp on pp.plan_id = p.id order by p.sort_order`);
+      const byLookupKey = async (key: string) => (await stripe.prices.list({ lookup_keys: [key] })).data;
+
       const first = await runScript('seed', [], env);
       expect(first.code).toBe(0);
       expect(first.stdout).toMatch(/stripe: 3 products created, 2 prices created, 0 replaced, 0 unchanged/);
+      const rows = await stored();
+      const products = (await stripe.products.list({ limit: 100 })).data;
+      expect(rows.map((r) => r.stripe_product_id)).toEqual(rows.map((r) => products.find((p) => p.metadata.tollgate_plan_code === r.code)!.id));
+      const premium = rows.find((r) => r.code === 'premium')!;
+      expect(rows.find((r) => r.code === 'free')!.stripe_price_id).toBeNull();
+      expect((await byLookupKey('premium_monthly')).map((p) => [p.id, p.unit_amount])).toEqual([[premium.stripe_price_id, 20000]]);
+
       const second = await runScript('seed', [], env);
       expect(second.stdout).toMatch(/stripe: 0 products created, 0 prices created, 0 replaced, 2 unchanged/);
+      expect(await stored()).toEqual(rows);
+      expect((await stripe.prices.list({ limit: 100 })).data).toHaveLength(2);
+
       const changed = await runScript('seed', ['--premium-amount', '210'], env);
       expect(changed.stdout).toMatch(/stripe: 0 products created, 0 prices created, 1 replaced, 1 unchanged/);
-      const [row] = await sql(url, `select stripe_price_id from plan_pricing where lookup_key = 'premium_monthly'`);
-      expect(row.stripe_price_id).toMatch(/^price_/);
+      const [row] = (await stored()).filter((r) => r.code === 'premium');
+      const [current] = await byLookupKey('premium_monthly');
+      expect(current).toMatchObject({ id: row.stripe_price_id, unit_amount: 21000, active: true, product: premium.stripe_product_id });
+      expect(current.id).not.toBe(premium.stripe_price_id);
+      expect(await stripe.prices.retrieve(premium.stripe_price_id)).toMatchObject({ active: false, lookup_key: null });
     } finally {
       await emulator.stop();
     }

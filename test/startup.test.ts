@@ -168,12 +168,17 @@ describe('server process', () => {
       // The local Stripe emulator kept its state too: the subscription bought before the restart is
       // still there to cancel, the catalog was not made twice, and one webhook endpoint replaced the old one.
       const token = demoToken(server.output());
-      const [sub] = (await gql(Number(env.PORT), '{ mySubscriptions { id status } }', token)).data.mySubscriptions;
+      const [sub] = (await gql(Number(env.PORT), '{ mySubscriptions { id status stripeSubscriptionId } }', token)).data.mySubscriptions;
       expect(sub.status).toBe('ACTIVE');
       const canceled = await gql(Number(env.PORT), 'mutation($id: ID!) { cancelSubscription(id: $id) { cancelAtPeriodEnd } }', token, { id: sub.id });
       expect(canceled).toEqual({ data: { cancelSubscription: { cancelAtPeriodEnd: true } } });
       const stripe = new Stripe('sk_test_startup', { host: '127.0.0.1', port: Number(env.STRIPE_EMULATOR_PORT), protocol: 'http', maxNetworkRetries: 0 });
       expect((await stripe.products.list({ limit: 100 })).data).toHaveLength(3);
+      // Its Prices too: one per paid option, found by lookup_key, the same the subscription was bought at.
+      const prices = (await stripe.prices.list({ limit: 100 })).data;
+      expect(prices.map((p) => [p.lookup_key, p.active]).sort()).toEqual([['day_pass_daily', true], ['premium_monthly', true]]);
+      const bought = await stripe.subscriptions.retrieve(sub.stripeSubscriptionId);
+      expect(bought.items.data[0].price.id).toBe(prices.find((p) => p.lookup_key === 'premium_monthly')!.id);
       expect((await stripe.webhookEndpoints.list()).data.map((e) => e.url)).toEqual([`http://localhost:${env.PORT}/webhooks/stripe`]);
 
       // A script run while the server is up uses the server's embedded PostgreSQL and leaves it running.

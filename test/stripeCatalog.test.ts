@@ -5,10 +5,23 @@ import { syncStripeCatalog } from '../src/billing/stripeCatalog';
 import { sql } from './support/db';
 import { startTestServer, type TestServer } from './support/server';
 
+/** A write (POST) the emulator answered, with the Idempotency-Key it carried. */
+interface Write {
+  path: string;
+  key: string | null;
+}
+
 describe('Stripe catalog and customers', () => {
   let server: TestServer;
+  const writes: Write[] = [];
   beforeAll(async () => {
-    server = await startTestServer({ stripe: true, webhooks: false });
+    server = await startTestServer({
+      stripe: true,
+      webhooks: false,
+      emulatorLog: (msg, fields: any) => {
+        if (msg === 'request' && fields.method === 'POST') writes.push({ path: fields.path, key: fields.idempotency_key });
+      },
+    });
   });
   afterAll(() => server.close());
 
@@ -51,6 +64,7 @@ describe('Stripe catalog and customers', () => {
 
   it('replaces a Price whose amount changed: the lookup key moves, the old Price is deactivated', async () => {
     const old = (await server.stripe.prices.list({ lookup_keys: ['day_pass_daily'] })).data[0];
+    writes.length = 0;
     await seedCatalog(server.em() as EntityManager, catalogDefinition({ ...DEFAULT_AMOUNTS, dayPass: '6' }));
     const report = await syncStripeCatalog(server.em(), server.stripe);
     expect(report.pricesReplaced).toEqual(['day_pass_daily']);
@@ -70,6 +84,31 @@ describe('Stripe catalog and customers', () => {
     const back = (await server.stripe.prices.list({ lookup_keys: ['day_pass_daily'] })).data[0];
     expect(back).toMatchObject({ unit_amount: 500, active: true });
     expect([old.id, current[0].id]).not.toContain(back.id);
+
+    // Every write of the sync carried an idempotency key made from our pricing's id.
+    const [{ id: pricingId }] = await sql(server.databaseUrl, `select id from plan_pricing where lookup_key = 'day_pass_daily'`);
+    expect(writes.map((w) => w.path)).toEqual([
+      '/v1/prices',
+      `/v1/prices/${old.id}`,
+      '/v1/prices',
+      `/v1/prices/${current[0].id}`,
+    ]);
+    for (const w of writes) expect(w.key).toMatch(new RegExp(`^tollgate:price:${pricingId}:`));
+  });
+
+  it('renames a Product whose plan was renamed, with an idempotency key', async () => {
+    const [plan] = await sql(server.databaseUrl, `select id, stripe_product_id from plan where code = 'premium'`);
+    await sql(server.databaseUrl, `update plan set name = 'Premium Plus' where id = $1`, [plan.id]);
+    writes.length = 0;
+    await syncStripeCatalog(server.em(), server.stripe);
+    expect((await server.stripe.products.retrieve(plan.stripe_product_id)).name).toBe('Premium Plus');
+    expect(writes).toEqual([{ path: `/v1/products/${plan.stripe_product_id}`, key: expect.stringMatching(new RegExp(`^tollgate:product:${plan.id}:update:`)) }]);
+    writes.length = 0;
+    await syncStripeCatalog(server.em(), server.stripe);
+    expect(writes).toEqual([]);
+    await sql(server.databaseUrl, `update plan set name = 'Premium' where id = $1`, [plan.id]);
+    await syncStripeCatalog(server.em(), server.stripe);
+    expect((await server.stripe.products.retrieve(plan.stripe_product_id)).name).toBe('Premium');
   });
 
   it('creates one Stripe customer for two concurrent first calls of one user', async () => {

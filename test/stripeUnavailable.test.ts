@@ -42,6 +42,10 @@ describe('the emulator stops answering', () => {
   it('subscribe is PAYMENT_SERVICE_UNAVAILABLE naming the host, the route and the fix; nothing is written; the rest keeps working', async () => {
     const premium = await pricingId(server, 'premium');
     const user = await server.createUser();
+    // One who already has a Stripe customer and an open Checkout: their subscribe asks Stripe first of all.
+    const known = await server.createUser();
+    const opened = await server.gql(SUBSCRIBE, { input: { pricingId: premium } }, known.token);
+    expect(opened.errors).toBeUndefined();
     expect((await readyz(server)).body).toMatchObject({ status: 'ready', checks: { database: 'ok', stripe: { status: 'ok' } } });
     await server.emulator.stop();
     const address = `127.0.0.1:${server.emulator.port}`;
@@ -57,6 +61,11 @@ describe('the emulator stops answering', () => {
     expect(res.errors?.[0].extensions).not.toHaveProperty('proxy');
     expect(await sql(server.databaseUrl, 'select id from subscription where user_id = $1', [user.id])).toEqual([]);
     expect(await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id])).toEqual([{ stripe_customer_id: null }]);
+    for (const input of [{ pricingId: premium, paymentMethod: 'pm_card_visa' }, { pricingId: premium }]) {
+      const again = await server.gql(SUBSCRIBE, { input }, known.token);
+      expect(again.errors?.[0].extensions).toMatchObject({ code: 'PAYMENT_SERVICE_UNAVAILABLE', reason: 'connection', stripeHost: address });
+    }
+    expect(await sql(server.databaseUrl, 'select status from subscription where user_id = $1', [known.id])).toEqual([{ status: 'incomplete' }]);
 
     const limits = await server.gql(MY_LIMITS, undefined, user.token);
     expect(limits.data.myLimits).toMatchObject({ plan: { code: 'free' }, source: 'DEFAULT_PLAN' });

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type Stripe from 'stripe';
 import { sql } from './support/db';
 import { captureLogs } from './support/logs';
@@ -65,6 +66,36 @@ describe('webhook sync of subscriptions (real emulator deliveries)', () => {
     expect(mine.endedAt).not.toBeNull();
     expect((await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits).toMatchObject({ plan: { code: 'free' }, source: 'DEFAULT_PLAN' });
     expect(await eventsFor('customer.subscription.deleted', s.id)).toEqual([expect.objectContaining({ status: 'processed' })]);
+  });
+
+  it("a subscription event waits until the user's billing call in progress has ended", async () => {
+    const user = await userOnTestClock(server);
+    const s = await externalSubscription(user.customerId);
+    await server.emulator.idle(10_000);
+    // Hold the user's billing lock, as a subscribe or cancel in flight does, while Stripe announces a change.
+    const holder = new pg.Client({ connectionString: server.databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`tollgate:billing:${user.id}`]);
+      await server.stripe.subscriptions.update(s.id, { cancel_at_period_end: true });
+      let stored: any[] = [];
+      for (let i = 0; i < 100 && stored.length === 0; i++) {
+        stored = await eventsFor('customer.subscription.updated', s.id);
+        if (stored.length === 0) await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await eventsFor('customer.subscription.updated', s.id)).toEqual([expect.objectContaining({ status: 'pending' })]);
+      let [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+      expect(mine.cancelAtPeriodEnd).toBe(false);
+      await holder.query('commit');
+      await server.emulator.idle(10_000);
+      expect(await eventsFor('customer.subscription.updated', s.id)).toEqual([expect.objectContaining({ status: 'processed' })]);
+      [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+      expect(mine.cancelAtPeriodEnd).toBe(true);
+    } finally {
+      await holder.end();
+    }
   });
 
   it('invoice.paid: a renewal moves the period forward', async () => {
@@ -183,6 +214,29 @@ describe('webhook sync of subscriptions (real emulator deliveries)', () => {
     ]);
     expect(await attemptsAbout(copied.id)).toEqual([1]);
     expect(await attemptsAbout(garbled.id)).toEqual([1]);
+  });
+
+  it("a second subscription of the same customer that copies all of a kept subscription's metadata is adopted as a row of its own", async () => {
+    const owner = await userOnTestClock(server);
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium'), paymentMethod: 'pm_card_visa', idempotencyKey: 'kept-1' } }, owner.token);
+    const kept = res.data.subscribe.subscription;
+    await server.emulator.idle(10_000);
+    const original = await server.stripe.subscriptions.retrieve(kept.stripeSubscriptionId);
+    expect(original.metadata).toMatchObject({ tollgate_subscription_id: kept.id, tollgate_user_id: owner.id, tollgate_idempotency_key: 'kept-1' });
+
+    // Made in Stripe's dashboard by duplicating the first one: the row it names exists, and is linked to the first.
+    const copy = await externalSubscription(owner.customerId, 'pm_card_visa', original.metadata);
+    await server.emulator.idle(10_000);
+
+    const mine = (await server.gql(MY_SUBSCRIPTIONS, undefined, owner.token)).data.mySubscriptions;
+    expect(mine).toHaveLength(2);
+    expect(mine).toContainEqual(expect.objectContaining({ id: kept.id, stripeSubscriptionId: kept.stripeSubscriptionId, status: 'ACTIVE' }));
+    const other = mine.find((s: { stripeSubscriptionId: string }) => s.stripeSubscriptionId === copy.id);
+    expect(other).toMatchObject({ status: 'ACTIVE' });
+    expect(other.id).not.toBe(kept.id);
+    // The client's key still answers with the first subscription only.
+    expect(await sql(server.databaseUrl, 'select id from subscription where user_id = $1 and idempotency_key = $2', [owner.id, 'kept-1'])).toEqual([{ id: kept.id }]);
+    expect(await attemptsAbout(copy.id)).toEqual([1]);
   });
 
   it("a Checkout Session made elsewhere that names a user's pending subscription does not complete it", async () => {

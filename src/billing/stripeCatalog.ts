@@ -38,9 +38,7 @@ async function ensureProduct(stripe: Stripe, plan: Plan, report: StripeCatalogRe
     try {
       const existing = await stripe.products.retrieve(plan.stripeProductId);
       if (!existing.deleted) {
-        if (existing.name !== plan.name || !existing.active) {
-          await stripe.products.update(existing.id, { name: plan.name, active: true });
-        }
+        if (existing.name !== plan.name || !existing.active) await refreshProduct(stripe, plan, existing);
         return existing.id;
       }
     } catch (err) {
@@ -50,7 +48,7 @@ async function ensureProduct(stripe: Stripe, plan: Plan, report: StripeCatalogRe
   // The product an earlier run made (its id was lost here, e.g. a fresh database) carries our plan code.
   for await (const product of stripe.products.list({ limit: 100 })) {
     if (product.metadata?.tollgate_plan_code === plan.code) {
-      if (product.name !== plan.name || !product.active) await stripe.products.update(product.id, { name: plan.name, active: true });
+      if (product.name !== plan.name || !product.active) await refreshProduct(stripe, plan, product);
       return product.id;
     }
   }
@@ -61,6 +59,15 @@ async function ensureProduct(stripe: Stripe, plan: Plan, report: StripeCatalogRe
   );
   report.productsCreated.push(plan.code);
   return product.id;
+}
+
+/** Renames (and reactivates) a plan's Product; the key names the version of the Product it changes. */
+async function refreshProduct(stripe: Stripe, plan: Plan, product: Stripe.Product): Promise<void> {
+  await stripe.products.update(
+    product.id,
+    { name: plan.name, active: true },
+    { idempotencyKey: idempotencyKey('product', plan.id, 'update', product.updated, plan.name) },
+  );
 }
 
 function matches(price: Stripe.Price, pricing: PlanPricing, productId: string): boolean {
@@ -94,7 +101,7 @@ async function ensurePrice(stripe: Stripe, plan: Plan, pricing: PlanPricing, pro
     idempotencyKey: idempotencyKey('price', pricing.id, current?.id ?? 'first', pricing.amountMinor, pricing.currency, pricing.interval, pricing.intervalCount),
   });
   if (current) {
-    await stripe.prices.update(current.id, { active: false });
+    await stripe.prices.update(current.id, { active: false }, { idempotencyKey: idempotencyKey('price', pricing.id, 'deactivate', current.id) });
     report.pricesReplaced.push(pricing.lookupKey);
   } else {
     report.pricesCreated.push(pricing.lookupKey);

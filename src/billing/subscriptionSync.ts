@@ -54,38 +54,45 @@ const ENDED: ReadonlyArray<Stripe.Subscription.Status> = ['canceled', 'incomplet
 export interface SyncOutcome {
   subscription: Subscription | null;
   /**
-   * "updated" our row, "adopted" one made outside Tollgate, or recorded and not applied: "unknown-customer",
-   * "unknown-price", "abandoned" (one Tollgate started whose row was rolled back, e.g. a declined first
-   * payment, and that has ended in Stripe).
+   * "updated" our row, "adopted" one we had no row for (made outside Tollgate, or ours whose row was
+   * lost), or recorded and not applied: "unknown-customer", "unknown-price", "abandoned" (a subscribe
+   * attempt Tollgate started and rolled back, e.g. a declined first payment, that has ended in Stripe).
    */
   result: 'updated' | 'adopted' | 'unknown-customer' | 'unknown-price' | 'abandoned';
 }
 
-/**
- * The row a Stripe subscription's metadata names, when it may be that subscription's: the row belongs to
- * the subscription's customer and is not linked to another Stripe subscription already. A copied or
- * forged `tollgate_subscription_id` (another customer's row, or not one of our ids) names nothing.
- */
-async function namedRow(em: EntityManager, s: Stripe.Subscription, customerId: string | null, logger?: Logger): Promise<Subscription | null> {
+/** The id of ours a Stripe subscription's metadata names, when it is one of our ids at all. */
+function namedId(s: Stripe.Subscription): string | null {
   const ourId = s.metadata?.[SUBSCRIPTION_ID_KEY];
-  if (!ourId || !UUID.test(ourId)) return null;
-  const named = await em.findOne(Subscription, { id: ourId }, { populate: ['pricing', 'user'] });
-  if (!named) return null;
-  if (named.user.stripeCustomerId !== customerId || (named.stripeSubscriptionId && named.stripeSubscriptionId !== s.id)) {
-    logger?.warn({ stripeSubscription: s.id, customer: customerId, names: ourId }, 'a Stripe subscription names a Tollgate subscription that is not its own; not linked');
-    return null;
-  }
-  return named;
+  return ourId && UUID.test(ourId) ? ourId : null;
 }
 
 /**
- * Finds our row for a Stripe subscription (by id, then by the metadata we set, when it matches) and
- * applies Stripe's state; a subscription made elsewhere for a customer we know is adopted. Callers hold
- * the user's billing lock (see lockUser) when they can, so no other write to the row races this one.
+ * Whether the row a Stripe subscription's metadata names may be that subscription's: the row belongs to
+ * the subscription's customer and is not linked to another Stripe subscription already. A copied
+ * `tollgate_subscription_id` (another customer's row, or one already taken) links nothing.
+ */
+function isOwnRow(named: Subscription, s: Stripe.Subscription, customerId: string | null, logger?: Logger): boolean {
+  if (named.user.stripeCustomerId === customerId && (!named.stripeSubscriptionId || named.stripeSubscriptionId === s.id)) return true;
+  logger?.warn({ stripeSubscription: s.id, customer: customerId, names: named.id }, 'a Stripe subscription names a Tollgate subscription that is not its own; not linked');
+  return false;
+}
+
+/**
+ * Finds our row for a Stripe subscription (by id, then by the metadata we set, when it is that
+ * customer's row) and applies Stripe's state. One we have no row for is adopted when its customer is
+ * ours; when our metadata names a row that does not exist, it is one of our subscribe attempts whose row
+ * was rolled back or lost: an ended one (a declined first payment) is not brought back, and a live one is
+ * adopted under the row id and idempotency key its metadata names, so a retry of a subscribe whose answer
+ * was lost finds it (and its Checkout return link still works). Callers hold the user's billing lock (see
+ * lockUser) when they can, so no other write to the row races this one.
  */
 export async function upsertFromStripe(em: EntityManager, s: Stripe.Subscription, logger?: Logger): Promise<SyncOutcome> {
   const customerId = stripeId(s.customer);
-  const sub = (await em.findOne(Subscription, { stripeSubscriptionId: s.id }, { populate: ['pricing'] })) ?? (await namedRow(em, s, customerId, logger));
+  const linked = await em.findOne(Subscription, { stripeSubscriptionId: s.id }, { populate: ['pricing'] });
+  const ourId = linked ? null : namedId(s);
+  const named = ourId ? await em.findOne(Subscription, { id: ourId }, { populate: ['pricing', 'user'] }) : null;
+  const sub = linked ?? (named && isOwnRow(named, s, customerId, logger) ? named : null);
   if (sub) {
     applyStripeSubscription(sub, s);
     return { subscription: sub, result: 'updated' };
@@ -95,12 +102,10 @@ export async function upsertFromStripe(em: EntityManager, s: Stripe.Subscription
     logger?.warn({ stripeSubscription: s.id, customer: customerId }, 'Stripe subscription for a customer Tollgate does not know');
     return { subscription: null, result: 'unknown-customer' };
   }
-  const ourId = s.metadata?.[SUBSCRIPTION_ID_KEY];
-  if (ourId && UUID.test(ourId) && ENDED.includes(s.status) && !(await em.findOne(Subscription, { id: ourId }, { fields: ['id'] }))) {
-    // Tollgate started it and rolled its row back (the first payment was declined, so it was canceled
-    // right away): there is nothing to adopt. One that is still live is adopted below, since the
-    // customer pays for it.
-    logger?.info({ stripeSubscription: s.id, user: user.id }, 'a subscription Tollgate started and abandoned has ended in Stripe; nothing to adopt');
+  // Ours, but no row has the id it names: a subscribe attempt that was never kept here.
+  const unkept = ourId !== null && !named;
+  if (unkept && ENDED.includes(s.status)) {
+    logger?.info({ stripeSubscription: s.id, user: user.id, status: s.status }, 'a subscribe attempt that ended in Stripe without being kept here is not adopted');
     return { subscription: null, result: 'abandoned' };
   }
   const priceId = stripeId(s.items.data[0]?.price);
@@ -109,9 +114,19 @@ export async function upsertFromStripe(em: EntityManager, s: Stripe.Subscription
     logger?.warn({ stripeSubscription: s.id, price: priceId }, 'Stripe subscription for a price that is not in the catalog');
     return { subscription: null, result: 'unknown-price' };
   }
-  const adopted = em.create(Subscription, { user, plan: pricing.plan, pricing, status: s.status as SubscriptionStatus });
+  const restored = unkept && s.metadata.tollgate_user_id === user.id;
+  const key = restored ? s.metadata.tollgate_idempotency_key || null : null;
+  const keyFree = key ? !(await em.findOne(Subscription, { user, idempotencyKey: key }, { fields: ['id'] })) : false;
+  const adopted = em.create(Subscription, {
+    ...(restored ? { id: ourId } : {}),
+    user,
+    plan: pricing.plan,
+    pricing,
+    status: s.status as SubscriptionStatus,
+    idempotencyKey: keyFree ? key : null,
+  });
   applyStripeSubscription(adopted, s);
-  logger?.info({ stripeSubscription: s.id, user: user.id }, 'adopted a subscription made outside Tollgate');
+  logger?.info({ stripeSubscription: s.id, user: user.id }, restored ? 'adopted a Tollgate subscription whose row was lost' : 'adopted a subscription made outside Tollgate');
   return { subscription: adopted, result: 'adopted' };
 }
 

@@ -7,7 +7,7 @@ import { ensureCustomer } from './customers';
 import type { BillingEnv } from './env';
 import { DomainError, badInput, conflict, notFound } from './errors';
 import { lockUser } from './locks';
-import { applyExpiredCheckout, applyStripeSubscription, stripeId, SUBSCRIPTION_ID_KEY, UUID } from './subscriptionSync';
+import { applyExpiredCheckout, applyStripeSubscription, stripeId, SUBSCRIPTION_ID_KEY, upsertFromStripe, UUID } from './subscriptionSync';
 
 /** Statuses in which a subscription still holds (or is about to hold) the user's paid plan. */
 const HOLDING: SubscriptionStatus[] = [
@@ -44,15 +44,45 @@ export function clientUrl(value: string | null | undefined, field: string): stri
   throw badInput(`${field} must be an absolute http(s) URL`, { field });
 }
 
+/** What Stripe keeps about the subscribe call: enough to find our row again, or to rebuild it if it was lost. */
 function metadata(user: User, sub: Subscription, pricing: PlanPricing): Record<string, string> {
-  return { tollgate_user_id: user.id, [SUBSCRIPTION_ID_KEY]: sub.id, tollgate_pricing_id: pricing.id, tollgate_plan: pricing.plan.code };
+  return {
+    tollgate_user_id: user.id,
+    [SUBSCRIPTION_ID_KEY]: sub.id,
+    tollgate_pricing_id: pricing.id,
+    tollgate_plan: pricing.plan.code,
+    ...(sub.idempotencyKey ? { tollgate_idempotency_key: sub.idempotencyKey } : {}),
+  };
+}
+
+/** The longest idempotency key a client may send (it is stored and put in Stripe metadata). */
+const MAX_KEY_LENGTH = 200;
+
+function clientKey(value: string | null | undefined): string | null {
+  if (value === undefined || value === null) return null;
+  const key = value.trim();
+  if (!key) throw badInput('idempotencyKey must not be empty', { field: 'idempotencyKey' });
+  if (key.length > MAX_KEY_LENGTH) throw badInput(`idempotencyKey is longer than ${MAX_KEY_LENGTH} characters`, { field: 'idempotencyKey' });
+  return key;
+}
+
+function alreadySubscribed(holding: Subscription): DomainError {
+  if (holding.status === SubscriptionStatus.INCOMPLETE) {
+    return conflict('You have a subscription waiting for its first payment (e.g. 3-D Secure); complete it, or cancel it before buying another', {
+      subscriptionId: holding.id,
+      status: 'INCOMPLETE',
+    });
+  }
+  return conflict('You already have a paid subscription; cancel it or wait for it to end before buying another', { subscriptionId: holding.id });
 }
 
 /**
  * Subscribes the user to a paid pricing option. With a payment method the Stripe subscription is created
  * directly (active, or incomplete with a client secret when the card needs authentication; a declined
  * card leaves nothing usable behind and fails with PAYMENT_FAILED). Without one, a Checkout Session is
- * opened and its URL returned. Calls of one user are serialised; a user holding a paid subscription gets
+ * opened and its URL returned; a user has at most one open Checkout (asking again for the same option
+ * returns it, anything else expires it first), so no number of calls can end in two subscriptions.
+ * Calls of one user are serialised; a user holding a paid subscription, here or in Stripe, gets
  * CONFLICT; the same idempotency key returns the first answer.
  */
 export async function subscribe(em: EntityManager, env: BillingEnv, userId: string, input: SubscribeInput): Promise<SubscribeResult> {
@@ -66,19 +96,20 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
   const successUrl = clientUrl(input.successUrl, 'successUrl');
   const cancelUrl = clientUrl(input.cancelUrl, 'cancelUrl');
   const paymentMethod = input.paymentMethod?.trim() || null;
-  const key = input.idempotencyKey?.trim() || null;
+  const key = clientKey(input.idempotencyKey);
   const { stripe } = env;
 
   // Committed on its own, so a failed subscribe never loses the customer Stripe made.
   const customerId = await ensureCustomer(em.fork(), stripe, userId, env);
 
-  return em.transactional(async (tx) => {
+  // A refusal found under the lock (CONFLICT) is thrown after the commit, so what was learnt from Stripe on the way is kept.
+  const outcome = await em.transactional(async (tx): Promise<SubscribeResult | DomainError> => {
     await lockUser(tx, userId);
     const user = await tx.findOneOrFail(User, userId);
     if (key) {
       const prior = await tx.findOne(Subscription, { user, idempotencyKey: key }, { populate: ['pricing'] });
       if (prior) {
-        if (prior.pricing.id !== pricing.id) throw conflict(`idempotencyKey "${key}" was already used for another pricing option`, { field: 'idempotencyKey' });
+        if (prior.pricing.id !== pricing.id) return conflict(`idempotencyKey "${key}" was already used for another pricing option`, { field: 'idempotencyKey' });
         return { subscription: prior, ...(await resumeAnswer(env, prior)) };
       }
     }
@@ -88,8 +119,23 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
       stripeSubscriptionId: { $ne: null },
       $or: [{ currentPeriodEnd: null }, { currentPeriodEnd: { $gt: new Date() } }],
     });
-    if (holding) {
-      throw conflict('You already have a paid subscription; cancel it or wait for it to end before buying another', { subscriptionId: holding.id });
+    if (holding) return alreadySubscribed(holding);
+
+    // Stripe is the source of truth: a subscription our rows do not show yet (its webhook is late, or
+    // the answer to an earlier call was lost after Stripe made it) holds too.
+    const inStripe = await holdingInStripe(tx, env, user, customerId, key);
+    if (inStripe) {
+      if (key && inStripe.idempotencyKey === key && inStripe.pricing.id === pricing.id) return { subscription: inStripe, ...(await resumeAnswer(env, inStripe)) };
+      return alreadySubscribed(inStripe);
+    }
+
+    const open = await settleOpenCheckouts(tx, env, user, paymentMethod ? null : pricing);
+    if (open instanceof DomainError) return open;
+    if (open) {
+      open.subscription.successUrl = successUrl;
+      open.subscription.cancelUrl = cancelUrl;
+      if (key) open.subscription.idempotencyKey ??= key;
+      return { subscription: open.subscription, checkoutUrl: open.checkoutUrl };
     }
 
     const sub = tx.create(Subscription, {
@@ -103,8 +149,9 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
       cancelUrl,
     });
     await tx.flush();
-    // Derived from our ids: the client's key when given (a retry after a crash finds Stripe's first answer), else the new row's id.
-    const stripeKey = (step: string) => idempotencyKey('subscribe', key ? `${user.id}:${key}` : sub.id, step);
+    // Derived from the new row's id; a retry after a lost answer is recognised by holdingInStripe above.
+    const stripeKey = (step: string) => idempotencyKey('subscribe', sub.id, step);
+    const meta = metadata(user, sub, pricing);
 
     if (!paymentMethod) {
       const session = await callStripe(
@@ -117,8 +164,8 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
               line_items: [{ price: pricing.stripePriceId!, quantity: 1 }],
               success_url: `${env.publicUrl}/subscriptions/${sub.id}/success?session_id={CHECKOUT_SESSION_ID}`,
               cancel_url: `${env.publicUrl}/subscriptions/${sub.id}/cancel`,
-              metadata: metadata(user, sub, pricing),
-              subscription_data: { metadata: metadata(user, sub, pricing) },
+              metadata: meta,
+              subscription_data: { metadata: meta },
             },
             { idempotencyKey: stripeKey('checkout') },
           ),
@@ -145,7 +192,7 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
             default_payment_method: attached.id,
             cancel_at_period_end: !pricing.autoRenew,
             payment_behavior: 'allow_incomplete',
-            metadata: metadata(user, sub, pricing),
+            metadata: meta,
           },
           { idempotencyKey: stripeKey('create') },
         ),
@@ -157,7 +204,7 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
       return { subscription: sub };
     }
 
-    const intent = await firstPaymentIntent(stripe, created);
+    const intent = await callStripe(() => firstPaymentIntent(stripe, created), env);
     if (intent?.status === 'requires_action') {
       await tx.flush();
       return { subscription: sub, clientSecret: intent.client_secret };
@@ -170,6 +217,78 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
       stripeCode: error?.code,
     });
   });
+  if (outcome instanceof DomainError) throw outcome;
+  return outcome;
+}
+
+/** Stripe statuses in which a subscription we have no row for blocks a new one. */
+const PAID_IN_STRIPE = new Set<string>([SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING, SubscriptionStatus.PAST_DUE, SubscriptionStatus.UNPAID]);
+
+/**
+ * A subscription of the customer in Stripe that holds a plan though no row of ours says so: it is
+ * adopted (see upsertFromStripe) and returned. An incomplete one counts only when it is this very call's
+ * earlier attempt (same idempotency key), so its client secret can be answered again.
+ */
+async function holdingInStripe(tx: EntityManager, env: BillingEnv, user: User, customerId: string, key: string | null): Promise<Subscription | null> {
+  let startingAfter: string | undefined;
+  for (;;) {
+    const page = await callStripe(() => env.stripe.subscriptions.list({ customer: customerId, limit: 100, starting_after: startingAfter }), env);
+    for (const s of page.data) {
+      const retried = key !== null && s.metadata?.tollgate_user_id === user.id && s.metadata?.tollgate_idempotency_key === key;
+      if (!PAID_IN_STRIPE.has(s.status) && !(retried && s.status === SubscriptionStatus.INCOMPLETE)) continue;
+      const { subscription } = await upsertFromStripe(tx, s, env.logger);
+      if (subscription && !hasEnded(subscription)) {
+        await tx.flush();
+        await tx.populate(subscription, ['pricing']);
+        return subscription;
+      }
+    }
+    if (!page.has_more || page.data.length === 0) return null;
+    startingAfter = page.data[page.data.length - 1].id;
+  }
+}
+
+/**
+ * The user's Checkouts that are still open in our rows, brought up to date from Stripe. One that was paid
+ * meanwhile is applied and makes this a CONFLICT; one open for `reusable` is returned to be answered
+ * again; every other open one is expired in Stripe, so it can no longer be paid.
+ */
+async function settleOpenCheckouts(
+  tx: EntityManager,
+  env: BillingEnv,
+  user: User,
+  reusable: PlanPricing | null,
+): Promise<{ subscription: Subscription; checkoutUrl: string | null } | DomainError | null> {
+  const rows = await tx.find(
+    Subscription,
+    { user, stripeSubscriptionId: null, stripeCheckoutSessionId: { $ne: null }, status: SubscriptionStatus.INCOMPLETE },
+    { populate: ['pricing'], orderBy: { createdAt: 'desc', id: 'desc' } },
+  );
+  const sessions = await Promise.all(rows.map((row) => callStripe(() => env.stripe.checkout.sessions.retrieve(row.stripeCheckoutSessionId!), env)));
+  const paid = rows.some((_, i) => sessions[i].status === 'complete');
+  let reuse: { subscription: Subscription; checkoutUrl: string | null } | null = null;
+  let conflicting: Subscription | null = null;
+  for (const [i, row] of rows.entries()) {
+    let session = sessions[i];
+    if (session.status === 'open' && !paid && !reuse && reusable && row.pricing.id === reusable.id) {
+      reuse = { subscription: row, checkoutUrl: session.url };
+      continue;
+    }
+    if (session.status === 'open') {
+      try {
+        session = await callStripe(() => env.stripe.checkout.sessions.expire(session.id, {}, { idempotencyKey: idempotencyKey('subscription', row.id, 'expire') }), env);
+      } catch (err) {
+        // Stripe refuses to expire a session that was completed a moment ago: take it as it is now.
+        if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) throw err;
+        session = await callStripe(() => env.stripe.checkout.sessions.retrieve(session.id), env);
+      }
+    }
+    await applyCheckoutSession(env, row, session);
+    if (!hasEnded(row)) conflicting ??= row;
+  }
+  await tx.flush();
+  if (conflicting) return alreadySubscribed(conflicting);
+  return reuse;
 }
 
 /** For an idempotent replay: the client secret again while the first payment still needs the customer. */
@@ -180,7 +299,7 @@ async function resumeAnswer(env: BillingEnv, sub: Subscription): Promise<Omit<Su
   }
   if (sub.status === SubscriptionStatus.INCOMPLETE && sub.stripeSubscriptionId) {
     const s = await callStripe(() => env.stripe.subscriptions.retrieve(sub.stripeSubscriptionId!), env);
-    const intent = await firstPaymentIntent(env.stripe, s);
+    const intent = await callStripe(() => firstPaymentIntent(env.stripe, s), env);
     return { clientSecret: intent?.status === 'requires_action' ? intent.client_secret : null };
   }
   return {};
@@ -209,47 +328,57 @@ function hasEnded(sub: Subscription): boolean {
   );
 }
 
+/**
+ * Runs a change of the subscription in Stripe and applies the answer. When Stripe refuses it because the
+ * subscription ended there (canceled in the dashboard, say, with its webhook not here yet), the row is
+ * brought up to date and the refusal returned as BAD_USER_INPUT, to be thrown once that is committed.
+ */
+async function changeInStripe(env: BillingEnv, sub: Subscription, call: () => Promise<Stripe.Subscription>): Promise<DomainError | null> {
+  try {
+    applyStripeSubscription(sub, await callStripe(call, env));
+    return null;
+  } catch (err) {
+    if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) throw err;
+    applyStripeSubscription(sub, await callStripe(() => env.stripe.subscriptions.retrieve(sub.stripeSubscriptionId!), env));
+    if (!hasEnded(sub)) throw err;
+    return badInput('This subscription has already ended', { field: 'id' });
+  }
+}
+
 /** Sets cancel at period end in Stripe and here; the plan holds until the period ends. */
 export async function cancelSubscription(em: EntityManager, env: BillingEnv, userId: string, id: string): Promise<Subscription> {
-  return em.transactional(async (tx) => {
+  const [sub, refused] = await em.transactional(async (tx): Promise<[Subscription, DomainError | null]> => {
     await lockUser(tx, userId);
     const sub = await ownSubscription(tx, userId, id);
     if (!sub.stripeSubscriptionId) throw badInput('This subscription has not started: its Checkout was never completed', { field: 'id' });
     if (hasEnded(sub)) throw badInput('This subscription has already ended', { field: 'id' });
-    if (sub.cancelAtPeriodEnd) return sub;
+    if (sub.cancelAtPeriodEnd) return [sub, null];
     const key = idempotencyKey('subscription', sub.id, 'cancel', sub.updatedAt.getTime());
-    const updated = await callStripe(
-      () =>
-        sub.status === SubscriptionStatus.INCOMPLETE
-          ? env.stripe.subscriptions.cancel(sub.stripeSubscriptionId!, {}, { idempotencyKey: key })
-          : env.stripe.subscriptions.update(sub.stripeSubscriptionId!, { cancel_at_period_end: true }, { idempotencyKey: key }),
-      env,
+    const refusal = await changeInStripe(env, sub, () =>
+      sub.status === SubscriptionStatus.INCOMPLETE
+        ? env.stripe.subscriptions.cancel(sub.stripeSubscriptionId!, {}, { idempotencyKey: key })
+        : env.stripe.subscriptions.update(sub.stripeSubscriptionId!, { cancel_at_period_end: true }, { idempotencyKey: key }),
     );
-    applyStripeSubscription(sub, updated);
-    return sub;
+    return [sub, refusal];
   });
+  if (refused) throw refused;
+  return sub;
 }
 
 /** Undoes a cancellation before the period ends, so the subscription renews again. */
 export async function resumeSubscription(em: EntityManager, env: BillingEnv, userId: string, id: string): Promise<Subscription> {
-  return em.transactional(async (tx) => {
+  const [sub, refused] = await em.transactional(async (tx): Promise<[Subscription, DomainError | null]> => {
     await lockUser(tx, userId);
     const sub = await ownSubscription(tx, userId, id);
     if (!sub.pricing.autoRenew) throw badInput(`${sub.plan.name} does not renew, so there is nothing to resume`, { field: 'id' });
     if (!sub.stripeSubscriptionId || hasEnded(sub)) throw badInput('This subscription has already ended; subscribe again instead', { field: 'id' });
-    if (!sub.cancelAtPeriodEnd) return sub;
-    const updated = await callStripe(
-      () =>
-        env.stripe.subscriptions.update(
-          sub.stripeSubscriptionId!,
-          { cancel_at_period_end: false },
-          { idempotencyKey: idempotencyKey('subscription', sub.id, 'resume', sub.updatedAt.getTime()) },
-        ),
-      env,
-    );
-    applyStripeSubscription(sub, updated);
-    return sub;
+    if (!sub.cancelAtPeriodEnd) return [sub, null];
+    const key = idempotencyKey('subscription', sub.id, 'resume', sub.updatedAt.getTime());
+    const refusal = await changeInStripe(env, sub, () => env.stripe.subscriptions.update(sub.stripeSubscriptionId!, { cancel_at_period_end: false }, { idempotencyKey: key }));
+    return [sub, refusal];
   });
+  if (refused) throw refused;
+  return sub;
 }
 
 export function listSubscriptions(em: EntityManager, userId: string): Promise<Subscription[]> {
@@ -270,8 +399,7 @@ function openedFor(session: Stripe.Checkout.Session, sub: Subscription): boolean
 
 /**
  * The person is back from Checkout (or a webhook said the session changed): re-read the session from
- * Stripe and apply the subscription it created. Non-renewing plans get cancel_at_period_end here, since
- * Checkout cannot set it. Returns our row, or null when the session is not ours.
+ * Stripe and apply the subscription it created. Returns our row, or null when the session is not ours.
  */
 export async function syncCheckoutSession(em: EntityManager, env: BillingEnv, sessionId: string): Promise<Subscription | null> {
   const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(sessionId), env);
@@ -287,20 +415,28 @@ export async function syncCheckoutSession(em: EntityManager, env: BillingEnv, se
   return em.transactional(async (tx) => {
     await lockUser(tx, userId);
     const sub = await tx.findOneOrFail(Subscription, lookup.id, { populate: ['pricing'], refresh: true });
-    sub.stripeCheckoutSessionId ??= session.id;
-    const stripeSubId = stripeId(session.subscription);
-    if (session.status === 'complete' && stripeSubId) {
-      let s = await callStripe(() => env.stripe.subscriptions.retrieve(stripeSubId), env);
-      if (!sub.pricing.autoRenew && !s.cancel_at_period_end && !s.ended_at) {
-        s = await callStripe(
-          () => env.stripe.subscriptions.update(s.id, { cancel_at_period_end: true }, { idempotencyKey: idempotencyKey('subscription', sub.id, 'no-renew') }),
-          env,
-        );
-      }
-      applyStripeSubscription(sub, s);
-    } else {
-      applyExpiredCheckout(sub, session);
-    }
+    await applyCheckoutSession(env, sub, session);
     return sub;
   });
+}
+
+/**
+ * Applies a Checkout Session's state to its row: the subscription it created (non-renewing plans get
+ * cancel_at_period_end here, since Checkout cannot set it), or the end of an unpaid session.
+ */
+async function applyCheckoutSession(env: BillingEnv, sub: Subscription, session: Stripe.Checkout.Session): Promise<void> {
+  sub.stripeCheckoutSessionId ??= session.id;
+  const stripeSubId = stripeId(session.subscription);
+  if (session.status === 'complete' && stripeSubId) {
+    let s = await callStripe(() => env.stripe.subscriptions.retrieve(stripeSubId), env);
+    if (!sub.pricing.autoRenew && !s.cancel_at_period_end && !s.ended_at) {
+      s = await callStripe(
+        () => env.stripe.subscriptions.update(s.id, { cancel_at_period_end: true }, { idempotencyKey: idempotencyKey('subscription', sub.id, 'no-renew') }),
+        env,
+      );
+    }
+    applyStripeSubscription(sub, s);
+  } else {
+    applyExpiredCheckout(sub, session);
+  }
 }

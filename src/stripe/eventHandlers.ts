@@ -57,7 +57,7 @@ export async function syncSubscriptionById(em: EntityManager, env: BillingEnv, s
   const { subscription, result } = await upsertFromStripe(em, s!, env.logger);
   if (result === 'unknown-customer') return `subscription ${s!.id} of unknown customer ${stripeId(s!.customer)} recorded, not applied`;
   if (result === 'unknown-price') return `subscription ${s!.id} for a price outside the catalog recorded, not applied`;
-  if (result === 'abandoned') return `subscription ${s!.id} was started by Tollgate, never kept, and is ${s!.status} in Stripe: recorded, not applied`;
+  if (result === 'abandoned') return `subscription ${s!.id} is a subscribe attempt that ended without being kept (${s!.status} in Stripe): recorded, not applied`;
   return `${result} subscription ${subscription!.id} from ${s!.id}: ${s!.status}`;
 }
 

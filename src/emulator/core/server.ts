@@ -53,7 +53,7 @@ export function createRequestListener(ctx: EmulatorContext, router: Router, log:
         ...headers,
       });
       res.end(body);
-      log('request', { method, path, status, request_id: requestId, ms: Date.now() - started });
+      log('request', { method, path, status, request_id: requestId, idempotency_key: idempotencyKey, ms: Date.now() - started });
     };
     const sendJson = (status: number, value: unknown, headers: Record<string, string> = {}) =>
       send(status, JSON.stringify(value, null, 2), { 'Content-Type': 'application/json', ...headers });
