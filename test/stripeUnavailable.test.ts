@@ -158,11 +158,11 @@ describe('classified failures of a direct route', () => {
     const { result, endpoint } = await probe({ STRIPE_API_BASE: `http://127.0.0.1:${port}` });
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.failure).toMatchObject({ reason: 'stripe_error', httpStatus: 500, problem: 'Stripe answered HTTP 500 (Something went wrong on our end.)' });
+    expect(result.failure).toMatchObject({ reason: 'stripe_error', httpStatus: 500, problem: `Stripe answered HTTP 500 (Something went wrong on our end.), ${endpoint.route}` });
     const err = await callStripe(() => Promise.reject(result.error), { stripeEndpoint: endpoint }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DomainError);
     expect((err as DomainError).message).toBe(
-      `The payment service at 127.0.0.1:${port} failed to answer: Stripe answered HTTP 500 (Something went wrong on our end.); fix: this is on Stripe's side: try again later, and see status.stripe.com.`,
+      `The payment service at 127.0.0.1:${port} failed to answer: Stripe answered HTTP 500 (Something went wrong on our end.), directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy); fix: this is on Stripe's side: try again later, and see status.stripe.com.`,
     );
 
     const htmlPort = await failingStripe(502, '<html><body>Bad Gateway</body></html>', 'text/html');
@@ -180,7 +180,7 @@ describe('classified failures of a direct route', () => {
     if (result.ok) throw new Error('expected a failure');
     const err = (await callStripe(() => Promise.reject(result.error), { stripeEndpoint: endpoint }).catch((e: unknown) => e)) as DomainError;
     expect(err.code).toBe('PAYMENT_SERVICE_UNAVAILABLE');
-    expect(err.message).toBe(`The payment service at 127.0.0.1:${port} is busy: Stripe is limiting the request rate (HTTP 429); fix: try again shortly.`);
+    expect(err.message).toBe(`The payment service at 127.0.0.1:${port} is busy: Stripe is limiting the request rate (HTTP 429), directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy); fix: try again shortly.`);
   });
 
   it('timeout: no answer within STRIPE_TIMEOUT_MS', async () => {

@@ -75,7 +75,7 @@ export function classifyStripeFailure(err: unknown, endpoint: StripeEndpoint = U
     };
   }
   if (err instanceof Stripe.errors.StripeRateLimitError) {
-    return { reason: 'rate_limited', problem: 'Stripe is limiting the request rate (HTTP 429)', fix: 'try again shortly', operatorOnly: false, httpStatus: 429 };
+    return { reason: 'rate_limited', problem: `Stripe is limiting the request rate (HTTP 429), ${endpoint.route}`, fix: 'try again shortly', operatorOnly: false, httpStatus: 429 };
   }
   const status = err.statusCode ?? 0;
   if (err instanceof Stripe.errors.StripeAPIError || status >= 500) {
@@ -90,7 +90,7 @@ export function classifyStripeFailure(err: unknown, endpoint: StripeEndpoint = U
     }
     return {
       reason: 'stripe_error',
-      problem: `Stripe answered HTTP ${status || '?'} (${err.message})`,
+      problem: `Stripe answered HTTP ${status || '?'} (${err.message}), ${endpoint.route}`,
       fix: "this is on Stripe's side: try again later, and see status.stripe.com",
       operatorOnly: false,
       httpStatus: status || undefined,
