@@ -3,6 +3,7 @@ import type Stripe from 'stripe';
 import type { BillingEnv } from '../billing/env';
 import { syncCheckoutSession } from '../billing/subscriptions';
 import { stripeId, upsertFromStripe } from '../billing/subscriptionSync';
+import { callStripe } from './errors';
 
 /**
  * What each Stripe event type means to Tollgate. An event is only a signal: every handler re-fetches
@@ -34,7 +35,7 @@ export function handledTypes(): string[] {
 
 /** Re-fetches one subscription and applies it (adopting one made outside Tollgate for a known customer). */
 export async function syncSubscriptionById(em: EntityManager, env: BillingEnv, subscriptionId: string): Promise<string> {
-  const s = await env.stripe.subscriptions.retrieve(subscriptionId);
+  const s = await callStripe(() => env.stripe.subscriptions.retrieve(subscriptionId), env);
   const { subscription, result } = await upsertFromStripe(em, s, env.logger);
   if (result === 'unknown-customer') return `subscription ${s.id} of unknown customer ${stripeId(s.customer)} recorded, not applied`;
   if (result === 'unknown-price') return `subscription ${s.id} for a price outside the catalog recorded, not applied`;
