@@ -219,7 +219,7 @@ describe('classified failures of a direct route', () => {
     expect(untrusted.result.failure.fix).toContain('STRIPE_CA_FILE');
 
     const trusted = await probe({ STRIPE_API_BASE: base, STRIPE_CA_FILE: cert.certFile });
-    expect(trusted.result).toEqual({ ok: true });
+    expect(trusted.result).toEqual({ ok: true, server: 'tollgate-stripe-emulator' });
   });
 
   it('Stripe 5xx: "failed to answer", with Stripe\'s status and a fix; an answer that is not the API says so', async () => {

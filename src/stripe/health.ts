@@ -7,12 +7,14 @@ import type { StripeEndpoint } from './route';
  * Whether Stripe answers, and accepts our key: one small read (the first price), without the SDK's
  * retries. The route is the client's own, so the answer is about the exact path payments take.
  */
-export type StripeProbe = { ok: true } | { ok: false; failure: StripeFailure; error: unknown };
+export type StripeProbe = { ok: true; server?: string } | { ok: false; failure: StripeFailure; error: unknown };
 
 export async function probeStripe(client: Stripe, endpoint: StripeEndpoint, timeoutMs = endpoint.timeoutMs): Promise<StripeProbe> {
   try {
-    await client.prices.list({ limit: 1 }, { maxNetworkRetries: 0, timeout: timeoutMs });
-    return { ok: true };
+    const answer = await client.prices.list({ limit: 1 }, { maxNetworkRetries: 0, timeout: timeoutMs });
+    /** The Server header: the local emulator names itself there (EMULATOR_SERVER_HEADER). */
+    const server = answer.lastResponse?.headers?.server;
+    return { ok: true, ...(server ? { server } : {}) };
   } catch (err) {
     const failure = classifyStripeFailure(err, endpoint);
     if (!failure) throw err;
