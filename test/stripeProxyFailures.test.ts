@@ -43,6 +43,7 @@ interface Outcome {
   error?: { name: string; code: string; message: string; extensions: Record<string, unknown> };
   probe?: { ok: boolean; failure?: Record<string, unknown> };
   logs: Array<{ level: number; msg: string; [k: string]: unknown }>;
+  envUnchanged: boolean;
 }
 
 /** A customer created (or the readiness probe run) by the client the configuration `env` gives, in a process of its own. */
@@ -52,7 +53,10 @@ function stripeCall(env: Record<string, string>, what: 'customer' | 'probe' = 'c
     execFile(process.execPath, [join(__dirname, 'support', 'stripeCallProcess.js'), what], { cwd: ROOT, env: cleanEnv(full), timeout: 30_000 }, (err, stdout, stderr) => {
       seen.push(stdout, stderr);
       if (err) return reject(new Error(`stripeCallProcess failed: ${err.message}\n${stderr}`));
-      resolve(JSON.parse(stdout) as Outcome);
+      const out = JSON.parse(stdout) as Outcome;
+      // Routing by proxy variables is decided from the configuration: the environment is only read.
+      expect(out.envUnchanged).toBe(true);
+      resolve(out);
     });
   });
 }

@@ -3,7 +3,7 @@
  * this process's environment, the client (and proxy agent) of openConfiguredStripe, the call wrapped in
  * callStripe with a logger. A process, because the proxy agent library is ESM-only and jest's module
  * system cannot load it. Prints one JSON line: the route, the outcome (or the DomainError a client would
- * get) and every log line.
+ * get), every log line, and whether the process environment was left as it was.
  *
  * argv[2]: "customer" (create a customer) or "probe" (the readiness probe).
  */
@@ -15,6 +15,7 @@ import { callStripe } from '../../src/stripe/errors';
 import { probeStripe } from '../../src/stripe/health';
 
 async function main(): Promise<void> {
+  const envBefore = JSON.stringify(process.env);
   const config = loadConfig();
   let logText = '';
   const stream = new Writable({
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
   } finally {
     api.close();
   }
+  out.envUnchanged = JSON.stringify(process.env) === envBefore;
   out.logs = logText
     .split('\n')
     .filter(Boolean)
