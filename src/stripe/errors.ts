@@ -173,6 +173,22 @@ function classifyConnection(err: Stripe.errors.StripeConnectionError, endpoint: 
   return fail('connection', `the connection to ${address} failed (${code ?? cause?.message ?? err.message}), ${via}`, networkFix);
 }
 
+/**
+ * No answer at all within `ms`, before the SDK itself gave up: a caller that cannot wait as long as a
+ * Stripe call may (the readiness check) uses this. A proxy that holds the CONNECT is the usual cause.
+ */
+export function noAnswerFailure(endpoint: StripeEndpoint, ms: number): StripeFailure {
+  const { address, hostname, proxy, proxySource, route } = endpoint;
+  return {
+    reason: 'timeout',
+    problem: `no answer from ${address} within ${ms} ms, ${proxy ? `through the proxy ${proxy}` : route}`,
+    fix: proxy
+      ? `check that ${proxySource ?? 'the proxy setting'} names a working proxy and the network path to ${hostname}, or raise STRIPE_TIMEOUT_MS`
+      : `check the network path to ${hostname}, or raise STRIPE_TIMEOUT_MS`,
+    operatorOnly: false,
+  };
+}
+
 /** The whole story, for operators (logs, doctor, command-line scripts). */
 export function operatorMessage(failure: StripeFailure, endpoint: StripeEndpoint = UNKNOWN_ENDPOINT): string {
   if (failure.operatorOnly) return `Stripe at ${endpoint.host} answered ${endpoint.route}, but ${failure.problem}; fix: ${failure.fix}.`;

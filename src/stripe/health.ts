@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import type { Logger } from '../logger';
-import { classifyStripeFailure, clientMessage, operatorMessage, type FailureReason, type StripeFailure } from './errors';
+import { classifyStripeFailure, clientMessage, noAnswerFailure, operatorMessage, type FailureReason, type StripeFailure } from './errors';
 import type { StripeEndpoint } from './route';
 
 /**
@@ -42,7 +42,16 @@ export function stripeReadiness(client: Stripe, endpoint: StripeEndpoint, logger
   const timeoutMs = Math.min(endpoint.timeoutMs, 5000);
 
   const check = async (): Promise<StripeReadiness> => {
-    const probe = await probeStripe(client, endpoint, timeoutMs).catch((error: unknown) => ({ ok: false as const, error, failure: undefined }));
+    // The SDK's timeout starts once a connection exists: a proxy holding the CONNECT is bounded only by
+    // the agent's (STRIPE_TIMEOUT_MS). /readyz answers within about `timeoutMs` whatever happens.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<StripeProbe>((resolve) => {
+      timer = setTimeout(() => resolve({ ok: false, failure: noAnswerFailure(endpoint, timeoutMs), error: undefined }), timeoutMs + 250);
+    });
+    const probe = await Promise.race([
+      probeStripe(client, endpoint, timeoutMs).catch((error: unknown) => ({ ok: false as const, error, failure: undefined })),
+      deadline,
+    ]).finally(() => clearTimeout(timer));
     const base = { host: endpoint.host, route: endpoint.route, checkedAt: new Date().toISOString() };
     let value: StripeReadiness;
     if (probe.ok) {
