@@ -117,6 +117,8 @@ describe('Stripe failing in the middle of a subscribe, and while a webhook re-fe
       message: `The payment service at ${address} failed to answer: Stripe answered HTTP 503 (Injected failure.), directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy); fix: this is on Stripe's side: try again later, and see status.stripe.com.`,
       extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE', reason: 'stripe_error', stripeHost: address },
     });
+    // Stripe's webhooks about the canceled subscription (created, deleted) must not bring it back as a row.
+    await server.emulator.idle(20_000);
     expect(await sql(server.databaseUrl, 'select id from subscription where user_id = $1', [user.id])).toEqual([]);
     const [{ stripe_customer_id: customer }] = await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id]);
     const inStripe = (await direct.subscriptions.list({ customer, status: 'all' })).data;

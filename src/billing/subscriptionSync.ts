@@ -9,6 +9,9 @@ import type { Logger } from '../logger';
  * cannot move a row backwards.
  */
 
+/** Statuses of a subscription that is over and can never be paid or renewed. */
+const ENDED = new Set<Stripe.Subscription.Status>(['canceled', 'incomplete_expired']);
+
 const seconds = (t: number | null | undefined) => (t ? new Date(t * 1000) : null);
 
 export function stripeId(value: string | { id: string } | null | undefined): string | null {
@@ -31,8 +34,11 @@ export function applyStripeSubscription(sub: Subscription, s: Stripe.Subscriptio
 
 export interface SyncOutcome {
   subscription: Subscription | null;
-  /** "updated" our row, "adopted" one made outside Tollgate, or "unknown-customer" (recorded, not applied). */
-  result: 'updated' | 'adopted' | 'unknown-customer' | 'unknown-price';
+  /**
+   * "updated" our row, "adopted" one made outside Tollgate; not applied: "unknown-customer",
+   * "unknown-price", and "abandoned" (one a failed subscribe made and left ended: its row was rolled back).
+   */
+  result: 'updated' | 'adopted' | 'unknown-customer' | 'unknown-price' | 'abandoned';
 }
 
 /**
@@ -46,6 +52,11 @@ export async function upsertFromStripe(em: EntityManager, s: Stripe.Subscription
   if (sub) {
     applyStripeSubscription(sub, s);
     return { subscription: sub, result: 'updated' };
+  }
+  if (ourId && ENDED.has(s.status)) {
+    // Made by a subscribe that failed (our row went with its rolled-back transaction) and canceled there:
+    // adopting it would show the user a subscription they never had.
+    return { subscription: null, result: 'abandoned' };
   }
   const customerId = stripeId(s.customer);
   const user = customerId ? await em.findOne(User, { stripeCustomerId: customerId }) : null;

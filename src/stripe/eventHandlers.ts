@@ -39,6 +39,7 @@ export async function syncSubscriptionById(em: EntityManager, env: BillingEnv, s
   const { subscription, result } = await upsertFromStripe(em, s, env.logger);
   if (result === 'unknown-customer') return `subscription ${s.id} of unknown customer ${stripeId(s.customer)} recorded, not applied`;
   if (result === 'unknown-price') return `subscription ${s.id} for a price outside the catalog recorded, not applied`;
+  if (result === 'abandoned') return `subscription ${s.id} of a subscribe that failed, ${s.status}: recorded, not applied`;
   return `${result} subscription ${subscription!.id} from ${s.id}: ${s.status}`;
 }
 
