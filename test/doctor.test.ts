@@ -92,6 +92,15 @@ describe('real Stripe through a proxy', () => {
     }
   });
 
+  it("with the proxy agent library's debug output on (DEBUG), the credentials still appear nowhere", async () => {
+    tunnel.proxy.connects.length = 0;
+    const r = await doctor(tunnel.env({ DEBUG: 'https-proxy-agent,agent-base' }));
+    expect(r.output).toContain('https-proxy-agent Creating new HttpsProxyAgent instance');
+    expect(r.output).toContain(`http://127.0.0.1:${tunnel.proxy.port}/`);
+    expect(r.code).toBe(0);
+    expect(tunnel.proxy.connects).toEqual([{ target: `${STRIPE_TEST_HOST}:443`, credentials: PROXY_CREDENTIALS, status: 200 }]);
+  });
+
   it('a proxy that wants credentials (407)', async () => {
     const r = await doctor(tunnel.env({ HTTPS_PROXY: tunnel.proxy.url() }));
     expect(r.check('stripe')).toBe(
