@@ -142,6 +142,12 @@ export interface ProxyConfig {
 
 export const DEFAULT_STRIPE_API_BASE = 'https://api.stripe.com';
 
+const CASE_PAIRS = [
+  ['https_proxy', 'HTTPS_PROXY'],
+  ['http_proxy', 'HTTP_PROXY'],
+  ['no_proxy', 'NO_PROXY'],
+];
+
 export type Config = Readonly<{
   nodeEnv: 'development' | 'test' | 'production';
   host: string;
@@ -187,6 +193,9 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
   const envFile = resolve(cwd, '.env');
   const fromFile = existsSync(envFile) ? parseDotenv(readFileSync(envFile)) : {};
+  // The proxy variables are read in either case, the lowercase one first: one set in the real
+  // environment, in either case, wins over both cases in the file.
+  for (const pair of CASE_PAIRS) if (pair.some((name) => env[name] !== undefined)) for (const name of pair) delete fromFile[name];
   const merged = { ...fromFile, ...env };
   const result = schema.safeParse(merged);
   const problems = [
