@@ -147,6 +147,12 @@ export interface ProxyConfig {
 
 export const DEFAULT_STRIPE_API_BASE = 'https://api.stripe.com';
 
+const CASE_PAIRS = [
+  ['https_proxy', 'HTTPS_PROXY'],
+  ['http_proxy', 'HTTP_PROXY'],
+  ['no_proxy', 'NO_PROXY'],
+];
+
 export type Config = Readonly<{
   nodeEnv: 'development' | 'test' | 'production';
   host: string;
@@ -193,7 +199,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const envFile = resolve(cwd, '.env');
   const fromFile = existsSync(envFile) ? parseDotenv(readFileSync(envFile)) : {};
   // An empty value (`PORT=` in .env, `${VAR:-}` in docker-compose) means unset: the default applies.
-  const merged = withoutEmpty({ ...withoutEmpty(fromFile), ...withoutEmpty(env) });
+  const file = withoutEmpty(fromFile);
+  const real = withoutEmpty(env);
+  // The proxy variables are read in either case, the lowercase one first: one set in the real
+  // environment, in either case, wins over both cases in the file; set but empty there it means no
+  // proxy (as curl reads it), whatever the file says.
+  for (const pair of CASE_PAIRS) if (pair.some((name) => env[name] !== undefined)) for (const name of pair) delete file[name];
+  const merged = { ...file, ...real };
   const result = schema.safeParse(merged);
   const problems = [
     ...(result.success ? [] : result.error.issues).map((issue) => {

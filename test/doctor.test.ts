@@ -1,11 +1,11 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { createOrm, migrate } from '../src/db/orm';
 import { startEmulator } from '../src/emulator';
 import { createLogger } from '../src/logger';
 import { runScript } from './support/cli';
 import { createTestDatabase } from './support/db';
-import { freePort } from './support/net';
+import { freePort, portOpen } from './support/net';
 import { startTestProxy, type TestProxy } from './support/proxy';
 import { PROXY_CREDENTIALS, startTunnel, STRIPE_TEST_HOST, type Tunnel } from './support/tunnel';
 
@@ -62,9 +62,12 @@ describe('real Stripe through a proxy', () => {
     const r = await doctor(tunnel.env());
     expect(r.check('configuration')).toMatch(/^\[ok\] configuration valid/);
     expect(r.check('database')).toMatch(/^\[ok\] database DATABASE_URL postgres:\/\/postgres:\*\*\*\*@127\.0\.0\.1:\d+\/tollgate_doctor_\w+: reachable \(PostgreSQL [\d.]+\)\nschema up to date$/);
-    expect(r.check('stripe mode')).toBe(`[ok] stripe mode real Stripe API at https://${STRIPE_TEST_HOST}:443 with a test-mode secret key (sk_test_…ests)`);
+    expect(r.check('stripe mode')).toBe(`[ok] stripe mode Stripe API at https://${STRIPE_TEST_HOST}:443 (STRIPE_API_BASE; not api.stripe.com) with a test-mode secret key (sk_test_…ests)`);
     expect(r.check('stripe route')).toMatch(new RegExp(`^\\[ok\\] stripe route ${STRIPE_TEST_HOST}:443 is reached through the proxy ${esc(masked())} \\(HTTPS_PROXY\\)\\nproxy settings: HTTPS_PROXY=${esc(masked())}\\nextra certificate authorities from STRIPE_CA_FILE=`));
-    expect(r.check('stripe')).toBe(`[ok] stripe ${STRIPE_TEST_HOST} answered through the proxy ${masked()} (HTTPS_PROXY); the test-mode key is valid`);
+    expect(r.check('stripe')).toBe(
+      `[ok] stripe ${STRIPE_TEST_HOST} answered through the proxy ${masked()} (HTTPS_PROXY); the test-mode key is valid\n` +
+        "the answer came from Tollgate's Stripe emulator (Server: tollgate-stripe-emulator), not the real Stripe: no payment is real",
+    );
     expect(r.check('webhook secret')).toBe('[ok] webhook secret set and well-formed; Stripe should deliver to http://localhost:4000/webhooks/stripe');
     expect(r.output).toContain('No problems found.');
     expect(r.code).toBe(0);
@@ -87,6 +90,15 @@ describe('real Stripe through a proxy', () => {
     } finally {
       await corporate.close();
     }
+  });
+
+  it("with the proxy agent library's debug output on (DEBUG), the credentials still appear nowhere", async () => {
+    tunnel.proxy.connects.length = 0;
+    const r = await doctor(tunnel.env({ DEBUG: 'https-proxy-agent,agent-base' }));
+    expect(r.output).toContain('https-proxy-agent Creating new HttpsProxyAgent instance');
+    expect(r.output).toContain(`http://127.0.0.1:${tunnel.proxy.port}/`);
+    expect(r.code).toBe(0);
+    expect(tunnel.proxy.connects).toEqual([{ target: `${STRIPE_TEST_HOST}:443`, credentials: PROXY_CREDENTIALS, status: 200 }]);
   });
 
   it('a proxy that wants credentials (407)', async () => {
@@ -196,7 +208,7 @@ describe('real Stripe through a proxy', () => {
     const key = 'sk_live_tollgateDoctorRefused5309';
     const r = await doctor(tunnel.env({ STRIPE_SECRET_KEY: key }));
     expect(r.check('stripe mode')).toBe(
-      `[warn] stripe mode real Stripe API at https://${STRIPE_TEST_HOST}:443 with a live-mode secret key (sk_live_…5309)\na live key with NODE_ENV=development: payments are real`,
+      `[warn] stripe mode Stripe API at https://${STRIPE_TEST_HOST}:443 (STRIPE_API_BASE; not api.stripe.com) with a live-mode secret key (sk_live_…5309)\na live key with NODE_ENV=development: payments are real`,
     );
     expect(r.check('stripe')).toMatch(
       new RegExp(
@@ -206,6 +218,39 @@ describe('real Stripe through a proxy', () => {
     );
     expect(r.output).not.toContain(key);
     expect(r.code).toBe(1);
+  });
+});
+
+describe('which Stripe answered', () => {
+  it('api.stripe.com sent by the proxy to the emulator: the report says it is the emulator, and warns in production', async () => {
+    const r = await doctor(tunnel.env({ STRIPE_API_BASE: undefined, NODE_ENV: 'production' }));
+    expect(r.check('stripe mode')).toBe('[ok] stripe mode real Stripe API at https://api.stripe.com:443 with a test-mode secret key (sk_test_…ests)');
+    expect(r.check('stripe')).toBe(
+      `[warn] stripe api.stripe.com answered through the proxy ${masked()} (HTTPS_PROXY); the test-mode key is valid\n` +
+        "the answer came from Tollgate's Stripe emulator (Server: tollgate-stripe-emulator), not the real Stripe: no payment is real\n" +
+        'fix: with NODE_ENV=production, unset STRIPE_API_BASE (api.stripe.com) or check that the proxy does not send Stripe elsewhere',
+    );
+    expect(r.output).toContain('No problems found.');
+    expect(r.code).toBe(0);
+  });
+
+  it('another Stripe-compatible API (stripe-mock): neither the emulator nor the real Stripe', async () => {
+    const mock = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', server: 'stripe-mock' }).end(JSON.stringify({ object: 'list', data: [], has_more: false, url: '/v1/prices' }));
+    });
+    await new Promise<void>((resolve) => mock.listen(0, '127.0.0.1', () => resolve()));
+    const port = (mock.address() as AddressInfo).port;
+    try {
+      const r = await doctor({ STRIPE_SECRET_KEY: 'sk_test_tollgate_doctor', STRIPE_WEBHOOK_SECRET: tunnel.env().STRIPE_WEBHOOK_SECRET, STRIPE_API_BASE: `http://127.0.0.1:${port}` });
+      expect(r.check('stripe mode')).toBe(`[ok] stripe mode Stripe API at http://127.0.0.1:${port} (STRIPE_API_BASE; not api.stripe.com) with a test-mode secret key (sk_test_…ctor)`);
+      expect(r.check('stripe')).toBe(
+        `[ok] stripe 127.0.0.1:${port} answered directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy); the test-mode key is valid\n` +
+          "the answer came from a Stripe-compatible API that is not Tollgate's emulator (Server: stripe-mock), such as stripe-mock",
+      );
+      expect(r.code).toBe(0);
+    } finally {
+      mock.close();
+    }
   });
 });
 
@@ -258,7 +303,9 @@ describe('local mode (no STRIPE_SECRET_KEY)', () => {
     const r = await doctor({ STRIPE_EMULATOR_PORT: String(port) });
     expect(r.check('stripe mode')).toBe(`[ok] stripe mode local Stripe emulator (no STRIPE_SECRET_KEY): the server runs it on 127.0.0.1:${port}`);
     expect(r.check('stripe route')).toBe(`[ok] stripe route 127.0.0.1:${port} is reached directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy)`);
-    expect(r.check('stripe')).toBe(`[ok] stripe port ${port} is free: the server starts its local Stripe emulator there`);
+    expect(r.check('stripe')).toBe(
+      `[ok] stripe port ${port} is free for the server's local Stripe emulator; one started there for this check answered directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy)`,
+    );
     expect(r.check('webhook secret')).toBe('[ok] webhook secret not needed in local mode: the emulator gives the server its own endpoint secret');
     expect(r.code).toBe(0);
   });
@@ -279,6 +326,62 @@ describe('local mode (no STRIPE_SECRET_KEY)', () => {
     }
   });
 
+  it('production without a key: a warning that no payment is real', async () => {
+    const port = await freePort();
+    const r = await doctor({ STRIPE_EMULATOR_PORT: String(port), NODE_ENV: 'production' });
+    expect(r.check('stripe mode')).toBe(
+      `[warn] stripe mode local Stripe emulator (no STRIPE_SECRET_KEY): the server runs it on 127.0.0.1:${port}\nNODE_ENV=production without STRIPE_SECRET_KEY: no payment is real`,
+    );
+    expect(r.code).toBe(0);
+  });
+
+  it('with the port held by something that does not answer HTTP: fails, the server could not start its emulator', async () => {
+    const silent = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const r = await doctor({ STRIPE_EMULATOR_PORT: String(port) });
+      expect(r.check('stripe')).toBe(
+        `[FAIL] stripe the server could not start its Stripe emulator on 127.0.0.1:${port}: the port is in use by a program that does not answer HTTP\n` +
+          'fix: stop the program using that port, or set STRIPE_EMULATOR_PORT to a free port',
+      );
+      expect(r.code).toBe(1);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('no emulator running and STRIPE_PROXY naming a proxy: one is started for the check and asked through that proxy, as the server would', async () => {
+    const port = await freePort();
+    tunnel.proxy.routes[`127.0.0.1:${port}`] = port;
+    tunnel.proxy.connects.length = 0;
+    const r = await doctor({ STRIPE_EMULATOR_PORT: String(port), STRIPE_PROXY: tunnel.proxy.url(PROXY_CREDENTIALS) });
+    expect(r.check('stripe')).toBe(
+      `[ok] stripe port ${port} is free for the server's local Stripe emulator; one started there for this check answered through the proxy ${masked()} (STRIPE_PROXY)`,
+    );
+    expect(r.code).toBe(0);
+    expect(tunnel.proxy.connects).toEqual([{ target: `127.0.0.1:${port}`, credentials: PROXY_CREDENTIALS, status: 200 }]);
+    expect(await portOpen(port)).toBe(false);
+  });
+
+  it('no emulator running and STRIPE_PROXY naming a proxy that refuses: the server could not start; the report says why, with the fix', async () => {
+    const port = await freePort();
+    const corporate = await startTestProxy({ routes: {}, mode: 'refuse' });
+    try {
+      const r = await doctor({ STRIPE_EMULATOR_PORT: String(port), STRIPE_PROXY: corporate.url() });
+      expect(r.check('stripe')).toBe(
+        `[FAIL] stripe The payment service at 127.0.0.1:${port} could not be reached: the proxy http://127.0.0.1:${corporate.port} refused to tunnel to 127.0.0.1:${port} (HTTP 403)\n` +
+          'reason: proxy_refused\n' +
+          `asked port ${port} is free for the server's local Stripe emulator; one started there for this check\n` +
+          'fix: set STRIPE_PROXY=none or to another proxy, or allow the host in the proxy',
+      );
+      expect(r.output).toContain('1 problem found.');
+      expect(r.code).toBe(1);
+    } finally {
+      await corporate.close();
+    }
+  });
+
   it('a running emulator reached through STRIPE_PROXY, as the server would', async () => {
     const emulator = await startEmulator();
     tunnel.proxy.routes[`127.0.0.1:${emulator.port}`] = emulator.port;
@@ -286,7 +389,9 @@ describe('local mode (no STRIPE_SECRET_KEY)', () => {
     try {
       const r = await doctor({ STRIPE_EMULATOR_PORT: String(emulator.port), STRIPE_PROXY: tunnel.proxy.url(PROXY_CREDENTIALS) });
       expect(r.check('stripe route')).toContain(`127.0.0.1:${emulator.port} is reached through the proxy ${masked()} (STRIPE_PROXY)`);
-      expect(r.check('stripe')).toBe(`[ok] stripe the Stripe emulator on 127.0.0.1:${emulator.port} answered through the proxy ${masked()} (STRIPE_PROXY)`);
+      expect(r.check('stripe')).toBe(
+        `[ok] stripe the Stripe emulator on 127.0.0.1:${emulator.port} (a running server's, or npm run stripe:emulator) answered through the proxy ${masked()} (STRIPE_PROXY)`,
+      );
       expect(r.code).toBe(0);
       expect(tunnel.proxy.connects).toEqual([{ target: `127.0.0.1:${emulator.port}`, credentials: PROXY_CREDENTIALS, status: 200 }]);
     } finally {

@@ -209,6 +209,39 @@ describe('a proxy that never answers the CONNECT', () => {
   });
 });
 
+describe('a proxy that holds the CONNECT longer than /readyz waits', () => {
+  it('/readyz answers within its own bound (5 s) with a timeout naming the proxy, though STRIPE_TIMEOUT_MS is longer', async () => {
+    const server = await startServer(tunnel.env({ STRIPE_TIMEOUT_MS: '30000' }));
+    tunnel.proxy.mode = 'hang';
+    try {
+      const started = Date.now();
+      const ready = await readyz(server.port);
+      const waited = Date.now() - started;
+      expect(waited).toBeLessThan(10_000);
+      expect(ready).toMatchObject({
+        status: 200,
+        body: {
+          status: 'degraded',
+          checks: {
+            database: 'ok',
+            stripe: {
+              status: 'unavailable',
+              reason: 'timeout',
+              message:
+                `The payment service at ${STRIPE_TEST_HOST} could not be reached: no answer from ${STRIPE_TEST_HOST}:443 within 5000 ms, through the proxy http://****:****@127.0.0.1:${tunnel.proxy.port}; ` +
+                'fix: check that HTTPS_PROXY names a working proxy and the network path to api.stripe.test, or raise STRIPE_TIMEOUT_MS.',
+            },
+          },
+        },
+      });
+    } finally {
+      tunnel.proxy.mode = 'forward';
+      seen.push(server.proc.output());
+      expect(await server.proc.stop()).toBe(0);
+    }
+  });
+});
+
 describe('a key Stripe refuses', () => {
   it('clients get the generic unavailability; the log tells the operator, without the key', async () => {
     const key = 'sk_live_tollgateRefusedByStripe7781';

@@ -27,6 +27,18 @@ describe('proxy configuration', () => {
     expect(config({ http_proxy: 'http://h:80' }).proxy.httpProxy?.name).toBe('http_proxy');
   });
 
+  it('in a .env file too; a real variable in either case wins over both cases in the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-route-dotenv-'));
+    writeFileSync(join(dir, '.env'), 'https_proxy=http://from-file:3128\nNO_PROXY=.from-file.example\n');
+    expect(loadConfig({}, dir).proxy).toMatchObject({ httpsProxy: { name: 'https_proxy', value: 'http://from-file:3128' }, noProxy: { value: '.from-file.example' } });
+    expect(loadConfig({ HTTPS_PROXY: 'http://from-env:3128', no_proxy: 'stripe.com' }, dir).proxy).toMatchObject({
+      httpsProxy: { name: 'HTTPS_PROXY', value: 'http://from-env:3128' },
+      noProxy: { name: 'no_proxy', value: 'stripe.com' },
+    });
+    // Set but empty in the environment: no proxy, whatever the file says.
+    expect(loadConfig({ HTTPS_PROXY: '' }, dir).proxy.httpsProxy).toBeUndefined();
+  });
+
   it('a proxy without a scheme is http://, as curl reads it', () => {
     expect(config({ HTTPS_PROXY: 'proxy.corp:3128' }).proxy.httpsProxy?.value).toBe('http://proxy.corp:3128');
     expect(routeFor({ HTTPS_PROXY: 'proxy.corp:3128' }).proxy?.url.href).toBe('http://proxy.corp:3128/');

@@ -15,7 +15,10 @@ import { MY_LIMITS, pricingId, SUBSCRIBE } from './support/billing';
 import { sql } from './support/db';
 import { captureLogs } from './support/logs';
 import { startTestServer, type TestServer } from './support/server';
+import { startStripeFront, type StripeFront } from './support/stripeFront';
 import { makeCertificate, type TestCertificate } from './support/tls';
+import { deliver, fakeEvent, signedHeader } from './support/webhooks';
+import Stripe from 'stripe';
 
 /**
  * Stripe unreachable or failing, directly (no proxy: see stripeProxy.test.ts for tunnels): what clients
@@ -81,6 +84,74 @@ describe('the emulator stops answering', () => {
     const warned = logs.lines().filter((l) => l.level === 40 && /could not be reached/.test(l.msg));
     expect(warned.length).toBeGreaterThanOrEqual(2); // the failed subscribe and the readiness change
     expect(warned[0]).toMatchObject({ reason: 'connection', stripeHost: address });
+  });
+});
+
+describe('Stripe failing in the middle of a subscribe, and while a webhook re-fetches', () => {
+  let server: TestServer;
+  let front: StripeFront;
+  /** The SDK straight to the emulator, past the front, to see Stripe's side. */
+  let direct: Stripe;
+  const logs = captureLogs();
+  beforeAll(async () => {
+    server = await startTestServer({
+      stripe: true,
+      logStream: logs.stream,
+      stripeVia: async (emulator) => {
+        front = await startStripeFront(emulator.port);
+        return front.port;
+      },
+    });
+    direct = new Stripe('sk_test_tollgate_tests', { host: '127.0.0.1', port: server.emulator.port, protocol: 'http', maxNetworkRetries: 0 });
+  });
+  afterAll(async () => {
+    await server.close();
+    await front.close();
+  });
+  afterEach(() => {
+    front.fault = undefined;
+  });
+
+  it.each([
+    ['a card declined when charged', 'pm_card_chargeCustomerFail'],
+    ['a card that needs 3-D Secure', 'pm_card_threeDSecure2Required'],
+  ])('the subscription is made but its first payment cannot be read (%s): PAYMENT_SERVICE_UNAVAILABLE, nothing usable left here or in Stripe', async (_what, card) => {
+    const premium = await pricingId(server, 'premium');
+    const user = await server.createUser();
+    front.fault = (method, path) => (method === 'GET' && path.startsWith('/v1/invoices/') ? 503 : undefined);
+    const address = `127.0.0.1:${front.port}`;
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: card } }, user.token);
+    expect(front.faulted).toContainEqual(expect.stringMatching(/^GET \/v1\/invoices\/in_/));
+    expect(res.errors?.[0]).toMatchObject({
+      message: `The payment service at ${address} failed to answer: Stripe answered HTTP 503 (Injected failure.), directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy); fix: this is on Stripe's side: try again later, and see status.stripe.com.`,
+      extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE', reason: 'stripe_error', stripeHost: address },
+    });
+    // Stripe's webhooks about the canceled subscription (created, deleted) must not bring it back as a row.
+    await server.emulator.idle(20_000);
+    expect(await sql(server.databaseUrl, 'select id from subscription where user_id = $1', [user.id])).toEqual([]);
+    const [{ stripe_customer_id: customer }] = await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id]);
+    const inStripe = (await direct.subscriptions.list({ customer, status: 'all' })).data;
+    expect(inStripe).toHaveLength(1);
+    expect(inStripe[0].status).not.toMatch(/^(active|trialing|incomplete|past_due)$/);
+    expect(logs.lines().some((l) => l.level === 50 && l.reason === 'stripe_error' && l.msg === res.errors?.[0].message)).toBe(true);
+  });
+
+  it('a webhook whose subscription cannot be re-fetched answers 500 (Stripe retries) and keeps the classified reason in the inbox', async () => {
+    const premium = await pricingId(server, 'premium');
+    const user = await server.createUser();
+    const ok = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token);
+    expect(ok.errors).toBeUndefined();
+    await server.emulator.idle(20_000);
+    front.fault = (method, path) => (method === 'GET' && path.startsWith('/v1/subscriptions/') ? 503 : undefined);
+    const event = fakeEvent('customer.subscription.updated', { id: ok.data.subscribe.subscription.stripeSubscriptionId, object: 'subscription' });
+    const body = JSON.stringify(event);
+    const answer = await deliver(server.url, body, { 'stripe-signature': signedHeader(body, server.webhookSecret) });
+    expect(answer.status).toBe(500);
+    const [row] = await sql(server.databaseUrl, 'select status, last_error from stripe_event where id = $1', [event.id]);
+    expect(row).toEqual({
+      status: 'failed',
+      last_error: expect.stringMatching(/^The payment service at 127\.0\.0\.1:\d+ failed to answer: Stripe answered HTTP 503 \(Injected failure\.\), directly/),
+    });
   });
 });
 
@@ -159,7 +230,7 @@ describe('classified failures of a direct route', () => {
     expect(untrusted.result.failure.fix).toContain('STRIPE_CA_FILE');
 
     const trusted = await probe({ STRIPE_API_BASE: base, STRIPE_CA_FILE: cert.certFile });
-    expect(trusted.result).toEqual({ ok: true });
+    expect(trusted.result).toEqual({ ok: true, server: 'tollgate-stripe-emulator' });
   });
 
   it('Stripe 5xx: "failed to answer", with Stripe\'s status and a fix; an answer that is not the API says so', async () => {
@@ -167,11 +238,11 @@ describe('classified failures of a direct route', () => {
     const { result, endpoint } = await probe({ STRIPE_API_BASE: `http://127.0.0.1:${port}` });
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.failure).toMatchObject({ reason: 'stripe_error', httpStatus: 500, problem: 'Stripe answered HTTP 500 (Something went wrong on our end.)' });
+    expect(result.failure).toMatchObject({ reason: 'stripe_error', httpStatus: 500, problem: `Stripe answered HTTP 500 (Something went wrong on our end.), ${endpoint.route}` });
     const err = await callStripe(() => Promise.reject(result.error), { stripeEndpoint: endpoint }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DomainError);
     expect((err as DomainError).message).toBe(
-      `The payment service at 127.0.0.1:${port} failed to answer: Stripe answered HTTP 500 (Something went wrong on our end.); fix: this is on Stripe's side: try again later, and see status.stripe.com.`,
+      `The payment service at 127.0.0.1:${port} failed to answer: Stripe answered HTTP 500 (Something went wrong on our end.), directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy); fix: this is on Stripe's side: try again later, and see status.stripe.com.`,
     );
 
     const htmlPort = await failingStripe(502, '<html><body>Bad Gateway</body></html>', 'text/html');
@@ -189,7 +260,7 @@ describe('classified failures of a direct route', () => {
     if (result.ok) throw new Error('expected a failure');
     const err = (await callStripe(() => Promise.reject(result.error), { stripeEndpoint: endpoint }).catch((e: unknown) => e)) as DomainError;
     expect(err.code).toBe('PAYMENT_SERVICE_UNAVAILABLE');
-    expect(err.message).toBe(`The payment service at 127.0.0.1:${port} is busy: Stripe is limiting the request rate (HTTP 429); fix: try again shortly.`);
+    expect(err.message).toBe(`The payment service at 127.0.0.1:${port} is busy: Stripe is limiting the request rate (HTTP 429), directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy); fix: try again shortly.`);
   });
 
   it('timeout: no answer within STRIPE_TIMEOUT_MS', async () => {

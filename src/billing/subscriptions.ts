@@ -204,7 +204,18 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
       return { subscription: sub };
     }
 
-    const intent = await callStripe(() => firstPaymentIntent(stripe, created), env);
+    let intent: Stripe.PaymentIntent | null;
+    try {
+      intent = await firstPaymentIntent(env, created);
+    } catch (err) {
+      // Stripe made the subscription, but what its first payment needs cannot be read, so the client
+      // could not complete it: leave nothing usable behind in Stripe either (best effort; it is
+      // incomplete, so nothing was charged), and our row goes with the rolled-back transaction.
+      await callStripe(() => stripe.subscriptions.cancel(created.id, {}, { idempotencyKey: stripeKey('cancel-unread') }), env).catch((cancelErr: unknown) =>
+        env.logger.warn({ err: cancelErr, stripeSubscription: created.id }, `could not cancel the incomplete Stripe subscription ${created.id}; Stripe expires it within a day`),
+      );
+      throw err;
+    }
     if (intent?.status === 'requires_action') {
       await tx.flush();
       return { subscription: sub, clientSecret: intent.client_secret };
@@ -299,20 +310,20 @@ async function resumeAnswer(env: BillingEnv, sub: Subscription): Promise<Omit<Su
   }
   if (sub.status === SubscriptionStatus.INCOMPLETE && sub.stripeSubscriptionId) {
     const s = await callStripe(() => env.stripe.subscriptions.retrieve(sub.stripeSubscriptionId!), env);
-    const intent = await callStripe(() => firstPaymentIntent(env.stripe, s), env);
+    const intent = await firstPaymentIntent(env, s);
     return { clientSecret: intent?.status === 'requires_action' ? intent.client_secret : null };
   }
   return {};
 }
 
 /** The PaymentIntent of a subscription's latest invoice (current API: invoice.payments[].payment.payment_intent). */
-export async function firstPaymentIntent(stripe: Stripe, s: Stripe.Subscription): Promise<Stripe.PaymentIntent | null> {
+export async function firstPaymentIntent(env: BillingEnv, s: Stripe.Subscription): Promise<Stripe.PaymentIntent | null> {
   const invoiceId = stripeId(s.latest_invoice);
   if (!invoiceId) return null;
-  const invoice = await stripe.invoices.retrieve(invoiceId, { expand: ['payments'] });
+  const invoice = await callStripe(() => env.stripe.invoices.retrieve(invoiceId, { expand: ['payments'] }), env);
   const payment = invoice.payments?.data.find((p) => p.payment.type === 'payment_intent');
   const intentId = stripeId(payment?.payment.payment_intent);
-  return intentId ? stripe.paymentIntents.retrieve(intentId) : null;
+  return intentId ? callStripe(() => env.stripe.paymentIntents.retrieve(intentId), env) : null;
 }
 
 async function ownSubscription(tx: EntityManager, userId: string, id: string): Promise<Subscription> {

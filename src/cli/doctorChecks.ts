@@ -1,6 +1,7 @@
 import pg from 'pg';
-import { ConfigError, loadConfig, type Config } from '../config';
+import { ConfigError, DEFAULT_STRIPE_API_BASE, loadConfig, type Config } from '../config';
 import { openDatabase } from '../db/embedded';
+import { EMULATOR_SERVER_HEADER, startEmulator, type EmulatorHandle } from '../emulator';
 import { createOrm } from '../db/orm';
 import { createLogger, maskUrl, type Logger } from '../logger';
 import { keyMode } from '../stripe/client';
@@ -134,20 +135,39 @@ function stripeModeCheck(config: Config): Check {
   const name = 'stripe mode';
   const key = config.stripe.secretKey;
   if (!key) {
-    const details = config.stripe.apiBaseSet ? ['STRIPE_API_BASE is ignored without STRIPE_SECRET_KEY'] : undefined;
+    const details = [
+      ...(config.stripe.apiBaseSet ? ['STRIPE_API_BASE is ignored without STRIPE_SECRET_KEY'] : []),
+      ...(config.nodeEnv === 'production' ? ['NODE_ENV=production without STRIPE_SECRET_KEY: no payment is real'] : []),
+    ];
     return {
       name,
-      status: config.stripe.apiBaseSet ? 'warn' : 'ok',
+      status: details.length ? 'warn' : 'ok',
       summary: `local Stripe emulator (no STRIPE_SECRET_KEY): the server runs it on 127.0.0.1:${config.stripe.emulatorPort}`,
       details,
     };
   }
   const mode = keyMode(key);
-  const summary = `real Stripe API at ${config.stripe.apiBase.protocol}://${config.stripe.apiBase.host}:${config.stripe.apiBase.port} with a ${mode}-mode ${key.startsWith('rk_') ? 'restricted' : 'secret'} key (${maskKey(key)})`;
+  const { protocol, host, port } = config.stripe.apiBase;
+  const where = `${protocol}://${host}:${port}`;
+  const api = isRealStripeHost(host) ? `real Stripe API at ${where}` : `Stripe API at ${where} (STRIPE_API_BASE; not api.stripe.com)`;
+  const summary = `${api} with a ${mode}-mode ${key.startsWith('rk_') ? 'restricted' : 'secret'} key (${maskKey(key)})`;
   if (mode === 'live' && config.nodeEnv !== 'production') {
     return { name, status: 'warn', summary, details: [`a live key with NODE_ENV=${config.nodeEnv}: payments are real`] };
   }
   return { name, status: 'ok', summary };
+}
+
+function isRealStripeHost(host: string): boolean {
+  return host.toLowerCase() === new URL(DEFAULT_STRIPE_API_BASE).hostname;
+}
+
+/** What answered the probe: Tollgate's emulator names itself in the Server header. */
+function whoAnswered(config: Config, server: string | undefined): { detail: string; emulator: boolean } {
+  if (server === EMULATOR_SERVER_HEADER) {
+    return { detail: "the answer came from Tollgate's Stripe emulator (Server: tollgate-stripe-emulator), not the real Stripe: no payment is real", emulator: true };
+  }
+  if (isRealStripeHost(config.stripe.apiBase.host)) return { detail: 'the answer came from the real Stripe API', emulator: false };
+  return { detail: `the answer came from a Stripe-compatible API that is not Tollgate's emulator (Server: ${server ?? 'not given'}), such as stripe-mock`, emulator: false };
 }
 
 function routeCheck(config: Config): Check {
@@ -169,46 +189,87 @@ async function stripeApiCheck(config: Config): Promise<Check> {
     api = await openConfiguredStripe(config, { maxNetworkRetries: 0 });
     const probe = await probeStripe(api.client, api.endpoint);
     const mode = keyMode(config.stripe.secretKey!);
-    if (probe.ok) return { name, status: 'ok', summary: `${api.endpoint.host} answered ${api.endpoint.route}; the ${mode}-mode key is valid` };
+    if (probe.ok) {
+      const answered = whoAnswered(config, probe.server);
+      const summary = `${api.endpoint.host} answered ${api.endpoint.route}; the ${mode}-mode key is valid`;
+      if (answered.emulator && config.nodeEnv === 'production') {
+        return {
+          name,
+          status: 'warn',
+          summary,
+          details: [answered.detail],
+          fix: 'with NODE_ENV=production, unset STRIPE_API_BASE (api.stripe.com) or check that the proxy does not send Stripe elsewhere',
+        };
+      }
+      return { name, status: 'ok', summary, details: [answered.detail] };
+    }
     const message = operatorMessage(probe.failure, api.endpoint);
     const [problem, fix] = splitFix(message);
     return { name, status: 'fail', summary: problem, fix, details: [`reason: ${probe.failure.reason}`] };
   } catch (err) {
-    return { name, status: 'fail', summary: `the check could not run: ${(err as Error).message}` };
+    return {
+      name,
+      status: 'fail',
+      summary: `Stripe gave an answer the check did not expect: ${(err as Error).message}`,
+      fix: 'check that STRIPE_API_BASE is the Stripe API (or unset it for api.stripe.com)',
+    };
   } finally {
     api?.close();
   }
 }
 
+/**
+ * Local mode: the emulator the server would start (or the one a running server started) is asked
+ * through the route the server would take, so a STRIPE_PROXY in the way shows here. When nothing
+ * listens on the port, a throwaway emulator (in memory) is started there for the check.
+ */
 async function localEmulatorCheck(config: Config): Promise<Check> {
   const name = 'stripe';
   const port = config.stripe.emulatorPort;
-  let answer: Response;
+  const address = `127.0.0.1:${port}`;
+  let running: boolean;
   try {
-    answer = await fetch(`http://127.0.0.1:${port}/v1/prices?limit=1`, { headers: { authorization: `Bearer ${LOCAL_EMULATOR_KEY}` }, signal: AbortSignal.timeout(3000) });
+    const answer = await fetch(`http://${address}/v1/prices?limit=1`, { headers: { authorization: `Bearer ${LOCAL_EMULATOR_KEY}` }, signal: AbortSignal.timeout(3000) });
+    const body = (await answer.json().catch(() => undefined)) as { object?: string } | undefined;
+    if (body?.object !== 'list') {
+      return {
+        name,
+        status: 'fail',
+        summary: `port ${port} on 127.0.0.1 is in use by something that is not a Stripe emulator (HTTP ${answer.status}): the server could not start its emulator`,
+        fix: 'stop that program, or set STRIPE_EMULATOR_PORT to a free port',
+      };
+    }
+    running = true;
   } catch {
-    return { name, status: 'ok', summary: `port ${port} is free: the server starts its local Stripe emulator there` };
+    running = false;
   }
-  const body = (await answer.json().catch(() => undefined)) as { object?: string } | undefined;
-  if (body?.object !== 'list') {
-    return {
-      name,
-      status: 'fail',
-      summary: `port ${port} on 127.0.0.1 is in use by something that is not a Stripe emulator (HTTP ${answer.status}): the server could not start its emulator`,
-      fix: 'stop that program, or set STRIPE_EMULATOR_PORT to a free port',
-    };
-  }
-  if (!config.proxy.stripeProxy || config.proxy.stripeProxy.value === 'none') {
-    return { name, status: 'ok', summary: `a Stripe emulator answers on 127.0.0.1:${port} (a running server's, or npm run stripe:emulator)` };
+  let trial: EmulatorHandle | undefined;
+  if (!running) {
+    try {
+      trial = await startEmulator({ port, host: '127.0.0.1' });
+    } catch (err) {
+      // The port did not answer HTTP, yet it cannot be listened on: something else holds it.
+      const inUse = /already in use/.test((err as Error).message);
+      return {
+        name,
+        status: 'fail',
+        summary: `the server could not start its Stripe emulator on ${address}: ${inUse ? 'the port is in use by a program that does not answer HTTP' : (err as Error).message}`,
+        fix: 'stop the program using that port, or set STRIPE_EMULATOR_PORT to a free port',
+      };
+    }
   }
   const api = await openStripeApi(config, { protocol: 'http', host: '127.0.0.1', port }, LOCAL_EMULATOR_KEY, { maxNetworkRetries: 0 });
   try {
     const probe = await probeStripe(api.client, api.endpoint);
-    if (probe.ok) return { name, status: 'ok', summary: `the Stripe emulator on 127.0.0.1:${port} answered ${api.endpoint.route}` };
+    const which = running
+      ? `the Stripe emulator on ${address} (a running server's, or npm run stripe:emulator)`
+      : `port ${port} is free for the server's local Stripe emulator; one started there for this check`;
+    if (probe.ok) return { name, status: 'ok', summary: `${which} answered ${api.endpoint.route}` };
     const [problem, fix] = splitFix(operatorMessage(probe.failure, api.endpoint));
-    return { name, status: 'fail', summary: problem, fix, details: [`reason: ${probe.failure.reason}`] };
+    return { name, status: 'fail', summary: problem, fix, details: [`reason: ${probe.failure.reason}`, `asked ${which}`] };
   } finally {
     api.close();
+    await trial?.stop();
   }
 }
 

@@ -145,6 +145,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   };
 }
 
+export { EMULATOR_SERVER_HEADER } from './core/server';
 export { EmulatorContext, API_VERSION, diff, clone } from './core/context';
 export type { EventObject, ResourceType, RequestInfo, EmitOptions } from './core/context';
 export { Router, RawResponse } from './core/router';

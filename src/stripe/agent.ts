@@ -112,5 +112,13 @@ export async function createStripeAgent(route: StripeRoute, options: AgentOption
       return socket;
     }
   }
-  return new TunnelAgent(route.proxy.url.href, { keepAlive: true, ...(ca ? { ca } : {}) });
+  // The library is given the proxy without its credentials (its debug output prints the URL), and the
+  // credentials as the Proxy-Authorization header it would have made from them.
+  const bare = new URL(route.proxy.url.href);
+  const user = decodeURIComponent(bare.username);
+  const password = decodeURIComponent(bare.password);
+  bare.username = '';
+  bare.password = '';
+  const headers = user || password ? { 'Proxy-Authorization': `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } : undefined;
+  return new TunnelAgent(bare.href, { keepAlive: true, ...(headers ? { headers } : {}), ...(ca ? { ca } : {}) });
 }

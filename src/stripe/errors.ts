@@ -75,7 +75,7 @@ export function classifyStripeFailure(err: unknown, endpoint: StripeEndpoint = U
     };
   }
   if (err instanceof Stripe.errors.StripeRateLimitError) {
-    return { reason: 'rate_limited', problem: 'Stripe is limiting the request rate (HTTP 429)', fix: 'try again shortly', operatorOnly: false, httpStatus: 429 };
+    return { reason: 'rate_limited', problem: `Stripe is limiting the request rate (HTTP 429), ${endpoint.route}`, fix: 'try again shortly', operatorOnly: false, httpStatus: 429 };
   }
   const status = err.statusCode ?? 0;
   if (err instanceof Stripe.errors.StripeAPIError || status >= 500) {
@@ -90,7 +90,7 @@ export function classifyStripeFailure(err: unknown, endpoint: StripeEndpoint = U
     }
     return {
       reason: 'stripe_error',
-      problem: `Stripe answered HTTP ${status || '?'} (${err.message})`,
+      problem: `Stripe answered HTTP ${status || '?'} (${err.message}), ${endpoint.route}`,
       fix: "this is on Stripe's side: try again later, and see status.stripe.com",
       operatorOnly: false,
       httpStatus: status || undefined,
@@ -171,6 +171,22 @@ function classifyConnection(err: Stripe.errors.StripeConnectionError, endpoint: 
     );
   }
   return fail('connection', `the connection to ${address} failed (${code ?? cause?.message ?? err.message}), ${via}`, networkFix);
+}
+
+/**
+ * No answer at all within `ms`, before the SDK itself gave up: a caller that cannot wait as long as a
+ * Stripe call may (the readiness check) uses this. A proxy that holds the CONNECT is the usual cause.
+ */
+export function noAnswerFailure(endpoint: StripeEndpoint, ms: number): StripeFailure {
+  const { address, hostname, proxy, proxySource, route } = endpoint;
+  return {
+    reason: 'timeout',
+    problem: `no answer from ${address} within ${ms} ms, ${proxy ? `through the proxy ${proxy}` : route}`,
+    fix: proxy
+      ? `check that ${proxySource ?? 'the proxy setting'} names a working proxy and the network path to ${hostname}, or raise STRIPE_TIMEOUT_MS`
+      : `check the network path to ${hostname}, or raise STRIPE_TIMEOUT_MS`,
+    operatorOnly: false,
+  };
 }
 
 /** The whole story, for operators (logs, doctor, command-line scripts). */

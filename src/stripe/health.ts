@@ -1,18 +1,20 @@
 import type Stripe from 'stripe';
 import type { Logger } from '../logger';
-import { classifyStripeFailure, clientMessage, operatorMessage, type FailureReason, type StripeFailure } from './errors';
+import { classifyStripeFailure, clientMessage, noAnswerFailure, operatorMessage, type FailureReason, type StripeFailure } from './errors';
 import type { StripeEndpoint } from './route';
 
 /**
  * Whether Stripe answers, and accepts our key: one small read (the first price), without the SDK's
  * retries. The route is the client's own, so the answer is about the exact path payments take.
  */
-export type StripeProbe = { ok: true } | { ok: false; failure: StripeFailure; error: unknown };
+export type StripeProbe = { ok: true; server?: string } | { ok: false; failure: StripeFailure; error: unknown };
 
 export async function probeStripe(client: Stripe, endpoint: StripeEndpoint, timeoutMs = endpoint.timeoutMs): Promise<StripeProbe> {
   try {
-    await client.prices.list({ limit: 1 }, { maxNetworkRetries: 0, timeout: timeoutMs });
-    return { ok: true };
+    const answer = await client.prices.list({ limit: 1 }, { maxNetworkRetries: 0, timeout: timeoutMs });
+    /** The Server header: the local emulator names itself there (EMULATOR_SERVER_HEADER). */
+    const server = answer.lastResponse?.headers?.server;
+    return { ok: true, ...(server ? { server } : {}) };
   } catch (err) {
     const failure = classifyStripeFailure(err, endpoint);
     if (!failure) throw err;
@@ -40,7 +42,16 @@ export function stripeReadiness(client: Stripe, endpoint: StripeEndpoint, logger
   const timeoutMs = Math.min(endpoint.timeoutMs, 5000);
 
   const check = async (): Promise<StripeReadiness> => {
-    const probe = await probeStripe(client, endpoint, timeoutMs).catch((error: unknown) => ({ ok: false as const, error, failure: undefined }));
+    // The SDK's timeout starts once a connection exists: a proxy holding the CONNECT is bounded only by
+    // the agent's (STRIPE_TIMEOUT_MS). /readyz answers within about `timeoutMs` whatever happens.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<StripeProbe>((resolve) => {
+      timer = setTimeout(() => resolve({ ok: false, failure: noAnswerFailure(endpoint, timeoutMs), error: undefined }), timeoutMs + 250);
+    });
+    const probe = await Promise.race([
+      probeStripe(client, endpoint, timeoutMs).catch((error: unknown) => ({ ok: false as const, error, failure: undefined })),
+      deadline,
+    ]).finally(() => clearTimeout(timer));
     const base = { host: endpoint.host, route: endpoint.route, checkedAt: new Date().toISOString() };
     let value: StripeReadiness;
     if (probe.ok) {

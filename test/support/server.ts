@@ -51,6 +51,8 @@ export interface TestServerOptions {
   emulatorModules?: EmulatorModule[];
   /** The emulator keeps its state in this file (saved on stop), so a test can start it again. */
   emulatorDataFile?: string;
+  /** The server reaches the emulator on the port this returns (a front that can fail requests, see stripeFront.ts). */
+  stripeVia?: (emulator: EmulatorHandle) => Promise<number>;
 }
 
 let userSeq = 0;
@@ -82,7 +84,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       modules: options.emulatorModules,
       dataFile: options.emulatorDataFile,
     });
-    const api = await openStripeApi(config, { protocol: emulator.protocol, host: emulator.host, port: emulator.port }, 'sk_test_tollgate_tests', { maxNetworkRetries: 0 });
+    const stripePort = options.stripeVia ? await options.stripeVia(emulator) : emulator.port;
+    const api = await openStripeApi(config, { protocol: emulator.protocol, host: emulator.host, port: stripePort }, 'sk_test_tollgate_tests', { maxNetworkRetries: 0 });
     const client = api.client;
     const endpoint =
       options.webhooks === false ? undefined : await client.webhookEndpoints.create({ url: `${url}/webhooks/stripe`, enabled_events: [...WEBHOOK_EVENTS] });

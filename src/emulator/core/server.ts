@@ -8,6 +8,8 @@ import { isUnsafeKey, MAX_PARAM_DEPTH, Params, parseForm, tooDeep, type FormObje
 import { RawResponse, type ApiRequest, type Method, type Router } from './router';
 
 const MAX_BODY_BYTES = 1024 * 1024;
+/** Sent as the Server header of every answer, so a client (npm run doctor) can tell the emulator from the real Stripe. */
+export const EMULATOR_SERVER_HEADER = 'tollgate-stripe-emulator';
 const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
 interface SavedResponse {
@@ -45,6 +47,7 @@ export function createRequestListener(ctx: EmulatorContext, router: Router, log:
     const send = (status: number, body: string, headers: Record<string, string>) => {
       if (res.headersSent) return;
       res.writeHead(status, {
+        Server: EMULATOR_SERVER_HEADER,
         'Request-Id': requestId,
         'Stripe-Version': apiVersion,
         'Cache-Control': 'no-cache, no-store',
