@@ -12,6 +12,17 @@ describe('daily limits and usage', () => {
   });
   afterAll(() => server.close());
 
+  /** An active subscription row of the plan, as the webhook would leave it (no Stripe needed for limits). */
+  async function subscribeInDatabase(userId: string, planCode: string): Promise<void> {
+    const [plan] = await sql(server.databaseUrl, `select p.id as plan_id, pp.id as pricing_id from plan p join plan_pricing pp on pp.plan_id = p.id where p.code = $1`, [planCode]);
+    await sql(
+      server.databaseUrl,
+      `insert into subscription (id, created_at, updated_at, user_id, plan_id, pricing_id, status, current_period_start, current_period_end)
+       values (gen_random_uuid(), now(), now(), $1, $2, $3, 'active', now() - interval '1 day', now() + interval '29 days')`,
+      [userId, plan.plan_id, plan.pricing_id],
+    );
+  }
+
   it('gives a user without a subscription the default plan (Free) for their local day', async () => {
     const user = await server.createUser({ timezone: 'Europe/Berlin' });
     const res = await server.gql(MY_LIMITS, undefined, user.token);
@@ -78,6 +89,34 @@ describe('daily limits and usage', () => {
 
     const reused = await server.gql(RECORD, { input: { ...input, amount: 41 } }, user.token);
     expect(reused.errors?.[0].extensions?.code).toBe('CONFLICT');
+  });
+
+  it('answers a retried key exactly as the first time, even after the plan in force has changed', async () => {
+    const user = await server.createUser();
+    const input = { metric: 'minutes', amount: 20, idempotencyKey: 'before-upgrade' };
+    const first = await server.gql(RECORD, { input }, user.token);
+    expect(first.data.recordUsage).toEqual({ metric: 'minutes', limit: 180, used: 20, remaining: 160 });
+    await subscribeInDatabase(user.id, 'premium');
+    const again = await server.gql(RECORD, { input }, user.token);
+    expect(again.data.recordUsage).toEqual(first.data.recordUsage);
+    // A new use is answered from the plan in force now.
+    const later = await server.gql(RECORD, { input: { metric: 'minutes', amount: 1 } }, user.token);
+    expect(later.data.recordUsage).toEqual({ metric: 'minutes', limit: null, used: 21, remaining: null });
+  });
+
+  it('stops an unlimited counter at the largest count it holds with BAD_USER_INPUT, counting nothing', async () => {
+    const user = await server.createUser();
+    await subscribeInDatabase(user.id, 'premium');
+    const max = 2_147_483_647;
+    const full = await server.gql(RECORD, { input: { metric: 'megabytes', amount: max } }, user.token);
+    expect(full.data.recordUsage).toEqual({ metric: 'megabytes', limit: null, used: max, remaining: null });
+    for (const amount of [1, max]) {
+      const more = await server.gql(RECORD, { input: { metric: 'megabytes', amount, idempotencyKey: `more-${amount}` } }, user.token);
+      expect(more.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'amount', used: max, requested: amount });
+      expect(more.errors?.[0].message).toMatch(/cannot go past 2147483647/);
+    }
+    expect(await sql(server.databaseUrl, `select used from usage_counter where user_id = $1 and metric = 'megabytes'`, [user.id])).toEqual([{ used: max }]);
+    expect(await sql(server.databaseUrl, 'select idempotency_key from usage_record where user_id = $1', [user.id])).toEqual([]);
   });
 
   it('with an idempotency key, a refused use (over the limit, unknown metric, bad amount) keeps nothing, and the key stays free', async () => {
@@ -176,13 +215,7 @@ describe('daily limits and usage', () => {
   it('takes limits from an active subscription, keeps the day\'s usage across a plan change, and falls back when the period ends', async () => {
     const user = await server.createUser();
     await server.gql(RECORD, { input: { metric: 'minutes', amount: 170 } }, user.token);
-    const [premium] = await sql(server.databaseUrl, `select p.id as plan_id, pp.id as pricing_id from plan p join plan_pricing pp on pp.plan_id = p.id where p.code = 'premium'`);
-    await sql(
-      server.databaseUrl,
-      `insert into subscription (id, created_at, updated_at, user_id, plan_id, pricing_id, status, current_period_start, current_period_end)
-       values (gen_random_uuid(), now(), now(), $1, $2, $3, 'active', now() - interval '1 day', now() + interval '29 days')`,
-      [user.id, premium.plan_id, premium.pricing_id],
-    );
+    await subscribeInDatabase(user.id, 'premium');
     const withSub = (await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits;
     expect(withSub).toMatchObject({ plan: { code: 'premium' }, source: 'SUBSCRIPTION' });
     expect(withSub.metrics.find((m: any) => m.metric === 'minutes')).toEqual({ metric: 'minutes', limit: null, used: 170, remaining: null });

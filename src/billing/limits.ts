@@ -85,8 +85,12 @@ export const LIMITS_SQL = `with ${CHOSEN_PLAN}
        left join usage_counter u on u.user_id = $1 and u.metric = l.metric and u.day = $3::date
       order by l.metric`;
 
+/** The most a day's counter holds (a PostgreSQL int, and GraphQL's Int): an unlimited metric stops there. */
+export const MAX_COUNT = 2_147_483_647;
+
 /**
- * Check and consume in one statement: INSERT ... ON CONFLICT DO UPDATE ... WHERE used + n <= limit.
+ * Check and consume in one statement: INSERT ... ON CONFLICT DO UPDATE ... WHERE used + n <= limit (an
+ * unlimited metric's limit is MAX_COUNT; the sum is taken as bigint so it cannot overflow).
  * $1 user id, $2 now, $3 metric, $4 local day, $5 amount. No row back = nothing consumed.
  */
 export const CONSUME_SQL = `with ${CHOSEN_PLAN},
@@ -95,7 +99,7 @@ export const CONSUME_SQL = `with ${CHOSEN_PLAN},
      select $1, $3, $4::date, $5, now() from lim where lim.per_day is null or $5 <= lim.per_day
      on conflict (user_id, metric, day) do update
         set used = u.used + excluded.used, updated_at = now()
-      where (select per_day from lim) is null or u.used + excluded.used <= (select per_day from lim)
+      where u.used::bigint + excluded.used <= coalesce((select per_day from lim), ${MAX_COUNT})
      returning u.used, (select per_day from lim) as per_day`;
 
 interface LimitsRow {
@@ -165,21 +169,18 @@ export async function recordUsage(em: EntityManager, user: LimitOwner, input: Re
       [user.id, key, metric, day, input.amount],
     );
     if (claimed.length === 0) {
-      const [prior] = await query<{ metric: string; amount: number; used_after: number; per_day: number | null }>(tx,
-        `select r.metric, r.amount, r.used_after, l.per_day
-           from usage_record r
-           left join lateral (with ${CHOSEN_PLAN.replace(/\$2/g, '$3')}
-                              select pl.per_day from chosen c join plan_limit pl on pl.plan_id = c.plan_id and pl.metric = r.metric) l on true
-          where r.user_id = $1 and r.idempotency_key = $2`,
-        [user.id, key, now],
+      // A retry: the first answer, as it was given (the plan in force may have changed since).
+      const [prior] = await query<{ metric: string; amount: number; used_after: number; per_day_after: number | null }>(tx,
+        `select metric, amount, used_after, per_day_after from usage_record where user_id = $1 and idempotency_key = $2`,
+        [user.id, key],
       );
       if (prior.metric !== metric || prior.amount !== input.amount) {
         throw conflict(`idempotencyKey "${key}" was already used for ${prior.amount} ${prior.metric}`, { field: 'idempotencyKey' });
       }
-      return usage(metric, prior.per_day, prior.used_after);
+      return usage(metric, prior.per_day_after, prior.used_after);
     }
     const result = await consume(tx, user, metric, input.amount, day, now);
-    await query(tx, `update usage_record set used_after = $1 where id = $2`, [result.used, claimed[0].id]);
+    await query(tx, `update usage_record set used_after = $1, per_day_after = $2 where id = $3`, [result.used, result.limit, claimed[0].id]);
     return result;
   });
 }
@@ -195,6 +196,9 @@ async function consume(em: EntityManager, user: LimitOwner, metric: string, amou
   const current = limits.metrics.find((m) => m.metric === metric);
   if (!current) {
     throw badInput(`Unknown metric "${metric}": expected one of ${limits.metrics.map((m) => m.metric).join(', ')}`, { field: 'metric' });
+  }
+  if (current.limit === null) {
+    throw badInput(`Today's ${metric} counter cannot go past ${MAX_COUNT}: ${current.used} used, ${amount} requested`, { field: 'amount', used: current.used, requested: amount });
   }
   throw new DomainError('LIMIT_EXCEEDED', `Daily ${metric} limit reached: ${current.remaining} of ${current.limit} left today, ${amount} requested`, {
     metric,

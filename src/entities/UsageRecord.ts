@@ -24,4 +24,8 @@ export class UsageRecord extends BaseEntity {
   /** The counter's value right after this use, returned again on a retry. */
   @Property({ type: 'integer' })
   usedAfter!: number;
+
+  /** The metric's daily limit when this use was recorded (null = unlimited), returned again on a retry. */
+  @Property({ type: 'integer', nullable: true })
+  perDayAfter?: number | null;
 }
