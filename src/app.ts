@@ -144,14 +144,20 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
   };
 }
 
+/** The database answers `select 1` within 2 s. */
 async function checkDatabase(orm: Orm): Promise<'ok' | 'unreachable'> {
+  let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       orm.em.getConnection().execute('select 1'),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), 2000).unref();
+      }),
     ]);
     return 'ok';
   } catch {
     return 'unreachable';
+  } finally {
+    clearTimeout(timer);
   }
 }
