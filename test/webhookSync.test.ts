@@ -130,6 +130,23 @@ describe('webhook sync of subscriptions (real emulator deliveries)', () => {
     ]);
   });
 
+  it('a Day Pass made in Stripe without cancel_at_period_end is adopted and kept from renewing, in Stripe too', async () => {
+    const user = await userOnTestClock(server);
+    const [{ stripe_price_id: dayPassPrice }] = await sql(server.databaseUrl, `select pp.stripe_price_id from plan_pricing pp join plan p on p.id = pp.plan_id where p.code = 'day_pass'`);
+    const pm = await server.stripe.paymentMethods.attach('pm_card_visa', { customer: user.customerId });
+    const s = await server.stripe.subscriptions.create({ customer: user.customerId, items: [{ price: dayPassPrice }], default_payment_method: pm.id });
+    expect(s.cancel_at_period_end).toBe(false);
+    await server.emulator.idle(10_000);
+    expect((await server.stripe.subscriptions.retrieve(s.id)).cancel_at_period_end).toBe(true);
+    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    expect(mine).toMatchObject({ stripeSubscriptionId: s.id, status: 'ACTIVE', plan: { code: 'day_pass' }, cancelAtPeriodEnd: true });
+    // A day later it has ended, in Stripe and here, instead of renewing.
+    await advanceClock(server, user.clock.id, user.clock.frozen_time + 25 * 3600);
+    await server.emulator.idle(10_000);
+    expect((await server.stripe.subscriptions.retrieve(s.id)).status).toBe('canceled');
+    expect((await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions[0]).toMatchObject({ status: 'CANCELED' });
+  });
+
   it('checkout.session.completed alone (the person never comes back) makes the subscription active', async () => {
     const user = await server.createUser();
     const { subscription } = (await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium') } }, user.token)).data.subscribe;

@@ -432,21 +432,25 @@ export async function syncCheckoutSession(em: EntityManager, env: BillingEnv, se
 }
 
 /**
- * Applies a Checkout Session's state to its row: the subscription it created (non-renewing plans get
- * cancel_at_period_end here, since Checkout cannot set it), or the end of an unpaid session.
+ * A pricing that does not renew (Day Pass) ends at its period's end whichever way its Stripe
+ * subscription was made: Checkout cannot set cancel_at_period_end, nor does a subscription made in
+ * Stripe's dashboard carry it, so it is set here. Returns Stripe's subscription as it now is.
  */
+export async function keepFromRenewing(env: BillingEnv, sub: Subscription, s: Stripe.Subscription): Promise<Stripe.Subscription> {
+  if (sub.pricing.autoRenew || s.cancel_at_period_end || s.ended_at) return s;
+  return callStripe(
+    () => env.stripe.subscriptions.update(s.id, { cancel_at_period_end: true }, { idempotencyKey: idempotencyKey('subscription', sub.id, 'no-renew') }),
+    env,
+  );
+}
+
+/** Applies a Checkout Session's state to its row: the subscription it created, or the end of an unpaid session. */
 async function applyCheckoutSession(env: BillingEnv, sub: Subscription, session: Stripe.Checkout.Session): Promise<void> {
   sub.stripeCheckoutSessionId ??= session.id;
   const stripeSubId = stripeId(session.subscription);
   if (session.status === 'complete' && stripeSubId) {
-    let s = await callStripe(() => env.stripe.subscriptions.retrieve(stripeSubId), env);
-    if (!sub.pricing.autoRenew && !s.cancel_at_period_end && !s.ended_at) {
-      s = await callStripe(
-        () => env.stripe.subscriptions.update(s.id, { cancel_at_period_end: true }, { idempotencyKey: idempotencyKey('subscription', sub.id, 'no-renew') }),
-        env,
-      );
-    }
-    applyStripeSubscription(sub, s);
+    const s = await callStripe(() => env.stripe.subscriptions.retrieve(stripeSubId), env);
+    applyStripeSubscription(sub, await keepFromRenewing(env, sub, s));
   } else {
     applyExpiredCheckout(sub, session);
   }

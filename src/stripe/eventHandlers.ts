@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { BillingEnv } from '../billing/env';
-import { syncCheckoutSession } from '../billing/subscriptions';
+import { keepFromRenewing, syncCheckoutSession } from '../billing/subscriptions';
 import { lockUser } from '../billing/locks';
-import { stripeId, upsertFromStripe, userOfStripeSubscription } from '../billing/subscriptionSync';
+import { applyStripeSubscription, stripeId, upsertFromStripe, userOfStripeSubscription } from '../billing/subscriptionSync';
 import { callStripe } from './errors';
 
 /**
@@ -55,6 +55,11 @@ export async function syncSubscriptionById(em: EntityManager, env: BillingEnv, s
     s = await retrieve();
   }
   const { subscription, result } = await upsertFromStripe(em, s!, env.logger);
+  if (subscription) {
+    // A Day Pass never renews, even one whose Checkout return and checkout.session.completed never came.
+    const kept = await keepFromRenewing(env, subscription, s!);
+    if (kept !== s) applyStripeSubscription(subscription, kept);
+  }
   if (result === 'unknown-customer') return `subscription ${s!.id} of unknown customer ${stripeId(s!.customer)} recorded, not applied`;
   if (result === 'unknown-price') return `subscription ${s!.id} for a price outside the catalog recorded, not applied`;
   if (result === 'abandoned') return `subscription ${s!.id} is a subscribe attempt that ended without being kept (${s!.status} in Stripe): recorded, not applied`;
