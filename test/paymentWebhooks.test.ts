@@ -254,6 +254,30 @@ describe('payments changed in Stripe while no webhook reaches Tollgate', () => {
   });
   afterAll(() => server.close());
 
+  it('a capture of a payment our copy still shows WAITING (3-D Secure finished, no webhook yet) reads Stripe first and captures it', async () => {
+    const user = await server.createUser();
+    const admin = await server.createUser({ admin: true });
+    const { payment } = await pay(server, user.token, { amount: '12.00', currency: 'usd', paymentMethod: 'pm_card_authenticationRequired', captureMethod: 'MANUAL' });
+    expect(payment.status).toBe('WAITING');
+    await server.stripe.rawRequest('POST', `/v1/test_helpers/payment_intents/${payment.stripePaymentIntentId}/authenticate`, { outcome: 'succeed' });
+    expect((await paymentOf(server, payment.id, user.token)).status).toBe('WAITING');
+    const res = await server.gql(CAPTURE_PAYMENT, { id: payment.id, amount: '10.00' }, admin.token);
+    expect(res.errors).toBeUndefined();
+    expect(res.data.capturePayment).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '10.00' } });
+    expect(logEvents(res.data.capturePayment)).toEqual(expect.arrayContaining(['status', 'stripe', 'captured']));
+    expect(res.data.capturePayment.logs.map((l: { message: string }) => l.message)).toContain('WAITING -> PREAUTH (capturePayment)');
+    expect((await server.stripe.paymentIntents.retrieve(payment.stripePaymentIntentId)).amount_received).toBe(1000);
+  });
+
+  it('a capture of a payment still waiting in Stripe too is refused with BAD_USER_INPUT, capturing nothing', async () => {
+    const user = await server.createUser();
+    const admin = await server.createUser({ admin: true });
+    const { payment } = await pay(server, user.token, { amount: '12.00', currency: 'usd', paymentMethod: 'pm_card_authenticationRequired', captureMethod: 'MANUAL' });
+    const res = await server.gql(CAPTURE_PAYMENT, { id: payment.id }, admin.token);
+    expect(res.errors?.[0]).toMatchObject({ message: expect.stringMatching(/is WAITING/), extensions: { code: 'BAD_USER_INPUT' } });
+    expect((await server.stripe.paymentIntents.retrieve(payment.stripePaymentIntentId)).status).toBe('requires_action');
+  });
+
   it('a capture Stripe refuses because the authorisation was canceled there: BAD_USER_INPUT, and the payment is brought up to date', async () => {
     const user = await server.createUser();
     const admin = await server.createUser({ admin: true });

@@ -427,6 +427,13 @@ async function existing(em: EntityManager, id: string): Promise<Payment> {
 export async function capturePayment(em: EntityManager, env: BillingEnv, id: string, amount?: string | null): Promise<Payment> {
   const { id: paymentId } = await existing(em, id);
   return operate(em, paymentId, async (tx, payment) => {
+    if (payment.status === PaymentStatus.WAITING) {
+      // Our copy may be behind Stripe: a 3-D Secure step or a Checkout may have authorised it since, and
+      // its webhook not be here yet.
+      const current = await paymentCall(tx, env, payment, 'capture', () => fetchPaymentState(env, payment));
+      if (!current.ok) return current.error;
+      if (belongsTo(payment, current.value)) applyStripeState(tx, payment, current.value, 'capturePayment');
+    }
     if (payment.status !== PaymentStatus.PREAUTH) throw badInput(`Only an authorised (PREAUTH) payment can be captured; this one is ${state(payment)}`, { field: 'id' });
     const minor = amount === null || amount === undefined ? payment.amountMinor : parseChargeAmount(amount, payment.currency);
     if (minor > payment.amountMinor) {
