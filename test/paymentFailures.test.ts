@@ -1,33 +1,21 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmulator, type EmulatorModule } from '../src/emulator';
+import { startEmulator } from '../src/emulator';
 import { runScript } from './support/cli';
 import { sql } from './support/db';
+import { oneShotFaults } from './support/faults';
 import { CAPTURE_PAYMENT, CREATE_PAYMENT, logEvents, pay, paymentOf } from './support/payments';
 import { startTestServer, type TestServer } from './support/server';
 
 jest.setTimeout(120_000);
 
-/** When set, the emulator fails with HTTP 500 right after the next charge succeeds (Stripe charged, then failed to answer). */
-let failAfterNextCharge = false;
-/** When set, the emulator fails with HTTP 500 while making the next price, before a Checkout Session that needs it exists. */
-let failNextPrice = false;
-const faults: EmulatorModule = {
-  name: 'faults',
-  register(_router, ctx) {
-    ctx.on('payment_intent.succeeded', () => {
-      if (!failAfterNextCharge) return;
-      failAfterNextCharge = false;
-      throw new Error('injected failure: the charge went through, the answer did not');
-    });
-    ctx.on('price.created', () => {
-      if (!failNextPrice) return;
-      failNextPrice = false;
-      throw new Error('injected failure: Stripe failed before it made the Checkout Session');
-    });
-  },
-};
+// HTTP 500 right after the next charge succeeds (Stripe charged, then failed to answer), or while making
+// the next price, before a Checkout Session that needs it exists.
+const faults = oneShotFaults({
+  'payment_intent.succeeded': 'the charge went through, the answer did not',
+  'price.created': 'Stripe failed before it made the Checkout Session',
+});
 
 /**
  * Stripe failing halfway, for real: an emulator that answers 500 after it charged, and an emulator that
@@ -40,7 +28,7 @@ describe('payments when Stripe fails halfway', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-stripe-'));
   const dataFile = join(dir, 'emulator.json');
   beforeAll(async () => {
-    server = await startTestServer({ stripe: true, emulatorModules: [faults], emulatorDataFile: dataFile });
+    server = await startTestServer({ stripe: true, emulatorModules: [faults.module], emulatorDataFile: dataFile });
     admin = await server.createUser({ admin: true });
   });
   afterAll(async () => {
@@ -58,9 +46,9 @@ describe('payments when Stripe fails halfway', () => {
   it('a 500 before Checkout made its session: ERROR with the reason; a retry asks again under a new key (Stripe replays a saved 500 to the old one) and opens one session', async () => {
     const user = await server.createUser();
     const input = { amount: '8.00', currency: 'usd', idempotencyKey: 'basket-5' };
-    failNextPrice = true;
+    faults.arm('price.created');
     const res = await server.gql(CREATE_PAYMENT, { input }, user.token);
-    expect(failNextPrice).toBe(false);
+    expect(faults.armed('price.created')).toBe(false);
     expect(res.errors?.[0].extensions).toMatchObject({ code: 'PAYMENT_SERVICE_UNAVAILABLE', reason: 'stripe_error', paymentId: expect.any(String) });
     const paymentId = res.errors![0].extensions!.paymentId as string;
     const failed = await paymentOf(server, paymentId, user.token);
@@ -88,9 +76,9 @@ describe('payments when Stripe fails halfway', () => {
   it('a 500 after the charge leaves the payment ERROR with the reason; a retry with the same key finds the PaymentIntent instead of making another', async () => {
     const user = await server.createUser();
     const input = { amount: '10.00', currency: 'usd', paymentMethod: 'pm_card_visa', idempotencyKey: 'checkout-1' };
-    failAfterNextCharge = true;
+    faults.arm('payment_intent.succeeded');
     const res = await server.gql(CREATE_PAYMENT, { input }, user.token);
-    expect(failAfterNextCharge).toBe(false);
+    expect(faults.armed('payment_intent.succeeded')).toBe(false);
     expect(res.data).toBeNull();
     expect(res.errors?.[0].extensions).toMatchObject({ code: 'PAYMENT_SERVICE_UNAVAILABLE', paymentId: expect.any(String) });
     expect(res.errors?.[0].message).toMatch(/failed to answer: Stripe answered HTTP 500/);
@@ -115,7 +103,7 @@ describe('payments when Stripe fails halfway', () => {
 
   it('stripe:sync links a PaymentIntent Stripe made although it answered 500', async () => {
     const user = await server.createUser();
-    failAfterNextCharge = true;
+    faults.arm('payment_intent.succeeded');
     const res = await server.gql(CREATE_PAYMENT, { input: { amount: '12.00', currency: 'usd', paymentMethod: 'pm_card_visa' } }, user.token);
     const paymentId = res.errors?.[0].extensions?.paymentId as string;
     expect((await paymentOf(server, paymentId, user.token)).status).toBe('ERROR');

@@ -1,23 +1,13 @@
-import type { EmulatorModule } from '../src/emulator';
 import { getLimits } from '../src/billing/limits';
 import { sql } from './support/db';
+import { oneShotFaults } from './support/faults';
 import { CANCEL, MY_LIMITS, MY_SUBSCRIPTIONS, pricingId, RESUME, SUBSCRIBE } from './support/billing';
 import { startTestServer, type TestServer } from './support/server';
 
 jest.setTimeout(120_000);
 
-/** When set, the emulator answers HTTP 500 right after it made the next subscription (Stripe made it, the answer was lost). */
-let failAfterNextSubscription = false;
-const faults: EmulatorModule = {
-  name: 'faults',
-  register(_router, ctx) {
-    ctx.on('customer.subscription.created', () => {
-      if (!failAfterNextSubscription) return;
-      failAfterNextSubscription = false;
-      throw new Error('injected failure: the subscription was made, the answer was lost');
-    });
-  },
-};
+// HTTP 500 right after the next subscription is made (Stripe made it, its answer is lost).
+const faults = oneShotFaults({ 'customer.subscription.created': 'the subscription was made, the answer was lost' });
 
 /**
  * No webhook endpoint at all: what Tollgate knows comes from its own calls and from asking Stripe. Each
@@ -28,7 +18,7 @@ describe('subscriptions when no webhook arrives', () => {
   let premium: string;
   let dayPass: string;
   beforeAll(async () => {
-    server = await startTestServer({ stripe: true, webhooks: false, emulatorModules: [faults] });
+    server = await startTestServer({ stripe: true, webhooks: false, emulatorModules: [faults.module] });
     [premium, dayPass] = await Promise.all([pricingId(server, 'premium'), pricingId(server, 'day_pass')]);
   });
   afterAll(() => server.close());
@@ -66,9 +56,9 @@ describe('subscriptions when no webhook arrives', () => {
   it('Stripe made the subscription but its answer was lost: a retry with the same key gets that subscription, never a second one', async () => {
     const user = await server.createUser();
     const input = { pricingId: premium, paymentMethod: 'pm_card_visa', idempotencyKey: 'buy-premium-1' };
-    failAfterNextSubscription = true;
+    faults.arm('customer.subscription.created');
     const lost = await server.gql(SUBSCRIBE, { input }, user.token);
-    expect(failAfterNextSubscription).toBe(false);
+    expect(faults.armed('customer.subscription.created')).toBe(false);
     expect(lost.errors?.[0].extensions?.code).toBe('PAYMENT_SERVICE_UNAVAILABLE');
     expect(await sql(server.databaseUrl, 'select id from subscription where user_id = $1', [user.id])).toEqual([]);
     const customer = await customerOf(user.id);
@@ -86,7 +76,7 @@ describe('subscriptions when no webhook arrives', () => {
 
   it('Stripe made the subscription but its answer was lost: a retry without a key is a CONFLICT, never a second one', async () => {
     const user = await server.createUser();
-    failAfterNextSubscription = true;
+    faults.arm('customer.subscription.created');
     const lost = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token);
     expect(lost.errors?.[0].extensions?.code).toBe('PAYMENT_SERVICE_UNAVAILABLE');
     const retry = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token);
