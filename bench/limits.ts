@@ -73,7 +73,9 @@ interface ServerProcess {
 
 /** Starts one server (bench/limitsServer.ts) in a process of its own and waits until it listens. */
 function startServer(kind: 'app' | 'baseline', databaseUrl: string, path: string): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [join(__dirname, 'limitsServer.js'), kind, databaseUrl, String(POOL)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(__dirname, 'limitsServer.js'), kind, databaseUrl, String(POOL)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     let out = '';
@@ -98,7 +100,16 @@ async function main() {
 
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-bench-'));
   await chmod(dir, 0o755);
-  const config = loadConfig({ ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}), EMBEDDED_PG_DIR: join(dir, 'pg'), EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: 'silent', PORT: '0' }, dir);
+  const config = loadConfig(
+    {
+      ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+      EMBEDDED_PG_DIR: join(dir, 'pg'),
+      EMBEDDED_PG_PORT: String(await freePort()),
+      LOG_LEVEL: 'silent',
+      PORT: '0',
+    },
+    dir,
+  );
   log('starting PostgreSQL...');
   const db = await openDatabase(config, logger);
   const orm = await createOrm(db.url, { logger, poolMax: POOL });
@@ -109,7 +120,9 @@ async function main() {
     await migrate(orm, logger);
     await seedCatalog(orm.em.fork() as EntityManager, catalogDefinition());
     // One hot counter per server, with a limit the recordUsage runs reach, to prove zero overshoot.
-    await pool.query(`update plan_limit set per_day = $1 where metric = 'minutes' and plan_id = (select id from plan where is_default)`, [HOT_LIMIT]);
+    await pool.query(`update plan_limit set per_day = $1 where metric = 'minutes' and plan_id = (select id from plan where is_default)`, [
+      HOT_LIMIT,
+    ]);
     const ours = await createUser(orm.em.fork() as EntityManager, { email: 'bench-app@example.com' });
     const base = await createUser(orm.em.fork() as EntityManager, { email: 'bench-baseline@example.com' });
 
@@ -122,7 +135,9 @@ async function main() {
     const baseUrl = baseline.url;
 
     const limitsQuery = JSON.stringify({ query: '{ myLimits { plan { code } day resetsAt metrics { metric limit used remaining } } }' });
-    const recordQuery = JSON.stringify({ query: 'mutation { recordUsage(input: { metric: "minutes", amount: 1 }) { metric limit used remaining } }' });
+    const recordQuery = JSON.stringify({
+      query: 'mutation { recordUsage(input: { metric: "minutes", amount: 1 }) { metric limit used remaining } }',
+    });
 
     log('warming up...');
     await load('warm-up', appUrl, limitsQuery, ours.token, 2, connections);

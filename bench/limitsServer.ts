@@ -38,13 +38,26 @@ function baselineServer(pool: pg.Pool): http.Server {
         if (op === 'limits') {
           const { rows } = await pool.query(LIMITS_SQL, [user.id, now, day]);
           res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ data: { myLimits: { plan: rows[0].code, day, resetsAt, metrics: rows.map((r) => ({ metric: r.metric, limit: r.per_day, used: r.used })) } } }));
+          res.end(
+            JSON.stringify({
+              data: {
+                myLimits: {
+                  plan: rows[0].code,
+                  day,
+                  resetsAt,
+                  metrics: rows.map((r) => ({ metric: r.metric, limit: r.per_day, used: r.used })),
+                },
+              },
+            }),
+          );
         } else {
           const { rows } = await pool.query(CONSUME_SQL, [user.id, now, 'minutes', day, 1]);
           if (rows.length === 0) {
             const limits = await pool.query(LIMITS_SQL, [user.id, now, day]);
             res.writeHead(200, { 'content-type': 'application/json' });
-            res.end(JSON.stringify({ errors: [{ message: 'limit', extensions: { code: 'LIMIT_EXCEEDED', remaining: limits.rows.length } }] }));
+            res.end(
+              JSON.stringify({ errors: [{ message: 'limit', extensions: { code: 'LIMIT_EXCEEDED', remaining: limits.rows.length } }] }),
+            );
             return;
           }
           res.writeHead(200, { 'content-type': 'application/json' });

@@ -35,7 +35,9 @@ const reportAsValidationError = {
   exposeLimits: true,
   flattenFragments: true,
   propagateOnRejection: false,
-  onReject: [(ctx: ValidationContext | null, err: GraphQLError) => ctx?.reportError(new GraphQLError(err.message.replace(/^Syntax Error: /, '')))],
+  onReject: [
+    (ctx: ValidationContext | null, err: GraphQLError) => ctx?.reportError(new GraphQLError(err.message.replace(/^Syntax Error: /, ''))),
+  ],
 };
 
 export interface AppDeps {
@@ -79,7 +81,9 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
 
   // Stripe being unreachable does not make the server unready: everything that needs no Stripe call
   // still works, so /readyz answers 200 with status "degraded" and says why in checks.stripe.
-  const stripeCheck = stripe ? stripeReadiness(stripe.client, stripe.endpoint, logger.child({ component: 'readyz' }), config.stripe.readyCacheMs) : undefined;
+  const stripeCheck = stripe
+    ? stripeReadiness(stripe.client, stripe.endpoint, logger.child({ component: 'readyz' }), config.stripe.readyCacheMs)
+    : undefined;
   app.get('/readyz', async (_req, res) => {
     const [database, stripeState] = await Promise.all([checkDatabase(orm), stripeCheck?.()]);
     const ready = database === 'ok';

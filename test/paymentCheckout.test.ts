@@ -28,7 +28,8 @@ describeInBrowser('paymentCheckout')('paying through Stripe Checkout in a browse
   });
 
   const sessionOf = async (paymentId: string): Promise<string> =>
-    (await sql(server.databaseUrl, 'select stripe_checkout_session_id from payment where id = $1', [paymentId]))[0].stripe_checkout_session_id;
+    (await sql(server.databaseUrl, 'select stripe_checkout_session_id from payment where id = $1', [paymentId]))[0]
+      .stripe_checkout_session_id;
 
   it('checkoutUrl → 4242 on the hosted page → back through /payments/:id/success → CONFIRMED and on to the client', async () => {
     const user = await server.createUser();
@@ -121,7 +122,9 @@ describeInBrowser('paymentCheckout')('paying through Stripe Checkout in a browse
   it('return links that do not belong to the payment are refused', async () => {
     const user = await server.createUser();
     const { payment } = await pay(server, user.token, { amount: '5.00', currency: 'usd' });
-    expect((await fetch(`${server.url}/payments/${payment.id}/success?session_id=cs_test_someone_else`, { redirect: 'manual' })).status).toBe(404);
+    expect(
+      (await fetch(`${server.url}/payments/${payment.id}/success?session_id=cs_test_someone_else`, { redirect: 'manual' })).status,
+    ).toBe(404);
     expect((await fetch(`${server.url}/payments/${payment.id}/success`, { redirect: 'manual' })).status).toBe(400);
     expect((await fetch(`${server.url}/payments/not-a-payment/cancel`, { redirect: 'manual' })).status).toBe(404);
     const back = await fetch(`${server.url}/payments/${payment.id}/cancel`, { redirect: 'manual' });

@@ -39,9 +39,13 @@ describe('payments when Stripe fails halfway', () => {
   const customerOf = async (userId: string): Promise<string> =>
     (await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [userId]))[0].stripe_customer_id;
   const intentsNaming = async (userId: string, paymentId: string) =>
-    (await server.stripe.paymentIntents.list({ customer: await customerOf(userId), limit: 100 })).data.filter((pi) => pi.metadata.tollgate_payment_id === paymentId);
+    (await server.stripe.paymentIntents.list({ customer: await customerOf(userId), limit: 100 })).data.filter(
+      (pi) => pi.metadata.tollgate_payment_id === paymentId,
+    );
   const sessionsNaming = async (userId: string, paymentId: string) =>
-    (await server.stripe.checkout.sessions.list({ customer: await customerOf(userId), limit: 100 })).data.filter((cs) => cs.metadata?.tollgate_payment_id === paymentId);
+    (await server.stripe.checkout.sessions.list({ customer: await customerOf(userId), limit: 100 })).data.filter(
+      (cs) => cs.metadata?.tollgate_payment_id === paymentId,
+    );
 
   it('a 500 before Checkout made its session: ERROR with the reason; a retry asks again under a new key (Stripe replays a saved 500 to the old one) and opens one session', async () => {
     const user = await server.createUser();
@@ -49,12 +53,18 @@ describe('payments when Stripe fails halfway', () => {
     faults.arm('price.created');
     const res = await server.gql(CREATE_PAYMENT, { input }, user.token);
     expect(faults.armed('price.created')).toBe(false);
-    expect(res.errors?.[0].extensions).toMatchObject({ code: 'PAYMENT_SERVICE_UNAVAILABLE', reason: 'stripe_error', paymentId: expect.any(String) });
+    expect(res.errors?.[0].extensions).toMatchObject({
+      code: 'PAYMENT_SERVICE_UNAVAILABLE',
+      reason: 'stripe_error',
+      paymentId: expect.any(String),
+    });
     const paymentId = res.errors![0].extensions!.paymentId as string;
     const failed = await paymentOf(server, paymentId, user.token);
     expect(failed).toMatchObject({ status: 'ERROR', failureCode: 'payment_service_unavailable' });
     expect(logEvents(failed)).toEqual(['created', 'stripe_error', 'status']);
-    expect(failed.logs[1].message).toMatch(/^starting the payment in Stripe failed: The payment service at .* failed to answer: Stripe answered HTTP 500/);
+    expect(failed.logs[1].message).toMatch(
+      /^starting the payment in Stripe failed: The payment service at .* failed to answer: Stripe answered HTTP 500/,
+    );
     expect(await sessionsNaming(user.id, paymentId)).toEqual([]);
 
     const retry = await server.gql(CREATE_PAYMENT, { input }, user.token);
@@ -65,10 +75,14 @@ describe('payments when Stripe fails halfway', () => {
     expect(sessions).toHaveLength(1);
     expect(checkoutUrl).toBe(sessions[0].url);
     expect(logEvents(payment)).toEqual(['created', 'stripe_error', 'status', 'retry', 'status', 'stripe', 'linked']);
-    expect(payment.logs[3].message).toMatch(/^Stripe failed to answer an earlier attempt \(HTTP 5xx\) and has nothing for this payment: asking again under a new idempotency key/);
+    expect(payment.logs[3].message).toMatch(
+      /^Stripe failed to answer an earlier attempt \(HTTP 5xx\) and has nothing for this payment: asking again under a new idempotency key/,
+    );
 
     // The session it opened is the payment's: paying it confirms the payment.
-    await server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${sessions[0].id}/complete`, { card_number: '4242424242424242' });
+    await server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${sessions[0].id}/complete`, {
+      card_number: '4242424242424242',
+    });
     await server.emulator.idle(20_000);
     expect(await paymentOf(server, paymentId, user.token)).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '8.00' } });
   });
@@ -87,7 +101,9 @@ describe('payments when Stripe fails halfway', () => {
     const failed = await paymentOf(server, paymentId, user.token);
     expect(failed).toMatchObject({ status: 'ERROR', failureCode: 'payment_service_unavailable', stripePaymentIntentId: null });
     expect(logEvents(failed)).toEqual(['created', 'stripe_error', 'status']);
-    expect(failed.logs[1].message).toMatch(/^starting the payment in Stripe failed: The payment service at .* failed to answer: Stripe answered HTTP 500/);
+    expect(failed.logs[1].message).toMatch(
+      /^starting the payment in Stripe failed: The payment service at .* failed to answer: Stripe answered HTTP 500/,
+    );
     expect(failed.logs[2].message).toBe('WAITING -> ERROR (createPayment)');
     // Stripe did charge: the PaymentIntent names our payment, so it is not an orphan.
     const [charged] = await intentsNaming(user.id, paymentId);
@@ -95,7 +111,12 @@ describe('payments when Stripe fails halfway', () => {
 
     const retry = await server.gql(CREATE_PAYMENT, { input }, user.token);
     expect(retry.errors).toBeUndefined();
-    expect(retry.data.createPayment.payment).toMatchObject({ id: paymentId, status: 'CONFIRMED', stripePaymentIntentId: charged.id, failureCode: null });
+    expect(retry.data.createPayment.payment).toMatchObject({
+      id: paymentId,
+      status: 'CONFIRMED',
+      stripePaymentIntentId: charged.id,
+      failureCode: null,
+    });
     expect(retry.data.createPayment.payment.logs.at(-1).message).toBe('ERROR -> CONFIRMED (idempotent retry)');
     expect(await intentsNaming(user.id, paymentId)).toHaveLength(1);
     expect((await server.stripe.paymentIntents.list({ customer: await customerOf(user.id) })).data).toHaveLength(1);
@@ -104,24 +125,47 @@ describe('payments when Stripe fails halfway', () => {
   it('stripe:sync links a PaymentIntent Stripe made although it answered 500', async () => {
     const user = await server.createUser();
     faults.arm('payment_intent.succeeded');
-    const res = await server.gql(CREATE_PAYMENT, { input: { amount: '12.00', currency: 'usd', paymentMethod: 'pm_card_visa' } }, user.token);
+    const res = await server.gql(
+      CREATE_PAYMENT,
+      { input: { amount: '12.00', currency: 'usd', paymentMethod: 'pm_card_visa' } },
+      user.token,
+    );
     const paymentId = res.errors?.[0].extensions?.paymentId as string;
     expect((await paymentOf(server, paymentId, user.token)).status).toBe('ERROR');
     await server.emulator.idle(20_000);
     expect((await paymentOf(server, paymentId, user.token)).status).toBe('ERROR');
 
-    const sync = await runScript('stripe-sync', [], { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' });
+    const sync = await runScript('stripe-sync', [], {
+      DATABASE_URL: server.databaseUrl,
+      STRIPE_EMULATOR_PORT: String(server.emulator.port),
+      LOG_LEVEL: 'silent',
+    });
     expect(sync.code).toBe(0);
     expect(sync.stdout).toContain(`~ Payment ${paymentId}`);
     const [charged] = await intentsNaming(user.id, paymentId);
     const after = await paymentOf(server, paymentId, user.token);
-    expect(after).toMatchObject({ status: 'CONFIRMED', stripePaymentIntentId: charged.id, capturedAmount: { amount: '12.00' }, failureCode: null, failureMessage: null });
-    expect(after.logs.slice(-3).map((l: any) => l.message)).toEqual([`linked to PaymentIntent ${charged.id} (stripe:sync)`, 'captured 12.00 USD (stripe:sync)', 'ERROR -> CONFIRMED (stripe:sync)']);
+    expect(after).toMatchObject({
+      status: 'CONFIRMED',
+      stripePaymentIntentId: charged.id,
+      capturedAmount: { amount: '12.00' },
+      failureCode: null,
+      failureMessage: null,
+    });
+    expect(after.logs.slice(-3).map((l: any) => l.message)).toEqual([
+      `linked to PaymentIntent ${charged.id} (stripe:sync)`,
+      'captured 12.00 USD (stripe:sync)',
+      'ERROR -> CONFIRMED (stripe:sync)',
+    ]);
   });
 
   it('Stripe unreachable: ERROR with the reason logged, a capture keeps PREAUTH; once Stripe is back a retry with the same key pays and the capture goes through', async () => {
     const known = await server.createUser();
-    const { payment: authorised } = await pay(server, known.token, { amount: '20.00', currency: 'usd', paymentMethod: 'pm_card_visa', captureMethod: 'MANUAL' });
+    const { payment: authorised } = await pay(server, known.token, {
+      amount: '20.00',
+      currency: 'usd',
+      paymentMethod: 'pm_card_visa',
+      captureMethod: 'MANUAL',
+    });
     const fresh = await server.createUser(); // no Stripe customer yet: the first step fails
     await server.emulator.stop();
     const host = `127.0.0.1:${server.emulator.port}`;
@@ -131,18 +175,26 @@ describe('payments when Stripe fails halfway', () => {
     const failedIds: string[] = [];
     for (const user of [known, fresh]) {
       const res = await server.gql(CREATE_PAYMENT, { input }, user.token);
-      expect(res.errors?.[0]).toMatchObject({ message: unreachable, extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE', paymentId: expect.any(String) } });
+      expect(res.errors?.[0]).toMatchObject({
+        message: unreachable,
+        extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE', paymentId: expect.any(String) },
+      });
       const payment = await paymentOf(server, res.errors![0].extensions!.paymentId as string, user.token);
       expect(payment).toMatchObject({ status: 'ERROR', failureCode: 'payment_service_unavailable', failureMessage: unreachable });
       expect(logEvents(payment)).toEqual(['created', 'stripe_error', 'status']);
       failedIds.push(payment.id);
     }
-    expect(await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [fresh.id])).toEqual([{ stripe_customer_id: null }]);
+    expect(await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [fresh.id])).toEqual([
+      { stripe_customer_id: null },
+    ]);
 
     // Through Checkout the same: ERROR with the reason.
     const checkoutInput = { amount: '6.00', currency: 'usd', idempotencyKey: 'checkout-while-down' };
     const viaCheckout = await server.gql(CREATE_PAYMENT, { input: checkoutInput }, known.token);
-    expect(viaCheckout.errors?.[0]).toMatchObject({ message: unreachable, extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE', paymentId: expect.any(String) } });
+    expect(viaCheckout.errors?.[0]).toMatchObject({
+      message: unreachable,
+      extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE', paymentId: expect.any(String) },
+    });
     const checkoutFailed = await paymentOf(server, viaCheckout.errors![0].extensions!.paymentId as string, known.token);
     expect(checkoutFailed).toMatchObject({ status: 'ERROR', failureCode: 'payment_service_unavailable', failureMessage: unreachable });
     expect(logEvents(checkoutFailed)).toEqual(['created', 'stripe_error', 'status']);
@@ -161,7 +213,17 @@ describe('payments when Stripe fails halfway', () => {
         expect(retry.errors).toBeUndefined();
         const payment = retry.data.createPayment.payment;
         expect(payment).toMatchObject({ id: failedIds[i], status: 'CONFIRMED', failureCode: null, capturedAmount: { amount: '5.00' } });
-        expect(logEvents(payment)).toEqual(['created', 'stripe_error', 'status', 'retry', 'status', 'stripe', 'linked', 'captured', 'status']);
+        expect(logEvents(payment)).toEqual([
+          'created',
+          'stripe_error',
+          'status',
+          'retry',
+          'status',
+          'stripe',
+          'linked',
+          'captured',
+          'status',
+        ]);
         expect(await intentsNaming(user.id, payment.id)).toHaveLength(1);
       }
       const reopened = await server.gql(CREATE_PAYMENT, { input: checkoutInput }, known.token);
@@ -170,8 +232,18 @@ describe('payments when Stripe fails halfway', () => {
       const sessions = await sessionsNaming(known.id, checkoutFailed.id);
       expect(sessions).toHaveLength(1);
       expect(reopened.data.createPayment.checkoutUrl).toBe(sessions[0].url);
-      expect(logEvents(reopened.data.createPayment.payment)).toEqual(['created', 'stripe_error', 'status', 'retry', 'status', 'stripe', 'linked']);
-      expect(reopened.data.createPayment.payment.logs[3].message).toBe('the last attempt never reached Stripe and Stripe has nothing for this payment: asking again (idempotent retry)');
+      expect(logEvents(reopened.data.createPayment.payment)).toEqual([
+        'created',
+        'stripe_error',
+        'status',
+        'retry',
+        'status',
+        'stripe',
+        'linked',
+      ]);
+      expect(reopened.data.createPayment.payment.logs[3].message).toBe(
+        'the last attempt never reached Stripe and Stripe has nothing for this payment: asking again (idempotent retry)',
+      );
 
       const captured = await server.gql(CAPTURE_PAYMENT, { id: authorised.id }, admin.token);
       expect(captured.data.capturePayment).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '20.00' } });

@@ -63,7 +63,14 @@ describe('one-off payments', () => {
       capture_method: 'automatic',
       customer: await customerOf(user.id),
       description: 'Ten minutes of support',
-      metadata: { tollgate_payment_id: payment.id, tollgate_user_id: user.id, tollgate_order_id: 'order-1', cart: 'c-9', items: '3', gift: 'false' },
+      metadata: {
+        tollgate_payment_id: payment.id,
+        tollgate_user_id: user.id,
+        tollgate_order_id: 'order-1',
+        cart: 'c-9',
+        items: '3',
+        gift: 'false',
+      },
     });
     expect(logEvents(payment)).toEqual(['created', 'stripe', 'linked', 'captured', 'status']);
     expect(payment.logs[0].message).toBe('payment of 10.00 USD created, automatic capture, with payment method pm_card_visa');
@@ -81,7 +88,7 @@ describe('one-off payments', () => {
   it.each([
     ['pm_card_chargeDeclined', 'generic_decline', 'Your card was declined.'],
     ['pm_card_chargeDeclinedInsufficientFunds', 'insufficient_funds', 'Your card has insufficient funds.'],
-  ])('a declined card (%s) is a REJECTED payment with Stripe\'s code, not an error', async (card, code, message) => {
+  ])("a declined card (%s) is a REJECTED payment with Stripe's code, not an error", async (card, code, message) => {
     const user = await server.createUser();
     const res = await server.gql(CREATE_PAYMENT, { input: { amount: '12.50', currency: 'eur', paymentMethod: card } }, user.token);
     expect(res.errors).toBeUndefined();
@@ -95,13 +102,19 @@ describe('one-off payments', () => {
 
   it('a card that asks for 3-D Secure: WAITING with a client secret, then CONFIRMED once authenticated', async () => {
     const user = await server.createUser();
-    const { payment, clientSecret } = await pay(server, user.token, { amount: '30.00', currency: 'usd', paymentMethod: 'pm_card_authenticationRequired' });
+    const { payment, clientSecret } = await pay(server, user.token, {
+      amount: '30.00',
+      currency: 'usd',
+      paymentMethod: 'pm_card_authenticationRequired',
+    });
     expect(payment.status).toBe('WAITING');
     expect(clientSecret).toMatch(new RegExp(`^${payment.stripePaymentIntentId}_secret_`));
     expect((await intent(payment.stripePaymentIntentId)).status).toBe('requires_action');
     await server.emulator.idle(20_000); // the echoes of our own call are in
 
-    await server.stripe.rawRequest('POST', `/v1/test_helpers/payment_intents/${payment.stripePaymentIntentId}/authenticate`, { outcome: 'succeed' });
+    await server.stripe.rawRequest('POST', `/v1/test_helpers/payment_intents/${payment.stripePaymentIntentId}/authenticate`, {
+      outcome: 'succeed',
+    });
     await server.emulator.idle(20_000);
     const after = await paymentOf(server, payment.id, user.token);
     expect(after).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '30.00' } });
@@ -117,7 +130,12 @@ describe('one-off payments', () => {
 
   it('manual capture: PREAUTH, only admins capture, a partial capture releases the rest; refunding it all is REFUNDED', async () => {
     const user = await server.createUser();
-    const { payment } = await pay(server, user.token, { amount: '10.00', currency: 'usd', paymentMethod: 'pm_card_visa', captureMethod: 'MANUAL' });
+    const { payment } = await pay(server, user.token, {
+      amount: '10.00',
+      currency: 'usd',
+      paymentMethod: 'pm_card_visa',
+      captureMethod: 'MANUAL',
+    });
     expect(payment).toMatchObject({ status: 'PREAUTH', captureMethod: 'MANUAL', capturedAmount: { amountMinor: 0 } });
     expect(await intent(payment.stripePaymentIntentId)).toMatchObject({ status: 'requires_capture', amount_capturable: 1000 });
 
@@ -131,13 +149,32 @@ describe('one-off payments', () => {
     expect(captured.errors).toBeUndefined();
     expect(Date.parse(captured.data.capturePayment.updatedAt)).toBeGreaterThan(Date.parse(payment.updatedAt));
     expect(captured.data.capturePayment.createdAt).toBe(payment.createdAt);
-    expect(captured.data.capturePayment).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '6.00' }, refundedAmount: { amount: '0.00' } });
+    expect(captured.data.capturePayment).toMatchObject({
+      status: 'CONFIRMED',
+      capturedAmount: { amount: '6.00' },
+      refundedAmount: { amount: '0.00' },
+    });
     expect(await intent(payment.stripePaymentIntentId)).toMatchObject({ status: 'succeeded', amount_received: 600, amount_capturable: 0 });
     expect(codeOf(await server.gql(CAPTURE_PAYMENT, { id: payment.id }, admin.token))).toBe('BAD_USER_INPUT');
 
     const refunded = await server.gql(REFUND_PAYMENT, { id: payment.id }, admin.token);
-    expect(refunded.data.refundPayment).toMatchObject({ status: 'REFUNDED', capturedAmount: { amount: '6.00' }, refundedAmount: { amount: '6.00' } });
-    expect(logEvents(refunded.data.refundPayment)).toEqual(['created', 'stripe', 'linked', 'status', 'stripe', 'captured', 'status', 'stripe', 'refunded', 'status']);
+    expect(refunded.data.refundPayment).toMatchObject({
+      status: 'REFUNDED',
+      capturedAmount: { amount: '6.00' },
+      refundedAmount: { amount: '6.00' },
+    });
+    expect(logEvents(refunded.data.refundPayment)).toEqual([
+      'created',
+      'stripe',
+      'linked',
+      'status',
+      'stripe',
+      'captured',
+      'status',
+      'stripe',
+      'refunded',
+      'status',
+    ]);
     expect(refunded.data.refundPayment.logs.map((l: any) => l.message).slice(4)).toEqual([
       'capture of 6.00 USD accepted',
       'captured 6.00 USD (capturePayment)',
@@ -150,7 +187,12 @@ describe('one-off payments', () => {
 
   it('capturing without an amount captures all that is authorised', async () => {
     const user = await server.createUser();
-    const { payment } = await pay(server, user.token, { amount: '42.00', currency: 'usd', paymentMethod: 'pm_card_mastercard', captureMethod: 'MANUAL' });
+    const { payment } = await pay(server, user.token, {
+      amount: '42.00',
+      currency: 'usd',
+      paymentMethod: 'pm_card_mastercard',
+      captureMethod: 'MANUAL',
+    });
     const res = await server.gql(CAPTURE_PAYMENT, { id: payment.id }, admin.token);
     expect(res.data.capturePayment).toMatchObject({ status: 'CONFIRMED', capturedAmount: { amount: '42.00' } });
     expect((await intent(payment.stripePaymentIntentId)).amount_received).toBe(4200);
@@ -162,7 +204,10 @@ describe('one-off payments', () => {
     expect(codeOf(await server.gql(REFUND_PAYMENT, { id: payment.id, amount: '1.00' }, user.token))).toBe('FORBIDDEN');
 
     const partial = await server.gql(REFUND_PAYMENT, { id: payment.id, amount: '3.00' }, admin.token);
-    expect(partial.data.refundPayment).toMatchObject({ status: 'PARTIALLY_REFUNDED', refundedAmount: { amount: '3.00', amountMinor: 300 } });
+    expect(partial.data.refundPayment).toMatchObject({
+      status: 'PARTIALLY_REFUNDED',
+      refundedAmount: { amount: '3.00', amountMinor: 300 },
+    });
 
     const over = await server.gql(REFUND_PAYMENT, { id: payment.id, amount: '8.00' }, admin.token);
     expect(over.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'amount', remaining: 700 });
@@ -172,25 +217,41 @@ describe('one-off payments', () => {
 
     const rest = await server.gql(REFUND_PAYMENT, { id: payment.id }, admin.token);
     expect(rest.data.refundPayment).toMatchObject({ status: 'REFUNDED', refundedAmount: { amount: '10.00' } });
-    expect((await server.stripe.refunds.list({ payment_intent: payment.stripePaymentIntentId })).data.map((r) => r.amount)).toEqual([700, 300]);
+    expect((await server.stripe.refunds.list({ payment_intent: payment.stripePaymentIntentId })).data.map((r) => r.amount)).toEqual([
+      700, 300,
+    ]);
     expect(codeOf(await server.gql(REFUND_PAYMENT, { id: payment.id, amount: '0.01' }, admin.token))).toBe('BAD_USER_INPUT');
     const messages = rest.data.refundPayment.logs.filter((l: any) => l.event === 'refunded').map((l: any) => l.message);
-    expect(messages).toEqual(['refunded 3.00 USD in total (was 0.00 USD) (refundPayment)', 'refunded 10.00 USD in total (was 3.00 USD) (refundPayment)']);
+    expect(messages).toEqual([
+      'refunded 3.00 USD in total (was 0.00 USD) (refundPayment)',
+      'refunded 10.00 USD in total (was 3.00 USD) (refundPayment)',
+    ]);
   });
 
   it('cancel before capture: the owner cancels an authorisation (released in Stripe); a captured payment cannot be canceled', async () => {
     const user = await server.createUser();
-    const { payment } = await pay(server, user.token, { amount: '15.00', currency: 'usd', paymentMethod: 'pm_card_visa', captureMethod: 'MANUAL' });
+    const { payment } = await pay(server, user.token, {
+      amount: '15.00',
+      currency: 'usd',
+      paymentMethod: 'pm_card_visa',
+      captureMethod: 'MANUAL',
+    });
     const canceled = await server.gql(CANCEL_PAYMENT, { id: payment.id }, user.token);
     expect(canceled.errors).toBeUndefined();
     expect(canceled.data.cancelPayment).toMatchObject({ status: 'CANCELED', capturedAmount: { amountMinor: 0 } });
     expect(await intent(payment.stripePaymentIntentId)).toMatchObject({ status: 'canceled', cancellation_reason: 'requested_by_customer' });
-    expect(canceled.data.cancelPayment.logs.slice(-2).map((l: any) => l.message)).toEqual([`PaymentIntent ${payment.stripePaymentIntentId} canceled`, 'PREAUTH -> CANCELED (cancelPayment)']);
+    expect(canceled.data.cancelPayment.logs.slice(-2).map((l: any) => l.message)).toEqual([
+      `PaymentIntent ${payment.stripePaymentIntentId} canceled`,
+      'PREAUTH -> CANCELED (cancelPayment)',
+    ]);
     expect(codeOf(await server.gql(CAPTURE_PAYMENT, { id: payment.id }, admin.token))).toBe('BAD_USER_INPUT');
 
     const { payment: paid } = await pay(server, user.token, { amount: '15.00', currency: 'usd', paymentMethod: 'pm_card_visa' });
     const refused = await server.gql(CANCEL_PAYMENT, { id: paid.id }, user.token);
-    expect(refused.errors?.[0]).toMatchObject({ message: 'Only a payment that has not been captured can be canceled; this one is CONFIRMED', extensions: { code: 'BAD_USER_INPUT' } });
+    expect(refused.errors?.[0]).toMatchObject({
+      message: 'Only a payment that has not been captured can be canceled; this one is CONFIRMED',
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
     expect((await intent(paid.stripePaymentIntentId)).status).toBe('succeeded');
   });
 
@@ -202,7 +263,10 @@ describe('one-off payments', () => {
     expect(res.data.cancelPayment.status).toBe('CANCELED');
     expect((await intent(payment.stripePaymentIntentId)).status).toBe('canceled');
     expect(logEvents(res.data.cancelPayment)).toEqual(['created', 'stripe', 'linked', 'stripe', 'status']);
-    expect(res.data.cancelPayment.logs.slice(-2).map((l: any) => l.message)).toEqual([`PaymentIntent ${payment.stripePaymentIntentId} canceled`, 'WAITING -> CANCELED (cancelPayment)']);
+    expect(res.data.cancelPayment.logs.slice(-2).map((l: any) => l.message)).toEqual([
+      `PaymentIntent ${payment.stripePaymentIntentId} canceled`,
+      'WAITING -> CANCELED (cancelPayment)',
+    ]);
   });
 
   it.each([
@@ -213,17 +277,31 @@ describe('one-off payments', () => {
     const user = await server.createUser();
     const { payment } = await pay(server, user.token, { amount, currency, paymentMethod: 'pm_card_visa' });
     expect(payment).toMatchObject({ status: 'CONFIRMED', amount: { amount: shown, amountMinor: minor, currency: currency.toLowerCase() } });
-    expect(await intent(payment.stripePaymentIntentId)).toMatchObject({ amount: minor, currency: currency.toLowerCase(), status: 'succeeded' });
+    expect(await intent(payment.stripePaymentIntentId)).toMatchObject({
+      amount: minor,
+      currency: currency.toLowerCase(),
+      status: 'succeeded',
+    });
   });
 
   /** Everything Stripe holds for this user: customers (by email), PaymentIntents and Checkout Sessions naming them. */
   const stripeFor = async (user: { id: string; email: string }) => ({
     customers: (await server.stripe.customers.list({ email: user.email, limit: 100 })).data.map((c) => c.id),
-    intents: (await server.stripe.paymentIntents.list({ limit: 100 })).data.filter((pi) => pi.metadata.tollgate_user_id === user.id).map((pi) => pi.id),
-    sessions: (await server.stripe.checkout.sessions.list({ limit: 100 })).data.filter((cs) => cs.metadata?.tollgate_user_id === user.id).map((cs) => cs.id),
+    intents: (await server.stripe.paymentIntents.list({ limit: 100 })).data
+      .filter((pi) => pi.metadata.tollgate_user_id === user.id)
+      .map((pi) => pi.id),
+    sessions: (await server.stripe.checkout.sessions.list({ limit: 100 })).data
+      .filter((cs) => cs.metadata?.tollgate_user_id === user.id)
+      .map((cs) => cs.id),
   });
   const logRows = async (userId: string) =>
-    (await sql(server.databaseUrl, 'select count(*)::int as n from payment_log l join payment p on p.id = l.payment_id where p.user_id = $1', [userId]))[0].n;
+    (
+      await sql(
+        server.databaseUrl,
+        'select count(*)::int as n from payment_log l join payment p on p.id = l.payment_id where p.user_id = $1',
+        [userId],
+      )
+    )[0].n;
 
   describe.each([
     ['with a payment method', 'pm_card_visa'],
@@ -264,32 +342,46 @@ describe('one-off payments', () => {
     it.each([
       ['0.10', 'usd', /at least \$0\.50 usd/, 'amount', 'amount_too_small'],
       ['10.00', 'irr', /Invalid currency: irr/, 'currency', 'parameter_invalid'],
-    ])('%s %s, which Stripe refuses, is BAD_USER_INPUT with no payment kept here and none made in Stripe', async (amount, currency, message, field, stripeCode) => {
-      const user = await server.createUser();
-      const res = await server.gql(CREATE_PAYMENT, { input: { amount, currency, paymentMethod } }, user.token);
-      expect(res.data).toBeNull();
-      expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field, stripeCode });
-      expect(res.errors?.[0].message).toMatch(message);
-      expect(await paymentRows(user.id)).toEqual([]);
-      expect(await logRows(user.id)).toBe(0);
-      expect(await stripeFor(user)).toEqual({ customers: [await customerOf(user.id)], intents: [], sessions: [] });
-    });
+    ])(
+      '%s %s, which Stripe refuses, is BAD_USER_INPUT with no payment kept here and none made in Stripe',
+      async (amount, currency, message, field, stripeCode) => {
+        const user = await server.createUser();
+        const res = await server.gql(CREATE_PAYMENT, { input: { amount, currency, paymentMethod } }, user.token);
+        expect(res.data).toBeNull();
+        expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field, stripeCode });
+        expect(res.errors?.[0].message).toMatch(message);
+        expect(await paymentRows(user.id)).toEqual([]);
+        expect(await logRows(user.id)).toBe(0);
+        expect(await stripeFor(user)).toEqual({ customers: [await customerOf(user.id)], intents: [], sessions: [] });
+      },
+    );
   });
 
   it('"1.234" BHD is 1234 fils, which Stripe cannot charge (the last digit must be 0): refused with the amounts it can charge, never rounded', async () => {
     const user = await server.createUser();
-    const res = await server.gql(CREATE_PAYMENT, { input: { amount: '1.234', currency: 'BHD', paymentMethod: 'pm_card_visa' } }, user.token);
+    const res = await server.gql(
+      CREATE_PAYMENT,
+      { input: { amount: '1.234', currency: 'BHD', paymentMethod: 'pm_card_visa' } },
+      user.token,
+    );
     expect(res.errors?.[0]).toMatchObject({
-      message: 'Invalid amount "1.234": that is 1234 in BHD\'s minor unit, and Stripe charges BHD only in steps of 0.010 (the third decimal must be 0; amounts are never rounded): use 1.230 or 1.240 BHD',
+      message:
+        'Invalid amount "1.234": that is 1234 in BHD\'s minor unit, and Stripe charges BHD only in steps of 0.010 (the third decimal must be 0; amounts are never rounded): use 1.230 or 1.240 BHD',
       extensions: { code: 'BAD_USER_INPUT', field: 'amount', amountMinor: 1234, chargeable: ['1.230', '1.240'] },
     });
     // Stripe (here its emulator) refuses that amount itself: asking it would only have made a customer for nothing.
-    await expect(server.stripe.paymentIntents.create({ amount: 1234, currency: 'bhd', payment_method: 'pm_card_visa', confirm: true })).rejects.toMatchObject({
+    await expect(
+      server.stripe.paymentIntents.create({ amount: 1234, currency: 'bhd', payment_method: 'pm_card_visa', confirm: true }),
+    ).rejects.toMatchObject({
       code: 'invalid_charge_amount',
       param: 'amount',
     });
     // One of the amounts it names pays.
-    const { payment } = await pay(server, user.token, { amount: res.errors![0].extensions!.chargeable[0], currency: 'bhd', paymentMethod: 'pm_card_visa' });
+    const { payment } = await pay(server, user.token, {
+      amount: res.errors![0].extensions!.chargeable[0],
+      currency: 'bhd',
+      paymentMethod: 'pm_card_visa',
+    });
     expect(payment).toMatchObject({ status: 'CONFIRMED', amount: { amount: '1.230', amountMinor: 1230, currency: 'bhd' } });
   });
 
@@ -358,7 +450,12 @@ describe('one-off payments', () => {
   it("authorization: user B can neither see nor cancel A's payment; an admin can; anonymous callers are refused", async () => {
     const a = await server.createUser();
     const b = await server.createUser();
-    const { payment } = await pay(server, a.token, { amount: '5.00', currency: 'usd', paymentMethod: 'pm_card_visa', captureMethod: 'MANUAL' });
+    const { payment } = await pay(server, a.token, {
+      amount: '5.00',
+      currency: 'usd',
+      paymentMethod: 'pm_card_visa',
+      captureMethod: 'MANUAL',
+    });
     expect(codeOf(await server.gql(PAYMENT, { id: payment.id }, b.token))).toBe('NOT_FOUND');
     expect(codeOf(await server.gql(PAYMENT, { id: 'not-a-uuid' }, b.token))).toBe('NOT_FOUND');
     expect((await server.gql(MY_PAYMENTS, {}, b.token)).data.myPayments.edges).toEqual([]);
@@ -374,7 +471,8 @@ describe('one-off payments', () => {
   it('myPayments is paginated by cursor, newest first', async () => {
     const user = await server.createUser();
     const made: string[] = [];
-    for (let i = 1; i <= 5; i++) made.push((await pay(server, user.token, { amount: `${i}.00`, currency: 'usd', paymentMethod: 'pm_card_visa' })).payment.id);
+    for (let i = 1; i <= 5; i++)
+      made.push((await pay(server, user.token, { amount: `${i}.00`, currency: 'usd', paymentMethod: 'pm_card_visa' })).payment.id);
     const newestFirst = [...made].reverse();
 
     const page1 = (await server.gql(MY_PAYMENTS, { first: 2 }, user.token)).data.myPayments;
@@ -389,7 +487,10 @@ describe('one-off payments', () => {
     expect(all.edges.map((e: any) => e.node.id)).toEqual(newestFirst);
 
     // Payments made in the same instant still page without gaps or repeats (the id breaks the tie).
-    await sql(server.databaseUrl, 'update payment set created_at = $2 where id = any($1)', [made.slice(1, 4), new Date('2026-01-01T00:00:00.000Z')]);
+    await sql(server.databaseUrl, 'update payment set created_at = $2 where id = any($1)', [
+      made.slice(1, 4),
+      new Date('2026-01-01T00:00:00.000Z'),
+    ]);
     const seen: string[] = [];
     let after: string | null = null;
     do {
@@ -407,7 +508,12 @@ describe('one-off payments', () => {
 
   it('a page of 50 payments with their logs costs the same number of SQL statements as a page of 5', async () => {
     const user = await server.createUser();
-    for (let i = 0; i < 50; i++) await pay(server, user.token, { amount: '1.00', currency: 'usd', paymentMethod: i % 5 === 0 ? 'pm_card_chargeDeclined' : 'pm_card_visa' });
+    for (let i = 0; i < 50; i++)
+      await pay(server, user.token, {
+        amount: '1.00',
+        currency: 'usd',
+        paymentMethod: i % 5 === 0 ? 'pm_card_chargeDeclined' : 'pm_card_visa',
+      });
     await server.emulator.idle(30_000);
 
     const measure = async (first: number) => {

@@ -22,7 +22,9 @@ describe('committed GraphQL schema', () => {
     const fields = (type: string) => {
       const t = schema.getType(type);
       if (!isObjectType(t)) throw new Error(`${type} is not an object type`);
-      return Object.fromEntries(Object.values(t.getFields()).map((f) => [f.name, `${f.args.map((a) => `(${a.name}: ${a.type})`).join('')}${f.type}`]));
+      return Object.fromEntries(
+        Object.values(t.getFields()).map((f) => [f.name, `${f.args.map((a) => `(${a.name}: ${a.type})`).join('')}${f.type}`]),
+      );
     };
     expect(fields('Query')).toMatchObject({ plans: '[Plan!]!', plan: '(code: String!)Plan', me: 'User!' });
     expect(fields('Plan')).toEqual({
@@ -35,7 +37,13 @@ describe('committed GraphQL schema', () => {
       pricingOptions: '[PricingOption!]!',
     });
     expect(fields('PlanLimit')).toEqual({ metric: 'String!', perDay: 'Int' });
-    expect(fields('PricingOption')).toEqual({ id: 'ID!', amount: 'Money!', interval: 'PricingInterval!', intervalCount: 'Int!', autoRenew: 'Boolean!' });
+    expect(fields('PricingOption')).toEqual({
+      id: 'ID!',
+      amount: 'Money!',
+      interval: 'PricingInterval!',
+      intervalCount: 'Int!',
+      autoRenew: 'Boolean!',
+    });
     expect(fields('Money')).toEqual({ amount: 'String!', amountMinor: 'Int!', currency: 'String!' });
     expect(fields('User')).toEqual({ id: 'ID!', email: 'String!', timezone: 'String!', role: 'Role!' });
     expect(enumValues(schema, 'PricingInterval')).toEqual(['DAY', 'MONTH', 'ONE_TIME', 'YEAR']);
@@ -46,5 +54,8 @@ describe('committed GraphQL schema', () => {
 function enumValues(schema: GraphQLSchema, name: string): string[] {
   const t = schema.getType(name);
   if (!isEnumType(t)) throw new Error(`${name} is not an enum`);
-  return t.getValues().map((v) => v.name).sort();
+  return t
+    .getValues()
+    .map((v) => v.name)
+    .sort();
 }

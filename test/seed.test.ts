@@ -38,7 +38,9 @@ describe('npm run seed', () => {
   });
 
   it('applies the amount flags, by plan code, without duplicating anything', async () => {
-    const res = await runScript('seed', ['--day-pass-amount', '7.50', '--premium-amount', '150', '--free-amount', '0'], { DATABASE_URL: url });
+    const res = await runScript('seed', ['--day-pass-amount', '7.50', '--premium-amount', '150', '--free-amount', '0'], {
+      DATABASE_URL: url,
+    });
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/2 updated \((day_pass, premium|premium, day_pass)\)/);
     const rows = await catalog(url);
@@ -77,7 +79,9 @@ describe('npm run user:create', () => {
   });
 
   it('prints the token alone on stdout, and the token works', async () => {
-    const res = await runScript('user-create', ['--email', 'Ann@Example.com', '--admin', '--timezone', 'Europe/Berlin'], { DATABASE_URL: url });
+    const res = await runScript('user-create', ['--email', 'Ann@Example.com', '--admin', '--timezone', 'Europe/Berlin'], {
+      DATABASE_URL: url,
+    });
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/^tg_[A-Za-z0-9_-]{43}\n$/);
     const rows = await sql(url, `select email, role, timezone, token_hash from app_user`);
@@ -95,7 +99,10 @@ describe('npm run user:create', () => {
     expect(tz.stderr).toMatch(/Unknown time zone "Mars\/Olympus"/);
     expect(await sql(url, `select email from app_user where email = 'bob@example.com'`)).toEqual([]);
     const offset = await runScript('user-create', ['--email', 'bob@example.com', '--timezone', '+02:00'], { DATABASE_URL: url });
-    expect({ code: offset.code === 0, stderr: offset.stderr }).toEqual({ code: false, stderr: expect.stringMatching(/Unknown time zone "\+02:00"/) });
+    expect({ code: offset.code === 0, stderr: offset.stderr }).toEqual({
+      code: false,
+      stderr: expect.stringMatching(/Unknown time zone "\+02:00"/),
+    });
   });
 
   it('stores the time zone under its canonical name', async () => {
@@ -123,7 +130,10 @@ describe('npm run seed with Stripe', () => {
       const env = { DATABASE_URL: url, STRIPE_EMULATOR_PORT: String(emulator.port) };
       const stripe = new Stripe('sk_test_seed', { host: '127.0.0.1', port: emulator.port, protocol: 'http', maxNetworkRetries: 0 });
       const stored = () =>
-        sql(url, `select p.code, p.stripe_product_id, pp.lookup_key, pp.stripe_price_id from plan p join plan_pricing pp on pp.plan_id = p.id order by p.sort_order`);
+        sql(
+          url,
+          `select p.code, p.stripe_product_id, pp.lookup_key, pp.stripe_price_id from plan p join plan_pricing pp on pp.plan_id = p.id order by p.sort_order`,
+        );
       const byLookupKey = async (key: string) => (await stripe.prices.list({ lookup_keys: [key] })).data;
 
       const first = await runScript('seed', [], env);
@@ -131,7 +141,9 @@ describe('npm run seed with Stripe', () => {
       expect(first.stdout).toMatch(/stripe: 3 products created, 2 prices created, 0 replaced, 0 unchanged/);
       const rows = await stored();
       const products = (await stripe.products.list({ limit: 100 })).data;
-      expect(rows.map((r) => r.stripe_product_id)).toEqual(rows.map((r) => products.find((p) => p.metadata.tollgate_plan_code === r.code)!.id));
+      expect(rows.map((r) => r.stripe_product_id)).toEqual(
+        rows.map((r) => products.find((p) => p.metadata.tollgate_plan_code === r.code)!.id),
+      );
       const premium = rows.find((r) => r.code === 'premium')!;
       expect(rows.find((r) => r.code === 'free')!.stripe_price_id).toBeNull();
       expect((await byLookupKey('premium_monthly')).map((p) => [p.id, p.unit_amount])).toEqual([[premium.stripe_price_id, 20000]]);

@@ -63,8 +63,15 @@ async function holdMigrationAtAppUser(url: string) {
     /** Resolves once `server` is waiting there. */
     async reached(server: ServerProcess) {
       await server.waitFor(/applying migrations/);
-      await eventually('the migration waiting at create table "app_user"', async () =>
-        (await sql(url, `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'create table "app_user"%'`)).length === 1,
+      await eventually(
+        'the migration waiting at create table "app_user"',
+        async () =>
+          (
+            await sql(
+              url,
+              `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'create table "app_user"%'`,
+            )
+          ).length === 1,
       );
     },
     async release() {
@@ -118,7 +125,9 @@ describe('server process', () => {
       expect(out).toMatch(/Sandbox header\s+\{"Authorization": "Bearer tg_[A-Za-z0-9_-]+"\}/);
       expect(out).toMatch(/catalog seeded/);
       // no STRIPE_SECRET_KEY: the local Stripe emulator runs in-process, on 127.0.0.1 only
-      expect(out).toContain(`Stripe                     local Stripe emulator at http://127.0.0.1:${env.STRIPE_EMULATOR_PORT} (any sk_test_ key works)`);
+      expect(out).toContain(
+        `Stripe                     local Stripe emulator at http://127.0.0.1:${env.STRIPE_EMULATOR_PORT} (any sk_test_ key works)`,
+      );
       expect(await portOpen(Number(env.STRIPE_EMULATOR_PORT))).toBe(true);
       expect(await portOpen(Number(env.STRIPE_EMULATOR_PORT), '127.0.0.2')).toBe(false);
 
@@ -128,7 +137,12 @@ describe('server process', () => {
         ['day_pass', '5.00'],
         ['premium', '200.00'],
       ]);
-      expect(plans[0].limits).toEqual(expect.arrayContaining([{ metric: 'minutes', perDay: 180 }, { metric: 'megabytes', perDay: 300 }]));
+      expect(plans[0].limits).toEqual(
+        expect.arrayContaining([
+          { metric: 'minutes', perDay: 180 },
+          { metric: 'megabytes', perDay: 300 },
+        ]),
+      );
 
       const token = /Bearer (tg_[A-Za-z0-9_-]+)/.exec(out)![1];
       const me = await fetch(`http://127.0.0.1:${env.PORT}/graphql`, {
@@ -170,13 +184,23 @@ describe('server process', () => {
       const token = demoToken(server.output());
       const [sub] = (await gql(Number(env.PORT), '{ mySubscriptions { id status stripeSubscriptionId } }', token)).data.mySubscriptions;
       expect(sub.status).toBe('ACTIVE');
-      const canceled = await gql(Number(env.PORT), 'mutation($id: ID!) { cancelSubscription(id: $id) { cancelAtPeriodEnd } }', token, { id: sub.id });
+      const canceled = await gql(Number(env.PORT), 'mutation($id: ID!) { cancelSubscription(id: $id) { cancelAtPeriodEnd } }', token, {
+        id: sub.id,
+      });
       expect(canceled).toEqual({ data: { cancelSubscription: { cancelAtPeriodEnd: true } } });
-      const stripe = new Stripe('sk_test_startup', { host: '127.0.0.1', port: Number(env.STRIPE_EMULATOR_PORT), protocol: 'http', maxNetworkRetries: 0 });
+      const stripe = new Stripe('sk_test_startup', {
+        host: '127.0.0.1',
+        port: Number(env.STRIPE_EMULATOR_PORT),
+        protocol: 'http',
+        maxNetworkRetries: 0,
+      });
       expect((await stripe.products.list({ limit: 100 })).data).toHaveLength(3);
       // Its Prices too: one per paid option, found by lookup_key, the same the subscription was bought at.
       const prices = (await stripe.prices.list({ limit: 100 })).data;
-      expect(prices.map((p) => [p.lookup_key, p.active]).sort()).toEqual([['day_pass_daily', true], ['premium_monthly', true]]);
+      expect(prices.map((p) => [p.lookup_key, p.active]).sort()).toEqual([
+        ['day_pass_daily', true],
+        ['premium_monthly', true],
+      ]);
       const bought = await stripe.subscriptions.retrieve(sub.stripeSubscriptionId);
       expect(bought.items.data[0].price.id).toBe(prices.find((p) => p.lookup_key === 'premium_monthly')!.id);
       expect((await stripe.webhookEndpoints.list()).data.map((e) => e.url)).toEqual([`http://localhost:${env.PORT}/webhooks/stripe`]);
@@ -252,7 +276,9 @@ describe('server process', () => {
       await hold.release();
     }
     // The migration ran in a transaction: none of the tables it had made, and no record of it.
-    expect(await sql(url, `select to_regclass('plan')::text as plan, to_regclass('stripe_event')::text as inbox`)).toEqual([{ plan: null, inbox: null }]);
+    expect(await sql(url, `select to_regclass('plan')::text as plan, to_regclass('stripe_event')::text as inbox`)).toEqual([
+      { plan: null, inbox: null },
+    ]);
     const [{ table }] = await sql(url, `select to_regclass('mikro_orm_migrations')::text as table`);
     if (table) expect(await sql(url, 'select name from mikro_orm_migrations')).toEqual([]);
 
@@ -278,7 +304,13 @@ describe('server process', () => {
     } finally {
       await hold.release();
     }
-    expect({ code: await server.exited, errors: server.output().split('\n').filter((l) => /"level":(50|60)/.test(l)) }).toEqual({ code: 0, errors: [] });
+    expect({
+      code: await server.exited,
+      errors: server
+        .output()
+        .split('\n')
+        .filter((l) => /"level":(50|60)/.test(l)),
+    }).toEqual({ code: 0, errors: [] });
     expect(server.output()).not.toMatch(/Tollgate is ready/);
     // The migrations it had begun were applied whole before it stopped.
     const files = readdirSync(join(ROOT, 'src', 'db', 'migrations')).filter((f) => f.endsWith('.ts'));

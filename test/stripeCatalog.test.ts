@@ -31,14 +31,27 @@ describe('Stripe catalog and customers', () => {
     const prices = await stripePrices();
     expect(prices.map((p) => p.lookup_key).sort()).toEqual(['day_pass_daily', 'premium_monthly']);
     const premium = prices.find((p) => p.lookup_key === 'premium_monthly')!;
-    expect(premium).toMatchObject({ unit_amount: 20000, currency: 'usd', active: true, recurring: expect.objectContaining({ interval: 'month', interval_count: 1 }) });
-    expect(prices.find((p) => p.lookup_key === 'day_pass_daily')).toMatchObject({ unit_amount: 500, recurring: expect.objectContaining({ interval: 'day' }) });
+    expect(premium).toMatchObject({
+      unit_amount: 20000,
+      currency: 'usd',
+      active: true,
+      recurring: expect.objectContaining({ interval: 'month', interval_count: 1 }),
+    });
+    expect(prices.find((p) => p.lookup_key === 'day_pass_daily')).toMatchObject({
+      unit_amount: 500,
+      recurring: expect.objectContaining({ interval: 'day' }),
+    });
 
-    const rows = await sql(server.databaseUrl, `select p.code, p.stripe_product_id, pp.stripe_price_id from plan p join plan_pricing pp on pp.plan_id = p.id order by p.sort_order`);
+    const rows = await sql(
+      server.databaseUrl,
+      `select p.code, p.stripe_product_id, pp.stripe_price_id from plan p join plan_pricing pp on pp.plan_id = p.id order by p.sort_order`,
+    );
     expect(rows[0]).toMatchObject({ code: 'free', stripe_price_id: null });
     const products = (await server.stripe.products.list({ limit: 100 })).data;
     expect(products.map((p) => p.metadata.tollgate_plan_code).sort()).toEqual(['day_pass', 'free', 'premium']);
-    expect(rows.map((r) => r.stripe_product_id)).toEqual(['free', 'day_pass', 'premium'].map((code) => products.find((p) => p.metadata.tollgate_plan_code === code)!.id));
+    expect(rows.map((r) => r.stripe_product_id)).toEqual(
+      ['free', 'day_pass', 'premium'].map((code) => products.find((p) => p.metadata.tollgate_plan_code === code)!.id),
+    );
     expect(rows[2]).toMatchObject({ code: 'premium', stripe_price_id: premium.id });
     expect(rows[2].stripe_product_id).toBe(premium.product);
   });
@@ -47,7 +60,12 @@ describe('Stripe catalog and customers', () => {
     const before = await stripePrices();
     const products = (await server.stripe.products.list({ limit: 100 })).data.length;
     const report = await syncStripeCatalog(server.em(), server.stripe);
-    expect(report).toEqual({ productsCreated: [], pricesCreated: [], pricesReplaced: [], unchanged: ['day_pass_daily', 'premium_monthly'] });
+    expect(report).toEqual({
+      productsCreated: [],
+      pricesCreated: [],
+      pricesReplaced: [],
+      unchanged: ['day_pass_daily', 'premium_monthly'],
+    });
     expect(await stripePrices()).toHaveLength(before.length);
     expect((await server.stripe.products.list({ limit: 100 })).data).toHaveLength(products);
   });
@@ -87,12 +105,7 @@ describe('Stripe catalog and customers', () => {
 
     // Every write of the sync carried an idempotency key made from our pricing's id.
     const [{ id: pricingId }] = await sql(server.databaseUrl, `select id from plan_pricing where lookup_key = 'day_pass_daily'`);
-    expect(writes.map((w) => w.path)).toEqual([
-      '/v1/prices',
-      `/v1/prices/${old.id}`,
-      '/v1/prices',
-      `/v1/prices/${current[0].id}`,
-    ]);
+    expect(writes.map((w) => w.path)).toEqual(['/v1/prices', `/v1/prices/${old.id}`, '/v1/prices', `/v1/prices/${current[0].id}`]);
     for (const w of writes) expect(w.key).toMatch(new RegExp(`^tollgate:price:${pricingId}:`));
   });
 
@@ -102,7 +115,9 @@ describe('Stripe catalog and customers', () => {
     writes.length = 0;
     await syncStripeCatalog(server.em(), server.stripe);
     expect((await server.stripe.products.retrieve(plan.stripe_product_id)).name).toBe('Premium Plus');
-    expect(writes).toEqual([{ path: `/v1/products/${plan.stripe_product_id}`, key: expect.stringMatching(new RegExp(`^tollgate:product:${plan.id}:update:`)) }]);
+    expect(writes).toEqual([
+      { path: `/v1/products/${plan.stripe_product_id}`, key: expect.stringMatching(new RegExp(`^tollgate:product:${plan.id}:update:`)) },
+    ]);
     writes.length = 0;
     await syncStripeCatalog(server.em(), server.stripe);
     expect(writes).toEqual([]);
@@ -113,7 +128,10 @@ describe('Stripe catalog and customers', () => {
 
   it('creates one Stripe customer for two concurrent first calls of one user', async () => {
     const user = await server.createUser();
-    const [a, b] = await Promise.all([ensureCustomer(server.em(), server.stripe, user.id), ensureCustomer(server.em(), server.stripe, user.id)]);
+    const [a, b] = await Promise.all([
+      ensureCustomer(server.em(), server.stripe, user.id),
+      ensureCustomer(server.em(), server.stripe, user.id),
+    ]);
     expect(a).toBe(b);
     const customers = await server.stripe.customers.list({ email: user.email });
     expect(customers.data.map((c) => c.id)).toEqual([a]);

@@ -55,7 +55,9 @@ async function premiumPricing(): Promise<string> {
 /** Nothing of this user reached our database or Stripe. */
 async function expectNothingWritten(user: { id: string; email: string }) {
   expect(await sql(databaseUrl, 'select id from subscription where user_id = $1', [user.id])).toEqual([]);
-  expect(await sql(databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id])).toEqual([{ stripe_customer_id: null }]);
+  expect(await sql(databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id])).toEqual([
+    { stripe_customer_id: null },
+  ]);
   expect((await tunnel.stripe.customers.list({ email: user.email })).data).toEqual([]);
 }
 
@@ -94,17 +96,28 @@ describe('through a proxy that forwards, then refuses', () => {
     expect(seed.code).toBe(0);
     expect(seed.stdout).toMatch(/stripe: 3 products created, 2 prices created/);
     expect(tunnel.proxy.connects.length).toBeGreaterThan(0);
-    expect(tunnel.proxy.connects.every((c) => c.target === `${STRIPE_TEST_HOST}:443` && c.credentials === 'tollgate-user:pr0xy-s3cret' && c.status === 200)).toBe(true);
+    expect(
+      tunnel.proxy.connects.every(
+        (c) => c.target === `${STRIPE_TEST_HOST}:443` && c.credentials === 'tollgate-user:pr0xy-s3cret' && c.status === 200,
+      ),
+    ).toBe(true);
     expect((await tunnel.stripe.prices.list({ lookup_keys: ['premium_monthly'] })).data).toHaveLength(1);
   });
 
   it('the server starts, says which route it takes, and subscribes through the tunnel', async () => {
     server = await startServer(tunnel.env());
     const masked = `http://****:****@127.0.0.1:${tunnel.proxy.port}`;
-    expect(server.proc.output()).toContain(`Stripe                     ${STRIPE_TEST_HOST} (test mode), reached through the proxy ${masked} (HTTPS_PROXY)`);
+    expect(server.proc.output()).toContain(
+      `Stripe                     ${STRIPE_TEST_HOST} (test mode), reached through the proxy ${masked} (HTTPS_PROXY)`,
+    );
 
     const user = await newUser();
-    const res = await gql(server.port, SUBSCRIBE, { input: { pricingId: await premiumPricing(), paymentMethod: 'pm_card_visa' } }, user.token);
+    const res = await gql(
+      server.port,
+      SUBSCRIBE,
+      { input: { pricingId: await premiumPricing(), paymentMethod: 'pm_card_visa' } },
+      user.token,
+    );
     expect(res.errors).toBeUndefined();
     const sub = res.data.subscribe.subscription;
     expect(sub).toMatchObject({ status: 'ACTIVE', plan: { code: 'premium' } });
@@ -113,31 +126,53 @@ describe('through a proxy that forwards, then refuses', () => {
     const ready = await readyz(server.port);
     expect(ready).toMatchObject({
       status: 200,
-      body: { status: 'ready', checks: { database: 'ok', stripe: { status: 'ok', host: STRIPE_TEST_HOST, route: `through the proxy ${masked} (HTTPS_PROXY)` } } },
+      body: {
+        status: 'ready',
+        checks: { database: 'ok', stripe: { status: 'ok', host: STRIPE_TEST_HOST, route: `through the proxy ${masked} (HTTPS_PROXY)` } },
+      },
     });
   });
 
   it('a proxy that refuses the tunnel (403): the client learns which host, which proxy and the fix; nothing is half-written; the rest works', async () => {
     tunnel.proxy.mode = 'refuse';
     const user = await newUser();
-    const res = await gql(server.port, SUBSCRIBE, { input: { pricingId: await premiumPricing(), paymentMethod: 'pm_card_visa' } }, user.token);
+    const res = await gql(
+      server.port,
+      SUBSCRIBE,
+      { input: { pricingId: await premiumPricing(), paymentMethod: 'pm_card_visa' } },
+      user.token,
+    );
     const masked = `http://****:****@127.0.0.1:${tunnel.proxy.port}`;
     expect(res.errors?.[0]).toMatchObject({
       message:
         `The payment service at ${STRIPE_TEST_HOST} could not be reached: the proxy ${masked} refused to tunnel to ${STRIPE_TEST_HOST}:443 (HTTP 403); ` +
         `fix: add ${STRIPE_TEST_HOST} to NO_PROXY, or set STRIPE_PROXY=none, or allow the host in the proxy.`,
-      extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE', reason: 'proxy_refused', stripeHost: STRIPE_TEST_HOST, proxy: masked, proxyStatus: 403 },
+      extensions: {
+        code: 'PAYMENT_SERVICE_UNAVAILABLE',
+        reason: 'proxy_refused',
+        stripeHost: STRIPE_TEST_HOST,
+        proxy: masked,
+        proxyStatus: 403,
+      },
     });
     await expectNothingWritten(user);
 
     // Everything that needs no Stripe call still works.
     expect((await gql(server.port, MY_LIMITS, undefined, user.token)).data.myLimits).toMatchObject({ plan: { code: 'free' } });
-    const used = await gql(server.port, `mutation { recordUsage(input: { metric: "minutes", amount: 5 }) { used } }`, undefined, user.token);
+    const used = await gql(
+      server.port,
+      `mutation { recordUsage(input: { metric: "minutes", amount: 5 }) { used } }`,
+      undefined,
+      user.token,
+    );
     expect(used.data.recordUsage.used).toBe(5);
     expect((await gql(server.port, '{ plans { code } }')).data.plans).toHaveLength(3);
 
     const ready = await readyz(server.port);
-    expect(ready).toMatchObject({ status: 200, body: { status: 'degraded', checks: { database: 'ok', stripe: { status: 'unavailable', reason: 'proxy_refused' } } } });
+    expect(ready).toMatchObject({
+      status: 200,
+      body: { status: 'degraded', checks: { database: 'ok', stripe: { status: 'unavailable', reason: 'proxy_refused' } } },
+    });
     expect(ready.body.checks.stripe.message).toBe(res.errors?.[0].message);
 
     // The operator's log says the same, as a structured warning.
@@ -155,7 +190,9 @@ describe('through a proxy that forwards, then refuses', () => {
     const seed = await runScript('seed', [], { DATABASE_URL: databaseUrl, ...tunnel.env() });
     seen.push(seed.stdout, seed.stderr);
     expect(seed.code).toBe(1);
-    expect(seed.stderr).toContain(`error: The payment service at ${STRIPE_TEST_HOST} could not be reached: the proxy http://****:****@127.0.0.1:${tunnel.proxy.port} refused to tunnel`);
+    expect(seed.stderr).toContain(
+      `error: The payment service at ${STRIPE_TEST_HOST} could not be reached: the proxy http://****:****@127.0.0.1:${tunnel.proxy.port} refused to tunnel`,
+    );
     expect(seed.stderr).not.toMatch(/\n\s+at /);
     tunnel.proxy.mode = 'forward';
   });
@@ -168,7 +205,12 @@ describe('with the proxy down', () => {
     try {
       expect((await gql(server.port, '{ plans { code } }')).data.plans).toHaveLength(3);
       const user = await newUser();
-      const res = await gql(server.port, SUBSCRIBE, { input: { pricingId: await premiumPricing(), paymentMethod: 'pm_card_visa' } }, user.token);
+      const res = await gql(
+        server.port,
+        SUBSCRIBE,
+        { input: { pricingId: await premiumPricing(), paymentMethod: 'pm_card_visa' } },
+        user.token,
+      );
       expect(res.errors?.[0]).toMatchObject({
         message:
           `The payment service at ${STRIPE_TEST_HOST} could not be reached: the proxy http://****:****@127.0.0.1:${closed} refused the connection (ECONNREFUSED); ` +
@@ -176,7 +218,10 @@ describe('with the proxy down', () => {
         extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE', reason: 'proxy_unreachable' },
       });
       await expectNothingWritten(user);
-      expect(await readyz(server.port)).toMatchObject({ status: 200, body: { status: 'degraded', checks: { stripe: { reason: 'proxy_unreachable' } } } });
+      expect(await readyz(server.port)).toMatchObject({
+        status: 200,
+        body: { status: 'degraded', checks: { stripe: { reason: 'proxy_unreachable' } } },
+      });
     } finally {
       seen.push(server.proc.output());
       expect(await server.proc.stop()).toBe(0);
@@ -190,7 +235,12 @@ describe('a proxy that never answers the CONNECT', () => {
     tunnel.proxy.mode = 'hang';
     try {
       const user = await newUser();
-      const res = await gql(server.port, SUBSCRIBE, { input: { pricingId: await premiumPricing(), paymentMethod: 'pm_card_visa' } }, user.token);
+      const res = await gql(
+        server.port,
+        SUBSCRIBE,
+        { input: { pricingId: await premiumPricing(), paymentMethod: 'pm_card_visa' } },
+        user.token,
+      );
       expect(res.errors?.[0]).toMatchObject({
         message:
           `The payment service at ${STRIPE_TEST_HOST} could not be reached: the proxy http://****:****@127.0.0.1:${tunnel.proxy.port} did not answer the CONNECT request within 500 ms; ` +
@@ -248,7 +298,12 @@ describe('a key Stripe refuses', () => {
     const server = await startServer(tunnel.env({ STRIPE_SECRET_KEY: key, NODE_ENV: 'production' }));
     try {
       const user = await newUser();
-      const res = await gql(server.port, SUBSCRIBE, { input: { pricingId: await premiumPricing(), paymentMethod: 'pm_card_visa' } }, user.token);
+      const res = await gql(
+        server.port,
+        SUBSCRIBE,
+        { input: { pricingId: await premiumPricing(), paymentMethod: 'pm_card_visa' } },
+        user.token,
+      );
       expect(res.errors?.[0]).toEqual({
         message: 'The payment service is unavailable. Try again later.',
         locations: expect.any(Array),
@@ -257,7 +312,11 @@ describe('a key Stripe refuses', () => {
       });
       await expectNothingWritten(user);
       const ready = await readyz(server.port);
-      expect(ready.body.checks.stripe).toMatchObject({ status: 'unavailable', reason: 'configuration', message: 'The payment service is unavailable. Try again later.' });
+      expect(ready.body.checks.stripe).toMatchObject({
+        status: 'unavailable',
+        reason: 'configuration',
+        message: 'The payment service is unavailable. Try again later.',
+      });
 
       const line = await server.proc.waitFor(/\{[^\n]*"reason":"invalid_api_key"[^\n]*\}/);
       expect(JSON.parse(line)).toMatchObject({ level: 50, stripeHost: STRIPE_TEST_HOST });

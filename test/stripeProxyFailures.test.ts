@@ -48,16 +48,27 @@ interface Outcome {
 
 /** A customer created (or the readiness probe run) by the client the configuration `env` gives, in a process of its own. */
 function stripeCall(env: Record<string, string>, what: 'customer' | 'probe' = 'customer'): Promise<Outcome> {
-  const full = { STRIPE_SECRET_KEY: KEY, STRIPE_API_BASE: `http://${HOST}`, STRIPE_MAX_NETWORK_RETRIES: '0', STRIPE_TIMEOUT_MS: '5000', ...env };
+  const full = {
+    STRIPE_SECRET_KEY: KEY,
+    STRIPE_API_BASE: `http://${HOST}`,
+    STRIPE_MAX_NETWORK_RETRIES: '0',
+    STRIPE_TIMEOUT_MS: '5000',
+    ...env,
+  };
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [join(__dirname, 'support', 'stripeCallProcess.js'), what], { cwd: ROOT, env: cleanEnv(full), timeout: 30_000 }, (err, stdout, stderr) => {
-      seen.push(stdout, stderr);
-      if (err) return reject(new Error(`stripeCallProcess failed: ${err.message}\n${stderr}`));
-      const out = JSON.parse(stdout) as Outcome;
-      // Routing by proxy variables is decided from the configuration: the environment is only read.
-      expect(out.envUnchanged).toBe(true);
-      resolve(out);
-    });
+    execFile(
+      process.execPath,
+      [join(__dirname, 'support', 'stripeCallProcess.js'), what],
+      { cwd: ROOT, env: cleanEnv(full), timeout: 30_000 },
+      (err, stdout, stderr) => {
+        seen.push(stdout, stderr);
+        if (err) return reject(new Error(`stripeCallProcess failed: ${err.message}\n${stderr}`));
+        const out = JSON.parse(stdout) as Outcome;
+        // Routing by proxy variables is decided from the configuration: the environment is only read.
+        expect(out.envUnchanged).toBe(true);
+        resolve(out);
+      },
+    );
   });
 }
 
@@ -94,7 +105,12 @@ beforeEach(() => {
 describe('an http:// Stripe through HTTP_PROXY', () => {
   it.each(['HTTP_PROXY', 'http_proxy'])('%s: calls go through the tunnel, with the proxy credentials', async (variable) => {
     const out = await stripeCall({ [variable]: proxy.url(credentials) });
-    expect(out.endpoint).toMatchObject({ host: HOST, proxy: masked(), proxySource: variable, route: `through the proxy ${masked()} (${variable})` });
+    expect(out.endpoint).toMatchObject({
+      host: HOST,
+      proxy: masked(),
+      proxySource: variable,
+      route: `through the proxy ${masked()} (${variable})`,
+    });
     expect(out.error).toBeUndefined();
     expect(emulator.ctx.store.get(out.result!.id)).toMatchObject({ email: 'tunnelled@example.com' });
     expect(proxy.connects).toEqual([{ target: `${HOST}:80`, credentials, status: 200 }]);
@@ -140,7 +156,9 @@ describe('failures behind the proxy name the host, the proxy (masked) and the fi
   });
 
   it('429: busy, through which proxy', async () => {
-    proxy.routes[`${HOST}:80`] = await failingStripe(429, { error: { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests' } });
+    proxy.routes[`${HOST}:80`] = await failingStripe(429, {
+      error: { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests' },
+    });
     const { error } = await failingCall({ HTTP_PROXY: proxy.url(credentials) });
     expect(error.message).toBe(
       `The payment service at ${HOST} is busy: Stripe is limiting the request rate (HTTP 429), through the proxy ${masked()} (HTTP_PROXY); fix: try again shortly.`,

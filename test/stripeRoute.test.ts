@@ -30,7 +30,10 @@ describe('proxy configuration', () => {
   it('in a .env file too; a real variable in either case wins over both cases in the file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-route-dotenv-'));
     writeFileSync(join(dir, '.env'), 'https_proxy=http://from-file:3128\nNO_PROXY=.from-file.example\n');
-    expect(loadConfig({}, dir).proxy).toMatchObject({ httpsProxy: { name: 'https_proxy', value: 'http://from-file:3128' }, noProxy: { value: '.from-file.example' } });
+    expect(loadConfig({}, dir).proxy).toMatchObject({
+      httpsProxy: { name: 'https_proxy', value: 'http://from-file:3128' },
+      noProxy: { value: '.from-file.example' },
+    });
     expect(loadConfig({ HTTPS_PROXY: 'http://from-env:3128', no_proxy: 'stripe.com' }, dir).proxy).toMatchObject({
       httpsProxy: { name: 'HTTPS_PROXY', value: 'http://from-env:3128' },
       noProxy: { name: 'no_proxy', value: 'stripe.com' },
@@ -64,13 +67,23 @@ describe('proxy configuration', () => {
   });
 
   it('a standard proxy variable Stripe does not use (STRIPE_PROXY decides) is not checked', () => {
-    expect(config({ STRIPE_PROXY: 'none', HTTPS_PROXY: 'socks5://proxy.corp:1080' }).proxy.stripeProxy).toEqual({ name: 'STRIPE_PROXY', value: 'none' });
+    expect(config({ STRIPE_PROXY: 'none', HTTPS_PROXY: 'socks5://proxy.corp:1080' }).proxy.stripeProxy).toEqual({
+      name: 'STRIPE_PROXY',
+      value: 'none',
+    });
     expect(config({ STRIPE_PROXY: 'NONE' }).proxy.stripeProxy?.value).toBe('none');
   });
 
   it('STRIPE_API_BASE: the Stripe API elsewhere (stripe-mock, an emulator), with its port', () => {
-    expect(config({ STRIPE_API_BASE: 'http://localhost:12111' }).stripe.apiBase).toEqual({ protocol: 'http', host: 'localhost', port: 12111 });
-    expect(config({ STRIPE_API_BASE: 'https://api.stripe.test/' }).stripe).toMatchObject({ apiBase: { protocol: 'https', host: 'api.stripe.test', port: 443 }, apiBaseSet: true });
+    expect(config({ STRIPE_API_BASE: 'http://localhost:12111' }).stripe.apiBase).toEqual({
+      protocol: 'http',
+      host: 'localhost',
+      port: 12111,
+    });
+    expect(config({ STRIPE_API_BASE: 'https://api.stripe.test/' }).stripe).toMatchObject({
+      apiBase: { protocol: 'https', host: 'api.stripe.test', port: 443 },
+      apiBaseSet: true,
+    });
     for (const bad of ['api.stripe.com', 'ftp://api.stripe.com', 'https://api.stripe.com/v1', 'https://user:pw@api.stripe.com']) {
       expect(() => config({ STRIPE_API_BASE: bad })).toThrow(/STRIPE_API_BASE: expected the base URL of the Stripe API/);
     }
@@ -82,7 +95,10 @@ describe('proxy configuration', () => {
     writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
     expect(() => loadConfig({ STRIPE_CA_FILE: 'missing.pem' }, dir)).toThrow(/STRIPE_CA_FILE: cannot read .*missing\.pem \(ENOENT\)/);
     expect(() => loadConfig({ STRIPE_CA_FILE: 'not.pem' }, dir)).toThrow(/STRIPE_CA_FILE: expected PEM certificates/);
-    expect(loadConfig({ STRIPE_CA_FILE: 'ca.pem' }, dir).stripe).toMatchObject({ caFile: join(dir, 'ca.pem'), ca: expect.stringContaining('BEGIN CERTIFICATE') });
+    expect(loadConfig({ STRIPE_CA_FILE: 'ca.pem' }, dir).stripe).toMatchObject({
+      caFile: join(dir, 'ca.pem'),
+      ca: expect.stringContaining('BEGIN CERTIFICATE'),
+    });
   });
 
   it.each([
@@ -182,6 +198,9 @@ describe('the route to Stripe', () => {
     expect(JSON.stringify(endpoint)).not.toMatch(/ann|hunter2/);
     expect(maskProxyUrl('https://token@proxy.corp')).toBe('https://****@proxy.corp');
     expect(maskProxyUrl('http://proxy.corp:3128/')).toBe('http://proxy.corp:3128');
-    expect(stripeEndpoint(resolveStripeRoute(emulator, config({}).proxy), 1000)).toMatchObject({ host: '127.0.0.1:12111', proxy: undefined });
+    expect(stripeEndpoint(resolveStripeRoute(emulator, config({}).proxy), 1000)).toMatchObject({
+      host: '127.0.0.1:12111',
+      proxy: undefined,
+    });
   });
 });

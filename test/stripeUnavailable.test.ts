@@ -63,12 +63,20 @@ describe('the emulator stops answering', () => {
     });
     expect(res.errors?.[0].extensions).not.toHaveProperty('proxy');
     expect(await sql(server.databaseUrl, 'select id from subscription where user_id = $1', [user.id])).toEqual([]);
-    expect(await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id])).toEqual([{ stripe_customer_id: null }]);
+    expect(await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id])).toEqual([
+      { stripe_customer_id: null },
+    ]);
     for (const input of [{ pricingId: premium, paymentMethod: 'pm_card_visa' }, { pricingId: premium }]) {
       const again = await server.gql(SUBSCRIBE, { input }, known.token);
-      expect(again.errors?.[0].extensions).toMatchObject({ code: 'PAYMENT_SERVICE_UNAVAILABLE', reason: 'connection', stripeHost: address });
+      expect(again.errors?.[0].extensions).toMatchObject({
+        code: 'PAYMENT_SERVICE_UNAVAILABLE',
+        reason: 'connection',
+        stripeHost: address,
+      });
     }
-    expect(await sql(server.databaseUrl, 'select status from subscription where user_id = $1', [known.id])).toEqual([{ status: 'incomplete' }]);
+    expect(await sql(server.databaseUrl, 'select status from subscription where user_id = $1', [known.id])).toEqual([
+      { status: 'incomplete' },
+    ]);
 
     const limits = await server.gql(MY_LIMITS, undefined, user.token);
     expect(limits.data.myLimits).toMatchObject({ plan: { code: 'free' }, source: 'DEFAULT_PLAN' });
@@ -79,7 +87,10 @@ describe('the emulator stops answering', () => {
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({
       status: 'degraded',
-      checks: { database: 'ok', stripe: { status: 'unavailable', reason: 'connection', host: address, route: expect.stringMatching(/^directly/) } },
+      checks: {
+        database: 'ok',
+        stripe: { status: 'unavailable', reason: 'connection', host: address, route: expect.stringMatching(/^directly/) },
+      },
     });
     const warned = logs.lines().filter((l) => l.level === 40 && /could not be reached/.test(l.msg));
     expect(warned.length).toBeGreaterThanOrEqual(2); // the failed subscribe and the readiness change
@@ -102,7 +113,12 @@ describe('Stripe failing in the middle of a subscribe, and while a webhook re-fe
         return front.port;
       },
     });
-    direct = new Stripe('sk_test_tollgate_tests', { host: '127.0.0.1', port: server.emulator.port, protocol: 'http', maxNetworkRetries: 0 });
+    direct = new Stripe('sk_test_tollgate_tests', {
+      host: '127.0.0.1',
+      port: server.emulator.port,
+      protocol: 'http',
+      maxNetworkRetries: 0,
+    });
   });
   afterAll(async () => {
     await server.close();
@@ -115,26 +131,31 @@ describe('Stripe failing in the middle of a subscribe, and while a webhook re-fe
   it.each([
     ['a card declined when charged', 'pm_card_chargeCustomerFail'],
     ['a card that needs 3-D Secure', 'pm_card_threeDSecure2Required'],
-  ])('the subscription is made but its first payment cannot be read (%s): PAYMENT_SERVICE_UNAVAILABLE, nothing usable left here or in Stripe', async (_what, card) => {
-    const premium = await pricingId(server, 'premium');
-    const user = await server.createUser();
-    front.fault = (method, path) => (method === 'GET' && path.startsWith('/v1/invoices/') ? 503 : undefined);
-    const address = `127.0.0.1:${front.port}`;
-    const res = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: card } }, user.token);
-    expect(front.faulted).toContainEqual(expect.stringMatching(/^GET \/v1\/invoices\/in_/));
-    expect(res.errors?.[0]).toMatchObject({
-      message: `The payment service at ${address} failed to answer: Stripe answered HTTP 503 (Injected failure.), directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy); fix: this is on Stripe's side: try again later, and see status.stripe.com.`,
-      extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE', reason: 'stripe_error', stripeHost: address },
-    });
-    // Stripe's webhooks about the canceled subscription (created, deleted) must not bring it back as a row.
-    await server.emulator.idle(20_000);
-    expect(await sql(server.databaseUrl, 'select id from subscription where user_id = $1', [user.id])).toEqual([]);
-    const [{ stripe_customer_id: customer }] = await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id]);
-    const inStripe = (await direct.subscriptions.list({ customer, status: 'all' })).data;
-    expect(inStripe).toHaveLength(1);
-    expect(inStripe[0].status).not.toMatch(/^(active|trialing|incomplete|past_due)$/);
-    expect(logs.lines().some((l) => l.level === 50 && l.reason === 'stripe_error' && l.msg === res.errors?.[0].message)).toBe(true);
-  });
+  ])(
+    'the subscription is made but its first payment cannot be read (%s): PAYMENT_SERVICE_UNAVAILABLE, nothing usable left here or in Stripe',
+    async (_what, card) => {
+      const premium = await pricingId(server, 'premium');
+      const user = await server.createUser();
+      front.fault = (method, path) => (method === 'GET' && path.startsWith('/v1/invoices/') ? 503 : undefined);
+      const address = `127.0.0.1:${front.port}`;
+      const res = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: card } }, user.token);
+      expect(front.faulted).toContainEqual(expect.stringMatching(/^GET \/v1\/invoices\/in_/));
+      expect(res.errors?.[0]).toMatchObject({
+        message: `The payment service at ${address} failed to answer: Stripe answered HTTP 503 (Injected failure.), directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy); fix: this is on Stripe's side: try again later, and see status.stripe.com.`,
+        extensions: { code: 'PAYMENT_SERVICE_UNAVAILABLE', reason: 'stripe_error', stripeHost: address },
+      });
+      // Stripe's webhooks about the canceled subscription (created, deleted) must not bring it back as a row.
+      await server.emulator.idle(20_000);
+      expect(await sql(server.databaseUrl, 'select id from subscription where user_id = $1', [user.id])).toEqual([]);
+      const [{ stripe_customer_id: customer }] = await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [
+        user.id,
+      ]);
+      const inStripe = (await direct.subscriptions.list({ customer, status: 'all' })).data;
+      expect(inStripe).toHaveLength(1);
+      expect(inStripe[0].status).not.toMatch(/^(active|trialing|incomplete|past_due)$/);
+      expect(logs.lines().some((l) => l.level === 50 && l.reason === 'stripe_error' && l.msg === res.errors?.[0].message)).toBe(true);
+    },
+  );
 
   it('a webhook whose subscription cannot be re-fetched answers 500 (Stripe retries) and keeps the classified reason in the inbox', async () => {
     const premium = await pricingId(server, 'premium');
@@ -143,14 +164,19 @@ describe('Stripe failing in the middle of a subscribe, and while a webhook re-fe
     expect(ok.errors).toBeUndefined();
     await server.emulator.idle(20_000);
     front.fault = (method, path) => (method === 'GET' && path.startsWith('/v1/subscriptions/') ? 503 : undefined);
-    const event = fakeEvent('customer.subscription.updated', { id: ok.data.subscribe.subscription.stripeSubscriptionId, object: 'subscription' });
+    const event = fakeEvent('customer.subscription.updated', {
+      id: ok.data.subscribe.subscription.stripeSubscriptionId,
+      object: 'subscription',
+    });
     const body = JSON.stringify(event);
     const answer = await deliver(server.url, body, { 'stripe-signature': signedHeader(body, server.webhookSecret) });
     expect(answer.status).toBe(500);
     const [row] = await sql(server.databaseUrl, 'select status, last_error from stripe_event where id = $1', [event.id]);
     expect(row).toEqual({
       status: 'failed',
-      last_error: expect.stringMatching(/^The payment service at 127\.0\.0\.1:\d+ failed to answer: Stripe answered HTTP 503 \(Injected failure\.\), directly/),
+      last_error: expect.stringMatching(
+        /^The payment service at 127\.0\.0\.1:\d+ failed to answer: Stripe answered HTTP 503 \(Injected failure\.\), directly/,
+      ),
     });
   });
 });
@@ -177,7 +203,10 @@ describe('/readyz asks Stripe at most once per STRIPE_READY_CACHE_MS', () => {
     expect(priceLists).toBe(1);
     await server.emulator.stop();
     const later = await readyz(server);
-    expect(later.body).toMatchObject({ status: 'ready', checks: { stripe: { status: 'ok', checkedAt: answers[0].body.checks.stripe.checkedAt } } });
+    expect(later.body).toMatchObject({
+      status: 'ready',
+      checks: { stripe: { status: 'ok', checkedAt: answers[0].body.checks.stripe.checkedAt } },
+    });
     expect(priceLists).toBe(1);
   });
 });
@@ -226,7 +255,9 @@ describe('classified failures of a direct route', () => {
     expect(untrusted.result.ok).toBe(false);
     if (untrusted.result.ok) return;
     expect(untrusted.result.failure).toMatchObject({ reason: 'tls', operatorOnly: false });
-    expect(untrusted.result.failure.problem).toMatch(/^the TLS connection to 127\.0\.0\.1 failed: .*\((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\), directly/);
+    expect(untrusted.result.failure.problem).toMatch(
+      /^the TLS connection to 127\.0\.0\.1 failed: .*\((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\), directly/,
+    );
     expect(untrusted.result.failure.fix).toContain('STRIPE_CA_FILE');
 
     const trusted = await probe({ STRIPE_API_BASE: base, STRIPE_CA_FILE: cert.certFile });
@@ -238,7 +269,11 @@ describe('classified failures of a direct route', () => {
     const { result, endpoint } = await probe({ STRIPE_API_BASE: `http://127.0.0.1:${port}` });
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.failure).toMatchObject({ reason: 'stripe_error', httpStatus: 500, problem: `Stripe answered HTTP 500 (Something went wrong on our end.), ${endpoint.route}` });
+    expect(result.failure).toMatchObject({
+      reason: 'stripe_error',
+      httpStatus: 500,
+      problem: `Stripe answered HTTP 500 (Something went wrong on our end.), ${endpoint.route}`,
+    });
     const err = await callStripe(() => Promise.reject(result.error), { stripeEndpoint: endpoint }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DomainError);
     expect((err as DomainError).message).toBe(
@@ -250,17 +285,26 @@ describe('classified failures of a direct route', () => {
     expect(html.result.ok).toBe(false);
     if (html.result.ok) return;
     expect(html.result.failure.reason).toBe('stripe_error');
-    expect(html.result.failure.problem).toBe(`127.0.0.1:${htmlPort} answered with something that is not the Stripe API (no JSON), ${html.endpoint.route}`);
+    expect(html.result.failure.problem).toBe(
+      `127.0.0.1:${htmlPort} answered with something that is not the Stripe API (no JSON), ${html.endpoint.route}`,
+    );
     expect(html.result.failure.fix).toBe('check that STRIPE_API_BASE is the Stripe API and that no proxy or firewall answers in its place');
   });
 
   it('429: busy, try again shortly', async () => {
-    const port = await failingStripe(429, JSON.stringify({ error: { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests' } }));
+    const port = await failingStripe(
+      429,
+      JSON.stringify({ error: { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests' } }),
+    );
     const { result, endpoint } = await probe({ STRIPE_API_BASE: `http://127.0.0.1:${port}` });
     if (result.ok) throw new Error('expected a failure');
-    const err = (await callStripe(() => Promise.reject(result.error), { stripeEndpoint: endpoint }).catch((e: unknown) => e)) as DomainError;
+    const err = (await callStripe(() => Promise.reject(result.error), { stripeEndpoint: endpoint }).catch(
+      (e: unknown) => e,
+    )) as DomainError;
     expect(err.code).toBe('PAYMENT_SERVICE_UNAVAILABLE');
-    expect(err.message).toBe(`The payment service at 127.0.0.1:${port} is busy: Stripe is limiting the request rate (HTTP 429), directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy); fix: try again shortly.`);
+    expect(err.message).toBe(
+      `The payment service at 127.0.0.1:${port} is busy: Stripe is limiting the request rate (HTTP 429), directly (127.0.0.1 is a loopback address; only STRIPE_PROXY sends it through a proxy); fix: try again shortly.`,
+    );
   });
 
   it('timeout: no answer within STRIPE_TIMEOUT_MS', async () => {
@@ -276,7 +320,9 @@ describe('classified failures of a direct route', () => {
     const { result } = await probe({ STRIPE_API_BASE: 'https://api.stripe.test' });
     if (result.ok) throw new Error('expected a failure');
     expect(result.failure.reason).toBe('dns');
-    expect(result.failure.problem).toMatch(/^the host name api\.stripe\.test could not be resolved \((ENOTFOUND|EAI_AGAIN)\), connecting directly \(no proxy is configured\)$/);
+    expect(result.failure.problem).toMatch(
+      /^the host name api\.stripe\.test could not be resolved \((ENOTFOUND|EAI_AGAIN)\), connecting directly \(no proxy is configured\)$/,
+    );
     expect(result.failure.fix).toContain('set HTTPS_PROXY');
   });
 
@@ -286,17 +332,25 @@ describe('classified failures of a direct route', () => {
       const logs = captureLogs();
       const logger = createLogger('info', { stream: logs.stream });
       const key = 'sk_live_tollgateNotAValidKey0042';
-      const api = await openStripeApi(server.config, { protocol: 'http', host: server.emulator.host, port: server.emulator.port }, key, { maxNetworkRetries: 0 });
+      const api = await openStripeApi(server.config, { protocol: 'http', host: server.emulator.host, port: server.emulator.port }, key, {
+        maxNetworkRetries: 0,
+      });
       const user = await server.createUser();
-      const err = (await ensureCustomer(server.em(), api.client, user.id, { stripeEndpoint: api.endpoint, logger }).catch((e: unknown) => e)) as DomainError;
+      const err = (await ensureCustomer(server.em(), api.client, user.id, { stripeEndpoint: api.endpoint, logger }).catch(
+        (e: unknown) => e,
+      )) as DomainError;
       expect(err).toBeInstanceOf(DomainError);
       expect(err.code).toBe('PAYMENT_SERVICE_UNAVAILABLE');
       expect(err.message).toBe(GENERIC_UNAVAILABLE);
       expect(err.extensions).toEqual({ reason: 'configuration' });
-      expect(await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id])).toEqual([{ stripe_customer_id: null }]);
+      expect(await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id])).toEqual([
+        { stripe_customer_id: null },
+      ]);
       const [line] = logs.lines();
       expect(line).toMatchObject({ level: 50, reason: 'invalid_api_key' });
-      expect(line.msg).toMatch(/^Stripe at 127\.0\.0\.1:\d+ answered directly .* but refused the API key \(HTTP 401: Invalid API Key provided: sk_live_\*+0042\); fix: set STRIPE_SECRET_KEY/);
+      expect(line.msg).toMatch(
+        /^Stripe at 127\.0\.0\.1:\d+ answered directly .* but refused the API key \(HTTP 401: Invalid API Key provided: sk_live_\*+0042\); fix: set STRIPE_SECRET_KEY/,
+      );
       expect(logs.text()).not.toContain(key);
     } finally {
       await server.close();

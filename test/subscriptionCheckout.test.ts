@@ -32,11 +32,17 @@ describe('subscribing through Stripe Checkout', () => {
     expect(subscription).toMatchObject({ status: 'INCOMPLETE', stripeSubscriptionId: null });
     expect((await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits.plan.code).toBe('free');
 
-    const [{ stripe_checkout_session_id: sessionId }] = await sql(server.databaseUrl, 'select stripe_checkout_session_id from subscription where id = $1', [subscription.id]);
+    const [{ stripe_checkout_session_id: sessionId }] = await sql(
+      server.databaseUrl,
+      'select stripe_checkout_session_id from subscription where id = $1',
+      [subscription.id],
+    );
     const session = await server.stripe.checkout.sessions.retrieve(sessionId);
     expect(session).toMatchObject({ mode: 'subscription', status: 'open', client_reference_id: user.id, url: checkoutUrl });
 
-    const completed = await server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${sessionId}/complete`, { card_number: '4242424242424242' });
+    const completed = await server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${sessionId}/complete`, {
+      card_number: '4242424242424242',
+    });
     expect(completed.status).toBe('complete');
     // Stripe keeps the {CHECKOUT_SESSION_ID} template in success_url and fills it in when it redirects.
     const successUrl = landingUrl(completed);
@@ -49,7 +55,10 @@ describe('subscribing through Stripe Checkout', () => {
     const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
     expect(mine).toMatchObject({ id: subscription.id, status: 'ACTIVE', plan: { code: 'premium' } });
     expect(mine.stripeSubscriptionId).toBe(completed.subscription);
-    expect((await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits).toMatchObject({ plan: { code: 'premium' }, source: 'SUBSCRIPTION' });
+    expect((await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits).toMatchObject({
+      plan: { code: 'premium' },
+      source: 'SUBSCRIPTION',
+    });
   });
 
   it('checkoutUrl → the hosted page: a declined card shows the reason, 4242 redirects to the success URL → active', async () => {
@@ -63,7 +72,11 @@ describe('subscribing through Stripe Checkout', () => {
     expect(html).toContain('$200.00');
     const action = new URL(/<form method="post" action="([^"]+)"/.exec(html)![1].replace(/&amp;/g, '&'), checkoutUrl).toString();
     const submit = (cardNumber: string) =>
-      fetch(action, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ email: user.email, cardNumber, cardExpiry: '12 / 34', cardCvc: '123', billingName: 'Ann' }) });
+      fetch(action, {
+        method: 'POST',
+        redirect: 'manual',
+        body: new URLSearchParams({ email: user.email, cardNumber, cardExpiry: '12 / 34', cardCvc: '123', billingName: 'Ann' }),
+      });
 
     const declined = await submit('4000 0000 0000 0002');
     expect(declined.status).toBe(402);
@@ -85,7 +98,11 @@ describe('subscribing through Stripe Checkout', () => {
     const user = await server.createUser();
     const dayPass = await pricingId(server, 'day_pass');
     const { subscription } = (await server.gql(SUBSCRIBE, { input: { pricingId: dayPass } }, user.token)).data.subscribe;
-    const [{ stripe_checkout_session_id: sessionId }] = await sql(server.databaseUrl, 'select stripe_checkout_session_id from subscription where id = $1', [subscription.id]);
+    const [{ stripe_checkout_session_id: sessionId }] = await sql(
+      server.databaseUrl,
+      'select stripe_checkout_session_id from subscription where id = $1',
+      [subscription.id],
+    );
     const completed = await server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${sessionId}/complete`, {});
     const page = await fetch(landingUrl(completed), { redirect: 'manual' });
     expect(page.status).toBe(200);
@@ -96,14 +113,18 @@ describe('subscribing through Stripe Checkout', () => {
   });
 
   const sessionOf = async (subscriptionId: string): Promise<string> =>
-    (await sql(server.databaseUrl, 'select stripe_checkout_session_id from subscription where id = $1', [subscriptionId]))[0].stripe_checkout_session_id;
+    (await sql(server.databaseUrl, 'select stripe_checkout_session_id from subscription where id = $1', [subscriptionId]))[0]
+      .stripe_checkout_session_id;
   const customerOf = async (userId: string): Promise<string> =>
     (await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [userId]))[0].stripe_customer_id;
-  const complete = (sessionId: string) => server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${sessionId}/complete`, { card_number: '4242424242424242' });
+  const complete = (sessionId: string) =>
+    server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${sessionId}/complete`, { card_number: '4242424242424242' });
 
   it('ten concurrent subscribe calls without a card open one Checkout, so they can end in one subscription at most', async () => {
     const user = await server.createUser();
-    const results = await Promise.all(Array.from({ length: 10 }, () => server.gql(SUBSCRIBE, { input: { pricingId: premium } }, user.token)));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => server.gql(SUBSCRIBE, { input: { pricingId: premium } }, user.token)),
+    );
     expect(results.map((r) => r.errors)).toEqual(Array(10).fill(undefined));
     expect(new Set(results.map((r) => r.data.subscribe.checkoutUrl)).size).toBe(1);
     expect(new Set(results.map((r) => r.data.subscribe.subscription.id)).size).toBe(1);
@@ -122,12 +143,16 @@ describe('subscribing through Stripe Checkout', () => {
   it('asking for another option, or paying by card, expires the open Checkout so it can no longer be paid', async () => {
     const user = await server.createUser();
     const dayPass = await pricingId(server, 'day_pass');
-    const first = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, successUrl: 'https://app.example.com/a' } }, user.token)).data.subscribe;
+    const first = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, successUrl: 'https://app.example.com/a' } }, user.token)).data
+      .subscribe;
     const firstSession = await sessionOf(first.subscription.id);
     // The same option again: the same Checkout, now returning where the latest call asked.
-    const same = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, successUrl: 'https://app.example.com/b' } }, user.token)).data.subscribe;
+    const same = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, successUrl: 'https://app.example.com/b' } }, user.token)).data
+      .subscribe;
     expect(same).toMatchObject({ checkoutUrl: first.checkoutUrl, subscription: { id: first.subscription.id } });
-    expect(await sql(server.databaseUrl, 'select success_url from subscription where user_id = $1', [user.id])).toEqual([{ success_url: 'https://app.example.com/b' }]);
+    expect(await sql(server.databaseUrl, 'select success_url from subscription where user_id = $1', [user.id])).toEqual([
+      { success_url: 'https://app.example.com/b' },
+    ]);
 
     const second = (await server.gql(SUBSCRIBE, { input: { pricingId: dayPass } }, user.token)).data.subscribe;
     expect(second.checkoutUrl).not.toBe(first.checkoutUrl);
@@ -161,17 +186,21 @@ describe('subscribing through Stripe Checkout', () => {
 
   it('the cancel route sends the person to the client cancel URL and nothing is bought', async () => {
     const user = await server.createUser();
-    const { subscription } = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, cancelUrl: 'https://app.example.com/pricing' } }, user.token)).data.subscribe;
+    const { subscription } = (
+      await server.gql(SUBSCRIBE, { input: { pricingId: premium, cancelUrl: 'https://app.example.com/pricing' } }, user.token)
+    ).data.subscribe;
     const res = await fetch(`${server.url}/subscriptions/${subscription.id}/cancel`, { redirect: 'manual' });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('https://app.example.com/pricing');
     expect((await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits.plan.code).toBe('free');
   });
 
-  it('a success link with a session that is not this subscription\'s is refused', async () => {
+  it("a success link with a session that is not this subscription's is refused", async () => {
     const user = await server.createUser();
     const { subscription } = (await server.gql(SUBSCRIBE, { input: { pricingId: premium } }, user.token)).data.subscribe;
-    const res = await fetch(`${server.url}/subscriptions/${subscription.id}/success?session_id=cs_test_someone_else`, { redirect: 'manual' });
+    const res = await fetch(`${server.url}/subscriptions/${subscription.id}/success?session_id=cs_test_someone_else`, {
+      redirect: 'manual',
+    });
     expect(res.status).toBe(404);
   });
 });

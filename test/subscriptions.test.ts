@@ -37,10 +37,19 @@ describe('subscriptions through GraphQL, against the local Stripe emulator', () 
     const res = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token);
     expect(res.errors).toBeUndefined();
     const sub = res.data.subscribe.subscription;
-    expect(sub).toMatchObject({ status: 'ACTIVE', plan: { code: 'premium' }, cancelAtPeriodEnd: false, pricing: { interval: 'MONTH', autoRenew: true } });
+    expect(sub).toMatchObject({
+      status: 'ACTIVE',
+      plan: { code: 'premium' },
+      cancelAtPeriodEnd: false,
+      pricing: { interval: 'MONTH', autoRenew: true },
+    });
     expect(sub.stripeSubscriptionId).toMatch(/^sub_/);
     const inStripe = await server.stripe.subscriptions.retrieve(sub.stripeSubscriptionId);
-    expect(inStripe).toMatchObject({ status: 'active', customer: user.customerId, metadata: expect.objectContaining({ tollgate_subscription_id: sub.id }) });
+    expect(inStripe).toMatchObject({
+      status: 'active',
+      customer: user.customerId,
+      metadata: expect.objectContaining({ tollgate_subscription_id: sub.id }),
+    });
     expect(new Date(sub.currentPeriodEnd).getTime()).toBe(inStripe.items.data[0].current_period_end * 1000);
 
     const now = await limits(user.token);
@@ -62,7 +71,8 @@ describe('subscriptions through GraphQL, against the local Stripe emulator', () 
 
   it('Premium: resume before the end keeps it renewing, and a renewal extends the period', async () => {
     const user = await userOnTestClock(server);
-    const sub = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token)).data.subscribe.subscription;
+    const sub = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token)).data.subscribe
+      .subscription;
     await server.gql(CANCEL, { id: sub.id }, user.token);
     const resumed = await server.gql(RESUME, { id: sub.id }, user.token);
     expect(resumed.data.resumeSubscription).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: false });
@@ -110,7 +120,9 @@ describe('subscriptions through GraphQL, against the local Stripe emulator', () 
     await server.emulator.idle(20_000);
     expect((await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions).toEqual([]);
     expect(await sql(server.databaseUrl, 'select id from subscription where user_id = $1', [user.id])).toEqual([]);
-    const [{ stripe_customer_id: customer }] = await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id]);
+    const [{ stripe_customer_id: customer }] = await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [
+      user.id,
+    ]);
     const inStripe = await server.stripe.subscriptions.list({ customer, status: 'all' });
     expect(inStripe.data.filter((s) => ['active', 'trialing', 'past_due', 'incomplete'].includes(s.status))).toEqual([]);
     expect(await limits(user.token)).toMatchObject({ plan: { code: 'free' } });
@@ -126,10 +138,16 @@ describe('subscriptions through GraphQL, against the local Stripe emulator', () 
     const res = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_chargeCustomerFail' } }, user.token);
     expect(res.errors?.[0].extensions?.code).toBe('PAYMENT_FAILED');
     await server.emulator.idle(20_000);
-    const [{ stripe_customer_id: customer }] = await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id]);
+    const [{ stripe_customer_id: customer }] = await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [
+      user.id,
+    ]);
     const [attempt] = (await server.stripe.subscriptions.list({ customer, status: 'all' })).data;
     expect(attempt.status).toBe('canceled');
-    const events = await sql(server.databaseUrl, `select type, status, outcome from stripe_event where type like 'customer.subscription.%' and payload::text like $1`, [`%${attempt.id}%`]);
+    const events = await sql(
+      server.databaseUrl,
+      `select type, status, outcome from stripe_event where type like 'customer.subscription.%' and payload::text like $1`,
+      [`%${attempt.id}%`],
+    );
     expect(events.map((e) => e.type).sort()).toEqual(['customer.subscription.created', 'customer.subscription.deleted']);
     for (const e of events) expect(e).toMatchObject({ status: 'processed', outcome: expect.stringContaining('ended without being kept') });
   });
@@ -159,7 +177,9 @@ describe('subscriptions through GraphQL, against the local Stripe emulator', () 
     const ok = results.filter((r) => r.data?.subscribe);
     expect(ok).toHaveLength(1);
     expect(results.filter((r) => r.errors?.[0].extensions?.code === 'CONFLICT')).toHaveLength(9);
-    const [{ stripe_customer_id: customer }] = await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id]);
+    const [{ stripe_customer_id: customer }] = await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [
+      user.id,
+    ]);
     expect((await server.stripe.subscriptions.list({ customer, status: 'all' })).data).toHaveLength(1);
     expect((await server.stripe.customers.list({ email: user.email })).data).toHaveLength(1);
   });
@@ -168,12 +188,18 @@ describe('subscriptions through GraphQL, against the local Stripe emulator', () 
     const user = await server.createUser();
     const [sub, payment] = await Promise.all([
       server.gql(SUBSCRIBE, { input: { pricingId: premium } }, user.token),
-      server.gql(`mutation($input: CreatePaymentInput!) { createPayment(input: $input) { payment { id } } }`, { input: { amount: '10.00', currency: 'USD' } }, user.token),
+      server.gql(
+        `mutation($input: CreatePaymentInput!) { createPayment(input: $input) { payment { id } } }`,
+        { input: { amount: '10.00', currency: 'USD' } },
+        user.token,
+      ),
     ]);
     expect([sub.errors, payment.errors]).toEqual([undefined, undefined]);
     const customers = (await server.stripe.customers.list({ email: user.email })).data;
     expect(customers).toHaveLength(1);
-    expect(await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id])).toEqual([{ stripe_customer_id: customers[0].id }]);
+    expect(await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id])).toEqual([
+      { stripe_customer_id: customers[0].id },
+    ]);
   });
 
   it('the same idempotency key returns the first answer; a different pricing with it is a CONFLICT', async () => {
@@ -200,7 +226,9 @@ describe('subscriptions through GraphQL, against the local Stripe emulator', () 
     const replay = await server.gql(SUBSCRIBE, { input: { ...input, paymentMethod: 'pm_card_visa' } }, user.token);
     expect(replay.data.subscribe.subscription).toEqual(good.data.subscribe.subscription);
     await server.emulator.idle(20_000);
-    expect((await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions.map((s: any) => s.id)).toEqual([good.data.subscribe.subscription.id]);
+    expect((await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions.map((s: any) => s.id)).toEqual([
+      good.data.subscribe.subscription.id,
+    ]);
   });
 
   it('a retry of a 3-D Secure subscribe with the same key answers the same client secret', async () => {
@@ -216,7 +244,9 @@ describe('subscriptions through GraphQL, against the local Stripe emulator', () 
     const canceled = (await server.gql(CANCEL, { id: first.subscription.id }, user.token)).data.cancelSubscription;
     expect(['CANCELED', 'INCOMPLETE_EXPIRED']).toContain(canceled.status);
     expect(canceled.endedAt).not.toBeNull();
-    expect(['canceled', 'incomplete_expired']).toContain((await server.stripe.subscriptions.retrieve(first.subscription.stripeSubscriptionId)).status);
+    expect(['canceled', 'incomplete_expired']).toContain(
+      (await server.stripe.subscriptions.retrieve(first.subscription.stripeSubscriptionId)).status,
+    );
     const retry = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token);
     expect(retry.data.subscribe.subscription.status).toBe('ACTIVE');
   });
@@ -227,28 +257,52 @@ describe('subscriptions through GraphQL, against the local Stripe emulator', () 
     const c = await server.createUser();
     await server.emulator.idle(20_000);
     writes.length = 0;
-    const sub = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, a.token)).data.subscribe.subscription;
+    const sub = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, a.token)).data.subscribe
+      .subscription;
     await server.gql(CANCEL, { id: sub.id }, a.token);
     await server.gql(RESUME, { id: sub.id }, a.token);
     await server.gql(CANCEL, { id: sub.id }, a.token);
     await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_chargeCustomerFail' } }, b.token);
-    const threeDs = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_authenticationRequired' } }, b.token)).data.subscribe.subscription;
+    const threeDs = (
+      await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_authenticationRequired' } }, b.token)
+    ).data.subscribe.subscription;
     await server.gql(CANCEL, { id: threeDs.id }, b.token);
     await server.gql(SUBSCRIBE, { input: { pricingId: premium } }, c.token);
     const { subscription: pass } = (await server.gql(SUBSCRIBE, { input: { pricingId: dayPass } }, c.token)).data.subscribe; // expires the first Checkout
-    const [{ stripe_checkout_session_id: session }] = await sql(server.databaseUrl, 'select stripe_checkout_session_id from subscription where id = $1', [pass.id]);
+    const [{ stripe_checkout_session_id: session }] = await sql(
+      server.databaseUrl,
+      'select stripe_checkout_session_id from subscription where id = $1',
+      [pass.id],
+    );
     const completed = await server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${session}/complete`, {});
     await fetch(completed.success_url.replace('{CHECKOUT_SESSION_ID}', session), { redirect: 'manual' }); // sets the Day Pass not to renew
     await server.emulator.idle(20_000);
 
     const ours = writes.filter((w) => !w.path.startsWith('/v1/test_helpers/'));
     const paths = ours.map((w) => w.path.replace(/\/(cus|pm|sub|cs)_\w+/g, '/$1_…'));
-    for (const expected of ['/v1/customers', '/v1/payment_methods/pm_…/attach', '/v1/subscriptions', '/v1/subscriptions/sub_…', '/v1/checkout/sessions', '/v1/checkout/sessions/cs_…/expire']) {
+    for (const expected of [
+      '/v1/customers',
+      '/v1/payment_methods/pm_…/attach',
+      '/v1/subscriptions',
+      '/v1/subscriptions/sub_…',
+      '/v1/checkout/sessions',
+      '/v1/checkout/sessions/cs_…/expire',
+    ]) {
       expect(paths).toContain(expected);
     }
     // Our ids: the users, their subscription rows, and the declined attempt's (its row was rolled back; Stripe's metadata names it).
-    const ids = [a.id, b.id, c.id, ...(await sql(server.databaseUrl, 'select id from subscription where user_id = any($1)', [[a.id, b.id, c.id]])).map((r) => r.id)];
-    const declined = (await server.stripe.subscriptions.list({ customer: (await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [b.id]))[0].stripe_customer_id, status: 'canceled' })).data;
+    const ids = [
+      a.id,
+      b.id,
+      c.id,
+      ...(await sql(server.databaseUrl, 'select id from subscription where user_id = any($1)', [[a.id, b.id, c.id]])).map((r) => r.id),
+    ];
+    const declined = (
+      await server.stripe.subscriptions.list({
+        customer: (await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [b.id]))[0].stripe_customer_id,
+        status: 'canceled',
+      })
+    ).data;
     expect(declined).toHaveLength(2); // the declined attempt, and the 3-D Secure one canceled above
     ids.push(...declined.map((s) => s.metadata.tollgate_subscription_id));
     for (const w of ours) {
@@ -259,9 +313,16 @@ describe('subscriptions through GraphQL, against the local Stripe emulator', () 
 
   it('mySubscriptions statuses are the enum of Stripe subscription statuses', async () => {
     const res = await server.gql(`{ __type(name: "SubscriptionStatus") { enumValues { name } } }`);
-    expect(res.data.__type.enumValues.map((v: any) => v.name).sort()).toEqual(
-      ['ACTIVE', 'CANCELED', 'INCOMPLETE', 'INCOMPLETE_EXPIRED', 'PAST_DUE', 'PAUSED', 'TRIALING', 'UNPAID'],
-    );
+    expect(res.data.__type.enumValues.map((v: any) => v.name).sort()).toEqual([
+      'ACTIVE',
+      'CANCELED',
+      'INCOMPLETE',
+      'INCOMPLETE_EXPIRED',
+      'PAST_DUE',
+      'PAUSED',
+      'TRIALING',
+      'UNPAID',
+    ]);
   });
 
   it('a user who already holds a paid subscription gets CONFLICT', async () => {
@@ -271,10 +332,11 @@ describe('subscriptions through GraphQL, against the local Stripe emulator', () 
     expect(res.errors?.[0].extensions?.code).toBe('CONFLICT');
   });
 
-  it('user B can neither see, cancel nor resume user A\'s subscription', async () => {
+  it("user B can neither see, cancel nor resume user A's subscription", async () => {
     const a = await server.createUser();
     const b = await server.createUser();
-    const sub = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, a.token)).data.subscribe.subscription;
+    const sub = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, a.token)).data.subscribe
+      .subscription;
     expect((await server.gql(MY_SUBSCRIPTIONS, undefined, b.token)).data.mySubscriptions).toEqual([]);
     expect((await server.gql(CANCEL, { id: sub.id }, b.token)).errors?.[0].extensions?.code).toBe('NOT_FOUND');
     expect((await server.gql(RESUME, { id: sub.id }, b.token)).errors?.[0].extensions?.code).toBe('NOT_FOUND');

@@ -67,7 +67,11 @@ describe('subscriptions when no webhook arrives', () => {
 
     const retry = await server.gql(SUBSCRIBE, { input }, user.token);
     expect(retry.errors).toBeUndefined();
-    expect(retry.data.subscribe.subscription).toMatchObject({ id: made.metadata.tollgate_subscription_id, stripeSubscriptionId: made.id, status: 'ACTIVE' });
+    expect(retry.data.subscribe.subscription).toMatchObject({
+      id: made.metadata.tollgate_subscription_id,
+      stripeSubscriptionId: made.id,
+      status: 'ACTIVE',
+    });
     const again = await server.gql(SUBSCRIBE, { input }, user.token);
     expect(again.data.subscribe.subscription.id).toBe(retry.data.subscribe.subscription.id);
     expect((await server.stripe.subscriptions.list({ customer, status: 'all' })).data).toHaveLength(1);
@@ -87,7 +91,8 @@ describe('subscriptions when no webhook arrives', () => {
 
   it('a Day Pass gives way to Free 24 hours after purchase, with no job and no webhook', async () => {
     const user = await server.createUser();
-    const sub = (await server.gql(SUBSCRIBE, { input: { pricingId: dayPass, paymentMethod: 'pm_card_visa' } }, user.token)).data.subscribe.subscription;
+    const sub = (await server.gql(SUBSCRIBE, { input: { pricingId: dayPass, paymentMethod: 'pm_card_visa' } }, user.token)).data.subscribe
+      .subscription;
     const end = new Date(sub.currentPeriodEnd);
     expect(end.getTime() - new Date(sub.currentPeriodStart).getTime()).toBe(24 * 3600 * 1000);
     // At the very instant the 24 hours are over, and not a millisecond before.
@@ -104,7 +109,8 @@ describe('subscriptions when no webhook arrives', () => {
 
   it('a canceled Premium stays Premium until its period ends, then Free, with no job and no webhook', async () => {
     const user = await server.createUser();
-    const sub = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token)).data.subscribe.subscription;
+    const sub = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token)).data.subscribe
+      .subscription;
     expect((await server.gql(CANCEL, { id: sub.id }, user.token)).data.cancelSubscription).toMatchObject({ cancelAtPeriodEnd: true });
     const end = new Date(sub.currentPeriodEnd);
     const owner = { id: user.id, timezone: 'UTC' };
@@ -118,7 +124,8 @@ describe('subscriptions when no webhook arrives', () => {
 
   it('cancel or resume of a subscription that ended in Stripe meanwhile is BAD_USER_INPUT and brings it up to date', async () => {
     const user = await server.createUser();
-    const a = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token)).data.subscribe.subscription;
+    const a = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token)).data.subscribe
+      .subscription;
     await server.stripe.subscriptions.cancel(a.stripeSubscriptionId); // in Stripe's dashboard; no webhook tells us
     const cancel = await server.gql(CANCEL, { id: a.id }, user.token);
     expect(cancel.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
@@ -126,7 +133,8 @@ describe('subscriptions when no webhook arrives', () => {
     expect((await mySubscriptions(user.token))[0]).toMatchObject({ id: a.id, status: 'CANCELED' });
     expect((await mySubscriptions(user.token))[0].endedAt).not.toBeNull();
 
-    const b = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token)).data.subscribe.subscription;
+    const b = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token)).data.subscribe
+      .subscription;
     await server.gql(CANCEL, { id: b.id }, user.token);
     await server.stripe.subscriptions.cancel(b.stripeSubscriptionId);
     const resume = await server.gql(RESUME, { id: b.id }, user.token);

@@ -26,7 +26,8 @@ describe('webhooks while the database is unreachable', () => {
   };
   async function allowConnections(allow: boolean) {
     await admin(`alter database "${name}" with allow_connections ${allow}`);
-    if (!allow) await admin('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
+    if (!allow)
+      await admin('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
   }
 
   it('answers 503 and stores nothing; the same delivery later is stored and answered 200', async () => {

@@ -32,7 +32,11 @@ describe('webhook delivery order, failures, replay, several processes and stripe
 
   async function subscribed(): Promise<{ token: string; id: string; stripeSubscriptionId: string }> {
     const user = await server.createUser();
-    const res = await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium'), paymentMethod: 'pm_card_visa' } }, user.token);
+    const res = await server.gql(
+      SUBSCRIBE,
+      { input: { pricingId: await pricingId(server, 'premium'), paymentMethod: 'pm_card_visa' } },
+      user.token,
+    );
     expect(res.errors).toBeUndefined();
     return { token: user.token, ...res.data.subscribe.subscription };
   }
@@ -63,12 +67,14 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     const sub = await subscribed();
     await server.stripe.subscriptions.update(sub.stripeSubscriptionId, { cancel_at_period_end: true });
     const [update] = (await eventsAbout(sub.stripeSubscriptionId)).filter((e) => e.type === 'customer.subscription.updated');
-    const synced = async () => (await sql(server.databaseUrl, 'select stripe_synced_at, updated_at from subscription where id = $1', [sub.id]))[0];
+    const synced = async () =>
+      (await sql(server.databaseUrl, 'select stripe_synced_at, updated_at from subscription where id = $1', [sub.id]))[0];
     const first = await send(update);
     expect(first).toMatchObject({ status: 200, body: { status: 'processed', stored: true } });
     const applied = await synced();
     expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: true });
-    const inboxRow = async () => (await sql(server.databaseUrl, 'select status, attempts, processed_at, outcome from stripe_event where id = $1', [update.id]))[0];
+    const inboxRow = async () =>
+      (await sql(server.databaseUrl, 'select status, attempts, processed_at, outcome from stripe_event where id = $1', [update.id]))[0];
     const stored = await inboxRow();
     for (let i = 0; i < 2; i++) expect(await send(update)).toMatchObject({ status: 200, body: { status: 'duplicate', stored: false } });
     // Nothing was re-applied: the row was not written again, and the inbox row is as the first delivery left it.
@@ -131,7 +137,10 @@ describe('webhook delivery order, failures, replay, several processes and stripe
       `create function refuse_subscription_write() returns trigger language plpgsql as $$
        begin raise exception 'subscription row is locked for maintenance'; end $$`,
     );
-    await sql(server.databaseUrl, `create trigger refuse_write before update on subscription for each row when (old.id = '${sub.id}') execute function refuse_subscription_write()`);
+    await sql(
+      server.databaseUrl,
+      `create trigger refuse_write before update on subscription for each row when (old.id = '${sub.id}') execute function refuse_subscription_write()`,
+    );
     try {
       const first = await send(event);
       expect(first.status).toBe(500);
@@ -139,10 +148,18 @@ describe('webhook delivery order, failures, replay, several processes and stripe
       const again = await send(event); // Stripe's retry, while the failure lasts
       expect(again.status).toBe(500);
       const [stored] = await sql(server.databaseUrl, 'select status, attempts, last_error from stripe_event where id = $1', [event.id]);
-      expect(stored).toEqual({ status: 'failed', attempts: 2, last_error: expect.stringContaining('subscription row is locked for maintenance') });
+      expect(stored).toEqual({
+        status: 'failed',
+        attempts: 2,
+        last_error: expect.stringContaining('subscription row is locked for maintenance'),
+      });
       expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: false });
       // A replay while the failure lasts fails too, says why and exits non-zero.
-      const early = await runScript('stripe-replay', ['--failed'], { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' });
+      const early = await runScript('stripe-replay', ['--failed'], {
+        DATABASE_URL: server.databaseUrl,
+        STRIPE_EMULATOR_PORT: String(server.emulator.port),
+        LOG_LEVEL: 'silent',
+      });
       expect(early.code).toBe(1);
       expect(early.stdout).toContain(`${event.id}: failed - `);
       expect(early.stdout).toMatch(/subscription row is locked for maintenance/);
@@ -152,7 +169,11 @@ describe('webhook delivery order, failures, replay, several processes and stripe
       await sql(server.databaseUrl, 'drop function refuse_subscription_write');
     }
 
-    const replay = await runScript('stripe-replay', ['--failed'], { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' });
+    const replay = await runScript('stripe-replay', ['--failed'], {
+      DATABASE_URL: server.databaseUrl,
+      STRIPE_EMULATOR_PORT: String(server.emulator.port),
+      LOG_LEVEL: 'silent',
+    });
     expect(replay.stderr).toBe('');
     expect(replay.code).toBe(0);
     expect(replay.stdout).toContain(`${event.id}: processed`);
@@ -163,7 +184,11 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: true });
 
     // Nothing is left to replay, and a redelivery now is a duplicate.
-    const none = await runScript('stripe-replay', ['--failed'], { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' });
+    const none = await runScript('stripe-replay', ['--failed'], {
+      DATABASE_URL: server.databaseUrl,
+      STRIPE_EMULATOR_PORT: String(server.emulator.port),
+      LOG_LEVEL: 'silent',
+    });
     expect(none.stdout).toMatch(/0 of 0 events processed/);
     expect((await send(event)).body.status).toBe('duplicate');
   });
@@ -184,34 +209,48 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     expect(replay.code).toBe(0);
     expect(replay.stdout).toContain(`${update.id}: processed`);
     expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: true });
-    expect(await sql(server.databaseUrl, 'select status, attempts from stripe_event where id = $1', [update.id])).toEqual([{ status: 'processed', attempts: 1 }]);
+    expect(await sql(server.databaseUrl, 'select status, attempts from stripe_event where id = $1', [update.id])).toEqual([
+      { status: 'processed', attempts: 1 },
+    ]);
   });
 
   it('stripe:replay --event re-runs one stored event: a subscription of a customer unknown then is adopted once the customer is linked', async () => {
     const user = await server.createUser();
     const customer = await server.stripe.customers.create({ email: user.email });
-    const [{ stripe_price_id: price }] = await sql(server.databaseUrl, `select pp.stripe_price_id from plan_pricing pp join plan p on p.id = pp.plan_id where p.code = 'premium'`);
+    const [{ stripe_price_id: price }] = await sql(
+      server.databaseUrl,
+      `select pp.stripe_price_id from plan_pricing pp join plan p on p.id = pp.plan_id where p.code = 'premium'`,
+    );
     const pm = await server.stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id });
     const s = await server.stripe.subscriptions.create({ customer: customer.id, items: [{ price }], default_payment_method: pm.id });
     const [created] = await eventsAbout(s.id);
     expect(created.type).toBe('customer.subscription.created');
     expect((await send(created)).body.status).toBe('processed');
-    const outcome = async () => (await sql(server.databaseUrl, 'select status, attempts, outcome from stripe_event where id = $1', [created.id]))[0];
-    expect(await outcome()).toEqual({ status: 'processed', attempts: 1, outcome: `subscription ${s.id} of unknown customer ${customer.id} recorded, not applied` });
+    const outcome = async () =>
+      (await sql(server.databaseUrl, 'select status, attempts, outcome from stripe_event where id = $1', [created.id]))[0];
+    expect(await outcome()).toEqual({
+      status: 'processed',
+      attempts: 1,
+      outcome: `subscription ${s.id} of unknown customer ${customer.id} recorded, not applied`,
+    });
 
     // An operator links the customer to the user, then replays the recorded event.
     await sql(server.databaseUrl, 'update app_user set stripe_customer_id = $1 where id = $2', [customer.id, user.id]);
     const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
     const replay = await runScript('stripe-replay', ['--event', created.id], env);
     expect(replay.code).toBe(0);
-    expect(replay.stdout).toMatch(new RegExp(`^\\[1/1\\] ${created.id}: processed \\(adopted subscription [0-9a-f-]{36} from ${s.id}: active\\)$`, 'm'));
+    expect(replay.stdout).toMatch(
+      new RegExp(`^\\[1/1\\] ${created.id}: processed \\(adopted subscription [0-9a-f-]{36} from ${s.id}: active\\)$`, 'm'),
+    );
     expect(await outcome()).toMatchObject({ status: 'processed', attempts: 2, outcome: expect.stringMatching(/^adopted subscription/) });
     const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
     expect(mine).toMatchObject({ stripeSubscriptionId: s.id, status: 'ACTIVE', plan: { code: 'premium' } });
 
     // Replaying it again re-reads Stripe and finds the row it made: still one subscription.
     expect((await runScript('stripe-replay', ['--event', created.id], env)).stdout).toMatch(/processed \(updated subscription/);
-    expect(await sql(server.databaseUrl, 'select count(*)::int as n from subscription where stripe_subscription_id = $1', [s.id])).toEqual([{ n: 1 }]);
+    expect(await sql(server.databaseUrl, 'select count(*)::int as n from subscription where stripe_subscription_id = $1', [s.id])).toEqual([
+      { n: 1 },
+    ]);
   });
 
   it('stripe:replay refuses unclear flags and unknown events with a non-zero exit', async () => {
@@ -239,16 +278,22 @@ describe('webhook delivery order, failures, replay, several processes and stripe
       expect(events).toHaveLength(2);
 
       // Each event five times to each process, all at once.
-      const results = await Promise.all(events.flatMap((e) => processes.flatMap((p) => Array.from({ length: 5 }, () => send(e, p.url).then((r) => ({ id: e.id, ...r }))))));
+      const results = await Promise.all(
+        events.flatMap((e) => processes.flatMap((p) => Array.from({ length: 5 }, () => send(e, p.url).then((r) => ({ id: e.id, ...r }))))),
+      );
       expect(results.every((r) => r.status === 200)).toBe(true);
       for (const e of events) {
         const statuses = results.filter((r) => r.id === e.id).map((r) => r.body.status);
         expect(statuses.filter((s) => s === 'processed')).toHaveLength(1);
         expect(statuses.filter((s) => s === 'duplicate')).toHaveLength(9);
-        const applied = processes.flatMap((p) => p.output().split('\n')).filter((l) => l.includes(e.id) && l.includes('Stripe event applied'));
+        const applied = processes
+          .flatMap((p) => p.output().split('\n'))
+          .filter((l) => l.includes(e.id) && l.includes('Stripe event applied'));
         expect(applied).toHaveLength(1);
       }
-      const stored = await sql(server.databaseUrl, 'select status, attempts from stripe_event where id = any($1) order by id', [events.map((e) => e.id)]);
+      const stored = await sql(server.databaseUrl, 'select status, attempts from stripe_event where id = any($1) order by id', [
+        events.map((e) => e.id),
+      ]);
       expect(stored).toEqual([
         { status: 'processed', attempts: 1 },
         { status: 'processed', attempts: 1 },
@@ -284,14 +329,20 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     await server.stripe.subscriptions.update(ours.stripeSubscriptionId, { cancel_at_period_end: true });
     // A known customer with three subscriptions made in Stripe's dashboard, two of them already canceled.
     const other = await userOnTestClock(server);
-    const [{ stripe_price_id: price }] = await sql(server.databaseUrl, `select pp.stripe_price_id from plan_pricing pp join plan p on p.id = pp.plan_id where p.code = 'premium'`);
+    const [{ stripe_price_id: price }] = await sql(
+      server.databaseUrl,
+      `select pp.stripe_price_id from plan_pricing pp join plan p on p.id = pp.plan_id where p.code = 'premium'`,
+    );
     const pm = await server.stripe.paymentMethods.attach('pm_card_visa', { customer: other.customerId });
     const made: Stripe.Subscription[] = [];
     for (let i = 0; i < 3; i++) {
       const s = await server.stripe.subscriptions.create({ customer: other.customerId, items: [{ price }], default_payment_method: pm.id });
       made.push(i < 2 ? await server.stripe.subscriptions.cancel(s.id) : s);
     }
-    const [{ n: customers }] = await sql(server.databaseUrl, 'select count(*)::int as n from app_user where stripe_customer_id is not null');
+    const [{ n: customers }] = await sql(
+      server.databaseUrl,
+      'select count(*)::int as n from app_user where stripe_customer_id is not null',
+    );
     expect(customers).toBeGreaterThan(1);
     const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
     const snapshot = () => sql(server.databaseUrl, 'select * from subscription order by id');
@@ -302,7 +353,13 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     expect(dry.stderr).toContain(`${customers}/${customers}`);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain(`~ Subscription ${ours.id}\n    cancelAtPeriodEnd: false -> true\n`);
-    for (const s of made) expect(dry.stdout).toMatch(new RegExp(`^\\+ Subscription [0-9a-f-]{36}\n(    .*\n)*    stripeSubscriptionId: null -> "${s.id}"\n(    .*\n)*    status: null -> "${s.status}"`, 'm'));
+    for (const s of made)
+      expect(dry.stdout).toMatch(
+        new RegExp(
+          `^\\+ Subscription [0-9a-f-]{36}\n(    .*\n)*    stripeSubscriptionId: null -> "${s.id}"\n(    .*\n)*    status: null -> "${s.status}"`,
+          'm',
+        ),
+      );
     expect(dry.stdout).toContain(`${customers} customers checked; would change 4 objects (dry run: nothing written)`);
     expect(await snapshot()).toEqual(before);
 
@@ -319,14 +376,24 @@ describe('webhook delivery order, failures, replay, several processes and stripe
 
   it('stripe:sync ends a Checkout subscription whose session expired unpaid while no webhook reached Tollgate', async () => {
     const user = await server.createUser();
-    const { subscription } = (await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium') } }, user.token)).data.subscribe;
-    const [{ stripe_checkout_session_id: sessionId }] = await sql(server.databaseUrl, 'select stripe_checkout_session_id from subscription where id = $1', [subscription.id]);
+    const { subscription } = (await server.gql(SUBSCRIBE, { input: { pricingId: await pricingId(server, 'premium') } }, user.token)).data
+      .subscribe;
+    const [{ stripe_checkout_session_id: sessionId }] = await sql(
+      server.databaseUrl,
+      'select stripe_checkout_session_id from subscription where id = $1',
+      [subscription.id],
+    );
     await server.stripe.checkout.sessions.expire(sessionId);
     const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
 
     const dry = await runScript('stripe-sync', ['--dry-run'], env);
     expect(dry.code).toBe(0);
-    expect(dry.stdout).toMatch(new RegExp(`^~ Subscription ${subscription.id}\n    status: "incomplete" -> "incomplete_expired"\n    endedAt: null -> "[^"]+"$`, 'm'));
+    expect(dry.stdout).toMatch(
+      new RegExp(
+        `^~ Subscription ${subscription.id}\n    status: "incomplete" -> "incomplete_expired"\n    endedAt: null -> "[^"]+"$`,
+        'm',
+      ),
+    );
     expect(await row(subscription.id)).toMatchObject({ status: 'incomplete', ended_at: null });
 
     expect((await runScript('stripe-sync', [], env)).code).toBe(0);

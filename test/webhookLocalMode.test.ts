@@ -52,7 +52,10 @@ describe('webhooks in local mode (server process with the in-process emulator)',
 
   it("applies the emulator's signed deliveries of a subscribe made through the API", async () => {
     const token = /Bearer (tg_[A-Za-z0-9_-]+)/.exec(server.output())![1];
-    const [{ id: pricingId }] = await sql(databaseUrl, `select pp.id from plan_pricing pp join plan p on p.id = pp.plan_id where p.code = 'premium'`);
+    const [{ id: pricingId }] = await sql(
+      databaseUrl,
+      `select pp.id from plan_pricing pp join plan p on p.id = pp.plan_id where p.code = 'premium'`,
+    );
     const res = await fetch(`${base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -66,9 +69,11 @@ describe('webhooks in local mode (server process with the in-process emulator)',
     const created = (await inbox()).filter((e) => e.type === 'customer.subscription.created');
     expect(created).toEqual([expect.objectContaining({ status: 'processed', own_request: true })]);
     expect(await sql(databaseUrl, `select status from stripe_event where status not in ('processed', 'ignored')`)).toEqual([]);
-    expect(await sql(databaseUrl, 'select status, cancel_at_period_end from subscription where stripe_subscription_id = $1', [sub.stripeSubscriptionId])).toEqual([
-      { status: 'active', cancel_at_period_end: false },
-    ]);
+    expect(
+      await sql(databaseUrl, 'select status, cancel_at_period_end from subscription where stripe_subscription_id = $1', [
+        sub.stripeSubscriptionId,
+      ]),
+    ).toEqual([{ status: 'active', cancel_at_period_end: false }]);
   });
 
   it('refuses unsigned deliveries and any secret but the one the emulator returned, storing nothing', async () => {

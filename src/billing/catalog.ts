@@ -50,7 +50,14 @@ export function catalogDefinition(amounts: CatalogAmounts = DEFAULT_AMOUNTS): Pl
       sortOrder: 0,
       limits: { minutes: 180, megabytes: 300 },
       pricing: [
-        { lookupKey: 'free_monthly', amountMinor: usd(amounts.free, 'free amount', true), currency: 'usd', interval: PricingInterval.MONTH, intervalCount: 1, autoRenew: true },
+        {
+          lookupKey: 'free_monthly',
+          amountMinor: usd(amounts.free, 'free amount', true),
+          currency: 'usd',
+          interval: PricingInterval.MONTH,
+          intervalCount: 1,
+          autoRenew: true,
+        },
       ],
     },
     {
@@ -61,7 +68,14 @@ export function catalogDefinition(amounts: CatalogAmounts = DEFAULT_AMOUNTS): Pl
       sortOrder: 1,
       limits: { minutes: 1440, megabytes: 5120 },
       pricing: [
-        { lookupKey: 'day_pass_daily', amountMinor: usd(amounts.dayPass, 'day pass amount'), currency: 'usd', interval: PricingInterval.DAY, intervalCount: 1, autoRenew: false },
+        {
+          lookupKey: 'day_pass_daily',
+          amountMinor: usd(amounts.dayPass, 'day pass amount'),
+          currency: 'usd',
+          interval: PricingInterval.DAY,
+          intervalCount: 1,
+          autoRenew: false,
+        },
       ],
     },
     {
@@ -72,7 +86,14 @@ export function catalogDefinition(amounts: CatalogAmounts = DEFAULT_AMOUNTS): Pl
       sortOrder: 2,
       limits: { minutes: null, megabytes: null },
       pricing: [
-        { lookupKey: 'premium_monthly', amountMinor: usd(amounts.premium, 'premium amount'), currency: 'usd', interval: PricingInterval.MONTH, intervalCount: 1, autoRenew: true },
+        {
+          lookupKey: 'premium_monthly',
+          amountMinor: usd(amounts.premium, 'premium amount'),
+          currency: 'usd',
+          interval: PricingInterval.MONTH,
+          intervalCount: 1,
+          autoRenew: true,
+        },
       ],
     },
   ];
@@ -149,6 +170,10 @@ export async function limitsByPlan(em: EntityManager, planIds: readonly string[]
 }
 
 export async function pricingsByPlan(em: EntityManager, planIds: readonly string[]): Promise<PlanPricing[][]> {
-  const rows = await em.find(PlanPricing, { plan: planIds as string[], active: true }, { orderBy: { amountMinor: 'asc', lookupKey: 'asc' } });
+  const rows = await em.find(
+    PlanPricing,
+    { plan: planIds as string[], active: true },
+    { orderBy: { amountMinor: 'asc', lookupKey: 'asc' } },
+  );
   return planIds.map((id) => rows.filter((r) => r.plan.id === id));
 }

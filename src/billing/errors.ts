@@ -26,5 +26,4 @@ export class DomainError extends Error {
 export const badInput = (message: string, extensions: Record<string, unknown> = {}) =>
   new DomainError('BAD_USER_INPUT', message, extensions);
 export const notFound = (what: string) => new DomainError('NOT_FOUND', `${what} not found`);
-export const conflict = (message: string, extensions: Record<string, unknown> = {}) =>
-  new DomainError('CONFLICT', message, extensions);
+export const conflict = (message: string, extensions: Record<string, unknown> = {}) => new DomainError('CONFLICT', message, extensions);

@@ -116,9 +116,7 @@ interface LimitsRow {
 
 export async function getLimits(em: EntityManager, user: LimitOwner, now: Date = new Date()): Promise<Limits> {
   const { day, resetsAt } = localDay(user.timezone, now);
-  const rows = await query<LimitsRow>(em, LIMITS_SQL,
-    [user.id, now, day],
-  );
+  const rows = await query<LimitsRow>(em, LIMITS_SQL, [user.id, now, day]);
   if (rows.length === 0) throw new Error('No plan applies: the catalog has no default plan (run npm run seed)');
   const first = rows[0];
   return {
@@ -146,7 +144,12 @@ export interface RecordUsageInput {
  * consumed and LIMIT_EXCEEDED carries what remains. With an idempotency key, a retry returns the first
  * answer and counts nothing.
  */
-export async function recordUsage(em: EntityManager, user: LimitOwner, input: RecordUsageInput, now: Date = new Date()): Promise<MetricUsage> {
+export async function recordUsage(
+  em: EntityManager,
+  user: LimitOwner,
+  input: RecordUsageInput,
+  now: Date = new Date(),
+): Promise<MetricUsage> {
   const metric = input.metric.trim();
   if (!Number.isSafeInteger(input.amount) || input.amount <= 0) {
     throw badInput(`Invalid amount ${input.amount}: must be a positive whole number`, { field: 'amount' });
@@ -161,7 +164,8 @@ export async function recordUsage(em: EntityManager, user: LimitOwner, input: Re
   if (!key) return consume(em, user, metric, input.amount, day, now);
 
   return em.transactional(async (tx) => {
-    const claimed = await query<{ id: string }>(tx,
+    const claimed = await query<{ id: string }>(
+      tx,
       `insert into usage_record (id, created_at, updated_at, user_id, idempotency_key, metric, day, amount, used_after)
        values (gen_random_uuid(), now(), now(), $1, $2, $3, $4::date, $5, 0)
        on conflict (user_id, idempotency_key) do nothing
@@ -170,7 +174,8 @@ export async function recordUsage(em: EntityManager, user: LimitOwner, input: Re
     );
     if (claimed.length === 0) {
       // A retry: the first answer, as it was given (the plan in force may have changed since).
-      const [prior] = await query<{ metric: string; amount: number; used_after: number; per_day_after: number | null }>(tx,
+      const [prior] = await query<{ metric: string; amount: number; used_after: number; per_day_after: number | null }>(
+        tx,
         `select metric, amount, used_after, per_day_after from usage_record where user_id = $1 and idempotency_key = $2`,
         [user.id, key],
       );
@@ -180,15 +185,17 @@ export async function recordUsage(em: EntityManager, user: LimitOwner, input: Re
       return usage(metric, prior.per_day_after, prior.used_after);
     }
     const result = await consume(tx, user, metric, input.amount, day, now);
-    await query(tx, `update usage_record set used_after = $1, per_day_after = $2 where id = $3`, [result.used, result.limit, claimed[0].id]);
+    await query(tx, `update usage_record set used_after = $1, per_day_after = $2 where id = $3`, [
+      result.used,
+      result.limit,
+      claimed[0].id,
+    ]);
     return result;
   });
 }
 
 async function consume(em: EntityManager, user: LimitOwner, metric: string, amount: number, day: string, now: Date): Promise<MetricUsage> {
-  const rows = await query<{ used: number; per_day: number | null }>(em, CONSUME_SQL,
-    [user.id, now, metric, day, amount],
-  );
+  const rows = await query<{ used: number; per_day: number | null }>(em, CONSUME_SQL, [user.id, now, metric, day, amount]);
   if (rows.length === 1) return usage(metric, rows[0].per_day, rows[0].used);
 
   // Nothing was consumed: say why (unknown metric, or over the limit with what remains).
@@ -198,14 +205,22 @@ async function consume(em: EntityManager, user: LimitOwner, metric: string, amou
     throw badInput(`Unknown metric "${metric}": expected one of ${limits.metrics.map((m) => m.metric).join(', ')}`, { field: 'metric' });
   }
   if (current.limit === null) {
-    throw badInput(`Today's ${metric} counter cannot go past ${MAX_COUNT}: ${current.used} used, ${amount} requested`, { field: 'amount', used: current.used, requested: amount });
+    throw badInput(`Today's ${metric} counter cannot go past ${MAX_COUNT}: ${current.used} used, ${amount} requested`, {
+      field: 'amount',
+      used: current.used,
+      requested: amount,
+    });
   }
-  throw new DomainError('LIMIT_EXCEEDED', `Daily ${metric} limit reached: ${current.remaining} of ${current.limit} left today, ${amount} requested`, {
-    metric,
-    limit: current.limit,
-    used: current.used,
-    remaining: current.remaining,
-    requested: amount,
-    resetsAt: limits.resetsAt.toISOString(),
-  });
+  throw new DomainError(
+    'LIMIT_EXCEEDED',
+    `Daily ${metric} limit reached: ${current.remaining} of ${current.limit} left today, ${amount} requested`,
+    {
+      metric,
+      limit: current.limit,
+      used: current.used,
+      remaining: current.remaining,
+      requested: amount,
+      resetsAt: limits.resetsAt.toISOString(),
+    },
+  );
 }

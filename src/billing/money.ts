@@ -6,11 +6,55 @@ import { badInput } from './errors';
  */
 
 // Stripe's zero-decimal and three-decimal currencies; every other ISO-4217 currency has two decimals.
-const ZERO_DECIMAL = new Set(['bif', 'clp', 'djf', 'gnf', 'jpy', 'kmf', 'krw', 'mga', 'pyg', 'rwf', 'ugx', 'vnd', 'vuv', 'xaf', 'xof', 'xpf']);
+const ZERO_DECIMAL = new Set([
+  'bif',
+  'clp',
+  'djf',
+  'gnf',
+  'jpy',
+  'kmf',
+  'krw',
+  'mga',
+  'pyg',
+  'rwf',
+  'ugx',
+  'vnd',
+  'vuv',
+  'xaf',
+  'xof',
+  'xpf',
+]);
 const THREE_DECIMAL = new Set(['bhd', 'jod', 'kwd', 'omr', 'tnd']);
 // Codes in the ISO list that are not money one can charge (precious metals, funds, test codes).
-const NOT_CHARGEABLE = new Set(['xag', 'xau', 'xba', 'xbb', 'xbc', 'xbd', 'xdr', 'xpd', 'xpt', 'xsu', 'xts', 'xua', 'xxx', 'che', 'chw', 'bov', 'clf', 'cou', 'mxv', 'usn', 'uyi', 'uyw']);
-const KNOWN = new Set(Intl.supportedValuesOf('currency').map((c) => c.toLowerCase()).filter((c) => !NOT_CHARGEABLE.has(c)));
+const NOT_CHARGEABLE = new Set([
+  'xag',
+  'xau',
+  'xba',
+  'xbb',
+  'xbc',
+  'xbd',
+  'xdr',
+  'xpd',
+  'xpt',
+  'xsu',
+  'xts',
+  'xua',
+  'xxx',
+  'che',
+  'chw',
+  'bov',
+  'clf',
+  'cou',
+  'mxv',
+  'usn',
+  'uyi',
+  'uyw',
+]);
+const KNOWN = new Set(
+  Intl.supportedValuesOf('currency')
+    .map((c) => c.toLowerCase())
+    .filter((c) => !NOT_CHARGEABLE.has(c)),
+);
 
 /** Stripe's largest amount for a single charge: eight digits in the minor unit. */
 export const MAX_AMOUNT_MINOR = 99_999_999;
@@ -54,7 +98,10 @@ export function parseAmount(value: string, currency: string, options: { allowZer
     throw badInput(`Invalid ${field} "${value}": must be greater than zero`, { field });
   }
   if (minor > BigInt(MAX_AMOUNT_MINOR)) {
-    throw badInput(`Invalid ${field} "${value}": above Stripe's maximum of ${formatAmount(MAX_AMOUNT_MINOR, currency)} ${currency.toUpperCase()}`, { field });
+    throw badInput(
+      `Invalid ${field} "${value}": above Stripe's maximum of ${formatAmount(MAX_AMOUNT_MINOR, currency)} ${currency.toUpperCase()}`,
+      { field },
+    );
   }
   return Number(minor);
 }
@@ -63,7 +110,9 @@ export function parseAmount(value: string, currency: string, options: { allowZer
 export function formatAmount(minor: number, currency: string): string {
   const exp = currencyExponent(currency);
   const negative = minor < 0;
-  const digits = Math.abs(minor).toString().padStart(exp + 1, '0');
+  const digits = Math.abs(minor)
+    .toString()
+    .padStart(exp + 1, '0');
   const whole = exp === 0 ? digits : digits.slice(0, -exp);
   const fraction = exp === 0 ? '' : `.${digits.slice(-exp)}`;
   return `${negative ? '-' : ''}${whole}${fraction}`;

@@ -105,7 +105,9 @@ export function applyStripeState(em: EntityManager, payment: Payment, state: Str
     if (refunded !== payment.refundedAmountMinor) {
       const before = payment.refundedAmountMinor;
       payment.refundedAmountMinor = refunded;
-      log('refunded', `refunded ${money(refunded, payment.currency)} in total (was ${money(before, payment.currency)})`, { refundedAmountMinor: refunded });
+      log('refunded', `refunded ${money(refunded, payment.currency)} in total (was ${money(before, payment.currency)})`, {
+        refundedAmountMinor: refunded,
+      });
     }
     const error = intent.last_payment_error;
     const failureCode = error ? (error.decline_code ?? error.code ?? 'payment_failed') : null;
@@ -113,7 +115,10 @@ export function applyStripeState(em: EntityManager, payment: Payment, state: Str
     const declined = status === PaymentStatus.REJECTED || (checkoutOpen && error);
     if (declined && (failureCode !== payment.failureCode || status !== payment.status)) {
       const open = status === PaymentStatus.REJECTED ? '' : '; the Checkout page stays open for another card';
-      log('declined', `declined: ${failureCode}${failureMessage ? `: ${failureMessage}` : ''}${open}`, { failureCode, stripeCode: error?.code });
+      log('declined', `declined: ${failureCode}${failureMessage ? `: ${failureMessage}` : ''}${open}`, {
+        failureCode,
+        stripeCode: error?.code,
+      });
     }
     payment.failureCode = failureCode;
     payment.failureMessage = failureMessage;
@@ -126,7 +131,11 @@ export function applyStripeState(em: EntityManager, payment: Payment, state: Str
     log('status', `${label(from)} -> ${label(status)}`, { from, to: status });
     if (status === PaymentStatus.DISPUTED) {
       const d = state.dispute;
-      log('disputed', d ? `disputed by the cardholder: ${d.reason} (${d.id}, ${money(d.amount, d.currency)}, ${d.status})` : 'disputed by the cardholder', d ? { dispute: d.id, reason: d.reason } : {});
+      log(
+        'disputed',
+        d ? `disputed by the cardholder: ${d.reason} (${d.id}, ${money(d.amount, d.currency)}, ${d.status})` : 'disputed by the cardholder',
+        d ? { dispute: d.id, reason: d.reason } : {},
+      );
     }
   }
   return changes;
@@ -138,7 +147,8 @@ export function applyStripeState(em: EntityManager, payment: Payment, state: Str
  */
 async function withCheckout(env: BillingEnv, payment: Payment, state: StripePaymentState): Promise<StripePaymentState> {
   const { intent } = state;
-  if (state.session || !payment.stripeCheckoutSessionId || intent?.status !== 'requires_payment_method' || !intent.last_payment_error) return state;
+  if (state.session || !payment.stripeCheckoutSessionId || intent?.status !== 'requires_payment_method' || !intent.last_payment_error)
+    return state;
   const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(payment.stripeCheckoutSessionId!), env);
   return { ...state, session };
 }
@@ -209,7 +219,11 @@ export function belongsTo(payment: Payment, state: StripePaymentState): boolean 
  * Runs `fn` on the payment under its user's billing lock, with the row re-read after the lock is
  * taken. Inside the caller's transaction when there is one (a webhook), else in a new one.
  */
-export async function underPaymentLock<T>(em: EntityManager, paymentId: string, fn: (tx: EntityManager, payment: Payment) => Promise<T>): Promise<T> {
+export async function underPaymentLock<T>(
+  em: EntityManager,
+  paymentId: string,
+  fn: (tx: EntityManager, payment: Payment) => Promise<T>,
+): Promise<T> {
   const run = async (tx: EntityManager) => {
     const owner = await tx.findOne(Payment, paymentId, { fields: ['user'] });
     if (!owner) throw notFound('Payment');
@@ -222,7 +236,11 @@ export async function underPaymentLock<T>(em: EntityManager, paymentId: string, 
 }
 
 /** Our payment for a Stripe object: by its id, else by the payment id in its metadata. */
-export async function findPaymentFor(em: EntityManager, object: { id: string; metadata?: Stripe.Metadata | null }, by: 'stripePaymentIntentId' | 'stripeCheckoutSessionId'): Promise<Payment | null> {
+export async function findPaymentFor(
+  em: EntityManager,
+  object: { id: string; metadata?: Stripe.Metadata | null },
+  by: 'stripePaymentIntentId' | 'stripeCheckoutSessionId',
+): Promise<Payment | null> {
   const direct = await em.findOne(Payment, { [by]: object.id });
   if (direct) return direct;
   const ourId = object.metadata?.[PAYMENT_ID_KEY];
@@ -248,7 +266,10 @@ export async function syncPaymentIntent(
     // Read under the lock: a change made while we waited for it is applied, not lost.
     const state = await withCheckout(env, payment, await fetchIntentState(env, intentId));
     if (!belongsTo(payment, state)) {
-      env.logger.warn({ payment: payment.id, paymentIntent: intentId }, 'a PaymentIntent names a Tollgate payment it does not match; not applied');
+      env.logger.warn(
+        { payment: payment.id, paymentIntent: intentId },
+        'a PaymentIntent names a Tollgate payment it does not match; not applied',
+      );
       return `payment_intent ${intentId} does not match payment ${payment.id}; not applied`;
     }
     const changes = applyStripeState(tx, payment, state, source);
@@ -287,7 +308,11 @@ export async function reconcilePayments(em: EntityManager, env: BillingEnv, user
   const byId = new Map(payments.map((p) => [p.id, p]));
   const byIntent = new Map(payments.filter((p) => p.stripePaymentIntentId).map((p) => [p.stripePaymentIntentId!, p]));
   const done = new Set<string>();
-  for await (const intent of env.stripe.paymentIntents.list({ customer: user.stripeCustomerId, limit: pageSize, expand: ['data.latest_charge'] })) {
+  for await (const intent of env.stripe.paymentIntents.list({
+    customer: user.stripeCustomerId,
+    limit: pageSize,
+    expand: ['data.latest_charge'],
+  })) {
     const payment = byIntent.get(intent.id) ?? byId.get(intent.metadata?.[PAYMENT_ID_KEY] ?? '');
     if (!payment || done.has(payment.id)) continue;
     const charge = typeof intent.latest_charge === 'object' ? intent.latest_charge : null;
@@ -300,7 +325,8 @@ export async function reconcilePayments(em: EntityManager, env: BillingEnv, user
   if (unlinked.length === 0) return;
   const unlinkedById = new Map(unlinked.map((p) => [p.id, p]));
   for await (const session of env.stripe.checkout.sessions.list({ customer: user.stripeCustomerId, limit: pageSize })) {
-    const payment = unlinked.find((p) => p.stripeCheckoutSessionId === session.id) ?? unlinkedById.get(session.metadata?.[PAYMENT_ID_KEY] ?? '');
+    const payment =
+      unlinked.find((p) => p.stripeCheckoutSessionId === session.id) ?? unlinkedById.get(session.metadata?.[PAYMENT_ID_KEY] ?? '');
     if (!payment || session.mode !== 'payment' || !belongsTo(payment, { session })) continue;
     applyStripeState(em, payment, { session }, 'stripe:sync');
   }

@@ -99,9 +99,11 @@ function validMetadata(value: Record<string, unknown> | null | undefined): Recor
   const entries = Object.entries(value);
   if (entries.length > METADATA_MAX_KEYS) throw badInput(`metadata takes at most ${METADATA_MAX_KEYS} keys`, { field: 'metadata' });
   for (const [key, v] of entries) {
-    if (key.length === 0 || key.length > 40 || /[[\]]/.test(key)) throw badInput(`metadata key "${key}" must be 1 to 40 characters without square brackets`, { field: 'metadata' });
+    if (key.length === 0 || key.length > 40 || /[[\]]/.test(key))
+      throw badInput(`metadata key "${key}" must be 1 to 40 characters without square brackets`, { field: 'metadata' });
     if (key.startsWith('tollgate_')) throw badInput(`metadata keys starting with "tollgate_" are reserved`, { field: 'metadata' });
-    if (!['string', 'number', 'boolean'].includes(typeof v)) throw badInput(`metadata value of "${key}" must be a string, number or boolean`, { field: 'metadata' });
+    if (!['string', 'number', 'boolean'].includes(typeof v))
+      throw badInput(`metadata value of "${key}" must be a string, number or boolean`, { field: 'metadata' });
     if (String(v).length > 500) throw badInput(`metadata value of "${key}" is longer than 500 characters`, { field: 'metadata' });
   }
   return value as Record<string, string | number | boolean>;
@@ -111,7 +113,10 @@ function validMetadata(value: Record<string, unknown> | null | undefined): Recor
 function validate(input: CreatePaymentInput): ValidInput {
   const currency = normalizeCurrency(input.currency);
   const paymentMethod = text(input.paymentMethod, 'paymentMethod', 255);
-  if (paymentMethod && !PAYMENT_METHOD.test(paymentMethod)) throw badInput(`Invalid paymentMethod "${paymentMethod}": expected a Stripe payment method id such as pm_card_visa`, { field: 'paymentMethod' });
+  if (paymentMethod && !PAYMENT_METHOD.test(paymentMethod))
+    throw badInput(`Invalid paymentMethod "${paymentMethod}": expected a Stripe payment method id such as pm_card_visa`, {
+      field: 'paymentMethod',
+    });
   return {
     amountMinor: parseChargeAmount(input.amount, currency),
     currency,
@@ -147,7 +152,12 @@ const stripeCaptureMethod = (payment: Payment) => (payment.captureMethod === Cap
  * reached or fails, the payment is left ERROR with the reason in its log and PAYMENT_SERVICE_UNAVAILABLE
  * is answered (with the payment's id).
  */
-export async function createPayment(em: EntityManager, env: BillingEnv, userId: string, input: CreatePaymentInput): Promise<CreatePaymentResult> {
+export async function createPayment(
+  em: EntityManager,
+  env: BillingEnv,
+  userId: string,
+  input: CreatePaymentInput,
+): Promise<CreatePaymentResult> {
   const valid = validate(input);
   // Committed on its own before Stripe hears of the payment: whatever happens next, this row knows.
   const id = await recordPayment(em.fork(), userId, valid);
@@ -167,7 +177,11 @@ export async function createPayment(em: EntityManager, env: BillingEnv, userId: 
           : 'the last attempt never reached Stripe and Stripe has nothing for this payment: asking again (idempotent retry)',
         { attempt },
       );
-      logPayment(tx, payment, 'status', 'ERROR -> WAITING (idempotent retry)', { from: payment.status, to: PaymentStatus.WAITING, source: 'idempotent retry' });
+      logPayment(tx, payment, 'status', 'ERROR -> WAITING (idempotent retry)', {
+        from: payment.status,
+        to: PaymentStatus.WAITING,
+        source: 'idempotent retry',
+      });
       payment.status = PaymentStatus.WAITING;
       // The earlier failure stays in the log; the new attempt's outcome decides what the payment says.
       payment.failureCode = null;
@@ -195,10 +209,13 @@ async function recordPayment(fork: EntityManager, userId: string, v: ValidInput)
       const prior = await t.findOne(Payment, { user: userId, idempotencyKey: v.idempotencyKey });
       if (prior) {
         if (prior.amountMinor !== v.amountMinor || prior.currency !== v.currency) {
-          throw conflict(`idempotencyKey "${v.idempotencyKey}" was already used for a payment of ${money(prior.amountMinor, prior.currency)}`, {
-            field: 'idempotencyKey',
-            paymentId: prior.id,
-          });
+          throw conflict(
+            `idempotencyKey "${v.idempotencyKey}" was already used for a payment of ${money(prior.amountMinor, prior.currency)}`,
+            {
+              field: 'idempotencyKey',
+              paymentId: prior.id,
+            },
+          );
         }
         return prior.id;
       }
@@ -269,7 +286,11 @@ async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Paymen
             line_items: [
               {
                 quantity: 1,
-                price_data: { currency: payment.currency, unit_amount: payment.amountMinor, product_data: { name: payment.description ?? (payment.orderId ? `Order ${payment.orderId}` : 'Payment') } },
+                price_data: {
+                  currency: payment.currency,
+                  unit_amount: payment.amountMinor,
+                  product_data: { name: payment.description ?? (payment.orderId ? `Order ${payment.orderId}` : 'Payment') },
+                },
               },
             ],
             payment_intent_data: { capture_method: stripeCaptureMethod(payment), description, metadata },
@@ -281,7 +302,11 @@ async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Paymen
         ),
       env,
     );
-    logPayment(tx, payment, 'stripe', `Checkout Session ${session.id} opened`, { call: 'checkout.sessions.create', checkoutSession: session.id, idempotencyKey: key });
+    logPayment(tx, payment, 'stripe', `Checkout Session ${session.id} opened`, {
+      call: 'checkout.sessions.create',
+      checkoutSession: session.id,
+      idempotencyKey: key,
+    });
     applyStripeState(tx, payment, { session }, 'createPayment');
     return { payment, checkoutUrl: session.url };
   }
@@ -326,7 +351,10 @@ function failedHalfway(tx: EntityManager, env: BillingEnv, payment: Payment, err
   const field = clientField(err);
   if (field) {
     tx.remove(payment);
-    return badInput(err instanceof Error ? err.message : String(err), { field, stripeCode: (err as Stripe.errors.StripeInvalidRequestError).code });
+    return badInput(err instanceof Error ? err.message : String(err), {
+      field,
+      stripeCode: (err as Stripe.errors.StripeInvalidRequestError).code,
+    });
   }
   const known = err instanceof DomainError;
   if (!known) env.logger.error({ err, payment: payment.id }, 'starting a payment in Stripe failed');
@@ -337,7 +365,11 @@ function failedHalfway(tx: EntityManager, env: BillingEnv, payment: Payment, err
   });
   payment.failureCode = known ? err.code.toLowerCase() : 'internal_error';
   payment.failureMessage = message;
-  logPayment(tx, payment, 'status', `${payment.status.toUpperCase()} -> ERROR (createPayment)`, { from: payment.status, to: PaymentStatus.ERROR, source: 'createPayment' });
+  logPayment(tx, payment, 'status', `${payment.status.toUpperCase()} -> ERROR (createPayment)`, {
+    from: payment.status,
+    to: PaymentStatus.ERROR,
+    source: 'createPayment',
+  });
   payment.status = PaymentStatus.ERROR;
   env.logger.warn({ payment: payment.id, reason: message }, 'payment left in ERROR: Stripe failed while it was being started');
   return known ? new DomainError(err.code, err.message, { ...err.extensions, paymentId: payment.id }) : err;
@@ -374,7 +406,13 @@ async function replay(tx: EntityManager, env: BillingEnv, payment: Payment): Pro
  * becomes BAD_USER_INPUT; an unreachable or failing Stripe stays PAYMENT_SERVICE_UNAVAILABLE. Failures
  * are returned, to be thrown once the log is committed.
  */
-async function paymentCall<T>(tx: EntityManager, env: BillingEnv, payment: Payment, what: string, call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+async function paymentCall<T>(
+  tx: EntityManager,
+  env: BillingEnv,
+  payment: Payment,
+  what: string,
+  call: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
   try {
     return { ok: true, value: await callStripe(call, env) };
   } catch (err) {
@@ -434,17 +472,27 @@ export async function capturePayment(em: EntityManager, env: BillingEnv, id: str
       if (!current.ok) return current.error;
       if (belongsTo(payment, current.value)) applyStripeState(tx, payment, current.value, 'capturePayment');
     }
-    if (payment.status !== PaymentStatus.PREAUTH) throw badInput(`Only an authorised (PREAUTH) payment can be captured; this one is ${state(payment)}`, { field: 'id' });
+    if (payment.status !== PaymentStatus.PREAUTH)
+      throw badInput(`Only an authorised (PREAUTH) payment can be captured; this one is ${state(payment)}`, { field: 'id' });
     const minor = amount === null || amount === undefined ? payment.amountMinor : parseChargeAmount(amount, payment.currency);
     if (minor > payment.amountMinor) {
-      throw badInput(`Cannot capture ${money(minor, payment.currency)}: ${money(payment.amountMinor, payment.currency)} is authorised`, { field: 'amount' });
+      throw badInput(`Cannot capture ${money(minor, payment.currency)}: ${money(payment.amountMinor, payment.currency)} is authorised`, {
+        field: 'amount',
+      });
     }
     const key = idempotencyKey('payment', payment.id, 'capture', minor);
     const res = await paymentCall(tx, env, payment, 'capture', () =>
-      env.stripe.paymentIntents.capture(payment.stripePaymentIntentId!, { amount_to_capture: minor, expand: ['latest_charge'] }, { idempotencyKey: key }),
+      env.stripe.paymentIntents.capture(
+        payment.stripePaymentIntentId!,
+        { amount_to_capture: minor, expand: ['latest_charge'] },
+        { idempotencyKey: key },
+      ),
     );
     if (!res.ok) return res.error;
-    logPayment(tx, payment, 'stripe', `capture of ${money(minor, payment.currency)} accepted`, { call: 'payment_intents.capture', idempotencyKey: key });
+    logPayment(tx, payment, 'stripe', `capture of ${money(minor, payment.currency)} accepted`, {
+      call: 'payment_intents.capture',
+      idempotencyKey: key,
+    });
     const charge = typeof res.value.latest_charge === 'object' ? res.value.latest_charge : null;
     applyStripeState(tx, payment, { intent: res.value, charge }, 'capturePayment');
     return undefined;
@@ -455,22 +503,33 @@ export async function capturePayment(em: EntityManager, env: BillingEnv, id: str
 export async function refundPayment(em: EntityManager, env: BillingEnv, id: string, amount?: string | null): Promise<Payment> {
   const { id: paymentId } = await existing(em, id);
   return operate(em, paymentId, async (tx, payment) => {
-    if (payment.status === PaymentStatus.DISPUTED) throw badInput('A disputed payment cannot be refunded: the dispute settles it', { field: 'id' });
+    if (payment.status === PaymentStatus.DISPUTED)
+      throw badInput('A disputed payment cannot be refunded: the dispute settles it', { field: 'id' });
     if (payment.status !== PaymentStatus.CONFIRMED && payment.status !== PaymentStatus.PARTIALLY_REFUNDED) {
       throw badInput(`Only a captured payment can be refunded; this one is ${state(payment)}`, { field: 'id' });
     }
     const left = payment.capturedAmountMinor - payment.refundedAmountMinor;
     const minor = amount === null || amount === undefined ? left : parseChargeAmount(amount, payment.currency);
     if (minor > left) {
-      throw badInput(`Cannot refund ${money(minor, payment.currency)}: ${money(left, payment.currency)} is left to refund`, { field: 'amount', remaining: left });
+      throw badInput(`Cannot refund ${money(minor, payment.currency)}: ${money(left, payment.currency)} is left to refund`, {
+        field: 'amount',
+        remaining: left,
+      });
     }
     // The refunded total so far is part of the key: a retry of this refund is the same refund, a later one is new.
     const key = idempotencyKey('payment', payment.id, 'refund', payment.refundedAmountMinor, minor);
     const res = await paymentCall(tx, env, payment, 'refund', () =>
-      env.stripe.refunds.create({ payment_intent: payment.stripePaymentIntentId!, amount: minor, metadata: { [PAYMENT_ID_KEY]: payment.id } }, { idempotencyKey: key }),
+      env.stripe.refunds.create(
+        { payment_intent: payment.stripePaymentIntentId!, amount: minor, metadata: { [PAYMENT_ID_KEY]: payment.id } },
+        { idempotencyKey: key },
+      ),
     );
     if (!res.ok) return res.error;
-    logPayment(tx, payment, 'stripe', `refund ${res.value.id} of ${money(minor, payment.currency)}: ${res.value.status}`, { call: 'refunds.create', refund: res.value.id, idempotencyKey: key });
+    logPayment(tx, payment, 'stripe', `refund ${res.value.id} of ${money(minor, payment.currency)}: ${res.value.status}`, {
+      call: 'refunds.create',
+      refund: res.value.id,
+      idempotencyKey: key,
+    });
     await resync(tx, env, payment, 'refundPayment');
     return undefined;
   });
@@ -487,24 +546,38 @@ export async function cancelPayment(em: EntityManager, env: BillingEnv, actor: A
     const current = await paymentCall(tx, env, payment, 'cancel', () => fetchPaymentState(env, payment));
     if (!current.ok) return current.error;
     if (belongsTo(payment, current.value)) applyStripeState(tx, payment, current.value, 'cancelPayment');
-    if (!CANCELABLE.includes(payment.status)) throw badInput(`Only a payment that has not been captured can be canceled; this one is ${state(payment)}`, { field: 'id' });
+    if (!CANCELABLE.includes(payment.status))
+      throw badInput(`Only a payment that has not been captured can be canceled; this one is ${state(payment)}`, { field: 'id' });
     const key = idempotencyKey('payment', payment.id, 'cancel');
     const session = current.value.session;
     if (session?.status === 'open') {
-      const res = await paymentCall(tx, env, payment, 'cancel', () => env.stripe.checkout.sessions.expire(session.id, {}, { idempotencyKey: key }));
+      const res = await paymentCall(tx, env, payment, 'cancel', () =>
+        env.stripe.checkout.sessions.expire(session.id, {}, { idempotencyKey: key }),
+      );
       if (!res.ok) return res.error;
-      logPayment(tx, payment, 'stripe', `Checkout Session ${res.value.id} expired`, { call: 'checkout.sessions.expire', idempotencyKey: key });
+      logPayment(tx, payment, 'stripe', `Checkout Session ${res.value.id} expired`, {
+        call: 'checkout.sessions.expire',
+        idempotencyKey: key,
+      });
       await resync(tx, env, payment, 'cancelPayment');
     } else if (payment.stripePaymentIntentId) {
       const res = await paymentCall(tx, env, payment, 'cancel', () =>
-        env.stripe.paymentIntents.cancel(payment.stripePaymentIntentId!, { cancellation_reason: 'requested_by_customer', expand: ['latest_charge'] }, { idempotencyKey: key }),
+        env.stripe.paymentIntents.cancel(
+          payment.stripePaymentIntentId!,
+          { cancellation_reason: 'requested_by_customer', expand: ['latest_charge'] },
+          { idempotencyKey: key },
+        ),
       );
       if (!res.ok) return res.error;
       logPayment(tx, payment, 'stripe', `PaymentIntent ${res.value.id} canceled`, { call: 'payment_intents.cancel', idempotencyKey: key });
       const charge = typeof res.value.latest_charge === 'object' ? res.value.latest_charge : null;
       applyStripeState(tx, payment, { intent: res.value, charge }, 'cancelPayment');
     } else {
-      logPayment(tx, payment, 'status', `${state(payment)} -> CANCELED (cancelPayment: nothing in Stripe to cancel)`, { from: payment.status, to: PaymentStatus.CANCELED, source: 'cancelPayment' });
+      logPayment(tx, payment, 'status', `${state(payment)} -> CANCELED (cancelPayment: nothing in Stripe to cancel)`, {
+        from: payment.status,
+        to: PaymentStatus.CANCELED,
+        source: 'cancelPayment',
+      });
       payment.status = PaymentStatus.CANCELED;
     }
     return undefined;
@@ -542,13 +615,20 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
 }
 
 /** The user's payments, newest first, `first` at a time after the cursor of a previous page. */
-export async function listPayments(em: EntityManager, userId: string, options: { first?: number | null; after?: string | null } = {}): Promise<PaymentPage> {
+export async function listPayments(
+  em: EntityManager,
+  userId: string,
+  options: { first?: number | null; after?: string | null } = {},
+): Promise<PaymentPage> {
   const first = options.first ?? PAGE_DEFAULT;
-  if (!Number.isInteger(first) || first < 1 || first > PAGE_MAX) throw badInput(`first must be between 1 and ${PAGE_MAX}`, { field: 'first' });
+  if (!Number.isInteger(first) || first < 1 || first > PAGE_MAX)
+    throw badInput(`first must be between 1 and ${PAGE_MAX}`, { field: 'first' });
   const after = options.after ? decodeCursor(options.after) : null;
   const rows = await em.find(
     Payment,
-    after ? { user: userId, $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, id: { $lt: after.id } }] } : { user: userId },
+    after
+      ? { user: userId, $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, id: { $lt: after.id } }] }
+      : { user: userId },
     { orderBy: { createdAt: 'desc', id: 'desc' }, limit: first + 1 },
   );
   const payments = rows.slice(0, first);

@@ -72,12 +72,19 @@ async function refreshProduct(stripe: Stripe, plan: Plan, product: Stripe.Produc
 
 function matches(price: Stripe.Price, pricing: PlanPricing, productId: string): boolean {
   const product = typeof price.product === 'string' ? price.product : price.product.id;
-  if (!price.active || product !== productId || price.unit_amount !== pricing.amountMinor || price.currency !== pricing.currency) return false;
+  if (!price.active || product !== productId || price.unit_amount !== pricing.amountMinor || price.currency !== pricing.currency)
+    return false;
   if (pricing.interval === PricingInterval.ONE_TIME) return price.type === 'one_time';
   return price.recurring?.interval === pricing.interval && price.recurring.interval_count === pricing.intervalCount;
 }
 
-async function ensurePrice(stripe: Stripe, plan: Plan, pricing: PlanPricing, productId: string, report: StripeCatalogReport): Promise<string> {
+async function ensurePrice(
+  stripe: Stripe,
+  plan: Plan,
+  pricing: PlanPricing,
+  productId: string,
+  report: StripeCatalogReport,
+): Promise<string> {
   const found = await stripe.prices.list({ lookup_keys: [pricing.lookupKey], limit: 1 });
   const current = found.data[0];
   if (current && matches(current, pricing, productId)) {
@@ -94,14 +101,28 @@ async function ensurePrice(stripe: Stripe, plan: Plan, pricing: PlanPricing, pro
     metadata: { tollgate_pricing_id: pricing.id, tollgate_plan_code: plan.code },
     ...(pricing.interval === PricingInterval.ONE_TIME
       ? {}
-      : { recurring: { interval: pricing.interval as Stripe.PriceCreateParams.Recurring.Interval, interval_count: pricing.intervalCount } }),
+      : {
+          recurring: { interval: pricing.interval as Stripe.PriceCreateParams.Recurring.Interval, interval_count: pricing.intervalCount },
+        }),
   };
   const created = await stripe.prices.create(params, {
     // The replaced price's id is part of the key: going back to an earlier amount still makes a new Price.
-    idempotencyKey: idempotencyKey('price', pricing.id, current?.id ?? 'first', pricing.amountMinor, pricing.currency, pricing.interval, pricing.intervalCount),
+    idempotencyKey: idempotencyKey(
+      'price',
+      pricing.id,
+      current?.id ?? 'first',
+      pricing.amountMinor,
+      pricing.currency,
+      pricing.interval,
+      pricing.intervalCount,
+    ),
   });
   if (current) {
-    await stripe.prices.update(current.id, { active: false }, { idempotencyKey: idempotencyKey('price', pricing.id, 'deactivate', current.id) });
+    await stripe.prices.update(
+      current.id,
+      { active: false },
+      { idempotencyKey: idempotencyKey('price', pricing.id, 'deactivate', current.id) },
+    );
     report.pricesReplaced.push(pricing.lookupKey);
   } else {
     report.pricesCreated.push(pricing.lookupKey);

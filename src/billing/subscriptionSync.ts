@@ -74,7 +74,10 @@ function namedId(s: Stripe.Subscription): string | null {
  */
 function isOwnRow(named: Subscription, s: Stripe.Subscription, customerId: string | null, logger?: Logger): boolean {
   if (named.user.stripeCustomerId === customerId && (!named.stripeSubscriptionId || named.stripeSubscriptionId === s.id)) return true;
-  logger?.warn({ stripeSubscription: s.id, customer: customerId, names: named.id }, 'a Stripe subscription names a Tollgate subscription that is not its own; not linked');
+  logger?.warn(
+    { stripeSubscription: s.id, customer: customerId, names: named.id },
+    'a Stripe subscription names a Tollgate subscription that is not its own; not linked',
+  );
   return false;
 }
 
@@ -105,7 +108,10 @@ export async function upsertFromStripe(em: EntityManager, s: Stripe.Subscription
   // Ours, but no row has the id it names: a subscribe attempt that was never kept here.
   const unkept = ourId !== null && !named;
   if (unkept && ENDED.includes(s.status)) {
-    logger?.info({ stripeSubscription: s.id, user: user.id, status: s.status }, 'a subscribe attempt that ended in Stripe without being kept here is not adopted');
+    logger?.info(
+      { stripeSubscription: s.id, user: user.id, status: s.status },
+      'a subscribe attempt that ended in Stripe without being kept here is not adopted',
+    );
     return { subscription: null, result: 'abandoned' };
   }
   const priceId = stripeId(s.items.data[0]?.price);
@@ -126,7 +132,10 @@ export async function upsertFromStripe(em: EntityManager, s: Stripe.Subscription
     idempotencyKey: keyFree ? key : null,
   });
   applyStripeSubscription(adopted, s);
-  logger?.info({ stripeSubscription: s.id, user: user.id }, restored ? 'adopted a Tollgate subscription whose row was lost' : 'adopted a subscription made outside Tollgate');
+  logger?.info(
+    { stripeSubscription: s.id, user: user.id },
+    restored ? 'adopted a Tollgate subscription whose row was lost' : 'adopted a subscription made outside Tollgate',
+  );
   return { subscription: adopted, result: 'adopted' };
 }
 
@@ -135,8 +144,14 @@ export async function upsertFromStripe(em: EntityManager, s: Stripe.Subscription
  * our row for it, else the user of the customer. Plain SQL, so nothing is loaded into the identity map
  * before the caller takes that user's lock.
  */
-export async function userOfStripeSubscription(em: EntityManager, subscriptionId: string, customerId?: string | null): Promise<string | null> {
-  const [row] = await query<{ user_id: string }>(em, 'select user_id from subscription where stripe_subscription_id = $1', [subscriptionId]);
+export async function userOfStripeSubscription(
+  em: EntityManager,
+  subscriptionId: string,
+  customerId?: string | null,
+): Promise<string | null> {
+  const [row] = await query<{ user_id: string }>(em, 'select user_id from subscription where stripe_subscription_id = $1', [
+    subscriptionId,
+  ]);
   if (row) return row.user_id;
   if (!customerId) return null;
   const [user] = await query<{ id: string }>(em, 'select id from app_user where stripe_customer_id = $1', [customerId]);

@@ -18,7 +18,6 @@ const HOLDING: SubscriptionStatus[] = [
   SubscriptionStatus.INCOMPLETE,
 ];
 
-
 export interface SubscribeInput {
   pricingId: string;
   paymentMethod?: string | null;
@@ -62,18 +61,24 @@ function clientKey(value: string | null | undefined): string | null {
   if (value === undefined || value === null) return null;
   const key = value.trim();
   if (!key) throw badInput('idempotencyKey must not be empty', { field: 'idempotencyKey' });
-  if (key.length > MAX_KEY_LENGTH) throw badInput(`idempotencyKey is longer than ${MAX_KEY_LENGTH} characters`, { field: 'idempotencyKey' });
+  if (key.length > MAX_KEY_LENGTH)
+    throw badInput(`idempotencyKey is longer than ${MAX_KEY_LENGTH} characters`, { field: 'idempotencyKey' });
   return key;
 }
 
 function alreadySubscribed(holding: Subscription): DomainError {
   if (holding.status === SubscriptionStatus.INCOMPLETE) {
-    return conflict('You have a subscription waiting for its first payment (e.g. 3-D Secure); complete it, or cancel it before buying another', {
-      subscriptionId: holding.id,
-      status: 'INCOMPLETE',
-    });
+    return conflict(
+      'You have a subscription waiting for its first payment (e.g. 3-D Secure); complete it, or cancel it before buying another',
+      {
+        subscriptionId: holding.id,
+        status: 'INCOMPLETE',
+      },
+    );
   }
-  return conflict('You already have a paid subscription; cancel it or wait for it to end before buying another', { subscriptionId: holding.id });
+  return conflict('You already have a paid subscription; cancel it or wait for it to end before buying another', {
+    subscriptionId: holding.id,
+  });
 }
 
 /**
@@ -109,7 +114,8 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
     if (key) {
       const prior = await tx.findOne(Subscription, { user, idempotencyKey: key }, { populate: ['pricing'] });
       if (prior) {
-        if (prior.pricing.id !== pricing.id) return conflict(`idempotencyKey "${key}" was already used for another pricing option`, { field: 'idempotencyKey' });
+        if (prior.pricing.id !== pricing.id)
+          return conflict(`idempotencyKey "${key}" was already used for another pricing option`, { field: 'idempotencyKey' });
         return { subscription: prior, ...(await resumeAnswer(env, prior)) };
       }
     }
@@ -125,7 +131,8 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
     // the answer to an earlier call was lost after Stripe made it) holds too.
     const inStripe = await holdingInStripe(tx, env, user, customerId, key);
     if (inStripe) {
-      if (key && inStripe.idempotencyKey === key && inStripe.pricing.id === pricing.id) return { subscription: inStripe, ...(await resumeAnswer(env, inStripe)) };
+      if (key && inStripe.idempotencyKey === key && inStripe.pricing.id === pricing.id)
+        return { subscription: inStripe, ...(await resumeAnswer(env, inStripe)) };
       return alreadySubscribed(inStripe);
     }
 
@@ -180,7 +187,8 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
       () => stripe.paymentMethods.attach(paymentMethod, { customer: customerId }, { idempotencyKey: stripeKey('attach') }),
       env,
     ).catch((err) => {
-      if (err instanceof Stripe.errors.StripeInvalidRequestError) throw badInput(`Unknown or unusable payment method "${paymentMethod}"`, { field: 'paymentMethod' });
+      if (err instanceof Stripe.errors.StripeInvalidRequestError)
+        throw badInput(`Unknown or unusable payment method "${paymentMethod}"`, { field: 'paymentMethod' });
       throw err;
     });
     const created = await callStripe(
@@ -211,8 +219,12 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
       // Stripe made the subscription, but what its first payment needs cannot be read, so the client
       // could not complete it: leave nothing usable behind in Stripe either (best effort; it is
       // incomplete, so nothing was charged), and our row goes with the rolled-back transaction.
-      await callStripe(() => stripe.subscriptions.cancel(created.id, {}, { idempotencyKey: stripeKey('cancel-unread') }), env).catch((cancelErr: unknown) =>
-        env.logger.warn({ err: cancelErr, stripeSubscription: created.id }, `could not cancel the incomplete Stripe subscription ${created.id}; Stripe expires it within a day`),
+      await callStripe(() => stripe.subscriptions.cancel(created.id, {}, { idempotencyKey: stripeKey('cancel-unread') }), env).catch(
+        (cancelErr: unknown) =>
+          env.logger.warn(
+            { err: cancelErr, stripeSubscription: created.id },
+            `could not cancel the incomplete Stripe subscription ${created.id}; Stripe expires it within a day`,
+          ),
       );
       throw err;
     }
@@ -233,17 +245,31 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
 }
 
 /** Stripe statuses in which a subscription we have no row for blocks a new one. */
-const PAID_IN_STRIPE = new Set<string>([SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING, SubscriptionStatus.PAST_DUE, SubscriptionStatus.UNPAID]);
+const PAID_IN_STRIPE = new Set<string>([
+  SubscriptionStatus.ACTIVE,
+  SubscriptionStatus.TRIALING,
+  SubscriptionStatus.PAST_DUE,
+  SubscriptionStatus.UNPAID,
+]);
 
 /**
  * A subscription of the customer in Stripe that holds a plan though no row of ours says so: it is
  * adopted (see upsertFromStripe) and returned. An incomplete one counts only when it is this very call's
  * earlier attempt (same idempotency key), so its client secret can be answered again.
  */
-async function holdingInStripe(tx: EntityManager, env: BillingEnv, user: User, customerId: string, key: string | null): Promise<Subscription | null> {
+async function holdingInStripe(
+  tx: EntityManager,
+  env: BillingEnv,
+  user: User,
+  customerId: string,
+  key: string | null,
+): Promise<Subscription | null> {
   let startingAfter: string | undefined;
   for (;;) {
-    const page = await callStripe(() => env.stripe.subscriptions.list({ customer: customerId, limit: 100, starting_after: startingAfter }), env);
+    const page = await callStripe(
+      () => env.stripe.subscriptions.list({ customer: customerId, limit: 100, starting_after: startingAfter }),
+      env,
+    );
     for (const s of page.data) {
       const retried = key !== null && s.metadata?.tollgate_user_id === user.id && s.metadata?.tollgate_idempotency_key === key;
       if (!PAID_IN_STRIPE.has(s.status) && !(retried && s.status === SubscriptionStatus.INCOMPLETE)) continue;
@@ -275,7 +301,9 @@ async function settleOpenCheckouts(
     { user, stripeSubscriptionId: null, stripeCheckoutSessionId: { $ne: null }, status: SubscriptionStatus.INCOMPLETE },
     { populate: ['pricing'], orderBy: { createdAt: 'desc', id: 'desc' } },
   );
-  const sessions = await Promise.all(rows.map((row) => callStripe(() => env.stripe.checkout.sessions.retrieve(row.stripeCheckoutSessionId!), env)));
+  const sessions = await Promise.all(
+    rows.map((row) => callStripe(() => env.stripe.checkout.sessions.retrieve(row.stripeCheckoutSessionId!), env)),
+  );
   const paid = rows.some((_, i) => sessions[i].status === 'complete');
   let reuse: { subscription: Subscription; checkoutUrl: string | null } | null = null;
   let conflicting: Subscription | null = null;
@@ -287,7 +315,10 @@ async function settleOpenCheckouts(
     }
     if (session.status === 'open') {
       try {
-        session = await callStripe(() => env.stripe.checkout.sessions.expire(session.id, {}, { idempotencyKey: idempotencyKey('subscription', row.id, 'expire') }), env);
+        session = await callStripe(
+          () => env.stripe.checkout.sessions.expire(session.id, {}, { idempotencyKey: idempotencyKey('subscription', row.id, 'expire') }),
+          env,
+        );
       } catch (err) {
         // Stripe refuses to expire a session that was completed a moment ago: take it as it is now.
         if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) throw err;
@@ -335,7 +366,9 @@ async function ownSubscription(tx: EntityManager, userId: string, id: string): P
 
 function hasEnded(sub: Subscription): boolean {
   return (
-    !HOLDING.includes(sub.status) || Boolean(sub.endedAt) || (sub.currentPeriodEnd !== null && sub.currentPeriodEnd !== undefined && sub.currentPeriodEnd <= new Date())
+    !HOLDING.includes(sub.status) ||
+    Boolean(sub.endedAt) ||
+    (sub.currentPeriodEnd !== null && sub.currentPeriodEnd !== undefined && sub.currentPeriodEnd <= new Date())
   );
 }
 
@@ -382,10 +415,13 @@ export async function resumeSubscription(em: EntityManager, env: BillingEnv, use
     await lockUser(tx, userId);
     const sub = await ownSubscription(tx, userId, id);
     if (!sub.pricing.autoRenew) throw badInput(`${sub.plan.name} does not renew, so there is nothing to resume`, { field: 'id' });
-    if (!sub.stripeSubscriptionId || hasEnded(sub)) throw badInput('This subscription has already ended; subscribe again instead', { field: 'id' });
+    if (!sub.stripeSubscriptionId || hasEnded(sub))
+      throw badInput('This subscription has already ended; subscribe again instead', { field: 'id' });
     if (!sub.cancelAtPeriodEnd) return [sub, null];
     const key = idempotencyKey('subscription', sub.id, 'resume', sub.updatedAt.getTime());
-    const refusal = await changeInStripe(env, sub, () => env.stripe.subscriptions.update(sub.stripeSubscriptionId!, { cancel_at_period_end: false }, { idempotencyKey: key }));
+    const refusal = await changeInStripe(env, sub, () =>
+      env.stripe.subscriptions.update(sub.stripeSubscriptionId!, { cancel_at_period_end: false }, { idempotencyKey: key }),
+    );
     return [sub, refusal];
   });
   if (refused) throw refused;
@@ -416,10 +452,15 @@ export async function syncCheckoutSession(em: EntityManager, env: BillingEnv, se
   const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(sessionId), env);
   if (session.mode !== 'subscription') return null;
   const ourId = session.metadata?.[SUBSCRIPTION_ID_KEY];
-  const lookup = await em.findOne(Subscription, ourId && UUID.test(ourId) ? { id: ourId } : { stripeCheckoutSessionId: session.id }, { populate: ['user'] });
+  const lookup = await em.findOne(Subscription, ourId && UUID.test(ourId) ? { id: ourId } : { stripeCheckoutSessionId: session.id }, {
+    populate: ['user'],
+  });
   if (!lookup) return null;
   if (!openedFor(session, lookup)) {
-    env.logger.warn({ checkoutSession: session.id, subscription: lookup.id, customer: stripeId(session.customer) }, 'a Checkout Session names a Tollgate subscription it was not opened for; not applied');
+    env.logger.warn(
+      { checkoutSession: session.id, subscription: lookup.id, customer: stripeId(session.customer) },
+      'a Checkout Session names a Tollgate subscription it was not opened for; not applied',
+    );
     return null;
   }
   const userId = lookup.user.id;
@@ -439,7 +480,12 @@ export async function syncCheckoutSession(em: EntityManager, env: BillingEnv, se
 export async function keepFromRenewing(env: BillingEnv, sub: Subscription, s: Stripe.Subscription): Promise<Stripe.Subscription> {
   if (sub.pricing.autoRenew || s.cancel_at_period_end || s.ended_at) return s;
   return callStripe(
-    () => env.stripe.subscriptions.update(s.id, { cancel_at_period_end: true }, { idempotencyKey: idempotencyKey('subscription', sub.id, 'no-renew') }),
+    () =>
+      env.stripe.subscriptions.update(
+        s.id,
+        { cancel_at_period_end: true },
+        { idempotencyKey: idempotencyKey('subscription', sub.id, 'no-renew') },
+      ),
     env,
   );
 }

@@ -65,7 +65,9 @@ export interface AuthUser {
  * authenticated request, so it is one plain statement and a plain object (no entity to hydrate and track).
  */
 export async function authenticate(em: EntityManager, token: string): Promise<AuthUser | null> {
-  const [row] = await query<AuthUser>(em, 'select id, email, role, timezone from app_user where token_hash = $1 limit 1', [hashToken(token)]);
+  const [row] = await query<AuthUser>(em, 'select id, email, role, timezone from app_user where token_hash = $1 limit 1', [
+    hashToken(token),
+  ]);
   return row ?? null;
 }
 

@@ -45,7 +45,13 @@ export async function runDoctor({ env, cwd = process.cwd(), logger: given }: Doc
     config = loadConfig(env, cwd);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    checks.push({ name: 'configuration', status: 'fail', summary: 'invalid', details: err.problems, fix: 'correct the variables above (see .env.example and the configuration table in README.md)' });
+    checks.push({
+      name: 'configuration',
+      status: 'fail',
+      summary: 'invalid',
+      details: err.problems,
+      fix: 'correct the variables above (see .env.example and the configuration table in README.md)',
+    });
     return finish(checks);
   }
   const logger = given ?? createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, { destination: 2, name: 'tollgate-doctor' });
@@ -80,18 +86,28 @@ export function formatReport(report: DoctorReport): string {
 }
 
 function configurationCheck(config: Config): Check {
-  const details = [`NODE_ENV=${config.nodeEnv}, server on ${config.host}:${config.port}${config.publicUrl ? `, public URL ${config.publicUrl}` : ''}`];
+  const details = [
+    `NODE_ENV=${config.nodeEnv}, server on ${config.host}:${config.port}${config.publicUrl ? `, public URL ${config.publicUrl}` : ''}`,
+  ];
   return { name: 'configuration', status: 'ok', summary: 'valid', details };
 }
 
 async function databaseCheck(config: Config, logger: Logger): Promise<Check> {
   const name = 'database';
-  const where = config.databaseUrl ? `DATABASE_URL ${maskUrl(config.databaseUrl)}` : `embedded PostgreSQL in ${config.embeddedPg.dir} on port ${config.embeddedPg.port}`;
+  const where = config.databaseUrl
+    ? `DATABASE_URL ${maskUrl(config.databaseUrl)}`
+    : `embedded PostgreSQL in ${config.embeddedPg.dir} on port ${config.embeddedPg.port}`;
   let db;
   try {
     db = await openDatabase(config, logger);
   } catch (err) {
-    return { name, status: 'fail', summary: `${where}: could not be started or reached`, details: [(err as Error).message], fix: 'see the message above, or set DATABASE_URL to a running PostgreSQL' };
+    return {
+      name,
+      status: 'fail',
+      summary: `${where}: could not be started or reached`,
+      details: [(err as Error).message],
+      fix: 'see the message above, or set DATABASE_URL to a running PostgreSQL',
+    };
   }
   try {
     const client = new pg.Client({ connectionString: db.url, connectionTimeoutMillis: 5000 });
@@ -103,7 +119,11 @@ async function databaseCheck(config: Config, logger: Logger): Promise<Check> {
         name,
         status: 'ok',
         summary: `${where}: reachable (PostgreSQL ${version})`,
-        details: [pending === 0 ? 'schema up to date' : `${pending} migration${pending === 1 ? '' : 's'} pending: the server applies them when it starts`],
+        details: [
+          pending === 0
+            ? 'schema up to date'
+            : `${pending} migration${pending === 1 ? '' : 's'} pending: the server applies them when it starts`,
+        ],
       };
     } catch (err) {
       return {
@@ -164,18 +184,28 @@ function isRealStripeHost(host: string): boolean {
 /** What answered the probe: Tollgate's emulator names itself in the Server header. */
 function whoAnswered(config: Config, server: string | undefined): { detail: string; emulator: boolean } {
   if (server === EMULATOR_SERVER_HEADER) {
-    return { detail: "the answer came from Tollgate's Stripe emulator (Server: tollgate-stripe-emulator), not the real Stripe: no payment is real", emulator: true };
+    return {
+      detail: "the answer came from Tollgate's Stripe emulator (Server: tollgate-stripe-emulator), not the real Stripe: no payment is real",
+      emulator: true,
+    };
   }
   if (isRealStripeHost(config.stripe.apiBase.host)) return { detail: 'the answer came from the real Stripe API', emulator: false };
-  return { detail: `the answer came from a Stripe-compatible API that is not Tollgate's emulator (Server: ${server ?? 'not given'}), such as stripe-mock`, emulator: false };
+  return {
+    detail: `the answer came from a Stripe-compatible API that is not Tollgate's emulator (Server: ${server ?? 'not given'}), such as stripe-mock`,
+    emulator: false,
+  };
 }
 
 function routeCheck(config: Config): Check {
-  const target = config.stripe.secretKey ? config.stripe.apiBase : { protocol: 'http' as const, host: '127.0.0.1', port: config.stripe.emulatorPort };
+  const target = config.stripe.secretKey
+    ? config.stripe.apiBase
+    : { protocol: 'http' as const, host: '127.0.0.1', port: config.stripe.emulatorPort };
   const route = resolveStripeRoute(target, config.proxy);
   const details: string[] = [];
   const { stripeProxy, httpsProxy, httpProxy, noProxy } = config.proxy;
-  const shown = [stripeProxy, httpsProxy, httpProxy].filter((s) => s !== undefined).map((s) => `${s.name}=${s.value === 'none' ? 'none' : maskProxyUrl(s.value)}`);
+  const shown = [stripeProxy, httpsProxy, httpProxy]
+    .filter((s) => s !== undefined)
+    .map((s) => `${s.name}=${s.value === 'none' ? 'none' : maskProxyUrl(s.value)}`);
   if (noProxy) shown.push(`${noProxy.name}=${noProxy.value}`);
   if (shown.length) details.push(`proxy settings: ${shown.join(', ')}`);
   if (config.stripe.caFile) details.push(`extra certificate authorities from STRIPE_CA_FILE=${config.stripe.caFile}`);
@@ -229,7 +259,10 @@ async function localEmulatorCheck(config: Config): Promise<Check> {
   const address = `127.0.0.1:${port}`;
   let running: boolean;
   try {
-    const answer = await fetch(`http://${address}/v1/prices?limit=1`, { headers: { authorization: `Bearer ${LOCAL_EMULATOR_KEY}` }, signal: AbortSignal.timeout(3000) });
+    const answer = await fetch(`http://${address}/v1/prices?limit=1`, {
+      headers: { authorization: `Bearer ${LOCAL_EMULATOR_KEY}` },
+      signal: AbortSignal.timeout(3000),
+    });
     const body = (await answer.json().catch(() => undefined)) as { object?: string } | undefined;
     if (body?.object !== 'list') {
       return {
@@ -282,7 +315,11 @@ function webhookSecretCheck(config: Config): Check {
   const url = `${(config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/$/, '')}/webhooks/stripe`;
   if (!config.stripe.secretKey) {
     return secret
-      ? { name, status: 'warn', summary: 'STRIPE_WEBHOOK_SECRET is ignored in local mode: the emulator gives the server its own endpoint secret' }
+      ? {
+          name,
+          status: 'warn',
+          summary: 'STRIPE_WEBHOOK_SECRET is ignored in local mode: the emulator gives the server its own endpoint secret',
+        }
       : { name, status: 'ok', summary: 'not needed in local mode: the emulator gives the server its own endpoint secret' };
   }
   if (!secret) {

@@ -36,7 +36,7 @@ export async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>, options: {
 /** Runs a script's main function: prints a failure's message (never a stack for expected errors) and sets the exit code. */
 export function runCli(main: () => Promise<void>): void {
   main().then(
-    () => process.exit(typeof process.exitCode === "number" ? process.exitCode : 0),
+    () => process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0),
     (err: unknown) => {
       const known = err instanceof ConfigError || err instanceof UsageError || (err as { name?: string })?.name === 'DomainError';
       process.stderr.write(`error: ${known ? (err as Error).message : ((err as Error)?.stack ?? String(err))}\n`);

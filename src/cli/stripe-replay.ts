@@ -27,7 +27,9 @@ runCli(async () => {
     for (const [i, id] of ids.entries()) {
       const result = await processEvent(em.fork() as EntityManager, env, id, { force: Boolean(opts.event) });
       if (result.status === 'failed') failed++;
-      process.stdout.write(`[${i + 1}/${ids.length}] ${id}: ${result.status}${'outcome' in result && result.outcome ? ` (${result.outcome})` : ''}${result.status === 'failed' ? ` - ${result.error}` : ''}\n`);
+      process.stdout.write(
+        `[${i + 1}/${ids.length}] ${id}: ${result.status}${'outcome' in result && result.outcome ? ` (${result.outcome})` : ''}${result.status === 'failed' ? ` - ${result.error}` : ''}\n`,
+      );
     }
     process.stdout.write(`${ids.length - failed} of ${ids.length} events processed${failed ? `, ${failed} failed` : ''}\n`);
     if (failed) process.exitCode = 1;

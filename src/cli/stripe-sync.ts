@@ -18,10 +18,14 @@ runCli(async () => {
     .parse()
     .opts<{ dryRun?: boolean; pageSize: string }>();
   const pageSize = Number(opts.pageSize);
-  if (!/^\d+$/.test(opts.pageSize) || pageSize < 1 || pageSize > 100) throw new UsageError(`--page-size must be a whole number from 1 to 100, not "${opts.pageSize}"`);
+  if (!/^\d+$/.test(opts.pageSize) || pageSize < 1 || pageSize > 100)
+    throw new UsageError(`--page-size must be a whole number from 1 to 100, not "${opts.pageSize}"`);
   await withRuntime(async ({ config, logger, em }) => {
     const env = await scriptBillingEnv(config, logger);
-    const bar = new SingleBar({ format: 'customers [{bar}] {value}/{total}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 1000 }, Presets.shades_classic);
+    const bar = new SingleBar(
+      { format: 'customers [{bar}] {value}/{total}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 1000 },
+      Presets.shades_classic,
+    );
     let started = false;
     const report = await explainStripeFailures(env, () =>
       reconcileAll(em as EntityManager, env, {
@@ -40,6 +44,8 @@ runCli(async () => {
     });
     for (const d of report.diffs) process.stdout.write(`${formatDiff(d)}\n`);
     const verb = opts.dryRun ? 'would change' : 'changed';
-    process.stdout.write(`${report.customers} customers checked; ${verb} ${report.diffs.length} object${report.diffs.length === 1 ? '' : 's'}${opts.dryRun ? ' (dry run: nothing written)' : ''}\n`);
+    process.stdout.write(
+      `${report.customers} customers checked; ${verb} ${report.diffs.length} object${report.diffs.length === 1 ? '' : 's'}${opts.dryRun ? ' (dry run: nothing written)' : ''}\n`,
+    );
   });
 });

@@ -48,7 +48,9 @@ async function main(): Promise<void> {
     events = await runTrigger(stripe, eventType);
   } catch (err) {
     if ((err as { type?: string }).type === 'StripeConnectionError') {
-      process.stderr.write(`No Stripe emulator answers on http://${host}:${port}. Start one with: npm run stripe:emulator -- --port ${port}\n`);
+      process.stderr.write(
+        `No Stripe emulator answers on http://${host}:${port}. Start one with: npm run stripe:emulator -- --port ${port}\n`,
+      );
       process.exit(1);
     }
     throw err;

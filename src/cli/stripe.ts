@@ -32,7 +32,8 @@ export async function explainStripeFailures<T>(env: BillingEnv, fn: () => Promis
     return await fn();
   } catch (err) {
     const failure = classifyStripeFailure(err, env.stripeEndpoint);
-    if (failure) throw new DomainError('PAYMENT_SERVICE_UNAVAILABLE', operatorMessage(failure, env.stripeEndpoint), { reason: failure.reason });
+    if (failure)
+      throw new DomainError('PAYMENT_SERVICE_UNAVAILABLE', operatorMessage(failure, env.stripeEndpoint), { reason: failure.reason });
     throw err;
   }
 }

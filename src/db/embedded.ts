@@ -41,7 +41,10 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     const orphan = orphanedPostmaster(dir);
     if (orphan !== undefined) {
       // A server or script that was killed could not stop it, and nothing else will: this process does.
-      log.warn({ port, pid: orphan }, 'taking over the embedded PostgreSQL left running by a process that was killed; it stops with this one');
+      log.warn(
+        { port, pid: orphan },
+        'taking over the embedded PostgreSQL left running by a process that was killed; it stops with this one',
+      );
       writeOwner(dir);
       return {
         url: embeddedUrl(port),

@@ -20,6 +20,8 @@ interface LoggingConnection {
  * of every request (authentication, limits, usage), it goes straight to a pooled connection of the same
  * pool with server-side parameters, skipping the query builder, and is logged like any ORM statement.
  */
+// A row's shape is the statement's; callers that read columns name T.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function query<T = Record<string, any>>(em: EntityManager, text: string, params: unknown[] = []): Promise<T[]> {
   if (!em.isInTransaction()) return direct<T>(em, text, params);
   const bindings: unknown[] = [];

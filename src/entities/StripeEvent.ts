@@ -9,7 +9,10 @@ export enum StripeEventStatus {
 
 /** The webhook inbox: every delivered event, keyed by Stripe's event id, stored before it is acknowledged. */
 @Entity({ tableName: 'stripe_event' })
-@Index({ name: 'stripe_event_unprocessed_idx', expression: `create index "stripe_event_unprocessed_idx" on "stripe_event" ("received_at") where "status" in ('pending', 'failed')` })
+@Index({
+  name: 'stripe_event_unprocessed_idx',
+  expression: `create index "stripe_event_unprocessed_idx" on "stripe_event" ("received_at") where "status" in ('pending', 'failed')`,
+})
 export class StripeEvent {
   @PrimaryKey({ type: 'text' })
   id!: string;

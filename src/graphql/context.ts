@@ -65,6 +65,12 @@ class RequestContext implements Context {
 }
 
 /** The context of one request; `root` is the ORM's root EntityManager (the request's fork is made from it). */
-export function buildContext(root: EntityManager, user: AuthUser | null, logger: Logger, authProblem?: string, billing?: BillingEnv): Context {
+export function buildContext(
+  root: EntityManager,
+  user: AuthUser | null,
+  logger: Logger,
+  authProblem?: string,
+  billing?: BillingEnv,
+): Context {
   return new RequestContext(root, user, logger, authProblem, billing);
 }

@@ -96,7 +96,9 @@ export function graphqlHttpHandler<C extends BaseContext>(apollo: ApolloServer<C
         return;
       }
       const status = known ? err.status : 500;
-      const error = known ? { message: err.message, extensions: { code: err.code } } : { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+      const error = known
+        ? { message: err.message, extensions: { code: err.code } }
+        : { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ errors: [error] }));
     }
   };

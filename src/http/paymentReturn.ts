@@ -52,7 +52,10 @@ export function paymentReturnRoutes(orm: Orm, env: (req: Request) => BillingEnv,
       res.redirect(303, payment.successUrl);
       return;
     }
-    const [title, message] = PAGES[payment.status as PaymentStatus] ?? ['Almost there', 'Your payment is being confirmed; it will appear in a moment.'];
+    const [title, message] = PAGES[payment.status as PaymentStatus] ?? [
+      'Almost there',
+      'Your payment is being confirmed; it will appear in a moment.',
+    ];
     sendPage(res, 200, title, message);
   });
 

@@ -36,7 +36,12 @@ export function subscriptionReturnRoutes(orm: Orm, env: (req: IncomingMessage) =
         return;
       }
       const active = sub && [SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING].includes(sub.status);
-      sendPage(res, 200, active ? 'Subscription active' : 'Payment received', active ? 'Thank you: your subscription is active.' : 'Thank you: your subscription will be active in a moment.');
+      sendPage(
+        res,
+        200,
+        active ? 'Subscription active' : 'Payment received',
+        active ? 'Thank you: your subscription is active.' : 'Thank you: your subscription will be active in a moment.',
+      );
     } catch (err) {
       logger.error({ err, subscription: req.params.id }, 'could not sync a completed Checkout Session');
       sendPage(res, 502, 'Almost there', 'Your payment is being confirmed; your subscription will appear shortly.');

@@ -36,7 +36,14 @@ export function webhookRoutes(orm: Orm, secret: string | undefined, env: (req: e
       res.status(400).json({ error: 'invalid signature' });
       return;
     }
-    if (!event || typeof event !== 'object' || event.object !== 'event' || typeof event.id !== 'string' || typeof event.type !== 'string' || !event.data?.object) {
+    if (
+      !event ||
+      typeof event !== 'object' ||
+      event.object !== 'event' ||
+      typeof event.id !== 'string' ||
+      typeof event.type !== 'string' ||
+      !event.data?.object
+    ) {
       res.status(400).json({ error: 'the body is not a Stripe event' });
       return;
     }

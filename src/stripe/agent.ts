@@ -69,7 +69,10 @@ export async function createStripeAgent(route: StripeRoute, options: AgentOption
   const { timeoutMs } = options;
 
   class TunnelAgent extends HttpsProxyAgent<string> {
-    override async connect(req: http.ClientRequest, opts: Parameters<InstanceType<typeof HttpsProxyAgent<string>>['connect']>[1]): Promise<net.Socket> {
+    override async connect(
+      req: http.ClientRequest,
+      opts: Parameters<InstanceType<typeof HttpsProxyAgent<string>>['connect']>[1],
+    ): Promise<net.Socket> {
       let answer: { statusCode: number; statusText: string } | undefined;
       req.once('proxyConnect', (res: { statusCode: number; statusText: string }) => {
         answer = res;
@@ -99,7 +102,10 @@ export async function createStripeAgent(route: StripeRoute, options: AgentOption
         socket = await Promise.race([connecting, timeout]);
       } catch (err) {
         // A tunnel that comes up after we gave up is closed at once.
-        connecting.then((late) => late.destroy(), () => undefined);
+        connecting.then(
+          (late) => late.destroy(),
+          () => undefined,
+        );
         if (err instanceof ProxyTimeoutError || answer) throw err;
         throw new ProxyConnectError(proxy, err);
       } finally {
@@ -119,6 +125,7 @@ export async function createStripeAgent(route: StripeRoute, options: AgentOption
   const password = decodeURIComponent(bare.password);
   bare.username = '';
   bare.password = '';
-  const headers = user || password ? { 'Proxy-Authorization': `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } : undefined;
+  const headers =
+    user || password ? { 'Proxy-Authorization': `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } : undefined;
   return new TunnelAgent(bare.href, { keepAlive: true, ...(headers ? { headers } : {}), ...(ca ? { ca } : {}) });
 }

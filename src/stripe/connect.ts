@@ -104,7 +104,8 @@ export async function connectStripe(config: Config, logger: Logger, webhookUrl: 
     host: '127.0.0.1',
     dataFile: config.stripe.emulatorDataFile,
     // Requests at debug level; failures (deliveries, saving its state) as warnings.
-    logger: (msg, fields) => (msg === 'request' ? elog.debug(fields, msg) : /fail|error|could not/.test(msg) ? elog.warn(fields, msg) : elog.info(fields, msg)),
+    logger: (msg, fields) =>
+      msg === 'request' ? elog.debug(fields, msg) : /fail|error|could not/.test(msg) ? elog.warn(fields, msg) : elog.info(fields, msg),
   });
   let api: StripeApi | undefined;
   try {

@@ -45,7 +45,8 @@ const UNKNOWN_ENDPOINT: StripeEndpoint = { host: 'Stripe', hostname: 'Stripe', a
 
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA']);
 const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
-const TLS_CODE = /^(CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_TLS_|ERR_SSL_|ERR_OSSL_|EPROTO$)/;
+const TLS_CODE =
+  /^(CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH|ERR_TLS_|ERR_SSL_|ERR_OSSL_|EPROTO$)/;
 /** The SDK's own request timeout error carries this code (stripe's HttpClient.TIMEOUT_ERROR_CODE). */
 const HTTP_TIMEOUT_CODE = 'ETIMEDOUT';
 export const GENERIC_UNAVAILABLE = 'The payment service is unavailable. Try again later.';
@@ -75,7 +76,13 @@ export function classifyStripeFailure(err: unknown, endpoint: StripeEndpoint = U
     };
   }
   if (err instanceof Stripe.errors.StripeRateLimitError) {
-    return { reason: 'rate_limited', problem: `Stripe is limiting the request rate (HTTP 429), ${endpoint.route}`, fix: 'try again shortly', operatorOnly: false, httpStatus: 429 };
+    return {
+      reason: 'rate_limited',
+      problem: `Stripe is limiting the request rate (HTTP 429), ${endpoint.route}`,
+      fix: 'try again shortly',
+      operatorOnly: false,
+      httpStatus: 429,
+    };
   }
   const status = err.statusCode ?? 0;
   if (err instanceof Stripe.errors.StripeAPIError || status >= 500) {
@@ -102,15 +109,26 @@ export function classifyStripeFailure(err: unknown, endpoint: StripeEndpoint = U
 function classifyConnection(err: Stripe.errors.StripeConnectionError, endpoint: StripeEndpoint): StripeFailure {
   const cause = (err as { detail?: unknown }).detail as NetError | undefined;
   const { proxy, hostname, address, route } = endpoint;
-  const bypass = endpoint.proxySource === 'STRIPE_PROXY' ? 'set STRIPE_PROXY=none or to another proxy' : `add ${hostname} to NO_PROXY, or set STRIPE_PROXY=none`;
-  const fail = (reason: FailureReason, problem: string, fix: string, extra: Partial<StripeFailure> = {}): StripeFailure => ({ reason, problem, fix, operatorOnly: false, ...extra });
+  const bypass =
+    endpoint.proxySource === 'STRIPE_PROXY'
+      ? 'set STRIPE_PROXY=none or to another proxy'
+      : `add ${hostname} to NO_PROXY, or set STRIPE_PROXY=none`;
+  const fail = (reason: FailureReason, problem: string, fix: string, extra: Partial<StripeFailure> = {}): StripeFailure => ({
+    reason,
+    problem,
+    fix,
+    operatorOnly: false,
+    ...extra,
+  });
 
   if (cause instanceof ProxyTunnelError) {
     const status = cause.status;
     if (status === 407) {
       return fail(
         'proxy_auth',
-        endpoint.proxyHasCredentials ? `the proxy ${cause.proxy} did not accept its credentials (HTTP 407)` : `the proxy ${cause.proxy} requires authentication (HTTP 407)`,
+        endpoint.proxyHasCredentials
+          ? `the proxy ${cause.proxy} did not accept its credentials (HTTP 407)`
+          : `the proxy ${cause.proxy} requires authentication (HTTP 407)`,
         `put the proxy's user name and password in ${endpoint.proxySource ?? 'the proxy URL'} (http://user:password@host:port)`,
         { proxyStatus: status },
       );
@@ -123,18 +141,28 @@ function classifyConnection(err: Stripe.errors.StripeConnectionError, endpoint: 
         { proxyStatus: status },
       );
     }
-    return fail('proxy_refused', `the proxy ${cause.proxy} refused to tunnel to ${cause.target} (HTTP ${status})`, `${bypass}, or allow the host in the proxy`, {
-      proxyStatus: status,
-    });
+    return fail(
+      'proxy_refused',
+      `the proxy ${cause.proxy} refused to tunnel to ${cause.target} (HTTP ${status})`,
+      `${bypass}, or allow the host in the proxy`,
+      {
+        proxyStatus: status,
+      },
+    );
   }
   if (cause instanceof ProxyTimeoutError) {
-    return fail('timeout', cause.message, `check that ${endpoint.proxySource ?? 'the proxy setting'} names a working proxy, or raise STRIPE_TIMEOUT_MS`);
+    return fail(
+      'timeout',
+      cause.message,
+      `check that ${endpoint.proxySource ?? 'the proxy setting'} names a working proxy, or raise STRIPE_TIMEOUT_MS`,
+    );
   }
   if (cause instanceof ProxyConnectError) {
     const inner = cause.cause as NetError | undefined;
     const code = inner?.code;
     const fix = `check that ${endpoint.proxySource ?? 'the proxy setting'} names a running proxy, or set STRIPE_PROXY=none to connect directly`;
-    if (code && DNS_CODES.has(code)) return fail('proxy_unreachable', `the proxy host name ${new URL(cause.proxy).hostname} could not be resolved (${code})`, fix);
+    if (code && DNS_CODES.has(code))
+      return fail('proxy_unreachable', `the proxy host name ${new URL(cause.proxy).hostname} could not be resolved (${code})`, fix);
     if (code === 'ECONNREFUSED') return fail('proxy_unreachable', `the proxy ${cause.proxy} refused the connection (ECONNREFUSED)`, fix);
     if (/ended before receiving CONNECT response/i.test(inner?.message ?? '')) {
       return fail('proxy_unreachable', `the proxy ${cause.proxy} closed the connection without answering the CONNECT request`, fix);
@@ -149,16 +177,24 @@ function classifyConnection(err: Stripe.errors.StripeConnectionError, endpoint: 
     : !proxy && isLoopback(hostname)
       ? `check that the Stripe API at ${address} (STRIPE_API_BASE, or the local emulator) is running`
       : proxy
-      ? `check the network path from the proxy to ${hostname}, or ${bypass}`
-      : `check this machine's network and firewall; if it reaches the internet only through a proxy, set HTTPS_PROXY${
-          /NO_PROXY/i.test(route) ? ` and take ${hostname} out of NO_PROXY` : ''
-        }, or STRIPE_PROXY`;
+        ? `check the network path from the proxy to ${hostname}, or ${bypass}`
+        : `check this machine's network and firewall; if it reaches the internet only through a proxy, set HTTPS_PROXY${
+            /NO_PROXY/i.test(route) ? ` and take ${hostname} out of NO_PROXY` : ''
+          }, or STRIPE_PROXY`;
   if (code === HTTP_TIMEOUT_CODE && /timeout/i.test(err.message)) {
     const ms = /\((\d+)ms\)/.exec(err.message)?.[1] ?? endpoint.timeoutMs;
-    return fail('timeout', `no answer from ${address} within ${ms} ms, ${via}`, `check the network path to ${hostname}, or raise STRIPE_TIMEOUT_MS`);
+    return fail(
+      'timeout',
+      `no answer from ${address} within ${ms} ms, ${via}`,
+      `check the network path to ${hostname}, or raise STRIPE_TIMEOUT_MS`,
+    );
   }
   if (code && TIMEOUT_CODES.has(code)) {
-    return fail('timeout', `the connection to ${address} timed out (${code}), ${via}`, `check the network path to ${hostname}, or raise STRIPE_TIMEOUT_MS`);
+    return fail(
+      'timeout',
+      `the connection to ${address} timed out (${code}), ${via}`,
+      `check the network path to ${hostname}, or raise STRIPE_TIMEOUT_MS`,
+    );
   }
   if (code && DNS_CODES.has(code)) {
     return fail('dns', `the host name ${hostname} could not be resolved (${code}), connecting ${route}`, networkFix);

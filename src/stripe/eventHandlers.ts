@@ -42,7 +42,12 @@ export function handledTypes(): string[] {
  * reader can never write an older state over a newer one. `customerId` (from the event) finds the user
  * before our row exists.
  */
-export async function syncSubscriptionById(em: EntityManager, env: BillingEnv, subscriptionId: string, customerId?: string | null): Promise<string> {
+export async function syncSubscriptionById(
+  em: EntityManager,
+  env: BillingEnv,
+  subscriptionId: string,
+  customerId?: string | null,
+): Promise<string> {
   const retrieve = () => callStripe(() => env.stripe.subscriptions.retrieve(subscriptionId), env);
   let userId = await userOfStripeSubscription(em, subscriptionId, customerId);
   let s: Stripe.Subscription | undefined;
@@ -62,7 +67,8 @@ export async function syncSubscriptionById(em: EntityManager, env: BillingEnv, s
   }
   if (result === 'unknown-customer') return `subscription ${s!.id} of unknown customer ${stripeId(s!.customer)} recorded, not applied`;
   if (result === 'unknown-price') return `subscription ${s!.id} for a price outside the catalog recorded, not applied`;
-  if (result === 'abandoned') return `subscription ${s!.id} is a subscribe attempt that ended without being kept (${s!.status} in Stripe): recorded, not applied`;
+  if (result === 'abandoned')
+    return `subscription ${s!.id} is a subscribe attempt that ended without being kept (${s!.status} in Stripe): recorded, not applied`;
   return `${result} subscription ${subscription!.id} from ${s!.id}: ${s!.status}`;
 }
 

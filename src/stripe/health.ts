@@ -58,7 +58,12 @@ export function stripeReadiness(client: Stripe, endpoint: StripeEndpoint, logger
       value = { status: 'ok', ...base };
       if (last && last.value.status !== 'ok') logger.info({ stripeHost: endpoint.host }, 'Stripe is reachable again');
     } else if (!probe.failure) {
-      value = { status: 'unavailable', ...base, reason: 'stripe_error', message: `The payment service at ${endpoint.host} gave an unexpected answer.` };
+      value = {
+        status: 'unavailable',
+        ...base,
+        reason: 'stripe_error',
+        message: `The payment service at ${endpoint.host} gave an unexpected answer.`,
+      };
       logger.error({ err: probe.error, stripeHost: endpoint.host }, 'unexpected answer to the Stripe readiness check');
     } else {
       const { failure } = probe;
@@ -69,7 +74,10 @@ export function stripeReadiness(client: Stripe, endpoint: StripeEndpoint, logger
         message: clientMessage(failure, endpoint),
       };
       if (!last || last.value.status === 'ok' || last.value.reason !== value.reason) {
-        logger[failure.operatorOnly ? 'error' : 'warn']({ reason: failure.reason, stripeHost: endpoint.host }, operatorMessage(failure, endpoint));
+        logger[failure.operatorOnly ? 'error' : 'warn'](
+          { reason: failure.reason, stripeHost: endpoint.host },
+          operatorMessage(failure, endpoint),
+        );
       }
     }
     last = { value, at: Date.now() };

@@ -3,7 +3,6 @@ import type Stripe from 'stripe';
 import type { BillingEnv } from '../billing/env';
 import { query } from '../db/sql';
 import { StripeEventStatus } from '../entities';
-import type { Logger } from '../logger';
 import { IDEMPOTENCY_PREFIX } from './client';
 import { handlerFor } from './eventHandlers';
 // Registers the payment event handlers alongside the subscription ones.
@@ -16,9 +15,7 @@ import './paymentEvents';
  * object from Stripe, so order and age of deliveries do not matter.
  */
 
-export type ReceiveResult =
-  | { status: 'processed' | 'ignored' | 'duplicate'; outcome?: string }
-  | { status: 'failed'; error: string };
+export type ReceiveResult = { status: 'processed' | 'ignored' | 'duplicate'; outcome?: string } | { status: 'failed'; error: string };
 
 /** Stores the event (idempotently). Returns false when it was already stored. */
 export async function storeEvent(em: EntityManager, event: Stripe.Event): Promise<boolean> {
@@ -38,7 +35,12 @@ export async function storeEvent(em: EntityManager, event: Stripe.Event): Promis
  * Processes a stored event once. `force` re-runs an event that was already processed (replay).
  * A handler failure rolls its writes back, records the error and attempt, and is rethrown.
  */
-export async function processEvent(em: EntityManager, env: BillingEnv, eventId: string, options: { force?: boolean } = {}): Promise<ReceiveResult> {
+export async function processEvent(
+  em: EntityManager,
+  env: BillingEnv,
+  eventId: string,
+  options: { force?: boolean } = {},
+): Promise<ReceiveResult> {
   const log = env.logger.child({ stripeEvent: eventId });
   try {
     return await em.transactional(async (tx) => {
@@ -54,27 +56,30 @@ export async function processEvent(em: EntityManager, env: BillingEnv, eventId: 
       const event = row.payload;
       const handler = handlerFor(event.type);
       if (!handler) {
-        await query(tx, `update stripe_event set status = 'ignored', attempts = attempts + 1, processed_at = now(), outcome = $2, last_error = null where id = $1`, [
-          eventId,
-          `no handler for ${event.type}`,
-        ]);
+        await query(
+          tx,
+          `update stripe_event set status = 'ignored', attempts = attempts + 1, processed_at = now(), outcome = $2, last_error = null where id = $1`,
+          [eventId, `no handler for ${event.type}`],
+        );
         log.debug({ type: event.type }, 'ignored a Stripe event type Tollgate does not handle');
         return { status: 'ignored' as const };
       }
       const outcome = await handler(tx, env, event);
       await tx.flush();
-      await query(tx, `update stripe_event set status = 'processed', attempts = attempts + 1, processed_at = now(), outcome = $2, last_error = null where id = $1`, [
-        eventId,
-        outcome,
-      ]);
+      await query(
+        tx,
+        `update stripe_event set status = 'processed', attempts = attempts + 1, processed_at = now(), outcome = $2, last_error = null where id = $1`,
+        [eventId, outcome],
+      );
       log.info({ type: event.type, origin: row.own_request ? 'tollgate' : 'external', outcome }, 'Stripe event applied');
       return { status: 'processed' as const, outcome };
     });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    await query(em, `update stripe_event set status = 'failed', attempts = attempts + 1, last_error = $2 where id = $1`, [eventId, message.slice(0, 2000)]).catch(
-      (e) => log.error({ err: e }, 'could not record the failure of a Stripe event'),
-    );
+    await query(em, `update stripe_event set status = 'failed', attempts = attempts + 1, last_error = $2 where id = $1`, [
+      eventId,
+      message.slice(0, 2000),
+    ]).catch((e) => log.error({ err: e }, 'could not record the failure of a Stripe event'));
     log.error({ err }, 'Stripe event failed; Stripe will deliver it again');
     return { status: 'failed', error: message };
   }

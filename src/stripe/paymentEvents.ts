@@ -14,7 +14,10 @@ import { registerCheckoutHandler, registerHandler, type EventHandler } from './e
 const source = (event: Stripe.Event) => `webhook ${event.type} ${event.id}`;
 
 /** The PaymentIntent a charge, refund or dispute belongs to (asking Stripe for the charge when the object does not say). */
-async function intentOf(env: BillingEnv, object: { payment_intent?: string | Stripe.PaymentIntent | null; charge?: string | Stripe.Charge | null }): Promise<string | null> {
+async function intentOf(
+  env: BillingEnv,
+  object: { payment_intent?: string | Stripe.PaymentIntent | null; charge?: string | Stripe.Charge | null },
+): Promise<string | null> {
   const direct = stripeId(object.payment_intent);
   if (direct) return direct;
   const chargeId = stripeId(object.charge);
@@ -48,5 +51,7 @@ registerHandler(
 registerCheckoutHandler('payment', async (em, env, event) => {
   const session = event.data.object as Stripe.Checkout.Session;
   const payment = await syncPaymentCheckout(em, env, session.id, source(event));
-  return payment ? `payment ${payment.id} synced from checkout ${session.id}: ${payment.status}` : `checkout ${session.id} is not one of ours`;
+  return payment
+    ? `payment ${payment.id} synced from checkout ${session.id}: ${payment.status}`
+    : `checkout ${session.id} is not one of ours`;
 });

@@ -37,7 +37,12 @@ registerReconciler('subscriptions', async (em, env, user, pageSize) => {
     await upsertFromStripe(em, s, env.logger);
   }
   // Checkout subscriptions that never got a Stripe subscription: one whose session expired unpaid has ended.
-  const waiting = await em.find(Subscription, { user, stripeSubscriptionId: null, stripeCheckoutSessionId: { $ne: null }, status: SubscriptionStatus.INCOMPLETE });
+  const waiting = await em.find(Subscription, {
+    user,
+    stripeSubscriptionId: null,
+    stripeCheckoutSessionId: { $ne: null },
+    status: SubscriptionStatus.INCOMPLETE,
+  });
   for (const sub of waiting) {
     const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(sub.stripeCheckoutSessionId!), env);
     applyExpiredCheckout(sub, session);
@@ -66,7 +71,14 @@ function pendingDiffs(em: EntityManager): ObjectDiff[] {
       .map((field) => ({ field, from: show(original[field]), to: show((cs.payload as Record<string, unknown>)[field]) }))
       .filter((c) => JSON.stringify(c.from) !== JSON.stringify(c.to));
     if (changes.length === 0) return [];
-    return [{ entity, id: String((cs.entity as { id?: string }).id ?? ''), kind: cs.type === 'create' ? ('create' as const) : ('update' as const), changes }];
+    return [
+      {
+        entity,
+        id: String((cs.entity as { id?: string }).id ?? ''),
+        kind: cs.type === 'create' ? ('create' as const) : ('update' as const),
+        changes,
+      },
+    ];
   });
 }
 
@@ -90,7 +102,9 @@ export async function reconcileAll(
   let done = 0;
   let after: string | undefined;
   for (;;) {
-    const page = await em.fork().find(User, after ? { ...known, id: { $gt: after } } : known, { orderBy: { id: 'asc' }, limit: pageSize, fields: ['id'] });
+    const page = await em
+      .fork()
+      .find(User, after ? { ...known, id: { $gt: after } } : known, { orderBy: { id: 'asc' }, limit: pageSize, fields: ['id'] });
     if (page.length === 0) break;
     for (const { id } of page) {
       const fork = em.fork() as EntityManager;

@@ -46,7 +46,8 @@ export function resolveStripeRoute(target: ApiTarget, proxies: ProxyConfig): Str
   const host = normaliseHost(target.host);
   const { stripeProxy, noProxy } = proxies;
   if (stripeProxy?.value === 'none') return { target, reason: 'STRIPE_PROXY=none' };
-  if (stripeProxy) return { target, proxy: { url: new URL(stripeProxy.value), source: stripeProxy.name }, reason: `${stripeProxy.name} is set` };
+  if (stripeProxy)
+    return { target, proxy: { url: new URL(stripeProxy.value), source: stripeProxy.name }, reason: `${stripeProxy.name} is set` };
   if (isLoopback(host)) return { target, reason: `${host} is a loopback address; only STRIPE_PROXY sends it through a proxy` };
   const entry = noProxy ? noProxyMatch(noProxy.value, host, target.port) : undefined;
   if (entry !== undefined) return { target, reason: `${host} matches ${noProxy!.name} entry ${entry}` };
@@ -54,7 +55,10 @@ export function resolveStripeRoute(target: ApiTarget, proxies: ProxyConfig): Str
   if (standard) return { target, proxy: { url: new URL(standard.value), source: standard.name }, reason: `${standard.name} is set` };
   const other = target.protocol === 'https' ? proxies.httpProxy : proxies.httpsProxy;
   if (other) {
-    return { target, reason: `no proxy is configured for ${target.protocol}:// (${other.name} applies to ${target.protocol === 'https' ? 'http' : 'https'}:// only)` };
+    return {
+      target,
+      reason: `no proxy is configured for ${target.protocol}:// (${other.name} applies to ${target.protocol === 'https' ? 'http' : 'https'}:// only)`,
+    };
   }
   return { target, reason: 'no proxy is configured' };
 }
@@ -116,7 +120,11 @@ export function stripeEndpoint(route: StripeRoute, timeoutMs: number, localEmula
 }
 
 function normaliseHost(host: string): string {
-  return host.trim().toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  return host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
 }
 
 function splitPort(entry: string): { pattern: string; port?: number } {

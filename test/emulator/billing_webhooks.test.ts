@@ -44,8 +44,16 @@ test('the subscription lifecycle and Checkout reach a webhook endpoint, signed a
   const clock = await t.stripe.testHelpers.testClocks.create({ frozen_time: start });
   const customer = await t.stripe.customers.create({ email: 'hooks@example.com', test_clock: clock.id });
   const visa = await t.stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id });
-  const price = await t.stripe.prices.create({ currency: 'eur', unit_amount: 900, recurring: { interval: 'week' }, product_data: { name: 'Weekly' } });
-  const sub = await t.stripe.subscriptions.create({ customer: customer.id, items: [{ price: price.id }], default_payment_method: visa.id }, { idempotencyKey: 'hooks-subscribe' });
+  const price = await t.stripe.prices.create({
+    currency: 'eur',
+    unit_amount: 900,
+    recurring: { interval: 'week' },
+    product_data: { name: 'Weekly' },
+  });
+  const sub = await t.stripe.subscriptions.create(
+    { customer: customer.id, items: [{ price: price.id }], default_payment_method: visa.id },
+    { idempotencyKey: 'hooks-subscribe' },
+  );
 
   // a renewal that fails, then the subscription is canceled
   const failing = await t.stripe.paymentMethods.attach('pm_card_chargeCustomerFail', { customer: customer.id });
@@ -54,9 +62,18 @@ test('the subscription lifecycle and Checkout reach a webhook endpoint, signed a
   await t.stripe.subscriptions.cancel(sub.id);
 
   // Checkout: one completed, one expired
-  const session = await t.stripe.checkout.sessions.create({ mode: 'subscription', customer_email: 'checkout@example.com', line_items: [{ price: price.id, quantity: 1 }], success_url: 'https://example.com/ok' });
+  const session = await t.stripe.checkout.sessions.create({
+    mode: 'subscription',
+    customer_email: 'checkout@example.com',
+    line_items: [{ price: price.id, quantity: 1 }],
+    success_url: 'https://example.com/ok',
+  });
   await t.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${session.id}/complete`, {});
-  const abandoned = await t.stripe.checkout.sessions.create({ mode: 'subscription', line_items: [{ price: price.id, quantity: 1 }], success_url: 'https://example.com/ok' });
+  const abandoned = await t.stripe.checkout.sessions.create({
+    mode: 'subscription',
+    line_items: [{ price: price.id, quantity: 1 }],
+    success_url: 'https://example.com/ok',
+  });
   await t.stripe.checkout.sessions.expire(abandoned.id);
 
   await t.em.idle(10_000);
@@ -72,7 +89,9 @@ test('the subscription lifecycle and Checkout reach a webhook endpoint, signed a
   expect(created.created).toBe(start);
   expect(created.data.object).toMatchObject({ status: 'active', customer: customer.id, test_clock: clock.id });
 
-  const pastDue = byType('customer.subscription.updated').find((e) => (e.data.object as Stripe.Subscription).status === 'past_due') as Stripe.Event;
+  const pastDue = byType('customer.subscription.updated').find(
+    (e) => (e.data.object as Stripe.Subscription).status === 'past_due',
+  ) as Stripe.Event;
   expect(pastDue.data.previous_attributes).toMatchObject({ status: 'active' });
   expect(pastDue.created).toBe(start + 7 * 86400);
 
@@ -81,7 +100,9 @@ test('the subscription lifecycle and Checkout reach a webhook endpoint, signed a
   expect(failed.parent?.subscription_details?.subscription).toBe(sub.id);
 
   const paid = byType('invoice.paid').map((e) => e.data.object as Stripe.Invoice);
-  expect(paid.some((i) => i.parent?.subscription_details?.subscription === sub.id && i.billing_reason === 'subscription_create')).toBe(true);
+  expect(paid.some((i) => i.parent?.subscription_details?.subscription === sub.id && i.billing_reason === 'subscription_create')).toBe(
+    true,
+  );
 
   expect(byType('customer.subscription.deleted').map((e) => (e.data.object as Stripe.Subscription).id)).toContain(sub.id);
   const completed = byType('checkout.session.completed')[0]?.data.object as Stripe.Checkout.Session;
@@ -101,7 +122,15 @@ test('npm run stripe:trigger fires the billing events on a running emulator', as
   const sessions = await run(process.execPath, [TRIGGER, 'checkout.session.completed', '--port', String(t.em.port)]);
   expect(sessions.stdout).toMatch(/evt_\w+ {2}checkout\.session\.completed/);
   const list = await run(process.execPath, [TRIGGER, '--list']);
-  for (const name of ['customer.subscription.created', 'customer.subscription.updated', 'customer.subscription.deleted', 'invoice.paid', 'invoice.payment_failed', 'checkout.session.completed', 'checkout.session.expired']) {
+  for (const name of [
+    'customer.subscription.created',
+    'customer.subscription.updated',
+    'customer.subscription.deleted',
+    'invoice.paid',
+    'invoice.payment_failed',
+    'checkout.session.completed',
+    'checkout.session.expired',
+  ]) {
     expect(list.stdout).toContain(name);
   }
 });

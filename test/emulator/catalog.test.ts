@@ -18,7 +18,14 @@ describe('customers', () => {
       metadata: { plan: 'free', team: 'a' },
       address: { line1: '1 Main St', city: 'Springfield', country: 'US' },
     });
-    expect(c).toMatchObject({ object: 'customer', email: 'ada@example.com', name: 'Ada', metadata: { plan: 'free', team: 'a' }, balance: 0, default_source: null });
+    expect(c).toMatchObject({
+      object: 'customer',
+      email: 'ada@example.com',
+      name: 'Ada',
+      metadata: { plan: 'free', team: 'a' },
+      balance: 0,
+      default_source: null,
+    });
     expect(c.address?.city).toBe('Springfield');
     expect(c.invoice_settings.default_payment_method).toBeNull();
     expect(await t.stripe.customers.retrieve(c.id)).toEqual(c);
@@ -84,22 +91,32 @@ describe('customers', () => {
   });
 
   test('default payment method: magic id at creation, attached methods only, cleared on detach', async () => {
-    const c = await t.stripe.customers.create({ payment_method: 'pm_card_visa', invoice_settings: { default_payment_method: 'pm_card_visa' } });
+    const c = await t.stripe.customers.create({
+      payment_method: 'pm_card_visa',
+      invoice_settings: { default_payment_method: 'pm_card_visa' },
+    });
     const pmId = c.invoice_settings.default_payment_method as string;
     expect(pmId).toMatch(/^pm_/);
     expect(pmId).not.toBe('pm_card_visa');
     expect((await t.stripe.paymentMethods.retrieve(pmId)).customer).toBe(c.id);
 
-    const loose = await t.stripe.paymentMethods.create({ type: 'card', card: { number: '4242424242424242', exp_month: 12, exp_year: 2040 } });
-    const err = await rejection<Stripe.errors.StripeError>(() => t.stripe.customers.update(c.id, { invoice_settings: { default_payment_method: loose.id } }));
+    const loose = await t.stripe.paymentMethods.create({
+      type: 'card',
+      card: { number: '4242424242424242', exp_month: 12, exp_year: 2040 },
+    });
+    const err = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.customers.update(c.id, { invoice_settings: { default_payment_method: loose.id } }),
+    );
     expect(err.param).toBe('invoice_settings[default_payment_method]');
-    expect(err.message).toBe(`The customer does not have a payment method with the ID ${loose.id}. The payment method must be attached to the customer.`);
+    expect(err.message).toBe(
+      `The customer does not have a payment method with the ID ${loose.id}. The payment method must be attached to the customer.`,
+    );
 
     await t.stripe.paymentMethods.attach(loose.id, { customer: c.id });
     const switched = await t.stripe.customers.update(c.id, { invoice_settings: { default_payment_method: loose.id } });
     expect(switched.invoice_settings.default_payment_method).toBe(loose.id);
     await t.stripe.paymentMethods.detach(loose.id);
-    expect((await t.stripe.customers.retrieve(c.id) as Stripe.Customer).invoice_settings.default_payment_method).toBeNull();
+    expect(((await t.stripe.customers.retrieve(c.id)) as Stripe.Customer).invoice_settings.default_payment_method).toBeNull();
 
     const methods = await t.stripe.customers.listPaymentMethods(c.id);
     expect(methods.data.map((m) => m.id)).toEqual([pmId]);
@@ -107,7 +124,9 @@ describe('customers', () => {
 
   test('a customer is not created when its payment method is refused', async () => {
     const before = (await t.stripe.customers.list({ limit: 100 })).data.length;
-    const err = await rejection<Stripe.errors.StripeError>(() => t.stripe.customers.create({ email: 'declined@example.com', payment_method: 'pm_card_chargeDeclined' }));
+    const err = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.customers.create({ email: 'declined@example.com', payment_method: 'pm_card_chargeDeclined' }),
+    );
     expect(err.statusCode).toBe(402);
     expect(err.code).toBe('card_declined');
     expect((await t.stripe.customers.list({ limit: 100 })).data.length).toBe(before);
@@ -117,7 +136,15 @@ describe('customers', () => {
 describe('products', () => {
   test('create, retrieve, update, list by active, custom ids, delete rules', async () => {
     const p = await t.stripe.products.create({ name: 'Premium', description: 'All the minutes', metadata: { tier: 'top' } });
-    expect(p).toMatchObject({ object: 'product', name: 'Premium', active: true, description: 'All the minutes', metadata: { tier: 'top' }, default_price: null, type: 'service' });
+    expect(p).toMatchObject({
+      object: 'product',
+      name: 'Premium',
+      active: true,
+      description: 'All the minutes',
+      metadata: { tier: 'top' },
+      default_price: null,
+      type: 'service',
+    });
     expect(p.id).toMatch(/^prod_/);
     const archived = await t.stripe.products.update(p.id, { active: false, name: 'Premium (old)' });
     expect(archived.active).toBe(false);
@@ -140,7 +167,10 @@ describe('products', () => {
   });
 
   test('default_price_data creates the default price', async () => {
-    const p = await t.stripe.products.create({ name: 'With default', default_price_data: { currency: 'eur', unit_amount: 990, recurring: { interval: 'month' } } });
+    const p = await t.stripe.products.create({
+      name: 'With default',
+      default_price_data: { currency: 'eur', unit_amount: 990, recurring: { interval: 'month' } },
+    });
     const price = await t.stripe.prices.retrieve(p.default_price as string);
     expect(price).toMatchObject({ product: p.id, currency: 'eur', unit_amount: 990, type: 'recurring' });
     expect(price.recurring?.interval).toBe('month');
@@ -151,28 +181,52 @@ describe('prices', () => {
   test('one-time and recurring prices, with product or product_data', async () => {
     const product = await t.stripe.products.create({ name: 'Plan' });
     const once = await t.stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 1000, nickname: 'once' });
-    expect(once).toMatchObject({ object: 'price', type: 'one_time', recurring: null, unit_amount: 1000, currency: 'usd', active: true, billing_scheme: 'per_unit', lookup_key: null });
+    expect(once).toMatchObject({
+      object: 'price',
+      type: 'one_time',
+      recurring: null,
+      unit_amount: 1000,
+      currency: 'usd',
+      active: true,
+      billing_scheme: 'per_unit',
+      lookup_key: null,
+    });
     expect(once.unit_amount_decimal?.toString()).toBe('1000');
 
     for (const interval of ['day', 'week', 'month', 'year'] as const) {
-      const r = await t.stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 200, recurring: { interval, interval_count: 2 } });
+      const r = await t.stripe.prices.create({
+        product: product.id,
+        currency: 'usd',
+        unit_amount: 200,
+        recurring: { interval, interval_count: 2 },
+      });
       expect(r.type).toBe('recurring');
       expect(r.recurring).toEqual({ interval, interval_count: 2, meter: null, trial_period_days: null, usage_type: 'licensed' });
     }
-    const inline = await t.stripe.prices.create({ currency: 'usd', unit_amount: 500, product_data: { name: 'Inline product', metadata: { k: 'v' } } });
+    const inline = await t.stripe.prices.create({
+      currency: 'usd',
+      unit_amount: 500,
+      product_data: { name: 'Inline product', metadata: { k: 'v' } },
+    });
     const inlineProduct = await t.stripe.products.retrieve(inline.product as string);
     expect(inlineProduct).toMatchObject({ name: 'Inline product', metadata: { k: 'v' } });
     const jpy = await t.stripe.prices.create({ product: product.id, currency: 'JPY', unit_amount: 500 });
     expect(jpy.currency).toBe('jpy');
 
-    const tooLong = await rejection<Stripe.errors.StripeError>(() => t.stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 1, recurring: { interval: 'year', interval_count: 4 } }));
+    const tooLong = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 1, recurring: { interval: 'year', interval_count: 4 } }),
+    );
     expect(tooLong.param).toBe('recurring[interval_count]');
     const noProduct = await rejection<Stripe.errors.StripeError>(() => t.stripe.prices.create({ currency: 'usd', unit_amount: 1 }));
     expect(noProduct.param).toBe('product');
-    const badCurrency = await rejection<Stripe.errors.StripeError>(() => t.stripe.prices.create({ product: product.id, currency: 'xyz', unit_amount: 1 }));
+    const badCurrency = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.prices.create({ product: product.id, currency: 'xyz', unit_amount: 1 }),
+    );
     expect(badCurrency.param).toBe('currency');
     expect(badCurrency.message).toMatch(/^Invalid currency: xyz\. Stripe currently supports these currencies: usd, /);
-    const missingProduct = await rejection<Stripe.errors.StripeError>(() => t.stripe.prices.create({ product: 'prod_nope', currency: 'usd', unit_amount: 1 }));
+    const missingProduct = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.prices.create({ product: 'prod_nope', currency: 'usd', unit_amount: 1 }),
+    );
     expect(missingProduct.message).toBe("No such product: 'prod_nope'");
     expect(missingProduct.param).toBe('product');
   });
@@ -181,13 +235,21 @@ describe('prices', () => {
     const product = await t.stripe.products.create({ name: 'Lookup' });
     const v1 = await t.stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 500, lookup_key: 'day_pass' });
     expect(v1.lookup_key).toBe('day_pass');
-    const clash = await rejection<Stripe.errors.StripeError>(() => t.stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 600, lookup_key: 'day_pass' }));
+    const clash = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 600, lookup_key: 'day_pass' }),
+    );
     expect(clash.statusCode).toBe(400);
     expect(clash.param).toBe('lookup_key');
     expect(clash.message).toBe(`A price (\`${v1.id}\`) already uses that lookup key.`);
 
     const since = await latestEventId(t.stripe);
-    const v2 = await t.stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 600, lookup_key: 'day_pass', transfer_lookup_key: true });
+    const v2 = await t.stripe.prices.create({
+      product: product.id,
+      currency: 'usd',
+      unit_amount: 600,
+      lookup_key: 'day_pass',
+      transfer_lookup_key: true,
+    });
     expect(v2.lookup_key).toBe('day_pass');
     expect((await t.stripe.prices.retrieve(v1.id)).lookup_key).toBeNull();
     expect(await eventTypes(t.stripe, since)).toEqual(['price.updated', 'price.created']);
@@ -195,14 +257,24 @@ describe('prices', () => {
     const byKey = await t.stripe.prices.list({ lookup_keys: ['day_pass', 'premium_month'] });
     expect(byKey.data.map((p) => p.id)).toEqual([v2.id]);
 
-    const premium = await t.stripe.prices.create({ product: product.id, currency: 'usd', unit_amount: 20000, recurring: { interval: 'month' }, lookup_key: 'premium_month' });
+    const premium = await t.stripe.prices.create({
+      product: product.id,
+      currency: 'usd',
+      unit_amount: 20000,
+      recurring: { interval: 'month' },
+      lookup_key: 'premium_month',
+    });
     const both = await t.stripe.prices.list({ lookup_keys: ['day_pass', 'premium_month'] });
     expect(both.data.map((p) => p.id).sort()).toEqual([v2.id, premium.id].sort());
 
     // update: taking a key needs transfer_lookup_key too
     const refused = await rejection<Stripe.errors.StripeError>(() => t.stripe.prices.update(v1.id, { lookup_key: 'premium_month' }));
     expect(refused.message).toBe(`A price (\`${premium.id}\`) already uses that lookup key.`);
-    const moved = await t.stripe.prices.update(v1.id, { lookup_key: 'premium_month', transfer_lookup_key: true, metadata: { moved: 'yes' } });
+    const moved = await t.stripe.prices.update(v1.id, {
+      lookup_key: 'premium_month',
+      transfer_lookup_key: true,
+      metadata: { moved: 'yes' },
+    });
     expect(moved.lookup_key).toBe('premium_month');
     expect(moved.metadata).toEqual({ moved: 'yes' });
     expect((await t.stripe.prices.retrieve(premium.id)).lookup_key).toBeNull();

@@ -17,7 +17,12 @@ describeInBrowser('checkout_page')('hosted Checkout page in Chromium', () => {
     t = await startTestEmulator();
     shop = await startShop();
     browser = await launchChromium();
-    monthly = await t.stripe.prices.create({ currency: 'usd', unit_amount: 1500, recurring: { interval: 'month' }, product_data: { name: 'Premium' } });
+    monthly = await t.stripe.prices.create({
+      currency: 'usd',
+      unit_amount: 1500,
+      recurring: { interval: 'month' },
+      product_data: { name: 'Premium' },
+    });
     book = await t.stripe.prices.create({ currency: 'usd', unit_amount: 2500, product_data: { name: 'Book' } });
   });
   afterAll(async () => {
@@ -44,12 +49,20 @@ describeInBrowser('checkout_page')('hosted Checkout page in Chromium', () => {
       await page.close();
     }
     const done = await t.stripe.checkout.sessions.retrieve(session.id, { expand: ['subscription'] });
-    expect(done).toMatchObject({ status: 'complete', payment_status: 'paid', customer_details: { email: 'ada@example.com', name: 'Ada Lovelace' } });
+    expect(done).toMatchObject({
+      status: 'complete',
+      payment_status: 'paid',
+      customer_details: { email: 'ada@example.com', name: 'Ada Lovelace' },
+    });
     expect((done.subscription as Stripe.Subscription).status).toBe('active');
   });
 
   test('refused with 4000 0000 0000 0002: the decline is shown and the session stays open', async () => {
-    const session = await t.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: book.id, quantity: 1 }], success_url: `${shop.url}/success` });
+    const session = await t.stripe.checkout.sessions.create({
+      mode: 'payment',
+      line_items: [{ price: book.id, quantity: 1 }],
+      success_url: `${shop.url}/success`,
+    });
     const page = await browser.newPage();
     try {
       await page.goto(session.url as string);
@@ -71,7 +84,11 @@ describeInBrowser('checkout_page')('hosted Checkout page in Chromium', () => {
   });
 
   test('3-D Secure with 4000 0025 0000 3155: the authentication step, completed', async () => {
-    const session = await t.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: book.id, quantity: 1 }], success_url: `${shop.url}/paid/{CHECKOUT_SESSION_ID}` });
+    const session = await t.stripe.checkout.sessions.create({
+      mode: 'payment',
+      line_items: [{ price: book.id, quantity: 1 }],
+      success_url: `${shop.url}/paid/{CHECKOUT_SESSION_ID}`,
+    });
     const page = await browser.newPage();
     try {
       await page.goto(session.url as string);
@@ -85,7 +102,11 @@ describeInBrowser('checkout_page')('hosted Checkout page in Chromium', () => {
   });
 
   test('3-D Secure failed: back on the form with the reason, still open', async () => {
-    const session = await t.stripe.checkout.sessions.create({ mode: 'subscription', line_items: [{ price: monthly.id, quantity: 1 }], success_url: `${shop.url}/success` });
+    const session = await t.stripe.checkout.sessions.create({
+      mode: 'subscription',
+      line_items: [{ price: monthly.id, quantity: 1 }],
+      success_url: `${shop.url}/success`,
+    });
     const page = await browser.newPage();
     try {
       await page.goto(session.url as string);
@@ -100,7 +121,12 @@ describeInBrowser('checkout_page')('hosted Checkout page in Chromium', () => {
   });
 
   test('the Cancel link goes to cancel_url and buys nothing', async () => {
-    const session = await t.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: book.id, quantity: 1 }], success_url: `${shop.url}/success`, cancel_url: `${shop.url}/cart` });
+    const session = await t.stripe.checkout.sessions.create({
+      mode: 'payment',
+      line_items: [{ price: book.id, quantity: 1 }],
+      success_url: `${shop.url}/success`,
+      cancel_url: `${shop.url}/cart`,
+    });
     const page = await browser.newPage();
     try {
       await page.goto(session.url as string);

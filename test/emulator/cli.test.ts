@@ -151,7 +151,9 @@ describe('command line', () => {
       expect(await s2.customers.retrieve(customer.id)).toEqual(customer);
       expect((await s2.events.list({ type: 'payment_intent.succeeded' })).data.map((e) => e.id)).toEqual(events.data.map((e) => e.id));
       // its idempotency keys too: the same request replays instead of creating a second customer
-      expect((await s2.customers.create({ email: 'kept@example.com', metadata: { via: 'cli' } }, { idempotencyKey: 'cli-kept' })).id).toBe(customer.id);
+      expect((await s2.customers.create({ email: 'kept@example.com', metadata: { via: 'cli' } }, { idempotencyKey: 'cli-kept' })).id).toBe(
+        customer.id,
+      );
       expect((await s2.customers.list({ email: 'kept@example.com' })).data).toHaveLength(1);
     } finally {
       expect(await stop(again.proc, 'SIGINT')).toBe(0);

@@ -13,7 +13,14 @@ const pay = (params: Partial<Stripe.PaymentIntentCreateParams> = {}) =>
 
 describe('test cards', () => {
   test('cardBehaviour knows Stripe’s test numbers', () => {
-    expect(cardBehaviour('4242 4242 4242 4242')).toMatchObject({ valid: true, brand: 'visa', last4: '4242', decline: null, threeDSecure: 'none', dispute: null });
+    expect(cardBehaviour('4242 4242 4242 4242')).toMatchObject({
+      valid: true,
+      brand: 'visa',
+      last4: '4242',
+      decline: null,
+      threeDSecure: 'none',
+      dispute: null,
+    });
     expect(cardBehaviour('4000000000000002').decline).toMatchObject({ code: 'card_declined', decline_code: 'generic_decline' });
     expect(cardBehaviour('4000000000009995').decline).toMatchObject({ code: 'card_declined', decline_code: 'insufficient_funds' });
     expect(cardBehaviour('4000002500003155').threeDSecure).toBe('unless_set_up');
@@ -38,13 +45,26 @@ describe('payment methods', () => {
   });
 
   test('card numbers, expiry checks and Luhn', async () => {
-    const pm = await t.stripe.paymentMethods.create({ type: 'card', card: { number: '4000000000009995', exp_month: 3, exp_year: 2040, cvc: '123' }, billing_details: { name: 'Ada' } });
+    const pm = await t.stripe.paymentMethods.create({
+      type: 'card',
+      card: { number: '4000000000009995', exp_month: 3, exp_year: 2040, cvc: '123' },
+      billing_details: { name: 'Ada' },
+    });
     expect(pm.card).toMatchObject({ last4: '9995', exp_month: 3, exp_year: 2040, brand: 'visa' });
     expect(pm.billing_details.name).toBe('Ada');
-    const wrong = await rejection<Stripe.errors.StripeError>(() => t.stripe.paymentMethods.create({ type: 'card', card: { number: '4242424242424241', exp_month: 3, exp_year: 2040 } }));
+    const wrong = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.paymentMethods.create({ type: 'card', card: { number: '4242424242424241', exp_month: 3, exp_year: 2040 } }),
+    );
     expect(wrong.statusCode).toBe(402);
-    expect(wrong).toMatchObject({ type: 'StripeCardError', code: 'incorrect_number', param: 'card[number]', message: 'Your card number is incorrect.' });
-    const expired = await rejection<Stripe.errors.StripeError>(() => t.stripe.paymentMethods.create({ type: 'card', card: { number: '4242424242424242', exp_month: 3, exp_year: 2001 } }));
+    expect(wrong).toMatchObject({
+      type: 'StripeCardError',
+      code: 'incorrect_number',
+      param: 'card[number]',
+      message: 'Your card number is incorrect.',
+    });
+    const expired = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.paymentMethods.create({ type: 'card', card: { number: '4242424242424242', exp_month: 3, exp_year: 2001 } }),
+    );
     expect(expired).toMatchObject({ code: 'invalid_expiry_year', param: 'card[exp_year]' });
     const tok = await t.stripe.paymentMethods.create({ type: 'card', card: { token: 'tok_mastercard' } });
     expect(tok.card?.brand).toBe('mastercard');
@@ -55,7 +75,10 @@ describe('payment methods', () => {
     const since = await latestEventId(t.stripe);
     const pm = await t.stripe.paymentMethods.attach('pm_card_visa', { customer: c.id });
     expect(pm.customer).toBe(c.id);
-    const created = await t.stripe.paymentMethods.create({ type: 'card', card: { number: '5555555555554444', exp_month: 1, exp_year: 2039 } });
+    const created = await t.stripe.paymentMethods.create({
+      type: 'card',
+      card: { number: '5555555555554444', exp_month: 1, exp_year: 2039 },
+    });
     await t.stripe.paymentMethods.attach(created.id, { customer: c.id });
     const listed = await t.stripe.paymentMethods.list({ customer: c.id, type: 'card' });
     expect(listed.data.map((m) => m.id)).toEqual([created.id, pm.id]);
@@ -68,7 +91,9 @@ describe('payment methods', () => {
     expect(reuse.statusCode).toBe(400);
     expect(reuse.message).toMatch(/It may not be used again/);
 
-    const declined = await rejection<Stripe.errors.StripeError>(() => t.stripe.paymentMethods.attach('pm_card_chargeDeclined', { customer: c.id }));
+    const declined = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.paymentMethods.attach('pm_card_chargeDeclined', { customer: c.id }),
+    );
     expect(declined).toMatchObject({ statusCode: 402, code: 'card_declined', decline_code: 'generic_decline' });
     const failsLater = await t.stripe.paymentMethods.attach('pm_card_chargeCustomerFail', { customer: c.id });
     expect(failsLater.customer).toBe(c.id);
@@ -81,9 +106,23 @@ describe('payment intents', () => {
   test('lifecycle without confirm, confirm later, charges retrievable', async () => {
     const since = await latestEventId(t.stripe);
     const pi = await pay({ description: 'Day pass', metadata: { order: '42' } });
-    expect(pi).toMatchObject({ object: 'payment_intent', status: 'requires_payment_method', amount: 2000, currency: 'usd', description: 'Day pass', metadata: { order: '42' }, latest_charge: null, amount_received: 0 });
+    expect(pi).toMatchObject({
+      object: 'payment_intent',
+      status: 'requires_payment_method',
+      amount: 2000,
+      currency: 'usd',
+      description: 'Day pass',
+      metadata: { order: '42' },
+      latest_charge: null,
+      amount_received: 0,
+    });
     expect(pi.client_secret).toMatch(new RegExp(`^${pi.id}_secret_`));
-    expect(pi).toMatchObject({ allowed_payment_method_types: ['card'], payment_method_types: ['card'], automatic_payment_methods: null, capture_method: 'automatic_async' });
+    expect(pi).toMatchObject({
+      allowed_payment_method_types: ['card'],
+      payment_method_types: ['card'],
+      automatic_payment_methods: null,
+      capture_method: 'automatic_async',
+    });
     const withPm = await t.stripe.paymentIntents.update(pi.id, { payment_method: 'pm_card_visa', metadata: { order: '43' } });
     expect(withPm.status).toBe('requires_confirmation');
     expect(withPm.metadata).toEqual({ order: '43' });
@@ -91,14 +130,28 @@ describe('payment intents', () => {
     expect(done.status).toBe('succeeded');
     expect(done.amount_received).toBe(2000);
     const charge = await t.stripe.charges.retrieve(done.latest_charge as string);
-    expect(charge).toMatchObject({ object: 'charge', status: 'succeeded', paid: true, captured: true, amount: 2000, amount_captured: 2000, amount_refunded: 0, payment_intent: pi.id, refunded: false, disputed: false });
+    expect(charge).toMatchObject({
+      object: 'charge',
+      status: 'succeeded',
+      paid: true,
+      captured: true,
+      amount: 2000,
+      amount_captured: 2000,
+      amount_refunded: 0,
+      payment_intent: pi.id,
+      refunded: false,
+      disputed: false,
+    });
     expect(charge.payment_method_details?.card?.last4).toBe('4242');
     expect(charge.outcome?.type).toBe('authorized');
     expect((await t.stripe.charges.list({ payment_intent: pi.id })).data.map((c) => c.id)).toEqual([charge.id]);
     expect(await eventTypes(t.stripe, since)).toEqual(['payment_intent.created', 'charge.succeeded', 'payment_intent.succeeded']);
 
     const again = await rejection<Stripe.errors.StripeError>(() => t.stripe.paymentIntents.confirm(pi.id));
-    expect(again).toMatchObject({ code: 'payment_intent_unexpected_state', message: 'You cannot confirm this PaymentIntent because it has already succeeded after being previously confirmed.' });
+    expect(again).toMatchObject({
+      code: 'payment_intent_unexpected_state',
+      message: 'You cannot confirm this PaymentIntent because it has already succeeded after being previously confirmed.',
+    });
     const cancel = await rejection<Stripe.errors.StripeError>(() => t.stripe.paymentIntents.cancel(pi.id));
     expect(cancel.code).toBe('payment_intent_unexpected_state');
     expect(cancel.message).toMatch(/^You cannot cancel this PaymentIntent because it has a status of succeeded\./);
@@ -117,11 +170,19 @@ describe('payment intents', () => {
     const auto = await t.stripe.paymentIntents.create({ amount: 1000, currency: 'usd' });
     expect(auto.automatic_payment_methods).toEqual({ enabled: true, allow_redirects: 'always' });
     expect(auto.allowed_payment_method_types).toBeNull();
-    const needsReturn = await rejection<Stripe.errors.StripeError>(() => t.stripe.paymentIntents.confirm(auto.id, { payment_method: 'pm_card_visa' }));
+    const needsReturn = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.paymentIntents.confirm(auto.id, { payment_method: 'pm_card_visa' }),
+    );
     expect(needsReturn.message).toMatch(/you must provide a `return_url`/);
     const ok = await t.stripe.paymentIntents.confirm(auto.id, { payment_method: 'pm_card_visa', return_url: 'https://example.com/back' });
     expect(ok.status).toBe('succeeded');
-    const never = await t.stripe.paymentIntents.create({ amount: 1000, currency: 'usd', automatic_payment_methods: { enabled: true, allow_redirects: 'never' }, payment_method: 'pm_card_visa', confirm: true });
+    const never = await t.stripe.paymentIntents.create({
+      amount: 1000,
+      currency: 'usd',
+      automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+      payment_method: 'pm_card_visa',
+      confirm: true,
+    });
     expect(never.status).toBe('succeeded');
   });
 
@@ -146,11 +207,16 @@ describe('payment intents', () => {
     const [saved] = (await t.stripe.paymentMethods.list({ customer: c.id })).data as [Stripe.PaymentMethod];
     const err = await rejection<Stripe.errors.StripeError>(() => pay({ payment_method: saved.id, confirm: true }));
     expect(err.param).toBe('payment_method');
-    expect(err.message).toBe(`The \`payment_method\` parameter supplied ${saved.id} belongs to the Customer ${c.id}. Please include the Customer in the \`customer\` parameter on the PaymentIntent.`);
+    expect(err.message).toBe(
+      `The \`payment_method\` parameter supplied ${saved.id} belongs to the Customer ${c.id}. Please include the Customer in the \`customer\` parameter on the PaymentIntent.`,
+    );
     expect((await pay({ payment_method: saved.id, customer: c.id, confirm: true })).status).toBe('succeeded');
     expect((await pay({ payment_method: saved.id, customer: c.id, confirm: true })).status).toBe('succeeded');
 
-    const loose = await t.stripe.paymentMethods.create({ type: 'card', card: { number: '4242424242424242', exp_month: 1, exp_year: 2040 } });
+    const loose = await t.stripe.paymentMethods.create({
+      type: 'card',
+      card: { number: '4242424242424242', exp_month: 1, exp_year: 2040 },
+    });
     expect((await pay({ payment_method: loose.id, confirm: true })).status).toBe('succeeded');
     const reused = await rejection<Stripe.errors.StripeError>(() => pay({ payment_method: loose.id, confirm: true }));
     expect(reused.message).toMatch(/^The provided PaymentMethod was previously used with a PaymentIntent without Customer attachment/);
@@ -167,17 +233,34 @@ describe('payment intents', () => {
     const since = await latestEventId(t.stripe);
     const err = await rejection<Stripe.errors.StripeCardError>(() => pay({ payment_method: 'pm_card_chargeDeclined', confirm: true }));
     expect(err.statusCode).toBe(402);
-    expect(err).toMatchObject({ type: 'StripeCardError', rawType: 'card_error', code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' });
+    expect(err).toMatchObject({
+      type: 'StripeCardError',
+      rawType: 'card_error',
+      code: 'card_declined',
+      decline_code: 'generic_decline',
+      message: 'Your card was declined.',
+    });
     const errPi = err.payment_intent as Stripe.PaymentIntent;
     expect(errPi.status).toBe('requires_payment_method');
     expect(err.charge).toMatch(/^ch_/);
     const pi = await t.stripe.paymentIntents.retrieve(errPi.id);
     expect(pi.status).toBe('requires_payment_method');
     expect(pi.payment_method).toBeNull();
-    expect(pi.last_payment_error).toMatchObject({ type: 'card_error', code: 'card_declined', decline_code: 'generic_decline', charge: err.charge });
+    expect(pi.last_payment_error).toMatchObject({
+      type: 'card_error',
+      code: 'card_declined',
+      decline_code: 'generic_decline',
+      charge: err.charge,
+    });
     expect(pi.last_payment_error?.payment_method?.card?.last4).toBe('0002');
     const charge = await t.stripe.charges.retrieve(pi.latest_charge as string);
-    expect(charge).toMatchObject({ status: 'failed', paid: false, captured: false, failure_code: 'card_declined', failure_message: 'Your card was declined.' });
+    expect(charge).toMatchObject({
+      status: 'failed',
+      paid: false,
+      captured: false,
+      failure_code: 'card_declined',
+      failure_message: 'Your card was declined.',
+    });
     expect(charge.outcome).toMatchObject({ type: 'issuer_declined', reason: 'generic_decline', network_status: 'declined_by_network' });
     expect(await eventTypes(t.stripe, since)).toEqual(['payment_intent.created', 'charge.failed', 'payment_intent.payment_failed']);
 
@@ -189,8 +272,14 @@ describe('payment intents', () => {
   });
 
   test('decline codes from magic ids and card numbers', async () => {
-    const insufficient = await rejection<Stripe.errors.StripeCardError>(() => pay({ payment_method: 'pm_card_chargeDeclinedInsufficientFunds', confirm: true }));
-    expect(insufficient).toMatchObject({ code: 'card_declined', decline_code: 'insufficient_funds', message: 'Your card has insufficient funds.' });
+    const insufficient = await rejection<Stripe.errors.StripeCardError>(() =>
+      pay({ payment_method: 'pm_card_chargeDeclinedInsufficientFunds', confirm: true }),
+    );
+    expect(insufficient).toMatchObject({
+      code: 'card_declined',
+      decline_code: 'insufficient_funds',
+      message: 'Your card has insufficient funds.',
+    });
     for (const [number, code, declineCode] of [
       ['4000000000000002', 'card_declined', 'generic_decline'],
       ['4000000000009995', 'card_declined', 'insufficient_funds'],
@@ -203,7 +292,9 @@ describe('payment intents', () => {
     }
     const c = await t.stripe.customers.create({ payment_method: 'pm_card_chargeCustomerFail' });
     const saved = (await t.stripe.paymentMethods.list({ customer: c.id })).data[0] as Stripe.PaymentMethod;
-    const failing = await rejection<Stripe.errors.StripeCardError>(() => pay({ customer: c.id, payment_method: saved.id, confirm: true, off_session: true }));
+    const failing = await rejection<Stripe.errors.StripeCardError>(() =>
+      pay({ customer: c.id, payment_method: saved.id, confirm: true, off_session: true }),
+    );
     expect(failing.decline_code).toBe('generic_decline');
   });
 
@@ -222,7 +313,13 @@ describe('payment intents', () => {
     expect(captured).toMatchObject({ status: 'succeeded', amount_received: 3000, amount_capturable: 0 });
     const charge = await t.stripe.charges.retrieve(pi.latest_charge as string);
     expect(charge).toMatchObject({ captured: true, amount: 5000, amount_captured: 3000, amount_refunded: 2000, refunded: false });
-    expect(await eventTypes(t.stripe, since)).toEqual(['payment_intent.created', 'charge.succeeded', 'payment_intent.amount_capturable_updated', 'charge.captured', 'payment_intent.succeeded']);
+    expect(await eventTypes(t.stripe, since)).toEqual([
+      'payment_intent.created',
+      'charge.succeeded',
+      'payment_intent.amount_capturable_updated',
+      'charge.captured',
+      'payment_intent.succeeded',
+    ]);
     // only the captured part can be refunded
     const over = await rejection<Stripe.errors.StripeError>(() => t.stripe.refunds.create({ payment_intent: pi.id, amount: 3001 }));
     expect(over.message).toBe('Refund amount ($30.01) is greater than unrefunded amount on charge ($30.00)');
@@ -270,7 +367,9 @@ describe('3-D Secure', () => {
     expect(pi.client_secret).toBeTruthy();
     expect(pi.next_action?.type).toBe('redirect_to_url');
     expect(pi.next_action?.redirect_to_url?.return_url).toBe('https://shop.example/return');
-    expect(pi.next_action?.redirect_to_url?.url).toBe(`${t.em.url}/authenticate/${pi.id}?client_secret=${encodeURIComponent(pi.client_secret as string)}`);
+    expect(pi.next_action?.redirect_to_url?.url).toBe(
+      `${t.em.url}/authenticate/${pi.id}?client_secret=${encodeURIComponent(pi.client_secret as string)}`,
+    );
     expect(pi.latest_charge).toBeNull();
 
     const done = await t.stripe.rawRequest('POST', `/v1/test_helpers/payment_intents/${pi.id}/authenticate`, { outcome: 'succeed' });
@@ -278,11 +377,21 @@ describe('3-D Secure', () => {
     expect(done.next_action).toBeNull();
     // the confirm was the account's API call; the authentication is the customer's
     expect((await t.stripe.events.list({ type: 'payment_intent.requires_action', limit: 1 })).data[0]?.request?.id).toMatch(/^req_/);
-    expect((await t.stripe.events.list({ type: 'payment_intent.succeeded', limit: 1 })).data[0]?.request).toEqual({ id: null, idempotency_key: null });
+    expect((await t.stripe.events.list({ type: 'payment_intent.succeeded', limit: 1 })).data[0]?.request).toEqual({
+      id: null,
+      idempotency_key: null,
+    });
     const charge = await t.stripe.charges.retrieve(done.latest_charge);
     expect(charge.payment_method_details?.card?.three_d_secure?.result).toBe('authenticated');
-    expect(await eventTypes(t.stripe, since)).toEqual(['payment_intent.created', 'payment_intent.requires_action', 'charge.succeeded', 'payment_intent.succeeded']);
-    const notNow = await rejection<Stripe.errors.StripeError>(() => t.stripe.rawRequest('POST', `/v1/test_helpers/payment_intents/${pi.id}/authenticate`, {}));
+    expect(await eventTypes(t.stripe, since)).toEqual([
+      'payment_intent.created',
+      'payment_intent.requires_action',
+      'charge.succeeded',
+      'payment_intent.succeeded',
+    ]);
+    const notNow = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.rawRequest('POST', `/v1/test_helpers/payment_intents/${pi.id}/authenticate`, {}),
+    );
     expect(notNow.code).toBe('payment_intent_unexpected_state');
   });
 
@@ -307,7 +416,11 @@ describe('3-D Secure', () => {
   });
 
   test('the authentication page completes the payment and returns to return_url', async () => {
-    const pi = await pay({ payment_method: 'pm_card_authenticationRequired', confirm: true, return_url: 'https://shop.example/return?order=7' });
+    const pi = await pay({
+      payment_method: 'pm_card_authenticationRequired',
+      confirm: true,
+      return_url: 'https://shop.example/return?order=7',
+    });
     const url = new URL(pi.next_action?.redirect_to_url?.url as string);
     const pageRes = await raw(t.em, 'GET', url.pathname + url.search, { auth: null });
     expect(pageRes.status).toBe(200);
@@ -319,7 +432,12 @@ describe('3-D Secure', () => {
     expect(submit.status).toBe(303);
     const back = new URL(submit.headers.location as string);
     expect(back.origin + back.pathname).toBe('https://shop.example/return');
-    expect(Object.fromEntries(back.searchParams)).toEqual({ order: '7', payment_intent: pi.id, payment_intent_client_secret: pi.client_secret, redirect_status: 'succeeded' });
+    expect(Object.fromEntries(back.searchParams)).toEqual({
+      order: '7',
+      payment_intent: pi.id,
+      payment_intent_client_secret: pi.client_secret,
+      redirect_status: 'succeeded',
+    });
     expect((await t.stripe.paymentIntents.retrieve(pi.id)).status).toBe('succeeded');
 
     const other = await pay({ payment_method: 'pm_card_authenticationRequired', confirm: true });
@@ -335,11 +453,15 @@ describe('3-D Secure', () => {
   test('off-session: always-authenticate cards fail, set-up cards pass', async () => {
     const c = await t.stripe.customers.create({});
     const always = await t.stripe.paymentMethods.attach('pm_card_authenticationRequired', { customer: c.id });
-    const err = await rejection<Stripe.errors.StripeCardError>(() => pay({ customer: c.id, payment_method: always.id, confirm: true, off_session: true }));
+    const err = await rejection<Stripe.errors.StripeCardError>(() =>
+      pay({ customer: c.id, payment_method: always.id, confirm: true, off_session: true }),
+    );
     expect(err).toMatchObject({ statusCode: 402, code: 'authentication_required', decline_code: 'authentication_required' });
 
     const onSetup = await t.stripe.paymentMethods.attach('pm_card_authenticationRequiredOnSetup', { customer: c.id });
-    const notSetUp = await rejection<Stripe.errors.StripeCardError>(() => pay({ customer: c.id, payment_method: onSetup.id, confirm: true, off_session: true }));
+    const notSetUp = await rejection<Stripe.errors.StripeCardError>(() =>
+      pay({ customer: c.id, payment_method: onSetup.id, confirm: true, off_session: true }),
+    );
     expect(notSetUp.code).toBe('authentication_required');
     const onSession = await pay({ customer: c.id, payment_method: onSetup.id, confirm: true });
     expect(onSession.status).toBe('requires_action');
@@ -355,17 +477,41 @@ describe('refunds', () => {
     // more than the charge, before any refund: Stripe names the charge amount, and gives no code
     for (const by of [{ payment_intent: pi.id }, { charge: pi.latest_charge as string }]) {
       const whole = await rejection<Stripe.errors.StripeError>(() => t.stripe.refunds.create({ ...by, amount: 1001 }));
-      expect(whole).toMatchObject({ statusCode: 400, rawType: 'invalid_request_error', param: 'amount', message: 'Refund amount ($10.01) is greater than charge amount ($10.00)' });
+      expect(whole).toMatchObject({
+        statusCode: 400,
+        rawType: 'invalid_request_error',
+        param: 'amount',
+        message: 'Refund amount ($10.01) is greater than charge amount ($10.00)',
+      });
       expect(whole.code).toBeUndefined();
     }
     const since = await latestEventId(t.stripe);
-    const partial = await t.stripe.refunds.create({ payment_intent: pi.id, amount: 300, reason: 'requested_by_customer', metadata: { ticket: 'T-1' } });
-    expect(partial).toMatchObject({ object: 'refund', amount: 300, status: 'succeeded', payment_intent: pi.id, charge: pi.latest_charge, reason: 'requested_by_customer', metadata: { ticket: 'T-1' }, currency: 'usd' });
+    const partial = await t.stripe.refunds.create({
+      payment_intent: pi.id,
+      amount: 300,
+      reason: 'requested_by_customer',
+      metadata: { ticket: 'T-1' },
+    });
+    expect(partial).toMatchObject({
+      object: 'refund',
+      amount: 300,
+      status: 'succeeded',
+      payment_intent: pi.id,
+      charge: pi.latest_charge,
+      reason: 'requested_by_customer',
+      metadata: { ticket: 'T-1' },
+      currency: 'usd',
+    });
     let charge = await t.stripe.charges.retrieve(pi.latest_charge as string);
     expect(charge).toMatchObject({ amount_refunded: 300, refunded: false });
 
     const tooMuch = await rejection<Stripe.errors.StripeError>(() => t.stripe.refunds.create({ payment_intent: pi.id, amount: 800 }));
-    expect(tooMuch).toMatchObject({ statusCode: 400, rawType: 'invalid_request_error', param: 'amount', message: 'Refund amount ($8.00) is greater than unrefunded amount on charge ($7.00)' });
+    expect(tooMuch).toMatchObject({
+      statusCode: 400,
+      rawType: 'invalid_request_error',
+      param: 'amount',
+      message: 'Refund amount ($8.00) is greater than unrefunded amount on charge ($7.00)',
+    });
     expect(tooMuch.code).toBeUndefined();
 
     const rest = await t.stripe.refunds.create({ charge: charge.id });
@@ -374,7 +520,11 @@ describe('refunds', () => {
     expect(charge).toMatchObject({ amount_refunded: 1000, refunded: true });
 
     const again = await rejection<Stripe.errors.StripeError>(() => t.stripe.refunds.create({ payment_intent: pi.id, amount: 1 }));
-    expect(again).toMatchObject({ statusCode: 400, code: 'charge_already_refunded', message: `Charge ${charge.id} has already been refunded.` });
+    expect(again).toMatchObject({
+      statusCode: 400,
+      code: 'charge_already_refunded',
+      message: `Charge ${charge.id} has already been refunded.`,
+    });
 
     expect(await eventTypes(t.stripe, since)).toEqual(['refund.created', 'charge.refunded', 'refund.created', 'charge.refunded']);
     const refundedEvent = (await t.stripe.events.list({ type: 'charge.refunded', limit: 1 })).data[0] as Stripe.Event;
@@ -402,23 +552,40 @@ describe('disputes', () => {
   test('the test helper opens a dispute on a charge', async () => {
     const pi = await pay({ payment_method: 'pm_card_visa', confirm: true });
     const since = await latestEventId(t.stripe);
-    const dispute = await t.stripe.rawRequest('POST', `/v1/test_helpers/charges/${pi.latest_charge}/dispute`, { reason: 'product_not_received' });
-    expect(dispute).toMatchObject({ object: 'dispute', charge: pi.latest_charge, payment_intent: pi.id, amount: 2000, currency: 'usd', reason: 'product_not_received', status: 'needs_response' });
+    const dispute = await t.stripe.rawRequest('POST', `/v1/test_helpers/charges/${pi.latest_charge}/dispute`, {
+      reason: 'product_not_received',
+    });
+    expect(dispute).toMatchObject({
+      object: 'dispute',
+      charge: pi.latest_charge,
+      payment_intent: pi.id,
+      amount: 2000,
+      currency: 'usd',
+      reason: 'product_not_received',
+      status: 'needs_response',
+    });
     expect(dispute.id).toMatch(/^dp_/);
     expect((await t.stripe.charges.retrieve(pi.latest_charge as string)).disputed).toBe(true);
     expect(await t.stripe.disputes.retrieve(dispute.id)).toEqual(dispute);
     expect(await eventTypes(t.stripe, since)).toEqual(['charge.dispute.created', 'charge.dispute.funds_withdrawn']);
     // the cardholder disputes, not the account: no request
-    expect((await t.stripe.events.list({ type: 'charge.dispute.created', limit: 1 })).data[0]?.request).toEqual({ id: null, idempotency_key: null });
+    expect((await t.stripe.events.list({ type: 'charge.dispute.created', limit: 1 })).data[0]?.request).toEqual({
+      id: null,
+      idempotency_key: null,
+    });
 
     const refund = await rejection<Stripe.errors.StripeError>(() => t.stripe.refunds.create({ payment_intent: pi.id }));
     expect(refund.code).toBe('charge_disputed');
-    const twice = await rejection<Stripe.errors.StripeError>(() => t.stripe.rawRequest('POST', `/v1/test_helpers/charges/${pi.latest_charge}/dispute`, {}));
+    const twice = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.rawRequest('POST', `/v1/test_helpers/charges/${pi.latest_charge}/dispute`, {}),
+    );
     expect(twice.statusCode).toBe(400);
 
     const closed = await t.stripe.disputes.close(dispute.id);
     expect(closed.status).toBe('lost');
-    expect((await t.stripe.events.list({ type: 'charge.dispute.closed', limit: 1 })).data[0]?.data.object).toMatchObject({ id: dispute.id });
+    expect((await t.stripe.events.list({ type: 'charge.dispute.closed', limit: 1 })).data[0]?.data.object).toMatchObject({
+      id: dispute.id,
+    });
   });
 
   test('card 4000 0000 0000 0259 is disputed right after paying', async () => {

@@ -15,10 +15,27 @@ test('state survives a restart with the same data file', async () => {
   const dataFile = join(dir, 'state.json');
   const first = await startEmulator({ dataFile });
   const s1 = sdk(first);
-  const customer = await s1.customers.create({ email: 'kept@example.com', payment_method: 'pm_card_visa', invoice_settings: { default_payment_method: 'pm_card_visa' } });
-  const price = await s1.prices.create({ currency: 'usd', unit_amount: 20000, recurring: { interval: 'month' }, product_data: { name: 'Premium' }, lookup_key: 'premium' });
+  const customer = await s1.customers.create({
+    email: 'kept@example.com',
+    payment_method: 'pm_card_visa',
+    invoice_settings: { default_payment_method: 'pm_card_visa' },
+  });
+  const price = await s1.prices.create({
+    currency: 'usd',
+    unit_amount: 20000,
+    recurring: { interval: 'month' },
+    product_data: { name: 'Premium' },
+    lookup_key: 'premium',
+  });
   const pi = await s1.paymentIntents.create(
-    { amount: 2000, currency: 'usd', customer: customer.id, payment_method: customer.invoice_settings.default_payment_method as string, confirm: true, ...CARD },
+    {
+      amount: 2000,
+      currency: 'usd',
+      customer: customer.id,
+      payment_method: customer.invoice_settings.default_payment_method as string,
+      confirm: true,
+      ...CARD,
+    },
     { idempotencyKey: 'persisted-key' },
   );
   await s1.refunds.create({ payment_intent: pi.id, amount: 500 });
@@ -38,15 +55,32 @@ test('state survives a restart with the same data file', async () => {
     expect((await s2.webhookEndpoints.retrieve(we.id)).url).toBe('http://127.0.0.1:9/hook');
     // idempotency keys are kept too: the same request replays, no second payment
     const replay = await s2.paymentIntents.create(
-      { amount: 2000, currency: 'usd', customer: customer.id, payment_method: customer.invoice_settings.default_payment_method as string, confirm: true, ...CARD },
+      {
+        amount: 2000,
+        currency: 'usd',
+        customer: customer.id,
+        payment_method: customer.invoice_settings.default_payment_method as string,
+        confirm: true,
+        ...CARD,
+      },
       { idempotencyKey: 'persisted-key' },
     );
     expect(replay.id).toBe(pi.id);
     expect((await s2.paymentIntents.list({ customer: customer.id })).data).toHaveLength(1);
     // hidden state too: the saved card still charges, new objects keep list order
-    const again = await s2.paymentIntents.create({ amount: 700, currency: 'usd', customer: customer.id, payment_method: charge.payment_method as string, confirm: true, ...CARD });
+    const again = await s2.paymentIntents.create({
+      amount: 700,
+      currency: 'usd',
+      customer: customer.id,
+      payment_method: charge.payment_method as string,
+      confirm: true,
+      ...CARD,
+    });
     expect(again.status).toBe('succeeded');
-    expect((await s2.paymentIntents.list({ customer: customer.id })).data.map((p: Stripe.PaymentIntent) => p.id)).toEqual([again.id, pi.id]);
+    expect((await s2.paymentIntents.list({ customer: customer.id })).data.map((p: Stripe.PaymentIntent) => p.id)).toEqual([
+      again.id,
+      pi.id,
+    ]);
   } finally {
     await second.stop();
   }

@@ -27,7 +27,12 @@ export interface RawResult {
 }
 
 /** A plain HTTP request to the emulator (for what the SDK hides: headers, raw bodies, pages). */
-export function raw(em: EmulatorHandle, method: string, path: string, opts: { body?: string; headers?: Record<string, string>; auth?: string | null } = {}): Promise<RawResult> {
+export function raw(
+  em: EmulatorHandle,
+  method: string,
+  path: string,
+  opts: { body?: string; headers?: Record<string, string>; auth?: string | null } = {},
+): Promise<RawResult> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.auth !== null) headers['Authorization'] = opts.auth ?? 'Bearer sk_test_raw';

@@ -10,8 +10,18 @@ let monthly: Stripe.Price;
 let daily: Stripe.Price;
 beforeAll(async () => {
   t = await startTestEmulator();
-  monthly = await t.stripe.prices.create({ currency: 'usd', unit_amount: 1500, recurring: { interval: 'month' }, product_data: { name: 'Premium' } });
-  daily = await t.stripe.prices.create({ currency: 'usd', unit_amount: 300, recurring: { interval: 'day' }, product_data: { name: 'Day Pass' } });
+  monthly = await t.stripe.prices.create({
+    currency: 'usd',
+    unit_amount: 1500,
+    recurring: { interval: 'month' },
+    product_data: { name: 'Premium' },
+  });
+  daily = await t.stripe.prices.create({
+    currency: 'usd',
+    unit_amount: 300,
+    recurring: { interval: 'day' },
+    product_data: { name: 'Day Pass' },
+  });
 });
 afterAll(() => t.em.stop());
 
@@ -37,7 +47,9 @@ describe('billing periods', () => {
     const r = { interval: 'month' as const, interval_count: 1 };
     expect(new Date(addIntervals(JAN_31, r, 1) * 1000).toISOString()).toBe('2030-02-28T12:00:00.000Z');
     expect(new Date(addIntervals(JAN_31, r, 2) * 1000).toISOString()).toBe('2030-03-31T12:00:00.000Z');
-    expect(new Date(addIntervals(JAN_31, { interval: 'year', interval_count: 1 }, 1) * 1000).toISOString()).toBe('2031-01-31T12:00:00.000Z');
+    expect(new Date(addIntervals(JAN_31, { interval: 'year', interval_count: 1 }, 1) * 1000).toISOString()).toBe(
+      '2031-01-31T12:00:00.000Z',
+    );
     expect(addIntervals(JAN_31, { interval: 'week', interval_count: 2 }, 1) - JAN_31).toBe(14 * 86400);
     expect(addIntervals(JAN_31, { interval: 'day', interval_count: 1 }, 3) - JAN_31).toBe(3 * 86400);
   });
@@ -55,8 +67,13 @@ describe('test clocks', () => {
     expect(advanced).toMatchObject({ status: 'ready', frozen_time: JAN_31 + 3600 });
     expect(await eventTypes(t.stripe, since)).toEqual(['test_helpers.test_clock.advancing', 'test_helpers.test_clock.ready']);
     const advancing = (await t.stripe.events.list({ type: 'test_helpers.test_clock.advancing', limit: 1 })).data[0];
-    expect(advancing?.data.object).toMatchObject({ status: 'advancing', status_details: { advancing: { target_frozen_time: JAN_31 + 3600 } } });
-    const back = await rejection<Stripe.errors.StripeError>(() => t.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: JAN_31 }));
+    expect(advancing?.data.object).toMatchObject({
+      status: 'advancing',
+      status_details: { advancing: { target_frozen_time: JAN_31 + 3600 } },
+    });
+    const back = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: JAN_31 }),
+    );
     expect(back).toMatchObject({ statusCode: 400, param: 'frozen_time' });
 
     const customer = await t.stripe.customers.create({ test_clock: clock.id });
@@ -71,7 +88,12 @@ describe('test clocks', () => {
     const sub = await t.stripe.subscriptions.create({ customer: customer.id, items: [{ price: monthly.id }], expand: ['latest_invoice'] });
     expect(sub).toMatchObject({ created: JAN_31, start_date: JAN_31, billing_cycle_anchor: JAN_31, test_clock: clock.id });
     expect(period(sub)).toEqual({ start: JAN_31, end: unix('2030-02-28T12:00:00Z') });
-    expect((sub.latest_invoice as Stripe.Invoice)).toMatchObject({ created: JAN_31, test_clock: clock.id, period_start: JAN_31, period_end: JAN_31 });
+    expect(sub.latest_invoice as Stripe.Invoice).toMatchObject({
+      created: JAN_31,
+      test_clock: clock.id,
+      period_start: JAN_31,
+      period_end: JAN_31,
+    });
     expect((await t.stripe.subscriptions.list({ test_clock: clock.id })).data.map((s) => s.id)).toEqual([sub.id]);
     const created = (await t.stripe.events.list({ type: 'customer.subscription.created', limit: 1 })).data[0];
     expect(created?.created).toBe(JAN_31);
@@ -113,12 +135,17 @@ describe('test clocks', () => {
 
   test('what the clock does is automatic: renewal events carry no request, the advance request only its own event', async () => {
     const { clock, customer } = await clockCustomer();
-    await t.stripe.subscriptions.create({ customer: customer.id, items: [{ price: daily.id }] }, { idempotencyKey: 'clock-auto-subscribe' });
+    await t.stripe.subscriptions.create(
+      { customer: customer.id, items: [{ price: daily.id }] },
+      { idempotencyKey: 'clock-auto-subscribe' },
+    );
     const since = await latestEventId(t.stripe);
     await t.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: JAN_31 + 86400 + 60 }, { idempotencyKey: 'clock-auto-advance' });
     const events: Stripe.Event[] = [];
     for await (const e of t.stripe.events.list({ ending_before: since as string, limit: 100 })) events.push(e);
-    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['invoice.created', 'invoice.paid', 'payment_intent.succeeded', 'customer.subscription.updated']));
+    expect(events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['invoice.created', 'invoice.paid', 'payment_intent.succeeded', 'customer.subscription.updated']),
+    );
     const [advancing, ...rest] = events;
     expect(advancing?.type).toBe('test_helpers.test_clock.advancing');
     expect(advancing?.request).toMatchObject({ id: expect.stringMatching(/^req_/), idempotency_key: 'clock-auto-advance' });
@@ -137,7 +164,11 @@ describe('test clocks', () => {
     await t.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: period(sub).end + 3600 });
     const ended = await t.stripe.subscriptions.retrieve(sub.id);
     expect(ended).toMatchObject({ status: 'canceled', ended_at: period(sub).end, canceled_at: JAN_31 + 86400, cancel_at: period(sub).end });
-    expect(await eventTypes(t.stripe, since)).toEqual(['test_helpers.test_clock.advancing', 'customer.subscription.deleted', 'test_helpers.test_clock.ready']);
+    expect(await eventTypes(t.stripe, since)).toEqual([
+      'test_helpers.test_clock.advancing',
+      'customer.subscription.deleted',
+      'test_helpers.test_clock.ready',
+    ]);
     expect((await t.stripe.invoices.list({ subscription: sub.id })).data).toHaveLength(1);
   });
 
@@ -164,9 +195,24 @@ describe('test clocks', () => {
     expect(pastDue.status).toBe('past_due');
     expect(period(pastDue).start).toBe(period(sub).end);
     const invoice = pastDue.latest_invoice as Stripe.Invoice;
-    expect(invoice).toMatchObject({ billing_reason: 'subscription_cycle', status: 'open', amount_paid: 0, attempt_count: 1, next_payment_attempt: null });
+    expect(invoice).toMatchObject({
+      billing_reason: 'subscription_cycle',
+      status: 'open',
+      amount_paid: 0,
+      attempt_count: 1,
+      next_payment_attempt: null,
+    });
     const types = await eventTypes(t.stripe, since);
-    expect(types).toEqual(expect.arrayContaining(['invoice.created', 'invoice.finalized', 'charge.failed', 'payment_intent.payment_failed', 'invoice.payment_failed', 'customer.subscription.updated']));
+    expect(types).toEqual(
+      expect.arrayContaining([
+        'invoice.created',
+        'invoice.finalized',
+        'charge.failed',
+        'payment_intent.payment_failed',
+        'invoice.payment_failed',
+        'customer.subscription.updated',
+      ]),
+    );
     const updated = (await t.stripe.events.list({ type: 'customer.subscription.updated', limit: 1 })).data[0];
     expect(updated?.data.object).toMatchObject({ status: 'past_due' });
     expect(updated?.data.previous_attributes).toMatchObject({ status: 'active' });
@@ -179,7 +225,11 @@ describe('test clocks', () => {
   test('failed renewal through the customer’s default payment method', async () => {
     const { clock, customer } = await clockCustomer(JAN_31, 'pm_card_chargeCustomerFail');
     const visa = await t.stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id });
-    const sub = await t.stripe.subscriptions.create({ customer: customer.id, items: [{ price: monthly.id }], default_payment_method: visa.id });
+    const sub = await t.stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: monthly.id }],
+      default_payment_method: visa.id,
+    });
     await t.stripe.subscriptions.update(sub.id, { default_payment_method: '' as unknown as string });
     await t.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: period(sub).end + 60 });
     expect((await t.stripe.subscriptions.retrieve(sub.id)).status).toBe('past_due');
@@ -202,7 +252,12 @@ describe('test clocks', () => {
 
   test('open Checkout Sessions of the clock’s customer expire after 24 hours', async () => {
     const { clock, customer } = await clockCustomer();
-    const session = await t.stripe.checkout.sessions.create({ mode: 'subscription', customer: customer.id, line_items: [{ price: monthly.id, quantity: 1 }], success_url: 'https://example.com/ok' });
+    const session = await t.stripe.checkout.sessions.create({
+      mode: 'subscription',
+      customer: customer.id,
+      line_items: [{ price: monthly.id, quantity: 1 }],
+      success_url: 'https://example.com/ok',
+    });
     expect(session).toMatchObject({ created: JAN_31, expires_at: JAN_31 + 86400, status: 'open' });
     await t.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: JAN_31 + 86400 + 1 });
     expect(await t.stripe.checkout.sessions.retrieve(session.id)).toMatchObject({ status: 'expired', url: null });
@@ -232,7 +287,12 @@ describe('test clocks', () => {
       const dataFile = join(dir, 'state.json');
       const first = await startTestEmulator({ dataFile });
       const s1 = first.stripe;
-      const price = await s1.prices.create({ currency: 'usd', unit_amount: 500, recurring: { interval: 'week' }, product_data: { name: 'Weekly' } });
+      const price = await s1.prices.create({
+        currency: 'usd',
+        unit_amount: 500,
+        recurring: { interval: 'week' },
+        product_data: { name: 'Weekly' },
+      });
       const clock = await s1.testHelpers.testClocks.create({ frozen_time: JAN_31 });
       const customer = await s1.customers.create({ test_clock: clock.id });
       const pm = await s1.paymentMethods.attach('pm_card_visa', { customer: customer.id });
@@ -247,7 +307,11 @@ describe('test clocks', () => {
         const renewed = await s2.subscriptions.retrieve(sub.id);
         expect(renewed.status).toBe('active');
         expect(period(renewed)).toEqual({ start: JAN_31 + 14 * 86400, end: JAN_31 + 21 * 86400 });
-        expect((await s2.invoices.list({ subscription: sub.id })).data.map((i) => i.number)).toEqual([expect.stringMatching(/-0003$/), expect.stringMatching(/-0002$/), expect.stringMatching(/-0001$/)]);
+        expect((await s2.invoices.list({ subscription: sub.id })).data.map((i) => i.number)).toEqual([
+          expect.stringMatching(/-0003$/),
+          expect.stringMatching(/-0002$/),
+          expect.stringMatching(/-0001$/),
+        ]);
       } finally {
         await second.em.stop();
       }

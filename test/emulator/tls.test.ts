@@ -15,7 +15,23 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'stripe-emulator-tls-'));
   execFileSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ],
     { stdio: 'ignore' },
   );
   key = readFileSync(join(dir, 'key.pem'));
@@ -34,7 +50,13 @@ test('serves HTTPS with the given certificate; the SDK works through an agent tr
   const stripe = new Stripe('sk_test_tls', { host: '127.0.0.1', port: em.port, protocol: 'https', httpAgent: agent, maxNetworkRetries: 0 });
   const c = await stripe.customers.create({ email: 'tls@example.com' });
   expect(c.id).toMatch(/^cus_/);
-  const pi = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd', payment_method: 'pm_card_authenticationRequired', confirm: true, allowed_payment_method_types: ['card'] });
+  const pi = await stripe.paymentIntents.create({
+    amount: 1000,
+    currency: 'usd',
+    payment_method: 'pm_card_authenticationRequired',
+    confirm: true,
+    allowed_payment_method_types: ['card'],
+  });
   // URLs the emulator hands out use the scheme it serves
   expect(pi.next_action?.redirect_to_url?.url).toMatch(new RegExp(`^https://127\\.0\\.0\\.1:${em.port}/authenticate/`));
   agent.destroy();

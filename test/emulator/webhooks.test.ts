@@ -19,20 +19,39 @@ async function receiver(respond?: (index: number, body: string) => number): Prom
 }
 
 function verify(r: Receiver, secret: string): Stripe.Event[] {
-  return r.received.filter((x) => x.status === 200).map((x) => t.stripe.webhooks.constructEvent(x.body, x.headers['stripe-signature'] as string, secret));
+  return r.received
+    .filter((x) => x.status === 200)
+    .map((x) => t.stripe.webhooks.constructEvent(x.body, x.headers['stripe-signature'] as string, secret));
 }
 
 describe('webhook endpoints', () => {
   test('create returns the secret once; retrieve, list, update, delete', async () => {
-    const we = await t.stripe.webhookEndpoints.create({ url: 'https://example.com/hook', enabled_events: ['payment_intent.succeeded'], description: 'shop', metadata: { env: 'dev' } });
-    expect(we).toMatchObject({ object: 'webhook_endpoint', url: 'https://example.com/hook', enabled_events: ['payment_intent.succeeded'], status: 'enabled', description: 'shop', metadata: { env: 'dev' }, livemode: false });
+    const we = await t.stripe.webhookEndpoints.create({
+      url: 'https://example.com/hook',
+      enabled_events: ['payment_intent.succeeded'],
+      description: 'shop',
+      metadata: { env: 'dev' },
+    });
+    expect(we).toMatchObject({
+      object: 'webhook_endpoint',
+      url: 'https://example.com/hook',
+      enabled_events: ['payment_intent.succeeded'],
+      status: 'enabled',
+      description: 'shop',
+      metadata: { env: 'dev' },
+      livemode: false,
+    });
     expect(we.id).toMatch(/^we_/);
     expect(we.secret).toMatch(/^whsec_[A-Za-z0-9]{32}$/);
     const got = await t.stripe.webhookEndpoints.retrieve(we.id);
     expect(got.secret).toBeUndefined();
     expect(got.url).toBe(we.url);
     expect((await t.stripe.webhookEndpoints.list()).data.map((e) => e.id)).toEqual([we.id]);
-    const updated = await t.stripe.webhookEndpoints.update(we.id, { enabled_events: ['*'], disabled: true, url: 'https://example.com/hook2' });
+    const updated = await t.stripe.webhookEndpoints.update(we.id, {
+      enabled_events: ['*'],
+      disabled: true,
+      url: 'https://example.com/hook2',
+    });
     expect(updated).toMatchObject({ enabled_events: ['*'], status: 'disabled', url: 'https://example.com/hook2' });
     const deleted = await t.stripe.webhookEndpoints.del(we.id);
     expect(deleted).toMatchObject({ id: we.id, deleted: true });
@@ -40,11 +59,17 @@ describe('webhook endpoints', () => {
     const missing = await rejection<Stripe.errors.StripeError>(() => t.stripe.webhookEndpoints.retrieve(we.id));
     expect(missing.statusCode).toBe(404);
 
-    const noUrl = await rejection<Stripe.errors.StripeError>(() => t.stripe.webhookEndpoints.create({ enabled_events: ['*'] } as Stripe.WebhookEndpointCreateParams));
+    const noUrl = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.webhookEndpoints.create({ enabled_events: ['*'] } as Stripe.WebhookEndpointCreateParams),
+    );
     expect(noUrl.param).toBe('url');
-    const badUrl = await rejection<Stripe.errors.StripeError>(() => t.stripe.webhookEndpoints.create({ url: 'not a url', enabled_events: ['*'] }));
+    const badUrl = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.webhookEndpoints.create({ url: 'not a url', enabled_events: ['*'] }),
+    );
     expect(badUrl.code).toBe('url_invalid');
-    const noEvents = await rejection<Stripe.errors.StripeError>(() => t.stripe.webhookEndpoints.create({ url: 'https://example.com' } as Stripe.WebhookEndpointCreateParams));
+    const noEvents = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.webhookEndpoints.create({ url: 'https://example.com' } as Stripe.WebhookEndpointCreateParams),
+    );
     expect(noEvents.param).toBe('enabled_events');
   });
 });
@@ -53,14 +78,22 @@ describe('deliveries', () => {
   test('signed as Stripe signs, for the enabled types only, verified by constructEvent', async () => {
     const r = await receiver();
     const we = await t.stripe.webhookEndpoints.create({ url: r.url, enabled_events: ['payment_intent.succeeded', 'charge.succeeded'] });
-    const pi = await t.stripe.paymentIntents.create({ amount: 1200, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, ...CARD }, { idempotencyKey: 'order-77' });
+    const pi = await t.stripe.paymentIntents.create(
+      { amount: 1200, currency: 'usd', payment_method: 'pm_card_visa', confirm: true, ...CARD },
+      { idempotencyKey: 'order-77' },
+    );
     await t.em.idle(5000);
 
     expect(r.received).toHaveLength(2);
     const events = verify(r, we.secret as string);
     expect(events.map((e) => e.type).sort()).toEqual(['charge.succeeded', 'payment_intent.succeeded']);
     const succeeded = events.find((e) => e.type === 'payment_intent.succeeded') as Stripe.PaymentIntentSucceededEvent;
-    expect(succeeded).toMatchObject({ object: 'event', livemode: false, api_version: t.em.ctx.apiVersion, request: { idempotency_key: 'order-77' } });
+    expect(succeeded).toMatchObject({
+      object: 'event',
+      livemode: false,
+      api_version: t.em.ctx.apiVersion,
+      request: { idempotency_key: 'order-77' },
+    });
     expect(succeeded.id).toMatch(/^evt_/);
     expect(succeeded.request?.id).toMatch(/^req_/);
     expect(succeeded.data.object.id).toBe(pi.id);
@@ -75,7 +108,9 @@ describe('deliveries', () => {
     const ts = Number(/t=(\d+)/.exec(header)?.[1]);
     expect(signPayload(body, we.secret as string, ts)).toBe(header);
     expect(() => t.stripe.webhooks.constructEvent(body, header, 'whsec_wrong')).toThrow(Stripe.errors.StripeSignatureVerificationError);
-    expect(() => t.stripe.webhooks.constructEvent(body.replace('1200', '1300'), header, we.secret as string)).toThrow(Stripe.errors.StripeSignatureVerificationError);
+    expect(() => t.stripe.webhooks.constructEvent(body.replace('1200', '1300'), header, we.secret as string)).toThrow(
+      Stripe.errors.StripeSignatureVerificationError,
+    );
 
     // delivered events have no pending webhooks left
     const stored = await t.stripe.events.retrieve(succeeded.id);
@@ -156,7 +191,9 @@ describe('deliveries', () => {
       const c = await em.stripe.customers.create({ name: 'First' });
       await em.stripe.customers.update(c.id, { name: 'Second' });
       await em.em.idle(10_000);
-      const accepted = r.received.filter((x) => x.status === 200).map((x) => em.stripe.webhooks.constructEvent(x.body, x.headers['stripe-signature'] as string, we.secret as string));
+      const accepted = r.received
+        .filter((x) => x.status === 200)
+        .map((x) => em.stripe.webhooks.constructEvent(x.body, x.headers['stripe-signature'] as string, we.secret as string));
       expect(accepted.map((e) => e.type)).toEqual(['customer.updated', 'customer.created']);
       // each carries the object as it was when the event happened: applying them in arrival order would regress
       expect(accepted.map((e) => (e.data.object as Stripe.Customer).name)).toEqual(['Second', 'First']);
@@ -201,7 +238,12 @@ describe('events API', () => {
     const types = await t.stripe.events.list({ types: ['customer.created', 'charge.succeeded'] });
     expect(types.data.map((e) => e.type)).toEqual(['charge.succeeded', 'customer.created']);
     const all = await t.stripe.events.list();
-    expect(all.data.map((e) => e.type)).toEqual(['payment_intent.succeeded', 'charge.succeeded', 'payment_intent.created', 'customer.created']);
+    expect(all.data.map((e) => e.type)).toEqual([
+      'payment_intent.succeeded',
+      'charge.succeeded',
+      'payment_intent.created',
+      'customer.created',
+    ]);
     const one = await t.stripe.events.retrieve(all.data[1]?.id as string);
     expect(one.type).toBe('charge.succeeded');
     expect(one.object).toBe('event');

@@ -12,15 +12,24 @@ describe('form encoding', () => {
   test('parses nested hashes, indexed and pushed arrays as Rack does', () => {
     expect(parseForm('a=1&metadata[plan]=pro&metadata[n]=2')).toEqual({ a: '1', metadata: { plan: 'pro', n: '2' } });
     expect(parseForm('expand[]=x&expand[]=y.z')).toEqual({ expand: ['x', 'y.z'] });
-    expect(parseForm('items[0][price]=p1&items[1][price]=p2&items[1][quantity]=3')).toEqual({ items: { 0: { price: 'p1' }, 1: { price: 'p2', quantity: '3' } } });
-    expect(parseForm('items[][price]=p1&items[][quantity]=2&items[][price]=p2')).toEqual({ items: [{ price: 'p1', quantity: '2' }, { price: 'p2' }] });
+    expect(parseForm('items[0][price]=p1&items[1][price]=p2&items[1][quantity]=3')).toEqual({
+      items: { 0: { price: 'p1' }, 1: { price: 'p2', quantity: '3' } },
+    });
+    expect(parseForm('items[][price]=p1&items[][quantity]=2&items[][price]=p2')).toEqual({
+      items: [{ price: 'p1', quantity: '2' }, { price: 'p2' }],
+    });
     expect(parseForm('name=Ada+Lovelace&email=a%2Bb%40x.io&q=%5Bnot%5D')).toEqual({ name: 'Ada Lovelace', email: 'a+b@x.io', q: '[not]' });
     expect(parseForm('a%5Bb%5D=1')).toEqual({ a: { b: '1' } });
   });
 
   test('encodeForm is parseForm inverse for SDK-style payloads', () => {
     const data = { amount: 100, metadata: { a: 'x y' }, expand: ['latest_charge'], items: [{ price: 'p', quantity: 2 }] };
-    expect(parseForm(encodeForm(data))).toEqual({ amount: '100', metadata: { a: 'x y' }, expand: { 0: 'latest_charge' }, items: { 0: { price: 'p', quantity: '2' } } });
+    expect(parseForm(encodeForm(data))).toEqual({
+      amount: '100',
+      metadata: { a: 'x y' },
+      expand: { 0: 'latest_charge' },
+      items: { 0: { price: 'p', quantity: '2' } },
+    });
   });
 });
 
@@ -55,7 +64,11 @@ describe('errors', () => {
     const res = await raw(t.em, 'POST', '/v1/unicorns?x=1', { body: 'a=1' });
     expect(res.status).toBe(404);
     expect(res.json).toEqual({
-      error: { type: 'invalid_request_error', message: 'Unrecognized request URL (POST: /v1/unicorns). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.' },
+      error: {
+        type: 'invalid_request_error',
+        message:
+          'Unrecognized request URL (POST: /v1/unicorns). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.',
+      },
     });
     expect(res.headers['request-id']).toMatch(/^req_/);
     expect((await raw(t.em, 'GET', '/v1/unicorns', { auth: null })).status).toBe(401);
@@ -73,18 +86,30 @@ describe('errors', () => {
     expect(err.code).toBe('resource_missing');
     expect(err.param).toBe('id');
     expect(err.message).toBe("No such customer: 'cus_nope'");
-    const pi = await rejection<Stripe.errors.StripeError>(() => t.stripe.paymentIntents.create({ amount: 100, currency: 'usd', customer: 'cus_nope' }));
+    const pi = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.paymentIntents.create({ amount: 100, currency: 'usd', customer: 'cus_nope' }),
+    );
     expect(pi.param).toBe('customer');
   });
 
   test('missing and malformed parameters are refused with the param named', async () => {
     const missing = await raw(t.em, 'POST', '/v1/payment_intents', { body: 'currency=usd' });
     expect(missing.status).toBe(400);
-    expect(missing.json.error).toMatchObject({ type: 'invalid_request_error', code: 'parameter_missing', param: 'amount', message: 'Missing required param: amount.' });
+    expect(missing.json.error).toMatchObject({
+      type: 'invalid_request_error',
+      code: 'parameter_missing',
+      param: 'amount',
+      message: 'Missing required param: amount.',
+    });
     const badInt = await raw(t.em, 'POST', '/v1/payment_intents', { body: 'currency=usd&amount=12.5' });
     expect(badInt.json.error).toMatchObject({ code: 'parameter_invalid_integer', param: 'amount', message: 'Invalid integer: 12.5' });
-    const badEnum = await raw(t.em, 'POST', '/v1/prices', { body: 'currency=usd&unit_amount=1&product_data[name]=x&recurring[interval]=fortnight' });
-    expect(badEnum.json.error).toMatchObject({ param: 'recurring[interval]', message: 'Invalid recurring[interval]: must be one of day, week, month, or year' });
+    const badEnum = await raw(t.em, 'POST', '/v1/prices', {
+      body: 'currency=usd&unit_amount=1&product_data[name]=x&recurring[interval]=fortnight',
+    });
+    expect(badEnum.json.error).toMatchObject({
+      param: 'recurring[interval]',
+      message: 'Invalid recurring[interval]: must be one of day, week, month, or year',
+    });
     const empty = await raw(t.em, 'POST', '/v1/products', { body: 'name=' });
     expect(empty.json.error).toMatchObject({ code: 'parameter_invalid_empty', param: 'name' });
     const badBool = await raw(t.em, 'GET', '/v1/products?active=yes');
@@ -92,7 +117,9 @@ describe('errors', () => {
   });
 
   test('unknown but valid-looking parameters are accepted and ignored', async () => {
-    const res = await raw(t.em, 'POST', '/v1/customers', { body: 'email=ignored@example.com&preferred_color=blue&tax[ip_address]=1.2.3.4' });
+    const res = await raw(t.em, 'POST', '/v1/customers', {
+      body: 'email=ignored@example.com&preferred_color=blue&tax[ip_address]=1.2.3.4',
+    });
     expect(res.status).toBe(200);
     expect(res.json.object).toBe('customer');
     expect(res.json.preferred_color).toBeUndefined();
@@ -100,8 +127,20 @@ describe('errors', () => {
 
   test('valid Stripe parameters without effect here are accepted through the SDK, not refused', async () => {
     // every parameter below is typed by the SDK (so it is a real Stripe parameter) and not implemented here
-    const customer = await t.stripe.customers.create({ email: 'valid@example.com', preferred_locales: ['en'], tax: { validate_location: 'deferred' }, invoice_settings: { rendering_options: { amount_tax_display: 'exclude_tax' } } });
-    const price = await t.stripe.prices.create({ currency: 'usd', unit_amount: 900, recurring: { interval: 'month' }, product_data: { name: 'Valid' }, tax_behavior: 'exclusive', nickname: 'n' });
+    const customer = await t.stripe.customers.create({
+      email: 'valid@example.com',
+      preferred_locales: ['en'],
+      tax: { validate_location: 'deferred' },
+      invoice_settings: { rendering_options: { amount_tax_display: 'exclude_tax' } },
+    });
+    const price = await t.stripe.prices.create({
+      currency: 'usd',
+      unit_amount: 900,
+      recurring: { interval: 'month' },
+      product_data: { name: 'Valid' },
+      tax_behavior: 'exclusive',
+      nickname: 'n',
+    });
     const pi = await t.stripe.paymentIntents.create({
       amount: 1000,
       currency: 'usd',
@@ -114,7 +153,9 @@ describe('errors', () => {
       ...CARD,
     });
     expect(pi.status).toBe('succeeded');
-    await t.stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id }).then((pm) => t.stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: pm.id } }));
+    await t.stripe.paymentMethods
+      .attach('pm_card_visa', { customer: customer.id })
+      .then((pm) => t.stripe.customers.update(customer.id, { invoice_settings: { default_payment_method: pm.id } }));
     const sub = await t.stripe.subscriptions.create({
       customer: customer.id,
       items: [{ price: price.id, metadata: { seat: '1' } }],
@@ -124,7 +165,9 @@ describe('errors', () => {
       automatic_tax: { enabled: false },
     });
     expect(sub.status).toBe('active');
-    expect((await t.stripe.subscriptions.update(sub.id, { proration_behavior: 'none', cancel_at_period_end: true })).cancel_at_period_end).toBe(true);
+    expect(
+      (await t.stripe.subscriptions.update(sub.id, { proration_behavior: 'none', cancel_at_period_end: true })).cancel_at_period_end,
+    ).toBe(true);
     const session = await t.stripe.checkout.sessions.create({
       mode: 'payment',
       line_items: [{ price_data: { currency: 'usd', unit_amount: 500, product_data: { name: 'Thing' } }, quantity: 1 }],
@@ -134,7 +177,10 @@ describe('errors', () => {
       success_url: 'https://example.com/ok',
     });
     expect(session.status).toBe('open');
-    expect((await t.stripe.refunds.create({ payment_intent: pi.id, amount: 100, metadata: { k: 'v' }, instructions_email: 'valid@example.com' })).status).toBe('succeeded');
+    expect(
+      (await t.stripe.refunds.create({ payment_intent: pi.id, amount: 100, metadata: { k: 'v' }, instructions_email: 'valid@example.com' }))
+        .status,
+    ).toBe('succeeded');
   });
 
   test('Stripe-Version is accepted and echoed; a malformed one is refused', async () => {
@@ -159,8 +205,14 @@ describe('errors', () => {
 describe('idempotency', () => {
   test('same key and same parameters replay the stored response', async () => {
     const before = (await t.stripe.customers.list({ email: 'idem@example.com' })).data.length;
-    const a = await raw(t.em, 'POST', '/v1/customers', { body: 'email=idem@example.com&metadata[n]=1', headers: { 'Idempotency-Key': 'key-replay-1' } });
-    const b = await raw(t.em, 'POST', '/v1/customers', { body: 'metadata[n]=1&email=idem@example.com', headers: { 'Idempotency-Key': 'key-replay-1' } });
+    const a = await raw(t.em, 'POST', '/v1/customers', {
+      body: 'email=idem@example.com&metadata[n]=1',
+      headers: { 'Idempotency-Key': 'key-replay-1' },
+    });
+    const b = await raw(t.em, 'POST', '/v1/customers', {
+      body: 'metadata[n]=1&email=idem@example.com',
+      headers: { 'Idempotency-Key': 'key-replay-1' },
+    });
     expect(a.status).toBe(200);
     expect(b.status).toBe(200);
     expect(b.json.id).toBe(a.json.id);
@@ -175,7 +227,9 @@ describe('idempotency', () => {
 
   test('same key with other parameters is an idempotency_error', async () => {
     await t.stripe.customers.create({ email: 'one@example.com' }, { idempotencyKey: 'key-mismatch' });
-    const err = await rejection<Stripe.errors.StripeError>(() => t.stripe.customers.create({ email: 'two@example.com' }, { idempotencyKey: 'key-mismatch' }));
+    const err = await rejection<Stripe.errors.StripeError>(() =>
+      t.stripe.customers.create({ email: 'two@example.com' }, { idempotencyKey: 'key-mismatch' }),
+    );
     expect(err).toBeInstanceOf(Stripe.errors.StripeIdempotencyError);
     expect(err.statusCode).toBe(400);
     expect(err.type).toBe('StripeIdempotencyError');
@@ -183,13 +237,19 @@ describe('idempotency', () => {
     expect(err.message).toBe(
       "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than 'key-mismatch' if you meant to execute a different request.",
     );
-    const otherEndpoint = await raw(t.em, 'POST', '/v1/products', { body: 'email=one@example.com', headers: { 'Idempotency-Key': 'key-mismatch' } });
+    const otherEndpoint = await raw(t.em, 'POST', '/v1/products', {
+      body: 'email=one@example.com',
+      headers: { 'Idempotency-Key': 'key-mismatch' },
+    });
     expect(otherEndpoint.status).toBe(400);
     expect(otherEndpoint.json.error.type).toBe('idempotency_error');
   });
 
   test('a request refused by validation is not saved under its key', async () => {
-    const first = await raw(t.em, 'POST', '/v1/products', { body: 'description=no name', headers: { 'Idempotency-Key': 'key-validation' } });
+    const first = await raw(t.em, 'POST', '/v1/products', {
+      body: 'description=no name',
+      headers: { 'Idempotency-Key': 'key-validation' },
+    });
     expect(first.status).toBe(400);
     const second = await raw(t.em, 'POST', '/v1/products', { body: 'name=Fixed', headers: { 'Idempotency-Key': 'key-validation' } });
     expect(second.status).toBe(200);
@@ -244,7 +304,14 @@ describe('idempotency', () => {
 describe('expand', () => {
   test('expands ids to objects, nested paths and list elements', async () => {
     const customer = await t.stripe.customers.create({ email: 'expand@example.com' });
-    const pi = await t.stripe.paymentIntents.create({ amount: 2500, currency: 'usd', customer: customer.id, payment_method: 'pm_card_visa', confirm: true, ...CARD });
+    const pi = await t.stripe.paymentIntents.create({
+      amount: 2500,
+      currency: 'usd',
+      customer: customer.id,
+      payment_method: 'pm_card_visa',
+      confirm: true,
+      ...CARD,
+    });
     const expanded = await t.stripe.paymentIntents.retrieve(pi.id, { expand: ['latest_charge', 'customer', 'payment_method'] });
     const charge = expanded.latest_charge as Stripe.Charge;
     expect(charge.object).toBe('charge');
@@ -364,7 +431,8 @@ describe('garbage input', () => {
           const res = method === 'POST' ? await raw(t.em, method, path, { body }) : await raw(t.em, method, `${path}?${body}`);
           const api = pattern.startsWith('/v1/');
           const envelope = res.json?.error && typeof res.json.error.type === 'string' && typeof res.json.error.message === 'string';
-          if (res.status >= 500 || (api && res.status >= 400 && !envelope)) failures.push(`${method} ${path} ${body} -> ${res.status} ${res.text.slice(0, 120)}`);
+          if (res.status >= 500 || (api && res.status >= 400 && !envelope))
+            failures.push(`${method} ${path} ${body} -> ${res.status} ${res.text.slice(0, 120)}`);
         }
       }
     }
@@ -379,13 +447,18 @@ describe('garbage input', () => {
       await raw(t.em, 'POST', '/v1/customers', { body: `a${'[]'.repeat(50_000)}=1` }),
       await raw(t.em, 'POST', '/v1/customers', { body: `metadata${'[x]'.repeat(50_000)}=1` }),
       await raw(t.em, 'GET', `/v1/customers?a${'[b]'.repeat(100)}=1`),
-      await raw(t.em, 'POST', '/v1/customers', { body: `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`, headers: { 'Content-Type': 'application/json' } }),
+      await raw(t.em, 'POST', '/v1/customers', {
+        body: `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`,
+        headers: { 'Content-Type': 'application/json' },
+      }),
     ]) {
       expect(res.status).toBe(400);
       expect(res.json.error).toMatchObject({ type: 'invalid_request_error', message: expect.stringMatching(/nested at most \d+ levels/) });
     }
     // Stripe's real parameters nest far less than the limit
-    const ok = await raw(t.em, 'POST', '/v1/customers', { body: 'invoice_settings[custom_fields][0][name]=a&invoice_settings[custom_fields][0][value]=b&metadata[k]=v' });
+    const ok = await raw(t.em, 'POST', '/v1/customers', {
+      body: 'invoice_settings[custom_fields][0][name]=a&invoice_settings[custom_fields][0][value]=b&metadata[k]=v',
+    });
     expect(ok.status).toBe(200);
   });
 
@@ -393,14 +466,20 @@ describe('garbage input', () => {
     const badJson = await raw(t.em, 'POST', '/v1/customers', { body: '{"email": ', headers: { 'Content-Type': 'application/json' } });
     expect(badJson.status).toBe(400);
     expect(badJson.json.error).toMatchObject({ type: 'invalid_request_error', message: expect.stringMatching(/^Invalid JSON body/) });
-    const notAnObject = await raw(t.em, 'POST', '/v1/customers', { body: '["email", "x@example.com"]', headers: { 'Content-Type': 'application/json' } });
+    const notAnObject = await raw(t.em, 'POST', '/v1/customers', {
+      body: '["email", "x@example.com"]',
+      headers: { 'Content-Type': 'application/json' },
+    });
     expect(notAnObject.status).toBe(400);
     expect(notAnObject.json.error.type).toBe('invalid_request_error');
     const tooLarge = await raw(t.em, 'POST', '/v1/customers', { body: `description=${'x'.repeat(1024 * 1024 + 10)}` });
     expect(tooLarge.status).toBe(413);
     expect(tooLarge.json.error.type).toBe('invalid_request_error');
     // a JSON body is still read when it is well-formed (some tools send JSON)
-    const json = await raw(t.em, 'POST', '/v1/customers', { body: '{"email": "json@example.com", "metadata": {"a": "1"}, "__proto__": {"polluted": "yes"}}', headers: { 'Content-Type': 'application/json' } });
+    const json = await raw(t.em, 'POST', '/v1/customers', {
+      body: '{"email": "json@example.com", "metadata": {"a": "1"}, "__proto__": {"polluted": "yes"}}',
+      headers: { 'Content-Type': 'application/json' },
+    });
     expect(json.json).toMatchObject({ object: 'customer', email: 'json@example.com', metadata: { a: '1' } });
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });

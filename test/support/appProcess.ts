@@ -16,8 +16,18 @@ async function main(): Promise<void> {
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', DATABASE_URL: process.env.DATABASE_URL, PORT: '0' });
   const logger = createLogger(config.logLevel);
   const orm = await createOrm(config.databaseUrl!, { logger });
-  const api = await openStripeApi(config, { protocol: 'http', host: emulator.hostname, port: Number(emulator.port) }, 'sk_test_tollgate_tests', { maxNetworkRetries: 0 });
-  const app = await createApp({ orm, config, logger, stripe: { client: api.client, webhookSecret: process.env.WEBHOOK_SECRET, mode: 'emulator', endpoint: api.endpoint } });
+  const api = await openStripeApi(
+    config,
+    { protocol: 'http', host: emulator.hostname, port: Number(emulator.port) },
+    'sk_test_tollgate_tests',
+    { maxNetworkRetries: 0 },
+  );
+  const app = await createApp({
+    orm,
+    config,
+    logger,
+    stripe: { client: api.client, webhookSecret: process.env.WEBHOOK_SECRET, mode: 'emulator', endpoint: api.endpoint },
+  });
   app.httpServer.listen(0, '127.0.0.1', () => {
     const address = app.httpServer.address();
     if (address && typeof address === 'object') process.stdout.write(`listening http://127.0.0.1:${address.port}\n`);

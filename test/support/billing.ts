@@ -11,7 +11,9 @@ export const MY_LIMITS = `query { myLimits { plan { code } source day resetsAt m
 
 /** The pricing option id of a plan, by plan code. */
 export async function pricingId(server: TestServer, code: string): Promise<string> {
-  const [row] = await sql(server.databaseUrl, `select pp.id from plan_pricing pp join plan p on p.id = pp.plan_id where p.code = $1`, [code]);
+  const [row] = await sql(server.databaseUrl, `select pp.id from plan_pricing pp join plan p on p.id = pp.plan_id where p.code = $1`, [
+    code,
+  ]);
   return row.id;
 }
 
@@ -22,7 +24,11 @@ export async function pricingId(server: TestServer, code: string): Promise<strin
 export async function userOnTestClock(server: TestServer, opts: { timezone?: string } = {}) {
   const user = await server.createUser(opts);
   const clock = await server.stripe.testHelpers.testClocks.create({ frozen_time: Math.floor(Date.now() / 1000) });
-  const customer = await server.stripe.customers.create({ email: user.email, test_clock: clock.id, metadata: { tollgate_user_id: user.id } });
+  const customer = await server.stripe.customers.create({
+    email: user.email,
+    test_clock: clock.id,
+    metadata: { tollgate_user_id: user.id },
+  });
   await sql(server.databaseUrl, 'update app_user set stripe_customer_id = $1 where id = $2', [customer.id, user.id]);
   return { ...user, clock, customerId: customer.id };
 }

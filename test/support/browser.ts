@@ -13,14 +13,24 @@ const haveChromium = existsSync(CHROMIUM);
 
 /** `describe`, or `describe.skip` with a warning when there is no Chromium outside CI. */
 export function describeInBrowser(name: string): jest.Describe {
-  if (!haveChromium) console.warn(`no Chromium at ${CHROMIUM} (apt-get install -y chromium): ${name} tests ${process.env.CI ? 'fail' : 'skipped'}`);
+  if (!haveChromium)
+    console.warn(`no Chromium at ${CHROMIUM} (apt-get install -y chromium): ${name} tests ${process.env.CI ? 'fail' : 'skipped'}`);
   return haveChromium || process.env.CI ? describe : describe.skip;
 }
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 

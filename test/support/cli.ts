@@ -17,7 +17,7 @@ export function runScript(name: string, args: string[], env: Record<string, stri
       [join(ROOT, 'dist', 'src', 'cli', `${name}.js`), ...args],
       { cwd: ROOT, env: cleanEnv(env), timeout: 120_000 },
       (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
         resolve({ code, stdout, stderr });
       },
     );
@@ -28,7 +28,12 @@ export function runScript(name: string, args: string[], env: Record<string, stri
 export function cleanEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const base: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (/^(DATABASE_URL|TEST_DATABASE_URL|PORT|HOST|EMBEDDED_PG_|STRIPE_|LOG_LEVEL|NODE_ENV|PUBLIC_URL|GRAPHQL_|DEMO_USER_|HTTPS?_PROXY|NO_PROXY)/i.test(k)) continue;
+    if (
+      /^(DATABASE_URL|TEST_DATABASE_URL|PORT|HOST|EMBEDDED_PG_|STRIPE_|LOG_LEVEL|NODE_ENV|PUBLIC_URL|GRAPHQL_|DEMO_USER_|HTTPS?_PROXY|NO_PROXY)/i.test(
+        k,
+      )
+    )
+      continue;
     base[k] = v;
   }
   // A local-mode server keeps the emulator's state in memory unless a test gives it a file of its own.

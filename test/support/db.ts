@@ -24,7 +24,11 @@ export async function createTestDatabase(prefix = 'test'): Promise<string> {
 }
 
 /** Runs one SQL statement on a database (for assertions and test setup, not for the code under test). */
-export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
+export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(
+  url: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

@@ -25,7 +25,11 @@ export interface PaymentInput {
 }
 
 /** createPayment, expecting no error: the payment, checkoutUrl and clientSecret. */
-export async function pay(server: TestServer, token: string, input: PaymentInput): Promise<{ payment: any; checkoutUrl: string | null; clientSecret: string | null }> {
+export async function pay(
+  server: TestServer,
+  token: string,
+  input: PaymentInput,
+): Promise<{ payment: any; checkoutUrl: string | null; clientSecret: string | null }> {
   const res = await server.gql(CREATE_PAYMENT, { input }, token);
   if (res.errors) throw new Error(`createPayment failed: ${JSON.stringify(res.errors)}`);
   return res.data.createPayment;

@@ -17,7 +17,11 @@ export function startServerProcess(env: Record<string, string | undefined>): Ser
 }
 
 /** Another server process on a database and emulator the test already runs (see appProcess.ts). */
-export async function startAppProcess(env: { DATABASE_URL: string; EMULATOR_URL: string; WEBHOOK_SECRET: string }): Promise<ServerProcess & { url: string }> {
+export async function startAppProcess(env: {
+  DATABASE_URL: string;
+  EMULATOR_URL: string;
+  WEBHOOK_SECRET: string;
+}): Promise<ServerProcess & { url: string }> {
   const proc = startNodeProcess(join(__dirname, 'appProcess.js'), env);
   const line = await proc.waitFor(/listening (\S+)/, 30_000);
   return Object.assign(proc, { url: line.split(' ')[1] });

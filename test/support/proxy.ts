@@ -31,7 +31,11 @@ export interface TestProxy {
   close(): Promise<void>;
 }
 
-export async function startTestProxy(options: { routes: Record<string, number>; credentials?: string; mode?: ProxyMode }): Promise<TestProxy> {
+export async function startTestProxy(options: {
+  routes: Record<string, number>;
+  credentials?: string;
+  mode?: ProxyMode;
+}): Promise<TestProxy> {
   const sockets = new Set<net.Socket>();
   const clients = new Set<net.Socket>();
   const server = http.createServer((_req, res) => {

@@ -25,7 +25,12 @@ export interface TestServer {
   orm: Orm;
   config: Config;
   em(): EntityManager;
-  gql<T = any>(query: string, variables?: Record<string, unknown>, token?: string, headers?: Record<string, string>): Promise<GqlResponse<T>>;
+  gql<T = any>(
+    query: string,
+    variables?: Record<string, unknown>,
+    token?: string,
+    headers?: Record<string, string>,
+  ): Promise<GqlResponse<T>>;
   createUser(opts?: { email?: string; admin?: boolean; timezone?: string }): Promise<{ id: string; token: string; email: string }>;
   /** With `stripe: true`: the official SDK pointed at the in-process emulator the server uses. */
   stripe: Stripe;
@@ -85,10 +90,17 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       dataFile: options.emulatorDataFile,
     });
     const stripePort = options.stripeVia ? await options.stripeVia(emulator) : emulator.port;
-    const api = await openStripeApi(config, { protocol: emulator.protocol, host: emulator.host, port: stripePort }, 'sk_test_tollgate_tests', { maxNetworkRetries: 0 });
+    const api = await openStripeApi(
+      config,
+      { protocol: emulator.protocol, host: emulator.host, port: stripePort },
+      'sk_test_tollgate_tests',
+      { maxNetworkRetries: 0 },
+    );
     const client = api.client;
     const endpoint =
-      options.webhooks === false ? undefined : await client.webhookEndpoints.create({ url: `${url}/webhooks/stripe`, enabled_events: [...WEBHOOK_EVENTS] });
+      options.webhooks === false
+        ? undefined
+        : await client.webhookEndpoints.create({ url: `${url}/webhooks/stripe`, enabled_events: [...WEBHOOK_EVENTS] });
     stripe = { client, webhookSecret: endpoint?.secret ?? 'whsec_not_registered', mode: 'emulator', endpoint: api.endpoint };
     if (options.seed !== false) await syncStripeCatalog(orm.em.fork() as EntityManager, client);
   }

@@ -32,7 +32,10 @@ async function main(): Promise<void> {
       const probe = await probeStripe(api.client, api.endpoint);
       out.probe = probe.ok ? { ok: true } : { ok: false, failure: probe.failure };
     } else {
-      const customer = await callStripe(() => api.client.customers.create({ email: 'tunnelled@example.com' }), { stripeEndpoint: api.endpoint, logger });
+      const customer = await callStripe(() => api.client.customers.create({ email: 'tunnelled@example.com' }), {
+        stripeEndpoint: api.endpoint,
+        logger,
+      });
       out.result = { id: customer.id, email: customer.email };
     }
   } catch (err) {

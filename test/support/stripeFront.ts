@@ -24,7 +24,9 @@ export async function startStripeFront(emulatorPort: number): Promise<StripeFron
     if (status !== undefined) {
       front.faulted.push(`${method} ${path}`);
       req.resume();
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { type: 'api_error', message: 'Injected failure.' } }));
+      res
+        .writeHead(status, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { type: 'api_error', message: 'Injected failure.' } }));
       return;
     }
     const upstream = http.request({ host: '127.0.0.1', port: emulatorPort, method, path: req.url, headers: req.headers }, (answer) => {

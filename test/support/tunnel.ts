@@ -39,7 +39,13 @@ export async function startTunnel(): Promise<Tunnel> {
     credentials: PROXY_CREDENTIALS,
   });
   const agent = new https.Agent({ ca: cert.cert });
-  const stripe = new Stripe(TUNNEL_KEY, { host: '127.0.0.1', port: emulator.port, protocol: 'https', httpAgent: agent, maxNetworkRetries: 0 });
+  const stripe = new Stripe(TUNNEL_KEY, {
+    host: '127.0.0.1',
+    port: emulator.port,
+    protocol: 'https',
+    httpAgent: agent,
+    maxNetworkRetries: 0,
+  });
   return {
     cert,
     emulator,

@@ -5,7 +5,11 @@ export function signedHeader(payload: string, secret: string, timestamp = Math.f
   return Stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp });
 }
 
-export function fakeEvent(type: string, object: Record<string, unknown>, overrides: Partial<Record<string, unknown>> = {}): Record<string, unknown> {
+export function fakeEvent(
+  type: string,
+  object: Record<string, unknown>,
+  overrides: Partial<Record<string, unknown>> = {},
+): Record<string, unknown> {
   return {
     id: `evt_test_${Math.random().toString(36).slice(2)}`,
     object: 'event',

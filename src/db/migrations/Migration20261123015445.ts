@@ -1,7 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
 export class Migration20261123015445 extends Migration {
-
   override async up(): Promise<void> {
     this.addSql(`alter table "stripe_event" add column "outcome" text null, add column "own_request" boolean null;`);
   }
@@ -9,5 +8,4 @@ export class Migration20261123015445 extends Migration {
   override async down(): Promise<void> {
     this.addSql(`alter table "stripe_event" drop column "outcome", drop column "own_request";`);
   }
-
 }

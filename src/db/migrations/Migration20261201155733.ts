@@ -1,7 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
 export class Migration20261201155733 extends Migration {
-
   override async up(): Promise<void> {
     this.addSql(`alter table "payment" add column "payment_method" text null;`);
   }
@@ -9,5 +8,4 @@ export class Migration20261201155733 extends Migration {
   override async down(): Promise<void> {
     this.addSql(`alter table "payment" drop column "payment_method";`);
   }
-
 }

@@ -1,7 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
 export class Migration20261201203243 extends Migration {
-
   override async up(): Promise<void> {
     this.addSql(`alter table "usage_record" add column "per_day_after" int null;`);
     // Uses recorded before this column existed were answered again with the limit in force at the time of
@@ -20,5 +19,4 @@ export class Migration20261201203243 extends Migration {
   override async down(): Promise<void> {
     this.addSql(`alter table "usage_record" drop column "per_day_after";`);
   }
-
 }

@@ -53,7 +53,9 @@ export function sessionMeta(ctx: EmulatorContext, session: Stripe.Checkout.Sessi
 }
 
 export function lineItemsOf(ctx: EmulatorContext, session: Stripe.Checkout.Session): Stripe.LineItem[] {
-  return (sessionMeta(ctx, session).lineItems ?? []).map((id) => ctx.store.get<Stripe.LineItem>(id)).filter((x): x is Stripe.LineItem => !!x);
+  return (sessionMeta(ctx, session).lineItems ?? [])
+    .map((id) => ctx.store.get<Stripe.LineItem>(id))
+    .filter((x): x is Stripe.LineItem => !!x);
 }
 
 export interface LineItemInput {
@@ -134,14 +136,39 @@ export function createSession(ctx: EmulatorContext, input: CreateSessionInput): 
     custom_text: { after_submit: null, shipping_address: null, submit: null, terms_of_service_acceptance: null },
     customer: customer?.id ?? null,
     customer_account: null,
-    customer_creation: input.mode === 'payment' ? input.customer_creation ?? 'if_required' : null,
-    customer_details: customer ? { address: customer.address ?? null, business_name: null, email: customer.email, individual_name: null, name: customer.name ?? null, phone: customer.phone ?? null, tax_exempt: customer.tax_exempt ?? 'none', tax_ids: [] } : null,
+    customer_creation: input.mode === 'payment' ? (input.customer_creation ?? 'if_required') : null,
+    customer_details: customer
+      ? {
+          address: customer.address ?? null,
+          business_name: null,
+          email: customer.email,
+          individual_name: null,
+          name: customer.name ?? null,
+          phone: customer.phone ?? null,
+          tax_exempt: customer.tax_exempt ?? 'none',
+          tax_ids: [],
+        }
+      : null,
     customer_email: input.customer_email,
     discounts: [],
     expires_at: input.expires_at ?? now + SESSION_TTL,
     integration_identifier: null,
     invoice: null,
-    invoice_creation: input.mode === 'payment' ? { enabled: false, invoice_data: { account_tax_ids: null, custom_fields: null, description: null, footer: null, issuer: null, metadata: {}, rendering_options: null } } : null,
+    invoice_creation:
+      input.mode === 'payment'
+        ? {
+            enabled: false,
+            invoice_data: {
+              account_tax_ids: null,
+              custom_fields: null,
+              description: null,
+              footer: null,
+              issuer: null,
+              metadata: {},
+              rendering_options: null,
+            },
+          }
+        : null,
     livemode: false,
     locale: (input.locale as Stripe.Checkout.Session.Locale | null) ?? null,
     managed_payments: null,
@@ -213,7 +240,8 @@ export type SubmitOutcome =
 
 /** The session as long as it can still be paid; Stripe's error otherwise. */
 export function assertOpen(session: Stripe.Checkout.Session): void {
-  if (session.status === 'complete') throw invalidRequest('This Checkout Session is already complete.', { code: 'checkout_session_already_complete' });
+  if (session.status === 'complete')
+    throw invalidRequest('This Checkout Session is already complete.', { code: 'checkout_session_already_complete' });
   if (session.status === 'expired') throw invalidRequest('This Checkout Session has expired.', { code: 'checkout_session_expired' });
 }
 
@@ -225,8 +253,14 @@ export function assertOpen(session: Stripe.Checkout.Session): void {
 export function submitCard(ctx: EmulatorContext, session: Stripe.Checkout.Session, card: CardSubmission): SubmitOutcome {
   assertOpen(session);
   const meta = sessionMeta(ctx, session);
-  const email = card.email || session.customer_email || meta.email || (session.customer ? ctx.store.find<Stripe.Customer>('customer', idOf(session.customer) ?? '')?.email : null) || null;
-  if (!email && session.mode === 'subscription' && !session.customer) throw invalidRequest('Your email address is incomplete.', { param: 'email', code: 'email_invalid' });
+  const email =
+    card.email ||
+    session.customer_email ||
+    meta.email ||
+    (session.customer ? ctx.store.find<Stripe.Customer>('customer', idOf(session.customer) ?? '')?.email : null) ||
+    null;
+  if (!email && session.mode === 'subscription' && !session.customer)
+    throw invalidRequest('Your email address is incomplete.', { param: 'email', code: 'email_invalid' });
   meta.email = email ?? undefined;
   if (card.name) meta.name = card.name;
   const pm = createCardPaymentMethod(ctx, {
@@ -238,7 +272,10 @@ export function submitCard(ctx: EmulatorContext, session: Stripe.Checkout.Sessio
     param: card.param ?? 'card_number',
   });
   const returnUrl = `${card.origin}/c/pay/${session.id}/return`;
-  let outcome = session.mode === 'subscription' ? paySubscription(ctx, session, pm, card.origin, returnUrl) : payPayment(ctx, session, pm, card.origin, returnUrl);
+  let outcome =
+    session.mode === 'subscription'
+      ? paySubscription(ctx, session, pm, card.origin, returnUrl)
+      : payPayment(ctx, session, pm, card.origin, returnUrl);
   if (outcome.kind === 'requires_action' && card.authenticate) {
     const result = authenticatePaymentIntent(ctx, outcome.paymentIntent, card.authenticate);
     if (session.status === 'complete') outcome = { kind: 'complete' };
@@ -257,7 +294,13 @@ function authenticationFailed(pi: Stripe.PaymentIntent): ApiError {
   });
 }
 
-function payPayment(ctx: EmulatorContext, session: Stripe.Checkout.Session, pm: Stripe.PaymentMethod, origin: string, returnUrl: string): SubmitOutcome {
+function payPayment(
+  ctx: EmulatorContext,
+  session: Stripe.Checkout.Session,
+  pm: Stripe.PaymentMethod,
+  origin: string,
+  returnUrl: string,
+): SubmitOutcome {
   const meta = sessionMeta(ctx, session);
   let customerId = idOf(session.customer);
   if (!customerId && session.customer_creation === 'always') customerId = ensureCustomer(ctx, session);
@@ -286,17 +329,36 @@ function payPayment(ctx: EmulatorContext, session: Stripe.Checkout.Session, pm: 
  */
 function waitingIntent(ctx: EmulatorContext, id: string | null | undefined): Stripe.PaymentIntent | undefined {
   const pi = id ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', id) : undefined;
-  return pi && (pi.status === 'requires_payment_method' || pi.status === 'requires_action' || pi.status === 'requires_confirmation') ? pi : undefined;
+  return pi && (pi.status === 'requires_payment_method' || pi.status === 'requires_action' || pi.status === 'requires_confirmation')
+    ? pi
+    : undefined;
 }
 
-function outcomeOf(ctx: EmulatorContext, session: Stripe.Checkout.Session, pi: Stripe.PaymentIntent | null, error: ApiError | null): SubmitOutcome {
+function outcomeOf(
+  ctx: EmulatorContext,
+  session: Stripe.Checkout.Session,
+  pi: Stripe.PaymentIntent | null,
+  error: ApiError | null,
+): SubmitOutcome {
   const fresh = ctx.store.find<Stripe.Checkout.Session>('checkout.session', session.id) ?? session;
   if (fresh.status === 'complete') return { kind: 'complete' };
-  if (pi?.status === 'requires_action' && pi.next_action?.redirect_to_url?.url) return { kind: 'requires_action', redirectUrl: pi.next_action.redirect_to_url.url, paymentIntent: pi };
-  return { kind: 'declined', error: error ?? new ApiError(402, { type: 'card_error', code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' }) };
+  if (pi?.status === 'requires_action' && pi.next_action?.redirect_to_url?.url)
+    return { kind: 'requires_action', redirectUrl: pi.next_action.redirect_to_url.url, paymentIntent: pi };
+  return {
+    kind: 'declined',
+    error:
+      error ??
+      new ApiError(402, { type: 'card_error', code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' }),
+  };
 }
 
-function paySubscription(ctx: EmulatorContext, session: Stripe.Checkout.Session, pm: Stripe.PaymentMethod, origin: string, returnUrl: string): SubmitOutcome {
+function paySubscription(
+  ctx: EmulatorContext,
+  session: Stripe.Checkout.Session,
+  pm: Stripe.PaymentMethod,
+  origin: string,
+  returnUrl: string,
+): SubmitOutcome {
   const meta = sessionMeta(ctx, session);
   // A card that cannot be saved, or whose payment would simply be declined, is refused before anything is created.
   try {
@@ -392,7 +454,9 @@ export function completeSession(ctx: EmulatorContext, session: Stripe.Checkout.S
     session.invoice = sub ? idOf(sub.latest_invoice) : null;
     session.payment_status = 'paid';
   } else {
-    const pi = session.payment_intent ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', idOf(session.payment_intent) ?? '') : undefined;
+    const pi = session.payment_intent
+      ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', idOf(session.payment_intent) ?? '')
+      : undefined;
     // an authorization (capture_method=manual) is not a payment yet
     session.payment_status = pi?.status === 'succeeded' ? 'paid' : 'unpaid';
   }
@@ -403,7 +467,10 @@ export function completeSession(ctx: EmulatorContext, session: Stripe.Checkout.S
 /** Expires an open session (`checkout.session.expired`); its unpaid PaymentIntent is canceled. */
 export function expireSession(ctx: EmulatorContext, session: Stripe.Checkout.Session): Stripe.Checkout.Session {
   if (session.status !== 'open') {
-    throw invalidRequest(`Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of ${session.status}.`, { code: 'checkout_session_not_open' });
+    throw invalidRequest(
+      `Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of ${session.status}.`,
+      { code: 'checkout_session_not_open' },
+    );
   }
   // payment mode: `payment_intent`; subscription mode: the first payment, which the session does not show
   const pi = waitingIntent(ctx, idOf(session.payment_intent) ?? sessionMeta(ctx, session).firstPayment);

@@ -94,11 +94,21 @@ export function createSubscriptionInvoice(ctx: EmulatorContext, input: Subscript
       parent: {
         type: 'subscription_item_details',
         invoice_item_details: null,
-        subscription_item_details: { invoice_item: null, proration: false, proration_details: { credited_items: null }, subscription: sub.id, subscription_item: l.subscriptionItem },
+        subscription_item_details: {
+          invoice_item: null,
+          proration: false,
+          proration_details: { credited_items: null },
+          subscription: sub.id,
+          subscription_item: l.subscriptionItem,
+        },
       },
       period: { start: input.period.start, end: input.period.end },
       pretax_credit_amounts: [],
-      pricing: { type: 'price_details', price_details: { price: l.price.id, product: l.price.product as string }, unit_amount_decimal: wireDecimal(l.price.unit_amount_decimal) },
+      pricing: {
+        type: 'price_details',
+        price_details: { price: l.price.id, product: l.price.product as string },
+        unit_amount_decimal: wireDecimal(l.price.unit_amount_decimal),
+      },
       quantity: l.quantity,
       quantity_decimal: wireDecimal(String(l.quantity)),
       subscription: sub.id,
@@ -159,7 +169,11 @@ export function createSubscriptionInvoice(ctx: EmulatorContext, input: Subscript
     next_payment_attempt: null,
     number: null,
     on_behalf_of: null,
-    parent: { type: 'subscription_details', quote_details: null, subscription_details: { metadata: { ...sub.metadata }, subscription: sub.id } },
+    parent: {
+      type: 'subscription_details',
+      quote_details: null,
+      subscription_details: { metadata: { ...sub.metadata }, subscription: sub.id },
+    },
     payment_settings: { default_mandate: null, payment_method_options: null, payment_method_types: null },
     period_end: input.invoicePeriod.end,
     period_start: input.invoicePeriod.start,
@@ -197,8 +211,13 @@ export function createSubscriptionInvoice(ctx: EmulatorContext, input: Subscript
  * `paidBy` is a PaymentIntent that already succeeded for this amount (Checkout in subscription mode takes the
  * first payment before the subscription exists): it becomes the invoice's payment, and the invoice is paid.
  */
-export function finalizeInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice, opts: { paidBy?: Stripe.PaymentIntent } = {}): Stripe.Invoice {
-  if (invoice.status !== 'draft') throw invalidRequest(`This invoice is already finalized, you can't re-finalize a non-draft invoice.`, { code: 'invoice_not_editable' });
+export function finalizeInvoice(
+  ctx: EmulatorContext,
+  invoice: Stripe.Invoice,
+  opts: { paidBy?: Stripe.PaymentIntent } = {},
+): Stripe.Invoice {
+  if (invoice.status !== 'draft')
+    throw invalidRequest(`This invoice is already finalized, you can't re-finalize a non-draft invoice.`, { code: 'invoice_not_editable' });
   const customerId = idOf(invoice.customer) as string;
   const now = ctx.now(customerId);
   const customer = ctx.store.find<Stripe.Customer>('customer', customerId);
@@ -212,7 +231,9 @@ export function finalizeInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice, o
   invoice.automatically_finalizes_at = null;
   const paidBy = opts.paidBy;
   if (paidBy && (paidBy.status !== 'succeeded' || paidBy.amount_received !== invoice.amount_due || paidBy.currency !== invoice.currency)) {
-    throw new Error(`PaymentIntent ${paidBy.id} (${paidBy.status}, ${paidBy.amount_received} ${paidBy.currency}) cannot pay invoice ${invoice.id} (${invoice.amount_due} ${invoice.currency})`);
+    throw new Error(
+      `PaymentIntent ${paidBy.id} (${paidBy.status}, ${paidBy.amount_received} ${paidBy.currency}) cannot pay invoice ${invoice.id} (${invoice.amount_due} ${invoice.currency})`,
+    );
   }
   const chargeable = !!paidBy || invoice.amount_due >= (MINIMUM_CHARGE[invoice.currency] ?? 1);
   if (chargeable) {
@@ -221,15 +242,17 @@ export function finalizeInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice, o
       invoice.attempt_count = 1;
       invoice.attempted = true;
     }
-    const pi = paidBy ?? createPaymentIntent(ctx, {
-      amount: invoice.amount_due,
-      currency: invoice.currency,
-      customer: customerId,
-      description: invoice.billing_reason === 'subscription_create' ? 'Subscription creation' : 'Subscription update',
-      allowed_payment_method_types: ['card'],
-      setup_future_usage: invoice.billing_reason === 'subscription_create' ? 'off_session' : null,
-      meta: { invoice: invoice.id },
-    });
+    const pi =
+      paidBy ??
+      createPaymentIntent(ctx, {
+        amount: invoice.amount_due,
+        currency: invoice.currency,
+        customer: customerId,
+        description: invoice.billing_reason === 'subscription_create' ? 'Subscription creation' : 'Subscription update',
+        allowed_payment_method_types: ['card'],
+        setup_future_usage: invoice.billing_reason === 'subscription_create' ? 'off_session' : null,
+        meta: { invoice: invoice.id },
+      });
     const payment: Stripe.InvoicePayment = {
       id: ctx.newId('inpay'),
       object: 'invoice_payment',
@@ -280,7 +303,10 @@ export function payInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice, input:
   if (invoice.status === 'draft') finalizeInvoice(ctx, invoice);
   if (invoice.status === 'paid') throw invalidRequest('Invoice is already paid', { code: 'invoice_already_paid' });
   // as at Stripe, an invoice marked uncollectible can still be paid
-  if (!isPayable(invoice)) throw invalidRequest(`You can only pay an open or uncollectible invoice. This invoice has a status of ${invoice.status}.`, { code: 'invoice_not_editable' });
+  if (!isPayable(invoice))
+    throw invalidRequest(`You can only pay an open or uncollectible invoice. This invoice has a status of ${invoice.status}.`, {
+      code: 'invoice_not_editable',
+    });
   const pi = intentOfInvoice(ctx, invoice);
   if (!pi) {
     markInvoicePaid(ctx, invoice);
@@ -291,12 +317,22 @@ export function payInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice, input:
   invoice.attempted = true;
   if (!pmRef) {
     ctx.emit('invoice.payment_failed', invoice);
-    return { invoice, paymentIntent: pi, error: invalidRequest('This customer has no attached payment source or default payment method. Please consider adding a default payment method.', { code: 'resource_missing', status: 400 }) };
+    return {
+      invoice,
+      paymentIntent: pi,
+      error: invalidRequest(
+        'This customer has no attached payment source or default payment method. Please consider adding a default payment method.',
+        { code: 'resource_missing', status: 400 },
+      ),
+    };
   }
   const customerId = idOf(invoice.customer);
   const pm = resolvePaymentMethod(ctx, pmRef, 'payment_method');
   if (pm.customer && idOf(pm.customer) !== customerId) {
-    throw invalidRequest(`The payment method ${pm.id} belongs to another customer.`, { param: 'payment_method', code: 'payment_method_invalid_parameter' });
+    throw invalidRequest(`The payment method ${pm.id} belongs to another customer.`, {
+      param: 'payment_method',
+      code: 'payment_method_invalid_parameter',
+    });
   }
   if (pi.status === 'requires_action') {
     // a new attempt replaces the pending authentication
@@ -306,7 +342,12 @@ export function payInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice, input:
   const result = confirmPaymentIntent(
     ctx,
     pi,
-    { payment_method: pm.id, off_session: input.off_session ?? false, error_on_requires_action: input.error_on_requires_action, ...(input.return_url ? { return_url: input.return_url } : {}) },
+    {
+      payment_method: pm.id,
+      off_session: input.off_session ?? false,
+      error_on_requires_action: input.error_on_requires_action,
+      ...(input.return_url ? { return_url: input.return_url } : {}),
+    },
     input.origin,
   );
   return { invoice, paymentIntent: result.paymentIntent, error: result.error };
@@ -351,8 +392,12 @@ export function markInvoicePaid(ctx: EmulatorContext, invoice: Stripe.Invoice): 
 /** Voids an open or draft invoice (`invoice.voided`); its pending PaymentIntent is canceled. */
 export function voidInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice): Stripe.Invoice {
   if (invoice.status === 'void') return invoice;
-  if (invoice.status === 'paid') throw invalidRequest('You can only void invoices that are open or uncollectible.', { code: 'invoice_not_editable' });
-  if (invoice.status === 'draft') throw invalidRequest('You can only void invoices that are open or uncollectible. Delete a draft invoice instead.', { code: 'invoice_not_editable' });
+  if (invoice.status === 'paid')
+    throw invalidRequest('You can only void invoices that are open or uncollectible.', { code: 'invoice_not_editable' });
+  if (invoice.status === 'draft')
+    throw invalidRequest('You can only void invoices that are open or uncollectible. Delete a draft invoice instead.', {
+      code: 'invoice_not_editable',
+    });
   const now = ctx.now(idOf(invoice.customer));
   const pi = intentOfInvoice(ctx, invoice);
   if (pi && pi.status !== 'succeeded' && pi.status !== 'canceled') cancelPaymentIntent(ctx, pi, 'void_invoice');
@@ -374,7 +419,10 @@ export function voidInvoice(ctx: EmulatorContext, invoice: Stripe.Invoice): Stri
  * `status_details.uncollectible.reason: 'user_forgiven'` (shown only while uncollectible). It can still be paid or voided.
  */
 export function markUncollectible(ctx: EmulatorContext, invoice: Stripe.Invoice): Stripe.Invoice {
-  if (invoice.status !== 'open') throw invalidRequest(`You can only mark open invoices as uncollectible. This invoice has a status of ${invoice.status}.`, { code: 'invoice_not_editable' });
+  if (invoice.status !== 'open')
+    throw invalidRequest(`You can only mark open invoices as uncollectible. This invoice has a status of ${invoice.status}.`, {
+      code: 'invoice_not_editable',
+    });
   invoice.status = 'uncollectible';
   invoice.status_details = { uncollectible: { reason: 'user_forgiven' } };
   invoice.status_transitions.marked_uncollectible_at = ctx.now(idOf(invoice.customer));
@@ -422,4 +470,3 @@ export function registerInvoicePaymentListeners(ctx: EmulatorContext): void {
     if (invoice && isPayable(invoice)) ctx.emit('invoice.payment_action_required', invoice);
   });
 }
-

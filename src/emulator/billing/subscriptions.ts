@@ -134,14 +134,24 @@ function cancellation(
 /** Checks that prices can be billed together: recurring, active, one currency and one interval. */
 export function checkSubscriptionPrices(prices: Array<{ price: PriceObject; param: string }>): void {
   for (const { price, param } of prices) {
-    if (!price.recurring) throw invalidRequest('The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.', { param });
+    if (!price.recurring)
+      throw invalidRequest('The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.', {
+        param,
+      });
     if (!price.active) throw invalidRequest('The price specified is inactive. This field only accepts active prices.', { param });
   }
   const first = prices[0]?.price;
   for (const { price, param } of prices.slice(1)) {
-    if (price.currency !== first?.currency) throw invalidRequest('Currency and interval fields must match across all plans on this subscription. Found mismatch in currency field.', { param });
+    if (price.currency !== first?.currency)
+      throw invalidRequest(
+        'Currency and interval fields must match across all plans on this subscription. Found mismatch in currency field.',
+        { param },
+      );
     if (price.recurring?.interval !== first.recurring?.interval || price.recurring?.interval_count !== first.recurring?.interval_count) {
-      throw invalidRequest('Currency and interval fields must match across all plans on this subscription. Found mismatch in interval field.', { param });
+      throw invalidRequest(
+        'Currency and interval fields must match across all plans on this subscription. Found mismatch in interval field.',
+        { param },
+      );
     }
   }
 }
@@ -155,7 +165,10 @@ function customerDefault(customer: Stripe.Customer): string | null {
 export function attachedPaymentMethod(ctx: EmulatorContext, customerId: string, id: string, param = 'default_payment_method'): string {
   const pm = ctx.store.find<Stripe.PaymentMethod>('payment_method', id);
   if (!pm || idOf(pm.customer) !== customerId) {
-    throw invalidRequest(`The customer does not have a payment method with the ID ${id}. The payment method must be attached to the customer.`, { param, code: 'resource_missing' });
+    throw invalidRequest(
+      `The customer does not have a payment method with the ID ${id}. The payment method must be attached to the customer.`,
+      { param, code: 'resource_missing' },
+    );
   }
   return pm.id;
 }
@@ -250,7 +263,11 @@ export function createSubscription(ctx: EmulatorContext, input: CreateSubscripti
     next_pending_invoice_item_invoice: null,
     on_behalf_of: null,
     pause_collection: null,
-    payment_settings: { payment_method_options: null, payment_method_types: null, save_default_payment_method: input.save_default_payment_method ?? 'off' },
+    payment_settings: {
+      payment_method_options: null,
+      payment_method_types: null,
+      save_default_payment_method: input.save_default_payment_method ?? 'off',
+    },
     pending_invoice_item_interval: null,
     pending_setup_intent: null,
     pending_update: null,
@@ -279,7 +296,12 @@ export function createSubscription(ctx: EmulatorContext, input: CreateSubscripti
     sub.latest_invoice = inv.id;
     finalizeInvoice(ctx, inv, { paidBy: input.paidBy });
     if (inv.status === 'open' && behavior !== 'default_incomplete') {
-      result = payInvoice(ctx, inv, { off_session: input.off_session, error_on_requires_action: behavior === 'error_if_incomplete', origin: input.origin, return_url: input.return_url });
+      result = payInvoice(ctx, inv, {
+        off_session: input.off_session,
+        error_on_requires_action: behavior === 'error_if_incomplete',
+        origin: input.origin,
+        return_url: input.return_url,
+      });
     }
     return inv;
   });
@@ -292,7 +314,10 @@ export function createSubscription(ctx: EmulatorContext, input: CreateSubscripti
     ctx.store.remove(invoice.id);
     ctx.store.remove(sub.id);
     const error = (result as InvoicePaymentResult | null)?.error;
-    throw error ?? new ApiError(402, { type: 'card_error', code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' });
+    throw (
+      error ??
+      new ApiError(402, { type: 'card_error', code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' })
+    );
   }
   ctx.emit('customer.subscription.created', sub);
   return sub;
@@ -326,7 +351,13 @@ export function renewSubscription(ctx: EmulatorContext, sub: Stripe.Subscription
   }
   if (sub.cancel_at_period_end) sub.cancel_at = next.end;
   batched(ctx, sub, () => {
-    const invoice = createSubscriptionInvoice(ctx, { subscription: sub, reason: 'subscription_cycle', lines: invoiceLines(ctx, sub), period: next, invoicePeriod: previous });
+    const invoice = createSubscriptionInvoice(ctx, {
+      subscription: sub,
+      reason: 'subscription_cycle',
+      lines: invoiceLines(ctx, sub),
+      period: next,
+      invoicePeriod: previous,
+    });
     sub.latest_invoice = invoice.id;
     finalizeInvoice(ctx, invoice);
     if (invoice.status !== 'open') return;
@@ -359,7 +390,12 @@ export function cancelSubscription(
   at?: number,
 ): Stripe.Subscription {
   if (sub.status === 'canceled' || sub.status === 'incomplete_expired') {
-    throw new ApiError(404, { type: 'invalid_request_error', code: 'resource_missing', message: `No such subscription: '${sub.id}'`, param: 'id' });
+    throw new ApiError(404, {
+      type: 'invalid_request_error',
+      code: 'resource_missing',
+      message: `No such subscription: '${sub.id}'`,
+      param: 'id',
+    });
   }
   const now = at ?? ctx.now(idOf(sub.customer));
   if (sub.status === 'incomplete') {
@@ -370,8 +406,8 @@ export function cancelSubscription(
   sub.canceled_at = now;
   sub.ended_at = now;
   sub.cancellation_details = cancellation(
-    details.comment !== undefined ? details.comment : sub.cancellation_details?.comment ?? null,
-    details.feedback !== undefined ? details.feedback : sub.cancellation_details?.feedback ?? null,
+    details.comment !== undefined ? details.comment : (sub.cancellation_details?.comment ?? null),
+    details.feedback !== undefined ? details.feedback : (sub.cancellation_details?.feedback ?? null),
     'cancellation_requested',
   );
   ctx.emit('customer.subscription.deleted', sub);
@@ -425,24 +461,33 @@ export interface UpdateSubscriptionInput {
 /** Updates what can be updated for the subscription's status (`customer.subscription.updated`). */
 export function updateSubscription(ctx: EmulatorContext, sub: Stripe.Subscription, input: UpdateSubscriptionInput): Stripe.Subscription {
   const ended = sub.status === 'canceled' || sub.status === 'incomplete_expired';
-  if (ended && (input.cancel_at_period_end !== undefined || input.default_payment_method !== undefined || input.description !== undefined)) {
+  if (
+    ended &&
+    (input.cancel_at_period_end !== undefined || input.default_payment_method !== undefined || input.description !== undefined)
+  ) {
     throw invalidRequest('A canceled subscription can only update its cancellation_details and metadata.');
   }
   if (sub.status === 'incomplete' && input.cancel_at_period_end !== undefined) {
-    throw invalidRequest('A subscription with status `incomplete` can only update its metadata and default payment method. Pay its first invoice, or cancel it.', { param: 'cancel_at_period_end' });
+    throw invalidRequest(
+      'A subscription with status `incomplete` can only update its metadata and default payment method. Pay its first invoice, or cancel it.',
+      { param: 'cancel_at_period_end' },
+    );
   }
   const before = clone(sub);
   const customerId = idOf(sub.customer) as string;
   if (input.metadata !== undefined) sub.metadata = input.metadata;
   if (input.description !== undefined) sub.description = input.description;
-  if (input.save_default_payment_method !== undefined && sub.payment_settings) sub.payment_settings.save_default_payment_method = input.save_default_payment_method;
+  if (input.save_default_payment_method !== undefined && sub.payment_settings)
+    sub.payment_settings.save_default_payment_method = input.save_default_payment_method;
   if (input.default_payment_method !== undefined) {
     sub.default_payment_method = input.default_payment_method ? attachedPaymentMethod(ctx, customerId, input.default_payment_method) : null;
   }
   if (input.cancellation_details) {
     sub.cancellation_details = cancellation(
-      input.cancellation_details.comment !== undefined ? input.cancellation_details.comment : sub.cancellation_details?.comment ?? null,
-      input.cancellation_details.feedback !== undefined ? input.cancellation_details.feedback : sub.cancellation_details?.feedback ?? null,
+      input.cancellation_details.comment !== undefined ? input.cancellation_details.comment : (sub.cancellation_details?.comment ?? null),
+      input.cancellation_details.feedback !== undefined
+        ? input.cancellation_details.feedback
+        : (sub.cancellation_details?.feedback ?? null),
       sub.cancellation_details?.reason ?? null,
     );
   }
@@ -452,7 +497,11 @@ export function updateSubscription(ctx: EmulatorContext, sub: Stripe.Subscriptio
       // As at Stripe: `canceled_at` is the time of the request, `cancel_at` the end of the period
       sub.cancel_at = currentPeriod(sub).end;
       sub.canceled_at = ctx.now(customerId);
-      sub.cancellation_details = cancellation(sub.cancellation_details?.comment ?? null, sub.cancellation_details?.feedback ?? null, 'cancellation_requested');
+      sub.cancellation_details = cancellation(
+        sub.cancellation_details?.comment ?? null,
+        sub.cancellation_details?.feedback ?? null,
+        'cancellation_requested',
+      );
     } else {
       sub.cancel_at = null;
       sub.canceled_at = null;
@@ -471,7 +520,7 @@ export function updateSubscription(ctx: EmulatorContext, sub: Stripe.Subscriptio
 export function registerSubscriptionListeners(ctx: EmulatorContext): void {
   ctx.on('invoice.paid', (event) => {
     const invoice = ctx.store.find<Stripe.Invoice>('invoice', (event.data.object as Stripe.Invoice).id);
-    const subId = invoice ? subscriptionIdOf(invoice) ?? invoiceMeta(ctx, invoice).subscription : undefined;
+    const subId = invoice ? (subscriptionIdOf(invoice) ?? invoiceMeta(ctx, invoice).subscription) : undefined;
     const sub = subId ? ctx.store.find<Stripe.Subscription>('subscription', subId) : undefined;
     if (!sub || !invoice) return;
     const before = clone(sub);
@@ -503,7 +552,8 @@ export function registerCustomerDeletion(ctx: EmulatorContext): void {
     const clock = idOf(customer.test_clock);
     const at = (clock ? ctx.clockTime(clock) : undefined) ?? Math.floor(Date.now() / 1000);
     for (const sub of ctx.store.all<Stripe.Subscription>('subscription')) {
-      if (idOf(sub.customer) === customerId && sub.status !== 'canceled' && sub.status !== 'incomplete_expired') cancelSubscription(ctx, sub, {}, at);
+      if (idOf(sub.customer) === customerId && sub.status !== 'canceled' && sub.status !== 'incomplete_expired')
+        cancelSubscription(ctx, sub, {}, at);
     }
   });
 }

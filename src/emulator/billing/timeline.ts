@@ -27,11 +27,13 @@ function dueTasks(ctx: EmulatorContext, clock: string | null, until: number): Du
   for (const sub of ctx.store.all<Stripe.Subscription>('subscription')) {
     if ((idOf(sub.test_clock) ?? null) !== clock) continue;
     const due = subscriptionDue(sub);
-    if (due && due.at <= until) tasks.push({ at: due.at, key: `${sub.id}:${due.kind}:${due.at}`, run: () => runSubscriptionDue(ctx, sub, due.kind, due.at) });
+    if (due && due.at <= until)
+      tasks.push({ at: due.at, key: `${sub.id}:${due.kind}:${due.at}`, run: () => runSubscriptionDue(ctx, sub, due.kind, due.at) });
   }
   for (const session of ctx.store.all<Stripe.Checkout.Session>('checkout.session')) {
     if (session.status !== 'open' || (sessionMeta(ctx, session).clock ?? null) !== clock) continue;
-    if (session.expires_at <= until) tasks.push({ at: session.expires_at, key: `${session.id}:expire`, run: () => expireSession(ctx, session) });
+    if (session.expires_at <= until)
+      tasks.push({ at: session.expires_at, key: `${session.id}:expire`, run: () => expireSession(ctx, session) });
   }
   return tasks;
 }

@@ -135,18 +135,25 @@ export class EmulatorContext {
    * Records an event (a snapshot of `object` now), runs the internal listeners synchronously, then
    * schedules webhook deliveries to every enabled endpoint that wants this type.
    */
-  emit<T extends Stripe.Event.Type>(type: T, object: EventObject<T>, previousAttributes?: object | null, opts: EmitOptions = {}): Stripe.EventBase {
+  emit<T extends Stripe.Event.Type>(
+    type: T,
+    object: EventObject<T>,
+    previousAttributes?: object | null,
+    opts: EmitOptions = {},
+  ): Stripe.EventBase {
     const snapshot = JSON.parse(JSON.stringify(object)) as Stripe.Event.Data.Object;
     const endpoints = this.store
       .all<Stripe.WebhookEndpoint>('webhook_endpoint')
       .filter((e) => e.status === 'enabled' && (e.enabled_events.includes('*') || e.enabled_events.includes(type)));
-    const request = opts.request !== undefined ? opts.request : this.currentRequest() ?? null;
+    const request = opts.request !== undefined ? opts.request : (this.currentRequest() ?? null);
     const event: Stripe.EventBase = {
       id: this.newId('evt'),
       object: 'event',
       api_version: this.apiVersion,
       created: opts.created ?? this.nowFor(object),
-      data: previousAttributes ? { object: snapshot, previous_attributes: previousAttributes as Stripe.Event.Data.PreviousAttributes } : { object: snapshot },
+      data: previousAttributes
+        ? { object: snapshot, previous_attributes: previousAttributes as Stripe.Event.Data.PreviousAttributes }
+        : { object: snapshot },
       livemode: false,
       pending_webhooks: endpoints.length,
       request: request ? { id: request.id, idempotency_key: request.idempotency_key } : { id: null, idempotency_key: null },
@@ -216,7 +223,8 @@ export function customerOf(obj: unknown): string | null {
   const o = obj as { object?: unknown; id?: unknown; customer?: unknown };
   if (o.object === 'customer' && typeof o.id === 'string') return o.id;
   if (typeof o.customer === 'string') return o.customer;
-  if (o.customer && typeof o.customer === 'object' && typeof (o.customer as { id?: unknown }).id === 'string') return (o.customer as { id: string }).id;
+  if (o.customer && typeof o.customer === 'object' && typeof (o.customer as { id?: unknown }).id === 'string')
+    return (o.customer as { id: string }).id;
   return null;
 }
 

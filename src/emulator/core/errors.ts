@@ -3,12 +3,7 @@
  * `{ error: { type, code?, decline_code?, message, param?, doc_url?, ... } }` with Stripe's HTTP status.
  */
 export type ErrorType =
-  | 'api_error'
-  | 'card_error'
-  | 'idempotency_error'
-  | 'invalid_request_error'
-  | 'rate_limit_error'
-  | 'authentication_error';
+  'api_error' | 'card_error' | 'idempotency_error' | 'invalid_request_error' | 'rate_limit_error' | 'authentication_error';
 
 export interface ErrorBody {
   type: ErrorType;
@@ -37,7 +32,8 @@ export class ApiError extends Error {
   constructor(status: number, body: ErrorBody, opts: { idempotentSave?: boolean } = {}) {
     super(body.message);
     this.status = status;
-    this.body = body.code && !body.doc_url ? { ...body, doc_url: `https://stripe.com/docs/error-codes/${body.code.replace(/_/g, '-')}` } : body;
+    this.body =
+      body.code && !body.doc_url ? { ...body, doc_url: `https://stripe.com/docs/error-codes/${body.code.replace(/_/g, '-')}` } : body;
     this.idempotentSave = opts.idempotentSave ?? (status === 402 || status >= 500);
   }
 
@@ -46,7 +42,10 @@ export class ApiError extends Error {
   }
 }
 
-export function invalidRequest(message: string, extra: { param?: string; code?: string; status?: number; save?: boolean } & Record<string, unknown> = {}): ApiError {
+export function invalidRequest(
+  message: string,
+  extra: { param?: string; code?: string; status?: number; save?: boolean } & Record<string, unknown> = {},
+): ApiError {
   const { status, save, ...rest } = extra;
   return new ApiError(status ?? 400, { type: 'invalid_request_error', message, ...stripUndefined(rest) }, { idempotentSave: save });
 }

@@ -14,7 +14,8 @@ export function expandResponse(ctx: EmulatorContext, value: unknown, paths: stri
   for (const path of paths) {
     const segs = path.split('.').filter(Boolean);
     if (segs.length === 0) continue;
-    if (segs.length > MAX_DEPTH) throw invalidRequest(`You cannot expand more than ${MAX_DEPTH} levels of a property. Property: ${path}`, { param: 'expand' });
+    if (segs.length > MAX_DEPTH)
+      throw invalidRequest(`You cannot expand more than ${MAX_DEPTH} levels of a property. Property: ${path}`, { param: 'expand' });
     walk(ctx, value, segs, path);
   }
   return value;

@@ -54,9 +54,12 @@ export function filterCreated<T extends { created?: number }>(p: Params, items: 
   const gte = range.int('gte');
   const lt = range.int('lt');
   const lte = range.int('lte');
-  if ([gt, gte, lt, lte].every((v) => v === undefined)) throw invalidRequest(`Invalid ${key}: must be an integer or a hash with gt, gte, lt or lte`, { param: key });
+  if ([gt, gte, lt, lte].every((v) => v === undefined))
+    throw invalidRequest(`Invalid ${key}: must be an integer or a hash with gt, gte, lt or lte`, { param: key });
   return items.filter((o) => {
     const c = o.created ?? 0;
-    return (gt === undefined || c > gt) && (gte === undefined || c >= gte) && (lt === undefined || c < lt) && (lte === undefined || c <= lte);
+    return (
+      (gt === undefined || c > gt) && (gte === undefined || c >= gte) && (lt === undefined || c < lt) && (lte === undefined || c <= lte)
+    );
   });
 }

@@ -157,7 +157,8 @@ export class Params {
   private scalar(key: string): string | undefined {
     const v = this.raw[key];
     if (v === undefined) return undefined;
-    if (typeof v !== 'string') throw invalidRequest(`Invalid ${this.name(key)}: must be a string`, { param: this.name(key), code: 'parameter_invalid' });
+    if (typeof v !== 'string')
+      throw invalidRequest(`Invalid ${this.name(key)}: must be a string`, { param: this.name(key), code: 'parameter_invalid' });
     return v;
   }
 
@@ -172,7 +173,10 @@ export class Params {
       return undefined;
     }
     if (opts.max !== undefined && v.length > opts.max) {
-      throw invalidRequest(`Invalid ${this.name(key)}: must be at most ${opts.max} characters`, { param: this.name(key), code: 'parameter_invalid' });
+      throw invalidRequest(`Invalid ${this.name(key)}: must be at most ${opts.max} characters`, {
+        param: this.name(key),
+        code: 'parameter_invalid',
+      });
     }
     return v;
   }
@@ -201,10 +205,16 @@ export class Params {
     }
     const n = Number(v);
     if (opts.min !== undefined && n < opts.min) {
-      throw invalidRequest(`Invalid ${this.name(key)}: must be greater than or equal to ${opts.min}`, { param: this.name(key), code: 'parameter_invalid_integer' });
+      throw invalidRequest(`Invalid ${this.name(key)}: must be greater than or equal to ${opts.min}`, {
+        param: this.name(key),
+        code: 'parameter_invalid_integer',
+      });
     }
     if (opts.max !== undefined && n > opts.max) {
-      throw invalidRequest(`Invalid ${this.name(key)}: must be less than or equal to ${opts.max}`, { param: this.name(key), code: 'parameter_invalid_integer' });
+      throw invalidRequest(`Invalid ${this.name(key)}: must be less than or equal to ${opts.max}`, {
+        param: this.name(key),
+        code: 'parameter_invalid_integer',
+      });
     }
     return n;
   }
@@ -225,7 +235,10 @@ export class Params {
     const v = this.str(key, { required: opts.required });
     if (v === undefined) return undefined;
     if (!(values as readonly string[]).includes(v)) {
-      throw invalidRequest(`Invalid ${this.name(key)}: must be one of ${oneOf(values)}`, { param: this.name(key), code: 'parameter_invalid' });
+      throw invalidRequest(`Invalid ${this.name(key)}: must be one of ${oneOf(values)}`, {
+        param: this.name(key),
+        code: 'parameter_invalid',
+      });
     }
     return v as T;
   }
@@ -261,7 +274,11 @@ export class Params {
     const l = this.list(key);
     if (l === undefined) return undefined;
     return l.map((v, i) => {
-      if (typeof v !== 'string') throw invalidRequest(`Invalid ${this.name(key)}[${i}]: must be a string`, { param: `${this.name(key)}[${i}]`, code: 'parameter_invalid' });
+      if (typeof v !== 'string')
+        throw invalidRequest(`Invalid ${this.name(key)}[${i}]: must be a string`, {
+          param: `${this.name(key)}[${i}]`,
+          code: 'parameter_invalid',
+        });
       return v;
     });
   }
@@ -270,7 +287,11 @@ export class Params {
     const l = this.list(key);
     if (l === undefined) return undefined;
     return l.map((v, i) => {
-      if (typeof v !== 'object' || Array.isArray(v)) throw invalidRequest(`Invalid ${this.name(key)}[${i}]: must be an object`, { param: `${this.name(key)}[${i}]`, code: 'parameter_invalid' });
+      if (typeof v !== 'object' || Array.isArray(v))
+        throw invalidRequest(`Invalid ${this.name(key)}[${i}]: must be an object`, {
+          param: `${this.name(key)}[${i}]`,
+          code: 'parameter_invalid',
+        });
       return new Params(v, `${this.name(key)}[${i}]`);
     });
   }
@@ -289,15 +310,28 @@ export class Params {
     if (v === undefined) return current === undefined ? undefined : current;
     if (v === '') return {};
     if (typeof v !== 'object' || Array.isArray(v)) {
-      throw invalidRequest('Invalid metadata: metadata must be a set of key-value pairs', { param: this.name('metadata'), code: 'parameter_invalid' });
+      throw invalidRequest('Invalid metadata: metadata must be a set of key-value pairs', {
+        param: this.name('metadata'),
+        code: 'parameter_invalid',
+      });
     }
     const out: Record<string, string> = { ...(current ?? {}) };
     for (const [k, val] of Object.entries(v)) {
       if (typeof val !== 'string') {
-        throw invalidRequest(`Invalid value for metadata[${k}]: must be a string`, { param: `${this.name('metadata')}[${k}]`, code: 'parameter_invalid' });
+        throw invalidRequest(`Invalid value for metadata[${k}]: must be a string`, {
+          param: `${this.name('metadata')}[${k}]`,
+          code: 'parameter_invalid',
+        });
       }
-      if (k.length > 40) throw invalidRequest(`Metadata keys can have up to 40 characters; the key '${k}' has ${k.length}.`, { param: `${this.name('metadata')}[${k}]` });
-      if (val.length > 500) throw invalidRequest(`Metadata values can have up to 500 characters, but you passed in a value that is ${val.length} characters. Invalid value: ${val.slice(0, 20)}...`, { param: `${this.name('metadata')}[${k}]` });
+      if (k.length > 40)
+        throw invalidRequest(`Metadata keys can have up to 40 characters; the key '${k}' has ${k.length}.`, {
+          param: `${this.name('metadata')}[${k}]`,
+        });
+      if (val.length > 500)
+        throw invalidRequest(
+          `Metadata values can have up to 500 characters, but you passed in a value that is ${val.length} characters. Invalid value: ${val.slice(0, 20)}...`,
+          { param: `${this.name('metadata')}[${k}]` },
+        );
       if (val === '') delete out[k];
       else out[k] = val;
     }

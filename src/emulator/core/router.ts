@@ -89,7 +89,8 @@ export class Router {
 
   add(method: Method, pattern: string, handler: Handler, opts: RouteOptions = {}): void {
     const segments = pattern.split('/').filter(Boolean);
-    if (this.routes.some((r) => r.method === method && r.pattern === pattern)) throw new Error(`route registered twice: ${method} ${pattern}`);
+    if (this.routes.some((r) => r.method === method && r.pattern === pattern))
+      throw new Error(`route registered twice: ${method} ${pattern}`);
     this.routes.push({ method, pattern, segments, literals: segments.filter((s) => !s.startsWith(':')).length, handler, opts });
     this.routes.sort((a, b) => b.literals - a.literals);
   }

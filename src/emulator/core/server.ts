@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApiError, authenticationError, idempotencyInProgress, idempotencyMismatch, idempotencyWrongEndpoint, internalError, invalidRequest, unrecognizedUrl } from './errors';
+import {
+  ApiError,
+  authenticationError,
+  idempotencyInProgress,
+  idempotencyMismatch,
+  idempotencyWrongEndpoint,
+  internalError,
+  invalidRequest,
+  unrecognizedUrl,
+} from './errors';
 import { NO_REQUEST, type EmulatorContext, type RequestInfo } from './context';
 import { expandResponse } from './expand';
 import { randomToken } from './ids';
@@ -60,7 +69,8 @@ export function createRequestListener(ctx: EmulatorContext, router: Router, log:
     };
     const sendJson = (status: number, value: unknown, headers: Record<string, string> = {}) =>
       send(status, JSON.stringify(value, null, 2), { 'Content-Type': 'application/json', ...headers });
-    const sendError = (err: ApiError) => sendJson(err.status, err.toJSON(), err.status === 401 ? { 'WWW-Authenticate': 'Basic realm="Stripe"' } : {});
+    const sendError = (err: ApiError) =>
+      sendJson(err.status, err.toJSON(), err.status === 401 ? { 'WWW-Authenticate': 'Basic realm="Stripe"' } : {});
 
     readBody(req)
       .then(async (rawBody) => {
@@ -71,7 +81,8 @@ export function createRequestListener(ctx: EmulatorContext, router: Router, log:
           if (authError) return sendError(authError);
         }
         if (!match) return sendError(unrecognizedUrl(method, url.pathname));
-        if (!/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/.test(apiVersion)) return sendError(invalidRequest(`Invalid Stripe API version: ${apiVersion}`, { param: 'Stripe-Version' }));
+        if (!/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/.test(apiVersion))
+          return sendError(invalidRequest(`Invalid Stripe API version: ${apiVersion}`, { param: 'Stripe-Version' }));
 
         const raw = parseParams(method, url.search.slice(1), rawBody, headerString(req.headers['content-type']) ?? '');
         const origin = `${(req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'}://${req.headers.host ?? new URL(ctx.baseUrl || 'http://127.0.0.1').host}`;
@@ -94,15 +105,21 @@ export function createRequestListener(ctx: EmulatorContext, router: Router, log:
         let idemKey: string | null = null;
         let paramsHash = '';
         if (method === 'POST' && idempotencyKey && match.route.opts.auth !== false) {
-          if (idempotencyKey.length > 255) return sendError(invalidRequest('Idempotency-Key must be at most 255 characters long.', { param: 'Idempotency-Key' }));
+          if (idempotencyKey.length > 255)
+            return sendError(invalidRequest('Idempotency-Key must be at most 255 characters long.', { param: 'Idempotency-Key' }));
           idemKey = idempotencyKey;
           paramsHash = hashParams(raw);
           prune(saved);
           const prior = saved.get(idemKey);
           if (prior) {
-            if (prior.method !== method || prior.path !== path) return sendError(idempotencyWrongEndpoint(idemKey, `${prior.method} ${prior.path}`, `${method} ${path}`));
+            if (prior.method !== method || prior.path !== path)
+              return sendError(idempotencyWrongEndpoint(idemKey, `${prior.method} ${prior.path}`, `${method} ${path}`));
             if (prior.paramsHash !== paramsHash) return sendError(idempotencyMismatch(idemKey));
-            return send(prior.status, prior.body, { 'Content-Type': 'application/json', 'Idempotent-Replayed': 'true', 'Original-Request': prior.requestId });
+            return send(prior.status, prior.body, {
+              'Content-Type': 'application/json',
+              'Idempotent-Replayed': 'true',
+              'Original-Request': prior.requestId,
+            });
           }
           if (inProgress.has(idemKey)) return sendError(idempotencyInProgress(idemKey));
           inProgress.add(idemKey);
@@ -113,7 +130,8 @@ export function createRequestListener(ctx: EmulatorContext, router: Router, log:
         let save = true;
         try {
           const { auth, customerAction } = match.route.opts;
-          const attributed: RequestInfo = auth === false || customerAction ? NO_REQUEST : { id: requestId, idempotency_key: idempotencyKey };
+          const attributed: RequestInfo =
+            auth === false || customerAction ? NO_REQUEST : { id: requestId, idempotency_key: idempotencyKey };
           const result = await ctx.withRequest(attributed, async () => match.route.handler(apiReq));
           if (result instanceof RawResponse) {
             if (method !== 'GET') ctx.store.changed();
@@ -183,10 +201,15 @@ function checkAuth(header: string | undefined): ApiError | null {
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
   const basic = /^Basic\s+(\S+)\s*$/i.exec(header);
   if (bearer) key = bearer[1];
-  else if (basic) key = Buffer.from(basic[1] as string, 'base64').toString('utf8').split(':')[0];
+  else if (basic)
+    key = Buffer.from(basic[1] as string, 'base64')
+      .toString('utf8')
+      .split(':')[0];
   if (!key) return authenticationError(API_KEY_HELP);
   if (/^pk_(test|live)_/.test(key)) {
-    return authenticationError('This API call cannot be made with a publishable API key. Please use a secret API key. You can find a list of your API keys at https://dashboard.stripe.com/account/apikeys.');
+    return authenticationError(
+      'This API call cannot be made with a publishable API key. Please use a secret API key. You can find a list of your API keys at https://dashboard.stripe.com/account/apikeys.',
+    );
   }
   if (!/^(sk|rk)_test_\w+$/.test(key)) return authenticationError(`Invalid API Key provided: ${maskKey(key)}`);
   return null;
@@ -209,7 +232,8 @@ function parseParams(method: string, query: string, body: string, contentType: s
     } catch {
       throw invalidRequest('Invalid JSON body. The API accepts form-encoded parameters (application/x-www-form-urlencoded).');
     }
-    if (!json || typeof json !== 'object' || Array.isArray(json)) throw invalidRequest('Invalid JSON body: the parameters must be a JSON object.');
+    if (!json || typeof json !== 'object' || Array.isArray(json))
+      throw invalidRequest('Invalid JSON body: the parameters must be a JSON object.');
     return { ...fromQuery, ...(jsonToForm(json) as FormObject) };
   }
   return { ...fromQuery, ...parseForm(body) };

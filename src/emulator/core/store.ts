@@ -167,7 +167,8 @@ export class Store {
   }
 
   restore(snap: StoreSnapshot): void {
-    if (snap.format !== 'stripe-emulator-state' || snap.version !== 1) throw new Error('not a Stripe emulator state file (format/version mismatch)');
+    if (snap.format !== 'stripe-emulator-state' || snap.version !== 1)
+      throw new Error('not a Stripe emulator state file (format/version mismatch)');
     this.byId.clear();
     this.byType.clear();
     this.tombstones.clear();

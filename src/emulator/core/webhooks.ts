@@ -86,7 +86,12 @@ export class WebhookDispatcher {
 
   list(filter: { event?: string; endpoint?: string; status?: string } = {}): Delivery[] {
     return [...this.deliveries.values()]
-      .filter((d) => (!filter.event || d.event === filter.event) && (!filter.endpoint || d.endpoint === filter.endpoint) && (!filter.status || d.status === filter.status))
+      .filter(
+        (d) =>
+          (!filter.event || d.event === filter.event) &&
+          (!filter.endpoint || d.endpoint === filter.endpoint) &&
+          (!filter.status || d.status === filter.status),
+      )
       .reverse();
   }
 
@@ -157,7 +162,15 @@ export class WebhookDispatcher {
         return;
       }
       const delay = this.opts.retryDelaysMs[delivery.attempts.length - 1];
-      this.opts.log('webhook delivery failed', { event: delivery.event, type: delivery.event_type, url: delivery.url, attempt: delivery.attempts.length, status: status_code, error, retry_in_ms: delay ?? null });
+      this.opts.log('webhook delivery failed', {
+        event: delivery.event,
+        type: delivery.event_type,
+        url: delivery.url,
+        attempt: delivery.attempts.length,
+        status: status_code,
+        error,
+        retry_in_ms: delay ?? null,
+      });
       if (delay === undefined) {
         delivery.status = 'failed';
         this.finish();

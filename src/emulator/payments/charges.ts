@@ -22,7 +22,7 @@ export function createCharge(
   outcome: { decline: Decline | null; capture: boolean; authenticated: boolean },
 ): Stripe.Charge {
   const failed = outcome.decline !== null;
-  const customer = typeof pi.customer === 'string' ? pi.customer : pi.customer?.id ?? null;
+  const customer = typeof pi.customer === 'string' ? pi.customer : (pi.customer?.id ?? null);
   const pmCard = pm.card;
   const charge: Stripe.Charge = {
     id: ctx.newId('ch'),
@@ -141,23 +141,32 @@ function chargeOutcome(decline: Decline | null, card: CardBehaviour): Stripe.Cha
     };
   }
   return {
-    advice_code: decline.decline_code === 'insufficient_funds' || decline.decline_code === 'processing_error' ? 'try_again_later' : 'do_not_try_again',
+    advice_code:
+      decline.decline_code === 'insufficient_funds' || decline.decline_code === 'processing_error' ? 'try_again_later' : 'do_not_try_again',
     network_advice_code: null,
     network_decline_code: null,
     network_status: 'declined_by_network',
     reason: decline.decline_code,
     risk_level: 'normal',
     risk_score: 20,
-    seller_message: decline.decline_code === 'generic_decline' ? 'The bank did not return any further details with this decline.' : `The bank returned the decline code \`${decline.decline_code}\`.`,
+    seller_message:
+      decline.decline_code === 'generic_decline'
+        ? 'The bank did not return any further details with this decline.'
+        : `The bank returned the decline code \`${decline.decline_code}\`.`,
     type: 'issuer_declined',
   };
 }
 
 function customerIdOf(charge: Stripe.Charge): string | null {
-  return typeof charge.customer === 'string' ? charge.customer : charge.customer?.id ?? null;
+  return typeof charge.customer === 'string' ? charge.customer : (charge.customer?.id ?? null);
 }
 
-function buildRefund(ctx: EmulatorContext, charge: Stripe.Charge, amount: number, opts: { reason?: Stripe.Refund.Reason | null; metadata?: Record<string, string>; instructions_email?: string }): Stripe.Refund {
+function buildRefund(
+  ctx: EmulatorContext,
+  charge: Stripe.Charge,
+  amount: number,
+  opts: { reason?: Stripe.Refund.Reason | null; metadata?: Record<string, string>; instructions_email?: string },
+): Stripe.Refund {
   return {
     id: ctx.newId('re'),
     object: 'refund',
@@ -168,10 +177,13 @@ function buildRefund(ctx: EmulatorContext, charge: Stripe.Charge, amount: number
     currency: charge.currency,
     customer: customerIdOf(charge),
     customer_account: null,
-    destination_details: { type: 'card', card: { reference_status: 'pending', reference_type: 'acquirer_reference_number', type: 'refund' } },
+    destination_details: {
+      type: 'card',
+      card: { reference_status: 'pending', reference_type: 'acquirer_reference_number', type: 'refund' },
+    },
     ...(opts.instructions_email ? { instructions_email: opts.instructions_email } : {}),
     metadata: opts.metadata ?? {},
-    payment_intent: typeof charge.payment_intent === 'string' ? charge.payment_intent : charge.payment_intent?.id ?? null,
+    payment_intent: typeof charge.payment_intent === 'string' ? charge.payment_intent : (charge.payment_intent?.id ?? null),
     payment_method: charge.payment_method,
     reason: opts.reason ?? null,
     receipt_number: null,
@@ -213,11 +225,17 @@ export function createRefund(ctx: EmulatorContext, input: RefundInput): Stripe.R
   if (input.payment_intent) {
     const pi = ctx.retrieve<Stripe.PaymentIntent>('payment_intent', input.payment_intent, 'payment_intent');
     if (pi.status === 'requires_capture') {
-      throw invalidRequest(`This PaymentIntent (${pi.id}) has not been captured yet. Cancel it to release the authorization instead of refunding it.`, { param: 'payment_intent', code: 'charge_not_refundable' });
+      throw invalidRequest(
+        `This PaymentIntent (${pi.id}) has not been captured yet. Cancel it to release the authorization instead of refunding it.`,
+        { param: 'payment_intent', code: 'charge_not_refundable' },
+      );
     }
     const chargeId = typeof pi.latest_charge === 'string' ? pi.latest_charge : pi.latest_charge?.id;
     if (pi.status !== 'succeeded' || !chargeId) {
-      throw invalidRequest(`This PaymentIntent (${pi.id}) does not have a successful charge to refund.`, { param: 'payment_intent', code: 'charge_not_refundable' });
+      throw invalidRequest(`This PaymentIntent (${pi.id}) does not have a successful charge to refund.`, {
+        param: 'payment_intent',
+        code: 'charge_not_refundable',
+      });
     }
     charge = ctx.retrieve<Stripe.Charge>('charge', chargeId, 'payment_intent');
     if (input.charge && input.charge !== charge.id) {
@@ -225,21 +243,34 @@ export function createRefund(ctx: EmulatorContext, input: RefundInput): Stripe.R
     }
   } else if (input.charge) {
     charge = ctx.retrieve<Stripe.Charge>('charge', input.charge, 'charge');
-    if (charge.status !== 'succeeded') throw invalidRequest(`Charge ${charge.id} has not succeeded and cannot be refunded.`, { param: 'charge', code: 'charge_not_refundable' });
+    if (charge.status !== 'succeeded')
+      throw invalidRequest(`Charge ${charge.id} has not succeeded and cannot be refunded.`, {
+        param: 'charge',
+        code: 'charge_not_refundable',
+      });
     if (!charge.captured) {
-      throw invalidRequest(`Charge ${charge.id} has not been captured yet. Cancel its PaymentIntent to release the authorization instead of refunding it.`, { param: 'charge', code: 'charge_not_refundable' });
+      throw invalidRequest(
+        `Charge ${charge.id} has not been captured yet. Cancel its PaymentIntent to release the authorization instead of refunding it.`,
+        { param: 'charge', code: 'charge_not_refundable' },
+      );
     }
   } else {
-    throw invalidRequest('One of the following params should be provided for this request: payment_intent or charge.', { code: 'parameter_missing' });
+    throw invalidRequest('One of the following params should be provided for this request: payment_intent or charge.', {
+      code: 'parameter_missing',
+    });
   }
-  if (charge.disputed) throw invalidRequest(`Charge ${charge.id} has been charged back; cannot issue a refund.`, { code: 'charge_disputed' });
+  if (charge.disputed)
+    throw invalidRequest(`Charge ${charge.id} has been charged back; cannot issue a refund.`, { code: 'charge_disputed' });
   const remaining = charge.amount - charge.amount_refunded;
   if (remaining <= 0) throw invalidRequest(`Charge ${charge.id} has already been refunded.`, { code: 'charge_already_refunded' });
   const amount = input.amount ?? remaining;
   if (amount <= 0) throw invalidRequest('Invalid positive integer', { param: 'amount', code: 'parameter_invalid_integer' });
   if (amount > remaining) {
     // Stripe's wording depends on whether anything was refunded (or released) before; the error has no `code`.
-    const limit = charge.amount_refunded > 0 ? `unrefunded amount on charge (${formatAmount(remaining, charge.currency)})` : `charge amount (${formatAmount(charge.amount, charge.currency)})`;
+    const limit =
+      charge.amount_refunded > 0
+        ? `unrefunded amount on charge (${formatAmount(remaining, charge.currency)})`
+        : `charge amount (${formatAmount(charge.amount, charge.currency)})`;
     throw invalidRequest(`Refund amount (${formatAmount(amount, charge.currency)}) is greater than ${limit}`, { param: 'amount' });
   }
   const refund = ctx.store.insert(buildRefund(ctx, charge, amount, input));
@@ -263,13 +294,21 @@ export interface DisputeInput {
 
 /** Opens a dispute on a succeeded charge (`charge.dispute.created`, then `charge.dispute.funds_withdrawn`). */
 export function createDispute(ctx: EmulatorContext, charge: Stripe.Charge, input: DisputeInput = {}): Stripe.Dispute {
-  if (charge.status !== 'succeeded' || !charge.captured) throw invalidRequest(`Charge ${charge.id} has not been captured, so it cannot be disputed.`, { param: 'charge' });
+  if (charge.status !== 'succeeded' || !charge.captured)
+    throw invalidRequest(`Charge ${charge.id} has not been captured, so it cannot be disputed.`, { param: 'charge' });
   if (charge.disputed) throw invalidRequest(`Charge ${charge.id} has already been disputed.`, { param: 'charge', code: 'charge_disputed' });
   const disputable = charge.amount - charge.amount_refunded;
-  if (disputable <= 0) throw invalidRequest(`Charge ${charge.id} has been fully refunded, so it cannot be disputed.`, { param: 'charge', code: 'charge_already_refunded' });
+  if (disputable <= 0)
+    throw invalidRequest(`Charge ${charge.id} has been fully refunded, so it cannot be disputed.`, {
+      param: 'charge',
+      code: 'charge_already_refunded',
+    });
   const amount = input.amount ?? disputable;
   if (amount <= 0 || amount > disputable) {
-    throw invalidRequest(`Dispute amount (${formatAmount(amount, charge.currency)}) must be between 1 and the undisputed, unrefunded amount (${formatAmount(disputable, charge.currency)}).`, { param: 'amount' });
+    throw invalidRequest(
+      `Dispute amount (${formatAmount(amount, charge.currency)}) must be between 1 and the undisputed, unrefunded amount (${formatAmount(disputable, charge.currency)}).`,
+      { param: 'amount' },
+    );
   }
   const now = ctx.now(customerIdOf(charge));
   const brand = charge.payment_method_details?.card?.brand ?? 'visa';
@@ -283,12 +322,19 @@ export function createDispute(ctx: EmulatorContext, charge: Stripe.Charge, input
     currency: charge.currency,
     enhanced_eligibility_types: [],
     evidence: emptyEvidence(),
-    evidence_details: { due_by: now + 7 * 86400, enhanced_eligibility: {}, has_evidence: false, past_due: false, submission_count: 0, submission_method: 'not_submitted' },
+    evidence_details: {
+      due_by: now + 7 * 86400,
+      enhanced_eligibility: {},
+      has_evidence: false,
+      past_due: false,
+      submission_count: 0,
+      submission_method: 'not_submitted',
+    },
     intended_submission_method: null,
     is_charge_refundable: false,
     livemode: false,
     metadata: {},
-    payment_intent: typeof charge.payment_intent === 'string' ? charge.payment_intent : charge.payment_intent?.id ?? null,
+    payment_intent: typeof charge.payment_intent === 'string' ? charge.payment_intent : (charge.payment_intent?.id ?? null),
     payment_method_details: { type: 'card', card: { brand, case_type: 'chargeback', network: brand, network_reason_code: '10.4' } },
     reason: input.reason ?? 'fraudulent',
     status: 'needs_response',

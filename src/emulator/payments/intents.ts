@@ -22,24 +22,32 @@ export type IntentStatus = Stripe.PaymentIntent.Status;
 export function validateCurrency(value: string, param = 'currency'): string {
   const c = value.toLowerCase();
   if (!isSupportedCurrency(c)) {
-    throw invalidRequest(`Invalid currency: ${value}. Stripe currently supports these currencies: ${SUPPORTED_CURRENCIES.join(', ')}`, { param, code: 'parameter_invalid' });
+    throw invalidRequest(`Invalid currency: ${value}. Stripe currently supports these currencies: ${SUPPORTED_CURRENCIES.join(', ')}`, {
+      param,
+      code: 'parameter_invalid',
+    });
   }
   return c;
 }
 
 /** Validates a charge amount: a positive integer in the minor unit, within Stripe's minimum and maximum. */
 export function validateAmount(amount: number, currency: string, param = 'amount'): void {
-  if (!Number.isInteger(amount) || amount < 1) throw invalidRequest('This value must be greater than or equal to 1.', { param, code: 'parameter_invalid_integer' });
+  if (!Number.isInteger(amount) || amount < 1)
+    throw invalidRequest('This value must be greater than or equal to 1.', { param, code: 'parameter_invalid_integer' });
   const min = MINIMUM_CHARGE[currency];
   if (min !== undefined && amount < min) {
     throw invalidRequest(`Amount must be at least ${formatAmount(min, currency)} ${currency}`, { param, code: 'amount_too_small' });
   }
-  if (amount > MAXIMUM_AMOUNT) throw invalidRequest(`Amount must be no more than ${formatAmount(MAXIMUM_AMOUNT, currency)}`, { param, code: 'amount_too_large' });
+  if (amount > MAXIMUM_AMOUNT)
+    throw invalidRequest(`Amount must be no more than ${formatAmount(MAXIMUM_AMOUNT, currency)}`, { param, code: 'amount_too_large' });
   if (exponent(currency) === 3 && amount % 10 !== 0) {
-    throw invalidRequest(`Invalid amount: ${currency.toUpperCase()} is a three-decimal currency and Stripe only charges it in multiples of 10 of its minor unit (the last digit must be 0).`, {
-      param,
-      code: 'invalid_charge_amount',
-    });
+    throw invalidRequest(
+      `Invalid amount: ${currency.toUpperCase()} is a three-decimal currency and Stripe only charges it in multiples of 10 of its minor unit (the last digit must be 0).`,
+      {
+        param,
+        code: 'invalid_charge_amount',
+      },
+    );
   }
 }
 
@@ -85,7 +93,9 @@ export function createPaymentIntent(ctx: EmulatorContext, input: CreatePaymentIn
   const explicitTypes = !!input.allowed_payment_method_types && input.allowed_payment_method_types.length > 0;
   // Without a fixed list of payment method types, automatic payment methods are on (redirects allowed).
   const automatic: Stripe.PaymentIntent.AutomaticPaymentMethods | null =
-    explicitTypes || input.automatic_payment_methods?.enabled === false ? null : { enabled: true, allow_redirects: input.automatic_payment_methods?.allow_redirects ?? 'always' };
+    explicitTypes || input.automatic_payment_methods?.enabled === false
+      ? null
+      : { enabled: true, allow_redirects: input.automatic_payment_methods?.allow_redirects ?? 'always' };
   const pi: Stripe.PaymentIntent = {
     id,
     object: 'payment_intent',
@@ -147,22 +157,29 @@ export function intentMeta(ctx: EmulatorContext, pi: Stripe.PaymentIntent | stri
 }
 
 function customerId(pi: Stripe.PaymentIntent): string | null {
-  return typeof pi.customer === 'string' ? pi.customer : pi.customer?.id ?? null;
+  return typeof pi.customer === 'string' ? pi.customer : (pi.customer?.id ?? null);
 }
 
 /** Stripe refuses a payment method saved on a customer unless the intent names that customer. */
 function checkOwnership(pm: Stripe.PaymentMethod, customer: string | null): void {
-  const owner = typeof pm.customer === 'string' ? pm.customer : pm.customer?.id ?? null;
+  const owner = typeof pm.customer === 'string' ? pm.customer : (pm.customer?.id ?? null);
   if (owner && owner !== customer) {
-    throw invalidRequest(`The \`payment_method\` parameter supplied ${pm.id} belongs to the Customer ${owner}. Please include the Customer in the \`customer\` parameter on the PaymentIntent.`, {
-      param: 'payment_method',
-      code: 'payment_method_invalid_parameter',
-    });
+    throw invalidRequest(
+      `The \`payment_method\` parameter supplied ${pm.id} belongs to the Customer ${owner}. Please include the Customer in the \`customer\` parameter on the PaymentIntent.`,
+      {
+        param: 'payment_method',
+        code: 'payment_method_invalid_parameter',
+      },
+    );
   }
 }
 
 function unexpectedState(pi: Stripe.PaymentIntent, message: string): ApiError {
-  return new ApiError(400, { type: 'invalid_request_error', code: 'payment_intent_unexpected_state', message, payment_intent: clone(pi) }, { idempotentSave: true });
+  return new ApiError(
+    400,
+    { type: 'invalid_request_error', code: 'payment_intent_unexpected_state', message, payment_intent: clone(pi) },
+    { idempotentSave: true },
+  );
 }
 
 export interface ConfirmInput {
@@ -190,9 +207,15 @@ const CONFIRMABLE: IntentStatus[] = ['requires_payment_method', 'requires_confir
  * the card error, the intent is back to `requires_payment_method` with `last_payment_error`.
  * Request errors (wrong state, missing payment method...) throw.
  */
-export function confirmPaymentIntent(ctx: EmulatorContext, pi: Stripe.PaymentIntent, input: ConfirmInput = {}, origin?: string): PaymentResult {
+export function confirmPaymentIntent(
+  ctx: EmulatorContext,
+  pi: Stripe.PaymentIntent,
+  input: ConfirmInput = {},
+  origin?: string,
+): PaymentResult {
   if (!CONFIRMABLE.includes(pi.status)) {
-    if (pi.status === 'succeeded') throw unexpectedState(pi, 'You cannot confirm this PaymentIntent because it has already succeeded after being previously confirmed.');
+    if (pi.status === 'succeeded')
+      throw unexpectedState(pi, 'You cannot confirm this PaymentIntent because it has already succeeded after being previously confirmed.');
     throw unexpectedState(
       pi,
       `You cannot confirm this PaymentIntent because it has a status of ${pi.status}. Only a PaymentIntent with one of the following statuses may be confirmed: requires_confirmation, requires_payment_method, requires_action.`,
@@ -200,7 +223,7 @@ export function confirmPaymentIntent(ctx: EmulatorContext, pi: Stripe.PaymentInt
   }
   const meta = intentMeta(ctx, pi);
   const customer = customerId(pi);
-  let pmId = typeof pi.payment_method === 'string' ? pi.payment_method : pi.payment_method?.id ?? null;
+  let pmId = typeof pi.payment_method === 'string' ? pi.payment_method : (pi.payment_method?.id ?? null);
   if (input.payment_method) {
     const pm = resolvePaymentMethod(ctx, input.payment_method);
     checkOwnership(pm, customer);
@@ -232,9 +255,11 @@ export function confirmPaymentIntent(ctx: EmulatorContext, pi: Stripe.PaymentInt
 
   const card = behaviourOf(ctx, pm);
   const offSession = input.off_session === true;
-  const needsAuth = card.threeDSecure === 'always' || (card.threeDSecure === 'unless_set_up' && (!offSession || !paymentMethodMeta(ctx, pm).setUp));
+  const needsAuth =
+    card.threeDSecure === 'always' || (card.threeDSecure === 'unless_set_up' && (!offSession || !paymentMethodMeta(ctx, pm).setUp));
   if (needsAuth) {
-    if (offSession || input.error_on_requires_action) return attemptCharge(ctx, pi, pm, { forcedDecline: DECLINES.authentication_required, authenticated: false });
+    if (offSession || input.error_on_requires_action)
+      return attemptCharge(ctx, pi, pm, { forcedDecline: DECLINES.authentication_required, authenticated: false });
     pi.status = 'requires_action';
     meta.pendingPaymentMethod = pm.id;
     const base = origin ?? ctx.baseUrl;
@@ -257,7 +282,10 @@ export function confirmPaymentIntent(ctx: EmulatorContext, pi: Stripe.PaymentInt
  */
 export function authenticatePaymentIntent(ctx: EmulatorContext, pi: Stripe.PaymentIntent, outcome: 'succeed' | 'fail'): PaymentResult {
   if (pi.status !== 'requires_action') {
-    throw unexpectedState(pi, `This PaymentIntent has a status of ${pi.status}; only a PaymentIntent with status requires_action can be authenticated.`);
+    throw unexpectedState(
+      pi,
+      `This PaymentIntent has a status of ${pi.status}; only a PaymentIntent with status requires_action can be authenticated.`,
+    );
   }
   const meta = intentMeta(ctx, pi);
   const pmId = meta.pendingPaymentMethod ?? (typeof pi.payment_method === 'string' ? pi.payment_method : pi.payment_method?.id);
@@ -270,7 +298,8 @@ export function authenticatePaymentIntent(ctx: EmulatorContext, pi: Stripe.Payme
     pi.last_payment_error = {
       code: 'payment_intent_authentication_failure',
       doc_url: 'https://stripe.com/docs/error-codes/payment-intent-authentication-failure',
-      message: 'The provided PaymentMethod has failed authentication. You can provide payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent again.',
+      message:
+        'The provided PaymentMethod has failed authentication. You can provide payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent again.',
       payment_method: clone(pm),
       type: 'invalid_request_error',
     };
@@ -290,7 +319,12 @@ function markUsed(ctx: EmulatorContext, pm: Stripe.PaymentMethod, pi: Stripe.Pay
 }
 
 /** One charge attempt with the intent's payment method; updates the intent and emits Stripe's events. */
-function attemptCharge(ctx: EmulatorContext, pi: Stripe.PaymentIntent, pm: Stripe.PaymentMethod, opts: { authenticated: boolean; forcedDecline?: Decline }): PaymentResult {
+function attemptCharge(
+  ctx: EmulatorContext,
+  pi: Stripe.PaymentIntent,
+  pm: Stripe.PaymentMethod,
+  opts: { authenticated: boolean; forcedDecline?: Decline },
+): PaymentResult {
   const card = behaviourOf(ctx, pm);
   const decline = opts.forcedDecline ?? card.decline;
   const manual = pi.capture_method === 'manual';
@@ -342,16 +376,28 @@ export function capturePaymentIntent(ctx: EmulatorContext, pi: Stripe.PaymentInt
     );
   }
   const amount = amountToCapture ?? pi.amount_capturable;
-  if (amount < 1) throw invalidRequest('This value must be greater than or equal to 1.', { param: 'amount_to_capture', code: 'parameter_invalid_integer' });
-  if (amount > pi.amount_capturable) {
-    throw invalidRequest(`The amount to capture (${formatAmount(amount, pi.currency)}) cannot be greater than the amount capturable (${formatAmount(pi.amount_capturable, pi.currency)}).`, {
+  if (amount < 1)
+    throw invalidRequest('This value must be greater than or equal to 1.', {
       param: 'amount_to_capture',
-      code: 'amount_too_large',
+      code: 'parameter_invalid_integer',
     });
+  if (amount > pi.amount_capturable) {
+    throw invalidRequest(
+      `The amount to capture (${formatAmount(amount, pi.currency)}) cannot be greater than the amount capturable (${formatAmount(pi.amount_capturable, pi.currency)}).`,
+      {
+        param: 'amount_to_capture',
+        code: 'amount_too_large',
+      },
+    );
   }
   const chargeId = typeof pi.latest_charge === 'string' ? pi.latest_charge : pi.latest_charge?.id;
   const charge = ctx.retrieve<Stripe.Charge>('charge', chargeId, 'payment_intent');
-  const previousCharge = { amount_captured: charge.amount_captured, captured: charge.captured, amount_refunded: charge.amount_refunded, refunded: charge.refunded };
+  const previousCharge = {
+    amount_captured: charge.amount_captured,
+    captured: charge.captured,
+    amount_refunded: charge.amount_refunded,
+    refunded: charge.refunded,
+  };
   charge.captured = true;
   charge.amount_captured = amount;
   releaseUncaptured(ctx, charge, charge.amount - amount);
@@ -360,16 +406,27 @@ export function capturePaymentIntent(ctx: EmulatorContext, pi: Stripe.PaymentInt
   pi.amount_capturable = 0;
   ctx.emit('charge.captured', charge, previousCharge);
   ctx.emit('payment_intent.succeeded', pi);
-  const pm = typeof charge.payment_method === 'string' ? ctx.store.find<Stripe.PaymentMethod>('payment_method', charge.payment_method) : undefined;
+  const pm =
+    typeof charge.payment_method === 'string' ? ctx.store.find<Stripe.PaymentMethod>('payment_method', charge.payment_method) : undefined;
   const dispute = pm ? behaviourOf(ctx, pm).dispute : null;
   if (dispute) createDispute(ctx, charge, { reason: dispute });
   return pi;
 }
 
-const CANCELABLE: IntentStatus[] = ['requires_payment_method', 'requires_capture', 'requires_confirmation', 'requires_action', 'processing'];
+const CANCELABLE: IntentStatus[] = [
+  'requires_payment_method',
+  'requires_capture',
+  'requires_confirmation',
+  'requires_action',
+  'processing',
+];
 
 /** Cancels an intent (`payment_intent.canceled`); an uncaptured authorization is released. */
-export function cancelPaymentIntent(ctx: EmulatorContext, pi: Stripe.PaymentIntent, reason?: Stripe.PaymentIntent.CancellationReason | null): Stripe.PaymentIntent {
+export function cancelPaymentIntent(
+  ctx: EmulatorContext,
+  pi: Stripe.PaymentIntent,
+  reason?: Stripe.PaymentIntent.CancellationReason | null,
+): Stripe.PaymentIntent {
   if (!CANCELABLE.includes(pi.status)) {
     throw unexpectedState(
       pi,
@@ -414,7 +471,14 @@ const AMOUNT_UPDATABLE: IntentStatus[] = ['requires_payment_method', 'requires_c
 
 /** Updates an intent; amount, currency, customer and payment method only before it is confirmed. */
 export function updatePaymentIntent(ctx: EmulatorContext, pi: Stripe.PaymentIntent, input: UpdatePaymentIntentInput): Stripe.PaymentIntent {
-  const guarded: Array<keyof UpdatePaymentIntentInput> = ['amount', 'currency', 'customer', 'payment_method', 'capture_method', 'setup_future_usage'];
+  const guarded: Array<keyof UpdatePaymentIntentInput> = [
+    'amount',
+    'currency',
+    'customer',
+    'payment_method',
+    'capture_method',
+    'setup_future_usage',
+  ];
   for (const key of guarded) {
     if (input[key] !== undefined && !AMOUNT_UPDATABLE.includes(pi.status)) {
       throw unexpectedState(

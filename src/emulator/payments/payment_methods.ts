@@ -28,7 +28,10 @@ export interface CardInput {
 }
 
 /** A `card_error` (HTTP 402), with `payment_intent` / `charge` / `payment_method` when given. */
-export function cardError(decline: Decline, extra: { param?: string; payment_intent?: unknown; charge?: string; payment_method?: unknown } = {}): ApiError {
+export function cardError(
+  decline: Decline,
+  extra: { param?: string; payment_intent?: unknown; charge?: string; payment_method?: unknown } = {},
+): ApiError {
   return new ApiError(402, {
     type: 'card_error',
     code: decline.code,
@@ -58,10 +61,14 @@ export function createCardPaymentMethod(ctx: EmulatorContext, input: CardInput):
   const expMonth = input.exp_month ?? 12;
   const expYear = input.exp_year ?? now.getUTCFullYear() + 5;
   const year = expYear < 100 ? 2000 + expYear : expYear;
-  if (expMonth < 1 || expMonth > 12) throw plainCardError('invalid_expiry_month', "Your card's expiration month is invalid.", `${base}[exp_month]`);
-  if (year < now.getUTCFullYear() || year > now.getUTCFullYear() + 50) throw plainCardError('invalid_expiry_year', "Your card's expiration year is invalid.", `${base}[exp_year]`);
-  if (year === now.getUTCFullYear() && expMonth < now.getUTCMonth() + 1) throw plainCardError('invalid_expiry_month', "Your card's expiration month is invalid.", `${base}[exp_month]`);
-  if (input.cvc !== undefined && !/^\d{3,4}$/.test(input.cvc)) throw plainCardError('invalid_cvc', "Your card's security code is invalid.", `${base}[cvc]`);
+  if (expMonth < 1 || expMonth > 12)
+    throw plainCardError('invalid_expiry_month', "Your card's expiration month is invalid.", `${base}[exp_month]`);
+  if (year < now.getUTCFullYear() || year > now.getUTCFullYear() + 50)
+    throw plainCardError('invalid_expiry_year', "Your card's expiration year is invalid.", `${base}[exp_year]`);
+  if (year === now.getUTCFullYear() && expMonth < now.getUTCMonth() + 1)
+    throw plainCardError('invalid_expiry_month', "Your card's expiration month is invalid.", `${base}[exp_month]`);
+  if (input.cvc !== undefined && !/^\d{3,4}$/.test(input.cvc))
+    throw plainCardError('invalid_cvc', "Your card's security code is invalid.", `${base}[cvc]`);
 
   const pm: Stripe.PaymentMethod = {
     id: ctx.newId('pm'),
@@ -108,7 +115,11 @@ function cardDetails(card: CardBehaviour, expMonth: number, expYear: number, cvc
 }
 
 export function fingerprint(number: string): string {
-  return createHash('sha256').update(`fp:${number}`).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 16);
+  return createHash('sha256')
+    .update(`fp:${number}`)
+    .digest('base64')
+    .replace(/[^A-Za-z0-9]/g, '')
+    .slice(0, 16);
 }
 
 /**
@@ -145,7 +156,12 @@ export function assertReusable(ctx: EmulatorContext, pm: Stripe.PaymentMethod, f
  * Saves a payment method on a customer (`payment_method.attached`). As in Stripe, the card is verified:
  * test cards that always decline cannot be attached; 4000 0000 0000 0341 can (its charges fail).
  */
-export function attachPaymentMethod(ctx: EmulatorContext, pm: Stripe.PaymentMethod, customerId: string, param = 'customer'): Stripe.PaymentMethod {
+export function attachPaymentMethod(
+  ctx: EmulatorContext,
+  pm: Stripe.PaymentMethod,
+  customerId: string,
+  param = 'customer',
+): Stripe.PaymentMethod {
   const customer = ctx.retrieve<Stripe.Customer>('customer', customerId, param);
   if (pm.customer === customer.id) return pm;
   checkAttachable(ctx, pm);
@@ -157,7 +173,10 @@ export function attachPaymentMethod(ctx: EmulatorContext, pm: Stripe.PaymentMeth
 /** Throws what attaching this payment method to a customer would fail with (already attached, single-use, declined). */
 export function checkAttachable(ctx: EmulatorContext, pm: Stripe.PaymentMethod): void {
   if (pm.customer) {
-    throw invalidRequest('The payment method you provided has already been attached to a customer.', { code: 'payment_method_unexpected_state', param: 'payment_method' });
+    throw invalidRequest('The payment method you provided has already been attached to a customer.', {
+      code: 'payment_method_unexpected_state',
+      param: 'payment_method',
+    });
   }
   assertReusable(ctx, pm, null);
   const card = behaviourOf(ctx, pm);
@@ -167,7 +186,9 @@ export function checkAttachable(ctx: EmulatorContext, pm: Stripe.PaymentMethod):
 /** Removes a payment method from its customer (`payment_method.detached`); it cannot be used again. */
 export function detachPaymentMethod(ctx: EmulatorContext, pm: Stripe.PaymentMethod): Stripe.PaymentMethod {
   if (!pm.customer) {
-    throw invalidRequest('The payment method you provided is not attached to a customer so detachment is impossible.', { code: 'payment_method_unexpected_state' });
+    throw invalidRequest('The payment method you provided is not attached to a customer so detachment is impossible.', {
+      code: 'payment_method_unexpected_state',
+    });
   }
   const customerId = typeof pm.customer === 'string' ? pm.customer : pm.customer.id;
   const customer = ctx.store.find<Stripe.Customer>('customer', customerId);

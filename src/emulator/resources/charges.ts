@@ -97,9 +97,13 @@ export function register(router: Router, ctx: EmulatorContext): void {
   });
 
   // Test helper: the cardholder disputes a charge.
-  router.post('/v1/test_helpers/charges/:id/dispute', (req) => {
-    const charge = ctx.retrieve<Stripe.Charge>('charge', req.pathParams['id']);
-    const p = req.params;
-    return createDispute(ctx, charge, { reason: p.str('reason'), amount: p.int('amount') });
-  }, { customerAction: true });
+  router.post(
+    '/v1/test_helpers/charges/:id/dispute',
+    (req) => {
+      const charge = ctx.retrieve<Stripe.Charge>('charge', req.pathParams['id']);
+      const p = req.params;
+      return createDispute(ctx, charge, { reason: p.str('reason'), amount: p.int('amount') });
+    },
+    { customerAction: true },
+  );
 }

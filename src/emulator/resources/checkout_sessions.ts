@@ -40,7 +40,9 @@ export function register(router: Router, ctx: EmulatorContext): void {
   });
 
   router.post('/v1/checkout/sessions', (req) => create(req));
-  router.get('/v1/checkout/sessions/:id', (req) => ctx.retrieve<Stripe.Checkout.Session>('checkout.session', req.pathParams['id'], 'session'));
+  router.get('/v1/checkout/sessions/:id', (req) =>
+    ctx.retrieve<Stripe.Checkout.Session>('checkout.session', req.pathParams['id'], 'session'),
+  );
   router.post('/v1/checkout/sessions/:id', (req) => {
     const session = ctx.retrieve<Stripe.Checkout.Session>('checkout.session', req.pathParams['id'], 'session');
     if (req.params.has('metadata')) session.metadata = req.params.metadata(session.metadata ?? {}) ?? {};
@@ -51,7 +53,9 @@ export function register(router: Router, ctx: EmulatorContext): void {
     const session = ctx.retrieve<Stripe.Checkout.Session>('checkout.session', req.pathParams['id'], 'session');
     return inOrder(req, lineItemsOf(ctx, session), `/v1/checkout/sessions/${session.id}/line_items`);
   });
-  router.post('/v1/checkout/sessions/:id/expire', (req) => expireSession(ctx, ctx.retrieve<Stripe.Checkout.Session>('checkout.session', req.pathParams['id'], 'session')));
+  router.post('/v1/checkout/sessions/:id/expire', (req) =>
+    expireSession(ctx, ctx.retrieve<Stripe.Checkout.Session>('checkout.session', req.pathParams['id'], 'session')),
+  );
 
   // Test helper: what the customer does on the hosted page, without a browser.
   router.post('/v1/test_helpers/checkout/sessions/:id/complete', (req) => completeHelper(req), { customerAction: true });
@@ -73,8 +77,15 @@ function inOrder<T extends { id: string }>(req: ApiRequest, items: T[], url: str
   let from = 0;
   let to = items.length;
   if (after !== undefined) from = items.findIndex((i) => i.id === after) + 1;
-  if (before !== undefined) to = Math.max(0, items.findIndex((i) => i.id === before));
-  const slice = before !== undefined && after === undefined ? items.slice(Math.max(from, to - limit), to) : items.slice(from, Math.min(to, from + limit));
+  if (before !== undefined)
+    to = Math.max(
+      0,
+      items.findIndex((i) => i.id === before),
+    );
+  const slice =
+    before !== undefined && after === undefined
+      ? items.slice(Math.max(from, to - limit), to)
+      : items.slice(from, Math.min(to, from + limit));
   const hasMore = before !== undefined && after === undefined ? to - limit > from : from + limit < to;
   return { object: 'list', data: slice, has_more: hasMore, url };
 }
@@ -85,11 +96,19 @@ function lineItems(ctx: EmulatorContext, p: Params, mode: 'payment' | 'subscript
   const items = list.map((lp, i) => {
     const ref = lp.str('price');
     const data = lp.obj('price_data');
-    if (ref && data) throw invalidRequest('You may only specify one of these parameters: price, price_data.', { param: lp.name('price_data'), code: 'parameters_exclusive' });
+    if (ref && data)
+      throw invalidRequest('You may only specify one of these parameters: price, price_data.', {
+        param: lp.name('price_data'),
+        code: 'parameters_exclusive',
+      });
     let price: PriceObject;
     if (ref) price = ctx.retrieve<PriceObject>('price', ref, lp.name('price'));
     else if (data) price = createPrice(ctx, data);
-    else throw invalidRequest(`You must specify either \`price\` or \`price_data\` in \`line_items[${i}]\`.`, { param: `line_items[${i}]`, code: 'parameter_missing' });
+    else
+      throw invalidRequest(`You must specify either \`price\` or \`price_data\` in \`line_items[${i}]\`.`, {
+        param: `line_items[${i}]`,
+        code: 'parameter_missing',
+      });
     if (!price.active) throw invalidRequest(`The price \`${price.id}\` is not active.`, { param: lp.name('price') });
     const quantity = lp.reqInt('quantity', { min: 1, max: 999999 });
     return { price, quantity, param: lp.name('price') };
@@ -98,10 +117,15 @@ function lineItems(ctx: EmulatorContext, p: Params, mode: 'payment' | 'subscript
   for (const it of items) {
     if (it.price.currency !== currency) throw invalidRequest('All line items must use the same currency.', { param: it.param });
     if (mode === 'payment' && it.price.recurring) {
-      throw invalidRequest('You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.', { param: it.param });
+      throw invalidRequest(
+        'You specified `payment` mode but passed a recurring price. Either switch to `subscription` mode or use only one-time prices.',
+        { param: it.param },
+      );
     }
     if (mode === 'subscription' && !it.price.recurring) {
-      throw invalidRequest('The Stripe emulator does not implement one-time prices in `subscription` mode; use recurring prices only.', { param: it.param });
+      throw invalidRequest('The Stripe emulator does not implement one-time prices in `subscription` mode; use recurring prices only.', {
+        param: it.param,
+      });
     }
   }
   if (mode === 'subscription') checkSubscriptionPrices(items);
@@ -110,7 +134,10 @@ function lineItems(ctx: EmulatorContext, p: Params, mode: 'payment' | 'subscript
     const total = items.reduce((sum, it) => sum + (it.price.unit_amount ?? 0) * it.quantity, 0);
     const min = MINIMUM_CHARGE[currency];
     if (min !== undefined && total > 0 && total < min) {
-      throw invalidRequest(`The Checkout Session's total amount due must add up to at least ${formatAmount(min, currency)} ${currency}`, { param: 'line_items', code: 'amount_too_small' });
+      throw invalidRequest(`The Checkout Session's total amount due must add up to at least ${formatAmount(min, currency)} ${currency}`, {
+        param: 'line_items',
+        code: 'amount_too_small',
+      });
     }
   }
   return items.map(({ price, quantity }) => ({ price, quantity }));
@@ -123,17 +150,27 @@ function create(req: ApiRequest): Stripe.Checkout.Session {
   const m = mode as 'payment' | 'subscription';
   const customer = p.str('customer') ?? null;
   const customerEmail = emailParam(p, 'customer_email') ?? null;
-  if (customer && customerEmail) throw invalidRequest('You may only specify one of these parameters: customer, customer_email.', { param: 'customer_email', code: 'parameters_exclusive' });
+  if (customer && customerEmail)
+    throw invalidRequest('You may only specify one of these parameters: customer, customer_email.', {
+      param: 'customer_email',
+      code: 'parameters_exclusive',
+    });
   if (customer) ctx.retrieve<Stripe.Customer>('customer', customer, 'customer');
   const creation = p.enum('customer_creation', ['always', 'if_required']) ?? null;
-  if (creation && m !== 'payment') throw invalidRequest('`customer_creation` can only be used in `payment` mode.', { param: 'customer_creation' });
+  if (creation && m !== 'payment')
+    throw invalidRequest('`customer_creation` can only be used in `payment` mode.', { param: 'customer_creation' });
   const ui = p.str('ui_mode');
-  if (ui && ui !== 'hosted' && ui !== 'hosted_page') throw invalidRequest(`The Stripe emulator only implements the hosted page (ui_mode=hosted_page), not ui_mode=${ui}.`, { param: 'ui_mode' });
+  if (ui && ui !== 'hosted' && ui !== 'hosted_page')
+    throw invalidRequest(`The Stripe emulator only implements the hosted page (ui_mode=hosted_page), not ui_mode=${ui}.`, {
+      param: 'ui_mode',
+    });
 
   const pid = p.obj('payment_intent_data');
-  if (pid && m !== 'payment') throw invalidRequest('You can not pass `payment_intent_data` in `subscription` mode.', { param: 'payment_intent_data' });
+  if (pid && m !== 'payment')
+    throw invalidRequest('You can not pass `payment_intent_data` in `subscription` mode.', { param: 'payment_intent_data' });
   const sd = p.obj('subscription_data');
-  if (sd && m !== 'subscription') throw invalidRequest('You can not pass `subscription_data` in `payment` mode.', { param: 'subscription_data' });
+  if (sd && m !== 'subscription')
+    throw invalidRequest('You can not pass `subscription_data` in `payment` mode.', { param: 'subscription_data' });
   for (const k of ['trial_period_days', 'trial_end', 'billing_cycle_anchor']) {
     if (sd?.has(k)) throw invalidRequest(`The Stripe emulator does not implement subscription_data[${k}].`, { param: sd.name(k) });
   }
@@ -141,8 +178,14 @@ function create(req: ApiRequest): Stripe.Checkout.Session {
   const now = ctx.now(customer);
   const expiresAt = p.int('expires_at') ?? null;
   if (expiresAt !== null) {
-    if (expiresAt > now + 24 * HOUR) throw invalidRequest('The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.', { param: 'expires_at' });
-    if (expiresAt < now + HOUR / 2) throw invalidRequest('The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.', { param: 'expires_at' });
+    if (expiresAt > now + 24 * HOUR)
+      throw invalidRequest('The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.', {
+        param: 'expires_at',
+      });
+    if (expiresAt < now + HOUR / 2)
+      throw invalidRequest('The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.', {
+        param: 'expires_at',
+      });
   }
   return createSession(ctx, {
     mode: m,
@@ -199,7 +242,9 @@ function completeHelper(req: ApiRequest): Stripe.Checkout.Session {
     exp_month: p.int('exp_month'),
     exp_year: p.int('exp_year'),
     cvc: p.str('cvc'),
-    email: emailParam(p, 'email') ?? (session.customer || session.customer_email ? null : `customer+${session.id.slice(-8).toLowerCase()}@example.com`),
+    email:
+      emailParam(p, 'email') ??
+      (session.customer || session.customer_email ? null : `customer+${session.id.slice(-8).toLowerCase()}@example.com`),
     name: p.str('name') ?? null,
     param: 'card_number',
     origin: req.origin,
@@ -223,9 +268,17 @@ function closedPage(session: Stripe.Checkout.Session): RawResponse {
   if (session.status === 'complete') {
     const url = successUrl(session);
     if (url) return RawResponse.redirect(url);
-    return RawResponse.html(page('Checkout', `<h1 id="result">Thanks for your ${session.mode === 'subscription' ? 'subscription' : 'payment'}</h1><p>This Checkout Session is complete.</p>`));
+    return RawResponse.html(
+      page(
+        'Checkout',
+        `<h1 id="result">Thanks for your ${session.mode === 'subscription' ? 'subscription' : 'payment'}</h1><p>This Checkout Session is complete.</p>`,
+      ),
+    );
   }
-  return RawResponse.html(page('Checkout', '<h1 id="result">This Checkout Session has expired</h1><p id="message">Start a new checkout to pay.</p>'), 410);
+  return RawResponse.html(
+    page('Checkout', '<h1 id="result">This Checkout Session has expired</h1><p id="message">Start a new checkout to pay.</p>'),
+    410,
+  );
 }
 
 function showPage(req: ApiRequest, error?: string, status = 200): RawResponse {
@@ -293,7 +346,15 @@ function submitPage(req: ApiRequest): RawResponse {
   if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return showPage(req, 'Your email address is invalid.', 402);
   let outcome: SubmitOutcome;
   try {
-    outcome = submitCard(ctx, session, { number, exp_month: expiry.month, exp_year: expiry.year, cvc, email: email || null, name: p.str('billingName') ?? null, origin: req.origin });
+    outcome = submitCard(ctx, session, {
+      number,
+      exp_month: expiry.month,
+      exp_year: expiry.year,
+      cvc,
+      email: email || null,
+      name: p.str('billingName') ?? null,
+      origin: req.origin,
+    });
   } catch (err) {
     if (err instanceof ApiError) return showPage(req, err.body.message, err.status);
     throw err;
@@ -319,6 +380,6 @@ function returnPage(req: ApiRequest): RawResponse {
   const message =
     !error || error.code === 'payment_intent_authentication_failure'
       ? 'We are unable to authenticate your payment method. Please choose a different payment method and try again.'
-      : error.message ?? 'Your card was declined.';
+      : (error.message ?? 'Your card was declined.');
   return showPage(req, message, 402);
 }

@@ -38,13 +38,16 @@ export function register(router: Router, ctx: EmulatorContext): void {
   router.get('/v1/customers/:id/payment_methods', (req) => {
     const customer = ctx.retrieve<Stripe.Customer>('customer', req.pathParams['id']);
     const type = req.params.str('type');
-    const items = ctx.store.newest<Stripe.PaymentMethod>('payment_method').filter((pm) => pm.customer === customer.id && (!type || pm.type === type));
+    const items = ctx.store
+      .newest<Stripe.PaymentMethod>('payment_method')
+      .filter((pm) => pm.customer === customer.id && (!type || pm.type === type));
     return paginate(req, items);
   });
   router.get('/v1/customers/:id/payment_methods/:pm', (req) => {
     const customer = ctx.retrieve<Stripe.Customer>('customer', req.pathParams['id']);
     const pm = ctx.retrieve<Stripe.PaymentMethod>('payment_method', req.pathParams['pm']);
-    if (pm.customer !== customer.id) throw invalidRequest(`No such PaymentMethod: '${pm.id}'`, { status: 404, code: 'resource_missing', param: 'payment_method' });
+    if (pm.customer !== customer.id)
+      throw invalidRequest(`No such PaymentMethod: '${pm.id}'`, { status: 404, code: 'resource_missing', param: 'payment_method' });
     return pm;
   });
 }
@@ -54,7 +57,7 @@ export function createCustomer(req: ApiRequest): Stripe.Customer {
   let clock: string | null = null;
   const clockParam = p.str('test_clock');
   if (clockParam) clock = ctx.retrieve(TEST_CLOCK_OBJECT, clockParam, 'test_clock').id;
-  const created = clock ? ctx.clockTime(clock) ?? ctx.now() : ctx.now();
+  const created = clock ? (ctx.clockTime(clock) ?? ctx.now()) : ctx.now();
   const customer: Stripe.Customer = {
     id: ctx.newId('cus'),
     object: 'customer',
@@ -110,7 +113,10 @@ function defaultPaymentMethod(ctx: EmulatorContext, customer: Stripe.Customer, i
   const param = 'invoice_settings[default_payment_method]';
   const pm = ctx.retrieve<Stripe.PaymentMethod>('payment_method', id, param);
   if (pm.customer !== customer.id) {
-    throw invalidRequest(`The customer does not have a payment method with the ID ${pm.id}. The payment method must be attached to the customer.`, { param, code: 'resource_missing' });
+    throw invalidRequest(
+      `The customer does not have a payment method with the ID ${pm.id}. The payment method must be attached to the customer.`,
+      { param, code: 'resource_missing' },
+    );
   }
   return pm.id;
 }
@@ -142,7 +148,10 @@ function updateCustomer(req: ApiRequest): Stripe.Customer {
     }
     if (inv.has('footer')) next.invoice_settings.footer = inv.nullableStr('footer') ?? null;
   }
-  if (p.str('test_clock')) throw invalidRequest('Received unknown parameter: test_clock. A customer is attached to a test clock only when it is created.', { param: 'test_clock' });
+  if (p.str('test_clock'))
+    throw invalidRequest('Received unknown parameter: test_clock. A customer is attached to a test clock only when it is created.', {
+      param: 'test_clock',
+    });
   Object.assign(customer, next);
   const previous = diff(before, customer);
   if (previous) ctx.emit('customer.updated', customer, previous);

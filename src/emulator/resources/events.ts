@@ -13,7 +13,8 @@ export function register(router: Router, ctx: EmulatorContext): void {
     let items = ctx.store.newest<Stripe.EventBase>('event');
     const type = p.str('type');
     const types = p.strList('types');
-    if (type !== undefined && types !== undefined) throw invalidRequest('You may only specify one of these parameters: type, types.', { param: 'types', code: 'parameters_exclusive' });
+    if (type !== undefined && types !== undefined)
+      throw invalidRequest('You may only specify one of these parameters: type, types.', { param: 'types', code: 'parameters_exclusive' });
     if (type !== undefined) {
       // `type` accepts `*` as a wildcard, e.g. `charge.*`
       const re = new RegExp(`^${type.split('*').map(escapeRe).join('.*')}$`);

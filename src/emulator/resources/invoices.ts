@@ -61,7 +61,9 @@ export function register(router: Router, ctx: EmulatorContext): void {
   });
   router.post('/v1/invoices/:id/finalize', (req) => finalizeInvoice(ctx, ctx.retrieve<Stripe.Invoice>('invoice', req.pathParams['id'])));
   router.post('/v1/invoices/:id/void', (req) => voidInvoice(ctx, ctx.retrieve<Stripe.Invoice>('invoice', req.pathParams['id'])));
-  router.post('/v1/invoices/:id/mark_uncollectible', (req) => markUncollectible(ctx, ctx.retrieve<Stripe.Invoice>('invoice', req.pathParams['id'])));
+  router.post('/v1/invoices/:id/mark_uncollectible', (req) =>
+    markUncollectible(ctx, ctx.retrieve<Stripe.Invoice>('invoice', req.pathParams['id'])),
+  );
   router.post('/v1/invoices/:id/pay', (req) => pay(req));
 
   router.get('/v1/invoice_payments/:id', (req) => ctx.retrieve<Stripe.InvoicePayment>('invoice_payment', req.pathParams['id']));
@@ -87,7 +89,11 @@ export function register(router: Router, ctx: EmulatorContext): void {
 function pay(req: ApiRequest): Stripe.Invoice {
   const { ctx, params: p } = req;
   const invoice = ctx.retrieve<Stripe.Invoice>('invoice', req.pathParams['id']);
-  const result = payInvoice(ctx, invoice, { payment_method: p.str('payment_method') ?? null, off_session: p.bool('off_session') ?? true, origin: req.origin });
+  const result = payInvoice(ctx, invoice, {
+    payment_method: p.str('payment_method') ?? null,
+    off_session: p.bool('off_session') ?? true,
+    origin: req.origin,
+  });
   if (result.error) throw result.error;
   const pi = intentOfInvoice(ctx, invoice);
   if (pi?.status === 'requires_action') {

@@ -30,7 +30,10 @@ export function register(router: Router, ctx: EmulatorContext): void {
   router.get('/v1/payment_intents/:id', (req) => {
     const pi = ctx.retrieve<Stripe.PaymentIntent>('payment_intent', req.pathParams['id']);
     const secret = req.params.str('client_secret');
-    if (secret !== undefined && secret !== pi.client_secret) throw invalidRequest('The client_secret provided does not match the client_secret associated with the PaymentIntent.', { param: 'client_secret' });
+    if (secret !== undefined && secret !== pi.client_secret)
+      throw invalidRequest('The client_secret provided does not match the client_secret associated with the PaymentIntent.', {
+        param: 'client_secret',
+      });
     return pi;
   });
   router.post('/v1/payment_intents/:id', (req) => updateIntent(req));
@@ -58,11 +61,15 @@ export function register(router: Router, ctx: EmulatorContext): void {
   });
 
   // Test helper: completes the 3-D Secure step as the customer would on the authentication page.
-  router.post('/v1/test_helpers/payment_intents/:id/authenticate', (req) => {
-    const pi = ctx.retrieve<Stripe.PaymentIntent>('payment_intent', req.pathParams['id']);
-    const result = authenticatePaymentIntent(ctx, pi, req.params.enum('outcome', ['succeed', 'fail']) ?? 'succeed');
-    return result.paymentIntent;
-  }, { customerAction: true });
+  router.post(
+    '/v1/test_helpers/payment_intents/:id/authenticate',
+    (req) => {
+      const pi = ctx.retrieve<Stripe.PaymentIntent>('payment_intent', req.pathParams['id']);
+      const result = authenticatePaymentIntent(ctx, pi, req.params.enum('outcome', ['succeed', 'fail']) ?? 'succeed');
+      return result.paymentIntent;
+    },
+    { customerAction: true },
+  );
 
   // The page a `redirect_to_url` next action points at: the customer completes or fails 3-D Secure.
   router.get('/authenticate/:id', (req) => authenticatePage(req), { auth: false });
@@ -82,7 +89,11 @@ function confirmInput(p: Params): ConfirmInput {
     return_url: p.has('return_url') ? p.nullableStr('return_url') : undefined,
     // off_session takes a boolean, or (legacy) one_off / recurring
     off_session: offSession === 'one_off' || offSession === 'recurring' ? true : p.bool('off_session'),
-    setup_future_usage: p.has('setup_future_usage') ? (p.isUnset('setup_future_usage') ? null : p.enum('setup_future_usage', SETUP_FUTURE_USAGE)) : undefined,
+    setup_future_usage: p.has('setup_future_usage')
+      ? p.isUnset('setup_future_usage')
+        ? null
+        : p.enum('setup_future_usage', SETUP_FUTURE_USAGE)
+      : undefined,
     capture_method: p.enum('capture_method', CAPTURE_METHODS),
     receipt_email: p.has('receipt_email') ? p.nullableStr('receipt_email') : undefined,
     error_on_requires_action: p.bool('error_on_requires_action'),
@@ -98,11 +109,15 @@ function createIntent(req: ApiRequest): Stripe.PaymentIntent {
   const typesParam = p.has('allowed_payment_method_types') ? 'allowed_payment_method_types' : 'payment_method_types';
   const types = p.strList(typesParam);
   if (apm && types && types.length) {
-    throw invalidRequest(`You may only specify one of these parameters: automatic_payment_methods, ${typesParam}.`, { param: 'automatic_payment_methods', code: 'parameters_exclusive' });
+    throw invalidRequest(`You may only specify one of these parameters: automatic_payment_methods, ${typesParam}.`, {
+      param: 'automatic_payment_methods',
+      code: 'parameters_exclusive',
+    });
   }
   const confirm = p.bool('confirm') ?? false;
   const ci = confirmInput(p);
-  if (!confirm && ci.off_session !== undefined) throw invalidRequest('You can only use `off_session` when `confirm=true`.', { param: 'off_session' });
+  if (!confirm && ci.off_session !== undefined)
+    throw invalidRequest('You can only use `off_session` when `confirm=true`.', { param: 'off_session' });
   if (!confirm && p.has('return_url')) throw invalidRequest('You can only use `return_url` when `confirm=true`.', { param: 'return_url' });
   const pi = createPaymentIntent(ctx, {
     amount,
@@ -118,7 +133,9 @@ function createIntent(req: ApiRequest): Stripe.PaymentIntent {
     statement_descriptor: p.str('statement_descriptor', { max: 22 }) ?? null,
     statement_descriptor_suffix: p.str('statement_descriptor_suffix', { max: 22 }) ?? null,
     allowed_payment_method_types: types,
-    automatic_payment_methods: apm ? { enabled: apm.bool('enabled') ?? true, allow_redirects: apm.enum('allow_redirects', ['always', 'never']) } : undefined,
+    automatic_payment_methods: apm
+      ? { enabled: apm.bool('enabled') ?? true, allow_redirects: apm.enum('allow_redirects', ['always', 'never']) }
+      : undefined,
     shipping: shipping(p) ?? null,
     return_url: ci.return_url ?? null,
   });
@@ -137,18 +154,25 @@ function updateIntent(req: ApiRequest): Stripe.PaymentIntent {
     description: p.has('description') ? p.nullableStr('description', { max: 1000 }) : undefined,
     metadata: p.has('metadata') ? p.metadata(pi.metadata) : undefined,
     receipt_email: p.has('receipt_email') ? p.nullableStr('receipt_email') : undefined,
-    setup_future_usage: p.has('setup_future_usage') ? (p.isUnset('setup_future_usage') ? null : p.enum('setup_future_usage', SETUP_FUTURE_USAGE)) : undefined,
+    setup_future_usage: p.has('setup_future_usage')
+      ? p.isUnset('setup_future_usage')
+        ? null
+        : p.enum('setup_future_usage', SETUP_FUTURE_USAGE)
+      : undefined,
     capture_method: p.enum('capture_method', CAPTURE_METHODS),
     statement_descriptor: p.has('statement_descriptor') ? p.nullableStr('statement_descriptor', { max: 22 }) : undefined,
-    statement_descriptor_suffix: p.has('statement_descriptor_suffix') ? p.nullableStr('statement_descriptor_suffix', { max: 22 }) : undefined,
-    shipping: p.has('shipping') ? shipping(p) ?? null : undefined,
+    statement_descriptor_suffix: p.has('statement_descriptor_suffix')
+      ? p.nullableStr('statement_descriptor_suffix', { max: 22 })
+      : undefined,
+    shipping: p.has('shipping') ? (shipping(p) ?? null) : undefined,
   });
 }
 
 function pageIntent(req: ApiRequest): Stripe.PaymentIntent {
   const pi = req.ctx.store.find<Stripe.PaymentIntent>('payment_intent', req.pathParams['id'] as string);
   const secret = req.params.str('client_secret');
-  if (!pi || (secret !== undefined && secret !== pi.client_secret)) throw invalidRequest('No such payment_intent.', { status: 404, code: 'resource_missing' });
+  if (!pi || (secret !== undefined && secret !== pi.client_secret))
+    throw invalidRequest('No such payment_intent.', { status: 404, code: 'resource_missing' });
   return pi;
 }
 
@@ -156,7 +180,9 @@ function authenticatePage(req: ApiRequest): RawResponse {
   const pi = pageIntent(req);
   const secret = req.params.str('client_secret') ?? '';
   if (pi.status !== 'requires_action') {
-    return RawResponse.html(page('3D Secure', `<h1>Nothing to authenticate</h1><p>This payment has status <code>${escapeHtml(pi.status)}</code>.</p>`));
+    return RawResponse.html(
+      page('3D Secure', `<h1>Nothing to authenticate</h1><p>This payment has status <code>${escapeHtml(pi.status)}</code>.</p>`),
+    );
   }
   const amount = formatAmount(pi.amount, pi.currency);
   const action = `/authenticate/${encodeURIComponent(pi.id)}?client_secret=${encodeURIComponent(secret)}`;
@@ -176,10 +202,14 @@ function authenticatePage(req: ApiRequest): RawResponse {
 function authenticateSubmit(req: ApiRequest): RawResponse {
   const { ctx } = req;
   const pi = pageIntent(req);
-  const result = pi.status === 'requires_action' ? authenticatePaymentIntent(ctx, pi, req.params.enum('outcome', ['succeed', 'fail']) ?? 'succeed') : { paymentIntent: pi };
+  const result =
+    pi.status === 'requires_action'
+      ? authenticatePaymentIntent(ctx, pi, req.params.enum('outcome', ['succeed', 'fail']) ?? 'succeed')
+      : { paymentIntent: pi };
   const done = result.paymentIntent;
   const returnUrl = intentMeta(ctx, done).return_url;
-  const redirectStatus = done.status === 'succeeded' || done.status === 'requires_capture' || done.status === 'processing' ? 'succeeded' : 'failed';
+  const redirectStatus =
+    done.status === 'succeeded' || done.status === 'requires_capture' || done.status === 'processing' ? 'succeeded' : 'failed';
   if (returnUrl) {
     const url = new URL(returnUrl);
     url.searchParams.set('payment_intent', done.id);
@@ -188,6 +218,9 @@ function authenticateSubmit(req: ApiRequest): RawResponse {
     return RawResponse.redirect(url.toString());
   }
   return RawResponse.html(
-    page('3D Secure', `<h1 id="result">Authentication ${redirectStatus === 'succeeded' ? 'completed' : 'failed'}</h1><p>The payment now has status <code id="status">${escapeHtml(done.status)}</code>. You can close this page.</p>`),
+    page(
+      '3D Secure',
+      `<h1 id="result">Authentication ${redirectStatus === 'succeeded' ? 'completed' : 'failed'}</h1><p>The payment now has status <code id="status">${escapeHtml(done.status)}</code>. You can close this page.</p>`,
+    ),
   );
 }

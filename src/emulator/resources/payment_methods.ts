@@ -18,7 +18,9 @@ export function register(router: Router, ctx: EmulatorContext): void {
     const pm = resolvePaymentMethod(ctx, req.pathParams['id'] as string, 'payment_method');
     return attachPaymentMethod(ctx, pm, req.params.reqStr('customer'));
   });
-  router.post('/v1/payment_methods/:id/detach', (req) => detachPaymentMethod(ctx, ctx.retrieve<Stripe.PaymentMethod>('payment_method', req.pathParams['id'])));
+  router.post('/v1/payment_methods/:id/detach', (req) =>
+    detachPaymentMethod(ctx, ctx.retrieve<Stripe.PaymentMethod>('payment_method', req.pathParams['id'])),
+  );
   router.get('/v1/payment_methods', (req) => {
     const p = req.params;
     let items = ctx.store.newest<Stripe.PaymentMethod>('payment_method');
@@ -47,7 +49,11 @@ function billingDetails(p: Params): Partial<Stripe.PaymentMethod.BillingDetails>
 function createPaymentMethod(req: ApiRequest): Stripe.PaymentMethod {
   const { ctx, params: p } = req;
   const type = p.reqStr('type');
-  if (type !== 'card') throw invalidRequest(`The Stripe emulator only implements card payment methods (type=${type} is not available).`, { param: 'type', code: 'payment_method_unsupported_type' });
+  if (type !== 'card')
+    throw invalidRequest(`The Stripe emulator only implements card payment methods (type=${type} is not available).`, {
+      param: 'type',
+      code: 'payment_method_unsupported_type',
+    });
   const card = p.obj('card');
   if (!card) throw invalidRequest('Missing required param: card.', { param: 'card', code: 'parameter_missing' });
   const token = card.str('token');
@@ -72,7 +78,10 @@ function createPaymentMethod(req: ApiRequest): Stripe.PaymentMethod {
 function updatePaymentMethod(req: ApiRequest): Stripe.PaymentMethod {
   const { ctx, params: p } = req;
   const pm = ctx.retrieve<Stripe.PaymentMethod>('payment_method', req.pathParams['id']);
-  if (!pm.customer) throw invalidRequest('You must save this PaymentMethod to a customer before you can update it.', { code: 'payment_method_unexpected_state' });
+  if (!pm.customer)
+    throw invalidRequest('You must save this PaymentMethod to a customer before you can update it.', {
+      code: 'payment_method_unexpected_state',
+    });
   const before = clone(pm);
   const bd = billingDetails(p);
   if (bd) pm.billing_details = { ...pm.billing_details, ...bd };

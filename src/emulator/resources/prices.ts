@@ -55,17 +55,27 @@ export function register(router: Router, ctx: EmulatorContext): void {
 export function createPrice(ctx: EmulatorContext, p: Params, defaults: { product?: string } = {}): PriceObject {
   const currency = validateCurrency(p.reqStr('currency'), p.name('currency'));
   const scheme = p.enum('billing_scheme', ['per_unit', 'tiered']) ?? 'per_unit';
-  if (scheme === 'tiered') throw invalidRequest('The Stripe emulator does not implement tiered prices (billing_scheme=tiered).', { param: p.name('billing_scheme') });
-  if (p.obj('custom_unit_amount')) throw invalidRequest('The Stripe emulator does not implement customer-chosen amounts (custom_unit_amount).', { param: p.name('custom_unit_amount') });
+  if (scheme === 'tiered')
+    throw invalidRequest('The Stripe emulator does not implement tiered prices (billing_scheme=tiered).', {
+      param: p.name('billing_scheme'),
+    });
+  if (p.obj('custom_unit_amount'))
+    throw invalidRequest('The Stripe emulator does not implement customer-chosen amounts (custom_unit_amount).', {
+      param: p.name('custom_unit_amount'),
+    });
 
   let unitAmount = p.int('unit_amount', { min: 0, max: MAXIMUM_AMOUNT });
   let unitAmountDecimal: string | null = null;
   const dec = p.str('unit_amount_decimal');
   if (unitAmount !== undefined && dec !== undefined) {
-    throw invalidRequest('You may only specify one of these parameters: unit_amount, unit_amount_decimal.', { param: p.name('unit_amount_decimal'), code: 'parameters_exclusive' });
+    throw invalidRequest('You may only specify one of these parameters: unit_amount, unit_amount_decimal.', {
+      param: p.name('unit_amount_decimal'),
+      code: 'parameters_exclusive',
+    });
   }
   if (dec !== undefined) {
-    if (!/^\d+(\.\d{1,12})?$/.test(dec)) throw invalidRequest(`Invalid decimal: ${dec}`, { param: p.name('unit_amount_decimal'), code: 'parameter_invalid' });
+    if (!/^\d+(\.\d{1,12})?$/.test(dec))
+      throw invalidRequest(`Invalid decimal: ${dec}`, { param: p.name('unit_amount_decimal'), code: 'parameter_invalid' });
     unitAmountDecimal = dec.replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
     unitAmount = /^\d+$/.test(unitAmountDecimal) ? Number(unitAmountDecimal) : undefined;
   }
@@ -78,10 +88,18 @@ export function createPrice(ctx: EmulatorContext, p: Params, defaults: { product
   if (!productId) {
     const ref = p.str('product');
     const data = p.obj('product_data');
-    if (ref && data) throw invalidRequest('You may only specify one of these parameters: product, product_data.', { param: p.name('product_data'), code: 'parameters_exclusive' });
+    if (ref && data)
+      throw invalidRequest('You may only specify one of these parameters: product, product_data.', {
+        param: p.name('product_data'),
+        code: 'parameters_exclusive',
+      });
     if (ref) productId = ctx.retrieve<Stripe.Product>('product', ref, p.name('product')).id;
     else if (data) productId = createInlineProduct(ctx, data).id;
-    else throw invalidRequest('You must specify either `product` or `product_data` when creating a price.', { param: p.name('product'), code: 'parameter_missing' });
+    else
+      throw invalidRequest('You must specify either `product` or `product_data` when creating a price.', {
+        param: p.name('product'),
+        code: 'parameter_missing',
+      });
   }
 
   let recurring: Stripe.Price.Recurring | null = null;
@@ -90,11 +108,23 @@ export function createPrice(ctx: EmulatorContext, p: Params, defaults: { product
     const interval = r.enum('interval', INTERVALS, { required: true }) as (typeof INTERVALS)[number];
     const count = r.int('interval_count', { min: 1 }) ?? 1;
     if (count > MAX_INTERVAL_COUNT[interval]) {
-      throw invalidRequest(`Invalid ${r.name('interval_count')}: the maximum billing period is 3 years (${MAX_INTERVAL_COUNT[interval]} ${interval}s).`, { param: r.name('interval_count') });
+      throw invalidRequest(
+        `Invalid ${r.name('interval_count')}: the maximum billing period is 3 years (${MAX_INTERVAL_COUNT[interval]} ${interval}s).`,
+        { param: r.name('interval_count') },
+      );
     }
     const usage = r.enum('usage_type', ['licensed', 'metered']) ?? 'licensed';
-    if (usage === 'metered') throw invalidRequest('The Stripe emulator does not implement metered prices (recurring[usage_type]=metered).', { param: r.name('usage_type') });
-    recurring = { interval, interval_count: count, meter: null, trial_period_days: r.int('trial_period_days', { min: 0 }) ?? null, usage_type: usage };
+    if (usage === 'metered')
+      throw invalidRequest('The Stripe emulator does not implement metered prices (recurring[usage_type]=metered).', {
+        param: r.name('usage_type'),
+      });
+    recurring = {
+      interval,
+      interval_count: count,
+      meter: null,
+      trial_period_days: r.int('trial_period_days', { min: 0 }) ?? null,
+      usage_type: usage,
+    };
   }
 
   const lookupKey = p.str('lookup_key', { max: 200 }) ?? null;
@@ -152,14 +182,21 @@ function createInlineProduct(ctx: EmulatorContext, data: Params): Stripe.Product
     updated: now,
     url: null,
   };
-  if (ctx.store.has(product.id)) throw invalidRequest('Product already exists.', { param: data.name('id'), code: 'resource_already_exists' });
+  if (ctx.store.has(product.id))
+    throw invalidRequest('Product already exists.', { param: data.name('id'), code: 'resource_already_exists' });
   ctx.store.insert(product);
   ctx.emit('product.created', product);
   return product;
 }
 
 /** The price holding a lookup key, refusing unless `transfer_lookup_key` is set. */
-function lookupKeyHolder(ctx: EmulatorContext, key: string, self: string | null, transfer: boolean, param: string): PriceObject | undefined {
+function lookupKeyHolder(
+  ctx: EmulatorContext,
+  key: string,
+  self: string | null,
+  transfer: boolean,
+  param: string,
+): PriceObject | undefined {
   const holder = ctx.store.all<PriceObject>('price').find((x) => x.lookup_key === key && x.id !== self);
   if (holder && !transfer) throw invalidRequest(`A price (\`${holder.id}\`) already uses that lookup key.`, { param });
   return holder;

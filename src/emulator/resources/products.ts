@@ -97,8 +97,10 @@ function updateProduct(req: ApiRequest): Stripe.Product {
     const ref = p.nullableStr('default_price');
     if (ref) {
       const price = ctx.retrieve<Stripe.Price>('price', ref, 'default_price');
-      if (price.product !== product.id) throw invalidRequest(`The price ${price.id} does not belong to the product ${product.id}.`, { param: 'default_price' });
-      if (!price.active) throw invalidRequest(`The price ${price.id} is not active and cannot be a product's default price.`, { param: 'default_price' });
+      if (price.product !== product.id)
+        throw invalidRequest(`The price ${price.id} does not belong to the product ${product.id}.`, { param: 'default_price' });
+      if (!price.active)
+        throw invalidRequest(`The price ${price.id} is not active and cannot be a product's default price.`, { param: 'default_price' });
     }
     product.default_price = ref ?? null;
   }

@@ -35,7 +35,13 @@ export interface ShippingDetails {
 export function shipping(p: Params, key = 'shipping'): ShippingDetails | null | undefined {
   const s = p.obj(key);
   if (s === undefined || s === null) return s;
-  return { address: address(s, 'address') ?? emptyAddress(), carrier: s.str('carrier') ?? null, name: s.reqStr('name'), phone: s.str('phone') ?? null, tracking_number: s.str('tracking_number') ?? null };
+  return {
+    address: address(s, 'address') ?? emptyAddress(),
+    carrier: s.str('carrier') ?? null,
+    name: s.reqStr('name'),
+    phone: s.str('phone') ?? null,
+    tracking_number: s.str('tracking_number') ?? null,
+  };
 }
 
 export function emptyAddress(): Stripe.Address {

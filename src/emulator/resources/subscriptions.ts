@@ -18,8 +18,28 @@ import { idOf } from '../billing/util';
 import { createPrice, type PriceObject } from './prices';
 
 const PAYMENT_BEHAVIORS = ['allow_incomplete', 'default_incomplete', 'error_if_incomplete', 'pending_if_incomplete'] as const;
-const LIST_STATUSES = ['active', 'all', 'canceled', 'ended', 'incomplete', 'incomplete_expired', 'past_due', 'paused', 'trialing', 'unpaid'] as const;
-const FEEDBACK = ['customer_service', 'low_quality', 'missing_features', 'other', 'switched_service', 'too_complex', 'too_expensive', 'unused'] as const;
+const LIST_STATUSES = [
+  'active',
+  'all',
+  'canceled',
+  'ended',
+  'incomplete',
+  'incomplete_expired',
+  'past_due',
+  'paused',
+  'trialing',
+  'unpaid',
+] as const;
+const FEEDBACK = [
+  'customer_service',
+  'low_quality',
+  'missing_features',
+  'other',
+  'switched_service',
+  'too_complex',
+  'too_expensive',
+  'unused',
+] as const;
 
 /** Parameters whose behaviour the emulator does not implement: refused rather than silently ignored. */
 const NOT_IMPLEMENTED: Record<string, string> = {
@@ -45,7 +65,9 @@ export function register(router: Router, ctx: EmulatorContext): void {
   // `customer.subscriptions` is not part of a customer unless expanded (current API versions).
   ctx.registerExpandable('customer', 'subscriptions', (owner) => {
     const id = owner['id'] as string;
-    const data = ctx.store.newest<Stripe.Subscription>('subscription').filter((s) => s.customer === id && s.status !== 'canceled' && s.status !== 'incomplete_expired');
+    const data = ctx.store
+      .newest<Stripe.Subscription>('subscription')
+      .filter((s) => s.customer === id && s.status !== 'canceled' && s.status !== 'incomplete_expired');
     return { object: 'list', data, has_more: false, url: `/v1/customers/${id}/subscriptions` };
   });
 
@@ -85,7 +107,11 @@ export function subscriptionItems(ctx: EmulatorContext, p: Params): Subscription
   return items.map((ip, i) => {
     const ref = ip.str('price') ?? ip.str('plan');
     const data = ip.obj('price_data');
-    if (ref && data) throw invalidRequest('You may only specify one of these parameters: price, price_data.', { param: ip.name('price_data'), code: 'parameters_exclusive' });
+    if (ref && data)
+      throw invalidRequest('You may only specify one of these parameters: price, price_data.', {
+        param: ip.name('price_data'),
+        code: 'parameters_exclusive',
+      });
     let price: PriceObject;
     if (ref) price = ctx.retrieve<PriceObject>('price', ref, ip.name('price'));
     else if (data) {
@@ -101,9 +127,11 @@ function create(req: ApiRequest): Stripe.Subscription {
   refuseNotImplemented(p);
   const customer = p.reqStr('customer');
   const collection = p.enum('collection_method', ['charge_automatically', 'send_invoice']);
-  if (collection === 'send_invoice') throw invalidRequest('The Stripe emulator does not implement collection_method=send_invoice.', { param: 'collection_method' });
+  if (collection === 'send_invoice')
+    throw invalidRequest('The Stripe emulator does not implement collection_method=send_invoice.', { param: 'collection_method' });
   const behavior = p.enum('payment_behavior', PAYMENT_BEHAVIORS);
-  if (behavior === 'pending_if_incomplete') throw invalidRequest('The Stripe emulator does not implement payment_behavior=pending_if_incomplete.', { param: 'payment_behavior' });
+  if (behavior === 'pending_if_incomplete')
+    throw invalidRequest('The Stripe emulator does not implement payment_behavior=pending_if_incomplete.', { param: 'payment_behavior' });
   ctx.retrieve<Stripe.Customer>('customer', customer, 'customer');
   return createSubscription(ctx, {
     customer,
@@ -124,12 +152,14 @@ function saveDefault(p: Params): SaveDefaultPaymentMethod | undefined {
   return p.obj('payment_settings')?.enum('save_default_payment_method', ['off', 'on_subscription']);
 }
 
-function cancellationDetails(p: Params): { comment?: string | null; feedback?: Stripe.Subscription.CancellationDetails.Feedback | null } | undefined {
+function cancellationDetails(
+  p: Params,
+): { comment?: string | null; feedback?: Stripe.Subscription.CancellationDetails.Feedback | null } | undefined {
   const d = p.obj('cancellation_details');
   if (!d) return undefined;
   return {
-    comment: d.has('comment') ? d.nullableStr('comment', { max: 5000 }) ?? null : undefined,
-    feedback: d.has('feedback') ? (d.isUnset('feedback') ? null : d.enum('feedback', FEEDBACK) ?? null) : undefined,
+    comment: d.has('comment') ? (d.nullableStr('comment', { max: 5000 }) ?? null) : undefined,
+    feedback: d.has('feedback') ? (d.isUnset('feedback') ? null : (d.enum('feedback', FEEDBACK) ?? null)) : undefined,
   };
 }
 
@@ -137,12 +167,15 @@ function update(req: ApiRequest): Stripe.Subscription {
   const { ctx, params: p } = req;
   const sub = ctx.retrieve<Stripe.Subscription>('subscription', req.pathParams['id']);
   refuseNotImplemented(p);
-  if (p.has('items')) throw invalidRequest('The Stripe emulator does not implement changing the items of a subscription; cancel it and create another.', { param: 'items' });
+  if (p.has('items'))
+    throw invalidRequest('The Stripe emulator does not implement changing the items of a subscription; cancel it and create another.', {
+      param: 'items',
+    });
   return updateSubscription(ctx, sub, {
     metadata: p.has('metadata') ? p.metadata(sub.metadata) : undefined,
     cancel_at_period_end: p.bool('cancel_at_period_end'),
-    default_payment_method: p.has('default_payment_method') ? p.nullableStr('default_payment_method') ?? null : undefined,
-    description: p.has('description') ? p.nullableStr('description', { max: 500 }) ?? null : undefined,
+    default_payment_method: p.has('default_payment_method') ? (p.nullableStr('default_payment_method') ?? null) : undefined,
+    description: p.has('description') ? (p.nullableStr('description', { max: 500 }) ?? null) : undefined,
     save_default_payment_method: saveDefault(p),
     cancellation_details: cancellationDetails(p),
   });

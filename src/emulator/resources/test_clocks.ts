@@ -19,7 +19,9 @@ export function register(router: Router, ctx: EmulatorContext): void {
   startRealTimeSweep(ctx);
 
   router.post('/v1/test_helpers/test_clocks', (req) => create(req));
-  router.get('/v1/test_helpers/test_clocks/:id', (req) => ctx.retrieve<Stripe.TestHelpers.TestClock>(TEST_CLOCK_OBJECT, req.pathParams['id']));
+  router.get('/v1/test_helpers/test_clocks/:id', (req) =>
+    ctx.retrieve<Stripe.TestHelpers.TestClock>(TEST_CLOCK_OBJECT, req.pathParams['id']),
+  );
   router.get('/v1/test_helpers/test_clocks', (req) => paginate(req, ctx.store.newest<Stripe.TestHelpers.TestClock>(TEST_CLOCK_OBJECT)));
   router.delete('/v1/test_helpers/test_clocks/:id', (req) => remove(req));
   router.post('/v1/test_helpers/test_clocks/:id/advance', (req) => advance(req));
@@ -49,9 +51,15 @@ function advance(req: ApiRequest): Stripe.TestHelpers.TestClock {
   const { ctx, params: p } = req;
   const clock = ctx.retrieve<Stripe.TestHelpers.TestClock>(TEST_CLOCK_OBJECT, req.pathParams['id']);
   const target = p.reqInt('frozen_time', { min: 0 });
-  if (clock.status === 'advancing') throw invalidRequest('The test clock is already advancing. Wait until its status is `ready` before advancing it again.', { code: 'test_clock_advancing' });
+  if (clock.status === 'advancing')
+    throw invalidRequest('The test clock is already advancing. Wait until its status is `ready` before advancing it again.', {
+      code: 'test_clock_advancing',
+    });
   if (target <= clock.frozen_time) {
-    throw invalidRequest(`The frozen_time of a test clock can only move forward: ${target} is not after its current frozen_time ${clock.frozen_time}.`, { param: 'frozen_time' });
+    throw invalidRequest(
+      `The frozen_time of a test clock can only move forward: ${target} is not after its current frozen_time ${clock.frozen_time}.`,
+      { param: 'frozen_time' },
+    );
   }
   clock.status = 'advancing';
   clock.status_details = { advancing: { target_frozen_time: target } };
@@ -74,10 +82,16 @@ function advance(req: ApiRequest): Stripe.TestHelpers.TestClock {
 function remove(req: ApiRequest): unknown {
   const { ctx } = req;
   const clock = ctx.retrieve<Stripe.TestHelpers.TestClock>(TEST_CLOCK_OBJECT, req.pathParams['id']);
-  const customers = new Set(ctx.store.all<Stripe.Customer>('customer').filter((c) => idOf(c.test_clock) === clock.id).map((c) => c.id));
+  const customers = new Set(
+    ctx.store
+      .all<Stripe.Customer>('customer')
+      .filter((c) => idOf(c.test_clock) === clock.id)
+      .map((c) => c.id),
+  );
   for (const sub of ctx.store.all<Stripe.Subscription>('subscription')) if (idOf(sub.test_clock) === clock.id) ctx.store.remove(sub.id);
   for (const inv of ctx.store.all<Stripe.Invoice>('invoice')) if (idOf(inv.test_clock) === clock.id) ctx.store.remove(inv.id);
-  for (const s of ctx.store.all<Stripe.Checkout.Session>('checkout.session')) if (sessionMeta(ctx, s).clock === clock.id) ctx.store.remove(s.id);
+  for (const s of ctx.store.all<Stripe.Checkout.Session>('checkout.session'))
+    if (sessionMeta(ctx, s).clock === clock.id) ctx.store.remove(s.id);
   for (const id of customers) ctx.store.remove(id);
   const snapshot = JSON.parse(JSON.stringify(clock)) as Stripe.TestHelpers.TestClock;
   const stub = ctx.store.remove(clock.id);

@@ -9,7 +9,9 @@ export function register(router: Router, ctx: EmulatorContext): void {
   ctx.registerType({ object: 'webhook_endpoint', prefix: 'we', name: 'webhook endpoint' });
 
   router.post('/v1/webhook_endpoints', (req) => createEndpoint(req));
-  router.get('/v1/webhook_endpoints/:id', (req) => withoutSecret(ctx.retrieve<Stripe.WebhookEndpoint>('webhook_endpoint', req.pathParams['id'])));
+  router.get('/v1/webhook_endpoints/:id', (req) =>
+    withoutSecret(ctx.retrieve<Stripe.WebhookEndpoint>('webhook_endpoint', req.pathParams['id'])),
+  );
   router.post('/v1/webhook_endpoints/:id', (req) => updateEndpoint(req));
   router.delete('/v1/webhook_endpoints/:id', (req) => {
     const endpoint = ctx.retrieve<Stripe.WebhookEndpoint>('webhook_endpoint', req.pathParams['id']);
@@ -23,7 +25,11 @@ export function register(router: Router, ctx: EmulatorContext): void {
   // Test helper: the webhook delivery attempts (newest first) and how many are still pending.
   router.get('/v1/test_helpers/deliveries', (req) => {
     const p = req.params;
-    const data = ctx.webhooks.list({ event: p.str('event'), endpoint: p.str('endpoint'), status: p.enum('status', ['pending', 'succeeded', 'failed']) });
+    const data = ctx.webhooks.list({
+      event: p.str('event'),
+      endpoint: p.str('endpoint'),
+      status: p.enum('status', ['pending', 'succeeded', 'failed']),
+    });
     return { object: 'list', data, has_more: false, url: req.path, pending: ctx.webhooks.pendingCount() };
   });
 }
@@ -41,17 +47,21 @@ function validUrl(req: ApiRequest, value: string): string {
   } catch {
     throw invalidRequest(`Invalid URL: ${value}`, { param: 'url', code: 'url_invalid' });
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw invalidRequest(`Invalid URL: ${value}. URLs must begin with http or https.`, { param: 'url', code: 'url_invalid' });
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw invalidRequest(`Invalid URL: ${value}. URLs must begin with http or https.`, { param: 'url', code: 'url_invalid' });
   return value;
 }
 
 function enabledEvents(req: ApiRequest): string[] | undefined {
   const list = req.params.strList('enabled_events');
   if (list === undefined) return undefined;
-  if (list.length === 0) throw invalidRequest('Missing required param: enabled_events.', { param: 'enabled_events', code: 'parameter_missing' });
+  if (list.length === 0)
+    throw invalidRequest('Missing required param: enabled_events.', { param: 'enabled_events', code: 'parameter_missing' });
   list.forEach((t, i) => {
     if (t !== '*' && !/^[a-z_]+(\.[a-z_]+)+$/.test(t)) {
-      throw invalidRequest(`Invalid enabled_events[${i}]: must be '*' or an event type such as 'payment_intent.succeeded' (got '${t}')`, { param: `enabled_events[${i}]` });
+      throw invalidRequest(`Invalid enabled_events[${i}]: must be '*' or an event type such as 'payment_intent.succeeded' (got '${t}')`, {
+        param: `enabled_events[${i}]`,
+      });
     }
   });
   return list;

@@ -4,7 +4,12 @@ import type { Trigger } from './index';
 const NOTE = '(created by stripe:trigger)';
 
 async function monthlyPrice(stripe: Stripe): Promise<Stripe.Price> {
-  return stripe.prices.create({ currency: 'usd', unit_amount: 2000, recurring: { interval: 'month' }, product_data: { name: 'Triggered subscription' } });
+  return stripe.prices.create({
+    currency: 'usd',
+    unit_amount: 2000,
+    recurring: { interval: 'month' },
+    product_data: { name: 'Triggered subscription' },
+  });
 }
 
 /** A customer whose invoices are paid with `card` (attached and set as its default payment method). */
@@ -33,7 +38,10 @@ async function openSession(stripe: Stripe): Promise<Stripe.Checkout.Session> {
   });
 }
 
-const paid: Trigger = { description: 'creates a customer paying with pm_card_visa and a monthly subscription (first invoice paid)', run: async (s) => void (await paidSubscription(s)) };
+const paid: Trigger = {
+  description: 'creates a customer paying with pm_card_visa and a monthly subscription (first invoice paid)',
+  run: async (s) => void (await paidSubscription(s)),
+};
 
 export const BILLING_TRIGGERS: Record<string, Trigger> = {
   'customer.subscription.created': paid,
@@ -63,7 +71,10 @@ export const BILLING_TRIGGERS: Record<string, Trigger> = {
     description: 'creates a payment-mode Checkout Session and pays it with 4242 4242 4242 4242',
     run: async (s) => {
       const session = await openSession(s);
-      await s.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${session.id}/complete`, { card_number: '4242424242424242', email: 'trigger@example.com' });
+      await s.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${session.id}/complete`, {
+        card_number: '4242424242424242',
+        email: 'trigger@example.com',
+      });
     },
   },
   'checkout.session.expired': {

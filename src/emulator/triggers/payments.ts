@@ -4,12 +4,26 @@ import type { Trigger } from './index';
 const CARD_ONLY: Pick<Stripe.PaymentIntentCreateParams, 'allowed_payment_method_types'> = { allowed_payment_method_types: ['card'] };
 
 async function succeededPayment(stripe: Stripe, paymentMethod = 'pm_card_visa'): Promise<Stripe.PaymentIntent> {
-  return stripe.paymentIntents.create({ amount: 2000, currency: 'usd', description: '(created by stripe:trigger)', payment_method: paymentMethod, confirm: true, ...CARD_ONLY });
+  return stripe.paymentIntents.create({
+    amount: 2000,
+    currency: 'usd',
+    description: '(created by stripe:trigger)',
+    payment_method: paymentMethod,
+    confirm: true,
+    ...CARD_ONLY,
+  });
 }
 
 async function declinedPayment(stripe: Stripe): Promise<void> {
   try {
-    await stripe.paymentIntents.create({ amount: 2000, currency: 'usd', description: '(created by stripe:trigger)', payment_method: 'pm_card_chargeDeclined', confirm: true, ...CARD_ONLY });
+    await stripe.paymentIntents.create({
+      amount: 2000,
+      currency: 'usd',
+      description: '(created by stripe:trigger)',
+      payment_method: 'pm_card_chargeDeclined',
+      confirm: true,
+      ...CARD_ONLY,
+    });
   } catch (err) {
     if ((err as { type?: string }).type !== 'StripeCardError') throw err;
     return;
@@ -18,11 +32,21 @@ async function declinedPayment(stripe: Stripe): Promise<void> {
 }
 
 async function authorized(stripe: Stripe): Promise<Stripe.PaymentIntent> {
-  return stripe.paymentIntents.create({ amount: 2000, currency: 'usd', capture_method: 'manual', payment_method: 'pm_card_visa', confirm: true, ...CARD_ONLY });
+  return stripe.paymentIntents.create({
+    amount: 2000,
+    currency: 'usd',
+    capture_method: 'manual',
+    payment_method: 'pm_card_visa',
+    confirm: true,
+    ...CARD_ONLY,
+  });
 }
 
 export const PAYMENT_TRIGGERS: Record<string, Trigger> = {
-  'customer.created': { description: 'creates a customer', run: async (s) => void (await s.customers.create({ description: '(created by stripe:trigger)' })) },
+  'customer.created': {
+    description: 'creates a customer',
+    run: async (s) => void (await s.customers.create({ description: '(created by stripe:trigger)' })),
+  },
   'customer.updated': {
     description: 'creates a customer, then updates its metadata',
     run: async (s) => {
@@ -49,7 +73,10 @@ export const PAYMENT_TRIGGERS: Record<string, Trigger> = {
       await s.paymentMethods.attach('pm_card_visa', { customer: c.id });
     },
   },
-  'payment_intent.created': { description: 'creates a payment intent', run: async (s) => void (await s.paymentIntents.create({ amount: 2000, currency: 'usd', ...CARD_ONLY })) },
+  'payment_intent.created': {
+    description: 'creates a payment intent',
+    run: async (s) => void (await s.paymentIntents.create({ amount: 2000, currency: 'usd', ...CARD_ONLY })),
+  },
   'payment_intent.succeeded': { description: 'pays 20.00 USD with pm_card_visa', run: async (s) => void (await succeededPayment(s)) },
   'charge.succeeded': { description: 'pays 20.00 USD with pm_card_visa', run: async (s) => void (await succeededPayment(s)) },
   'payment_intent.payment_failed': { description: 'attempts a payment with pm_card_chargeDeclined', run: declinedPayment },
@@ -64,9 +91,19 @@ export const PAYMENT_TRIGGERS: Record<string, Trigger> = {
   'payment_intent.requires_action': {
     description: 'confirms a payment with pm_card_authenticationRequired (3-D Secure)',
     run: async (s) =>
-      void (await s.paymentIntents.create({ amount: 2000, currency: 'usd', payment_method: 'pm_card_authenticationRequired', confirm: true, return_url: 'http://localhost/return', ...CARD_ONLY })),
+      void (await s.paymentIntents.create({
+        amount: 2000,
+        currency: 'usd',
+        payment_method: 'pm_card_authenticationRequired',
+        confirm: true,
+        return_url: 'http://localhost/return',
+        ...CARD_ONLY,
+      })),
   },
-  'payment_intent.amount_capturable_updated': { description: 'authorizes 20.00 USD (capture_method=manual)', run: async (s) => void (await authorized(s)) },
+  'payment_intent.amount_capturable_updated': {
+    description: 'authorizes 20.00 USD (capture_method=manual)',
+    run: async (s) => void (await authorized(s)),
+  },
   'charge.captured': {
     description: 'authorizes 20.00 USD, then captures it',
     run: async (s) => {
@@ -88,7 +125,10 @@ export const PAYMENT_TRIGGERS: Record<string, Trigger> = {
       await s.refunds.create({ payment_intent: pi.id, amount: 500 });
     },
   },
-  'charge.dispute.created': { description: 'pays with pm_card_createDispute (the payment is disputed)', run: async (s) => void (await succeededPayment(s, 'pm_card_createDispute')) },
+  'charge.dispute.created': {
+    description: 'pays with pm_card_createDispute (the payment is disputed)',
+    run: async (s) => void (await succeededPayment(s, 'pm_card_createDispute')),
+  },
   'charge.dispute.closed': {
     description: 'pays with pm_card_createDispute, then accepts the dispute',
     run: async (s) => {

@@ -6,7 +6,7 @@ export enum LimitSource {
   SUBSCRIPTION = 'SUBSCRIPTION',
   DEFAULT_PLAN = 'DEFAULT_PLAN',
 }
-registerEnumType(LimitSource, { name: 'LimitSource', description: 'Where today\'s limits come from.' });
+registerEnumType(LimitSource, { name: 'LimitSource', description: "Where today's limits come from." });
 
 // Plain data objects: `simpleResolvers` lets graphql-js read their fields directly instead of through a
 // type-graphql resolver wrapper per field (they have no middleware or field-level authorization).

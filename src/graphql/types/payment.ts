@@ -7,12 +7,17 @@ registerEnumType(PaymentStatus, {
   name: 'PaymentStatus',
   description: 'Where a one-off payment stands.',
   valuesConfig: {
-    WAITING: { description: 'Created; waiting for the customer (3-D Secure, Checkout: also after a card declined on a Checkout page that is still open) or for Stripe.' },
+    WAITING: {
+      description:
+        'Created; waiting for the customer (3-D Secure, Checkout: also after a card declined on a Checkout page that is still open) or for Stripe.',
+    },
     PREAUTH: { description: 'Authorised (manual capture): capture or cancel it.' },
     CONFIRMED: { description: 'Paid (captured).' },
     PARTIALLY_REFUNDED: { description: 'Paid, and part of it refunded.' },
     REFUNDED: { description: 'Paid, and all of it refunded.' },
-    REJECTED: { description: 'The card was declined or failed authentication (failureCode, failureMessage); not while a Checkout page is still open.' },
+    REJECTED: {
+      description: 'The card was declined or failed authentication (failureCode, failureMessage); not while a Checkout page is still open.',
+    },
     CANCELED: { description: 'Canceled before capture, or its Checkout expired.' },
     DISPUTED: { description: 'The cardholder disputed the payment.' },
     ERROR: { description: 'Stripe failed while the payment was being started; the log says why.' },
@@ -23,7 +28,7 @@ registerEnumType(CaptureMethod, {
   description: 'AUTOMATIC charges at once; MANUAL only authorises (PREAUTH) until an admin captures.',
 });
 
-@ObjectType('PaymentLogEntry', { description: 'One line of a payment\'s audit log: a state change or the outcome of a Stripe call.' })
+@ObjectType('PaymentLogEntry', { description: "One line of a payment's audit log: a state change or the outcome of a Stripe call." })
 export class PaymentLogType {
   @Field({ description: 'created, stripe, stripe_error, stripe_refused, status, linked, declined, captured, refunded or disputed.' })
   event!: string;
@@ -100,7 +105,10 @@ export class CreatePaymentInput {
   @Field(() => JSONObjectScalar, { nullable: true, description: 'Up to 40 keys of strings, numbers or booleans; copied to Stripe.' })
   metadata?: Record<string, unknown> | null;
 
-  @Field(() => String, { nullable: true, description: 'A Stripe payment method (e.g. pm_card_visa). Without it the answer carries a Checkout URL.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'A Stripe payment method (e.g. pm_card_visa). Without it the answer carries a Checkout URL.',
+  })
   paymentMethod?: string | null;
 
   @Field(() => CaptureMethod, { nullable: true, description: 'AUTOMATIC (default) or MANUAL.' })

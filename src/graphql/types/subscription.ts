@@ -43,7 +43,10 @@ export class SubscribeInput {
   @Field(() => ID, { description: 'A pricing option of a paid plan (Plan.pricingOptions.id).' })
   pricingId!: string;
 
-  @Field(() => String, { nullable: true, description: 'A Stripe payment method (e.g. pm_card_visa). Without it the answer carries a Checkout URL.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'A Stripe payment method (e.g. pm_card_visa). Without it the answer carries a Checkout URL.',
+  })
   paymentMethod?: string | null;
 
   @Field(() => String, { nullable: true, description: 'Where Checkout sends the person after paying.' })
