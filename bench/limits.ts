@@ -20,7 +20,7 @@ import autocannon from 'autocannon';
 import { Command } from 'commander';
 import pg from 'pg';
 import { catalogDefinition, seedCatalog } from '../src/billing/catalog';
-import { createUser } from '../src/billing/users';
+import { createUser } from '../src/auth/users';
 import { loadConfig } from '../src/config';
 import { openDatabase } from '../src/db/embedded';
 import { createOrm, migrate } from '../src/db/orm';

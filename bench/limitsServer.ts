@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { createApp } from '../src/app';
 import { CONSUME_SQL, LIMITS_SQL, localDay } from '../src/billing/limits';
-import { hashToken } from '../src/billing/users';
+import { hashToken } from '../src/auth/users';
 import { loadConfig } from '../src/config';
 import { createOrm, type Orm } from '../src/db/orm';
 import { createLogger } from '../src/logger';

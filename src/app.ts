@@ -8,11 +8,11 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import express from 'express';
 import { GraphQLError, type ValidationContext } from 'graphql';
-import type { BillingEnv } from './billing/env';
-import { authenticate } from './billing/users';
+import type { BillingDeps } from './billing/deps';
+import { authenticate } from './auth/users';
 import type { Config } from './config';
 import type { Orm } from './db/orm';
-import type { AuthUser } from './billing/users';
+import type { AuthUser } from './auth/users';
 import { buildContext, tokenFromHeader, type Context } from './graphql/context';
 import { createFormatError } from './graphql/errors';
 import { graphqlHttpHandler, isGraphQLPath, requestProtocol } from './graphql/http';
@@ -70,7 +70,7 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
   /** PUBLIC_URL when set, else the scheme and host the request came in on. */
   const publicUrl = (req: http.IncomingMessage) =>
     (config.publicUrl ?? `${requestProtocol(req)}://${req.headers.host ?? `localhost:${config.port}`}`).replace(/\/$/, '');
-  const billing = (req: http.IncomingMessage): BillingEnv => {
+  const billing = (req: http.IncomingMessage): BillingDeps => {
     if (!stripe) throw new Error('Stripe is not configured for this server');
     return { stripe: stripe.client, publicUrl: publicUrl(req), logger, stripeEndpoint: stripe.endpoint };
   };

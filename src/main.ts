@@ -2,12 +2,13 @@ import 'reflect-metadata';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { createApp } from './app';
 import { catalogDefinition, isCatalogEmpty, seedCatalog } from './billing/catalog';
-import { ensureDemoUser } from './billing/users';
+import { ensureDemoUser } from './auth/users';
 import { ConfigError, loadConfig, type Config } from './config';
 import { openDatabase } from './db/embedded';
 import { createOrm, migrate } from './db/orm';
 import { createLogger, maskUrl, type Logger } from './logger';
-import { connectStripe, syncCatalogOnStart, type StripeConnection } from './stripe/connect';
+import { syncCatalogOnStart } from './sync/catalog';
+import { connectStripe, type StripeConnection } from './sync/connect';
 
 /**
  * Process entry: configuration → database → migrations and first seed → HTTP server.

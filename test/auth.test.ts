@@ -70,7 +70,7 @@ describe('authentication', () => {
   });
 
   it('user:create prints the token on stdout only, never in its log', async () => {
-    const res = await runScript('user-create', ['--email', 'traced@example.com'], { DATABASE_URL: server.databaseUrl, LOG_LEVEL: 'trace' });
+    const res = await runScript('userCreate', ['--email', 'traced@example.com'], { DATABASE_URL: server.databaseUrl, LOG_LEVEL: 'trace' });
     expect(res.code).toBe(0);
     const token = res.stdout.trim();
     expect(token).toMatch(/^tg_/);

@@ -160,12 +160,12 @@ describe('database schema', () => {
 describe('npm run migration:create', () => {
   it('writes nothing when the schema matches the entities, and the missing difference to src/db/migrations when not', async () => {
     const url = await createTestDatabase('migcreate');
-    const none = await runScript('migration-create', [], { DATABASE_URL: url });
+    const none = await runScript('migrationCreate', [], { DATABASE_URL: url });
     expect(none).toEqual({ code: 0, stdout: 'no changes: the schema matches the entities\n', stderr: '' });
 
     // A schema that lags behind the entities: the next migration puts the column back.
     await sql(url, 'alter table plan drop column description');
-    const made = await runScript('migration-create', [], { DATABASE_URL: url });
+    const made = await runScript('migrationCreate', [], { DATABASE_URL: url });
     const name = /^created (Migration\d{14}\.ts)\n$/.exec(made.stdout)?.[1];
     expect({ code: made.code, name: name !== undefined }).toEqual({ code: 0, name: true });
     const file = join(ROOT, 'src', 'db', 'migrations', name!);

@@ -1,4 +1,4 @@
-import { DomainError } from '../src/billing/errors';
+import { DomainError } from '../src/errors';
 import { formatAmount, MAX_AMOUNT_MINOR, parseAmount, parseChargeAmount } from '../src/billing/money';
 
 describe('money', () => {

@@ -135,7 +135,7 @@ describe('payments when Stripe fails halfway', () => {
     await server.emulator.idle(20_000);
     expect((await paymentOf(server, paymentId, user.token)).status).toBe('ERROR');
 
-    const sync = await runScript('stripe-sync', [], {
+    const sync = await runScript('stripeSync', [], {
       DATABASE_URL: server.databaseUrl,
       STRIPE_EMULATOR_PORT: String(server.emulator.port),
       LOG_LEVEL: 'silent',

@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
-import { WEBHOOK_EVENTS } from '../src/stripe/connect';
-import { handledTypes } from '../src/stripe/eventHandlers';
-import '../src/stripe/inbox';
+import { WEBHOOK_EVENTS } from '../src/sync/handlers';
+import { handledTypes } from '../src/sync/handlers';
+import '../src/sync/inbox';
 import { runScript } from './support/cli';
 import { sql } from './support/db';
 import { CAPTURE_PAYMENT, codeOf, logEvents, pay, paymentOf, REFUND_PAYMENT } from './support/payments';
@@ -444,7 +444,7 @@ describe('payments changed in Stripe while no webhook reaches Tollgate', () => {
     ];
     const before = await snapshot();
 
-    const dry = await runScript('stripe-sync', ['--dry-run'], env);
+    const dry = await runScript('stripeSync', ['--dry-run'], env);
     expect(dry.code).toBe(0);
     /** The changed fields printed under an object's heading. */
     const diffOf = (id: string) =>
@@ -460,7 +460,7 @@ describe('payments changed in Stripe while no webhook reaches Tollgate', () => {
     expect(dry.stdout).toMatch(/customers checked; would change 2 objects \(dry run: nothing written\)/);
     expect(await snapshot()).toEqual(before);
 
-    const real = await runScript('stripe-sync', [], env);
+    const real = await runScript('stripeSync', [], env);
     expect(real.code).toBe(0);
     expect(real.stdout).toMatch(/changed 2 objects/);
     const a = await paymentOf(server, authorised.id, user.token);
@@ -471,7 +471,7 @@ describe('payments changed in Stripe while no webhook reaches Tollgate', () => {
       refundedAmount: { amount: '2.00' },
     });
 
-    const again = await runScript('stripe-sync', ['--dry-run'], env);
+    const again = await runScript('stripeSync', ['--dry-run'], env);
     expect(again.stdout).toMatch(/would change 0 objects/);
   });
 
@@ -488,7 +488,7 @@ describe('payments changed in Stripe while no webhook reaches Tollgate', () => {
     ).rejects.toMatchObject({ code: 'card_declined' });
     const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
 
-    expect((await runScript('stripe-sync', [], env)).code).toBe(0);
+    expect((await runScript('stripeSync', [], env)).code).toBe(0);
     const synced = await paymentOf(server, payment.id, user.token);
     expect(synced).toMatchObject({ status: 'WAITING', failureCode: 'generic_decline' });
     expect(synced.logs.at(-1)).toMatchObject({
@@ -497,7 +497,7 @@ describe('payments changed in Stripe while no webhook reaches Tollgate', () => {
     });
 
     await server.stripe.checkout.sessions.expire(sessionId);
-    expect((await runScript('stripe-sync', [], env)).code).toBe(0);
+    expect((await runScript('stripeSync', [], env)).code).toBe(0);
     const expired = await paymentOf(server, payment.id, user.token);
     expect(expired.status).toBe('CANCELED');
     expect(expired.logs.at(-1).message).toBe('WAITING -> CANCELED (stripe:sync)');

@@ -79,7 +79,7 @@ describe('npm run user:create', () => {
   });
 
   it('prints the token alone on stdout, and the token works', async () => {
-    const res = await runScript('user-create', ['--email', 'Ann@Example.com', '--admin', '--timezone', 'Europe/Berlin'], {
+    const res = await runScript('userCreate', ['--email', 'Ann@Example.com', '--admin', '--timezone', 'Europe/Berlin'], {
       DATABASE_URL: url,
     });
     expect(res.code).toBe(0);
@@ -90,15 +90,15 @@ describe('npm run user:create', () => {
   });
 
   it('fails with a non-zero exit code on a duplicate email or an unknown time zone', async () => {
-    const dup = await runScript('user-create', ['--email', 'ann@example.com'], { DATABASE_URL: url });
+    const dup = await runScript('userCreate', ['--email', 'ann@example.com'], { DATABASE_URL: url });
     expect(dup.code).not.toBe(0);
     expect(dup.stderr).toMatch(/already exists/);
     expect(dup.stdout).toBe('');
-    const tz = await runScript('user-create', ['--email', 'bob@example.com', '--timezone', 'Mars/Olympus'], { DATABASE_URL: url });
+    const tz = await runScript('userCreate', ['--email', 'bob@example.com', '--timezone', 'Mars/Olympus'], { DATABASE_URL: url });
     expect(tz.code).not.toBe(0);
     expect(tz.stderr).toMatch(/Unknown time zone "Mars\/Olympus"/);
     expect(await sql(url, `select email from app_user where email = 'bob@example.com'`)).toEqual([]);
-    const offset = await runScript('user-create', ['--email', 'bob@example.com', '--timezone', '+02:00'], { DATABASE_URL: url });
+    const offset = await runScript('userCreate', ['--email', 'bob@example.com', '--timezone', '+02:00'], { DATABASE_URL: url });
     expect({ code: offset.code === 0, stderr: offset.stderr }).toEqual({
       code: false,
       stderr: expect.stringMatching(/Unknown time zone "\+02:00"/),
@@ -106,16 +106,16 @@ describe('npm run user:create', () => {
   });
 
   it('stores the time zone under its canonical name', async () => {
-    const res = await runScript('user-create', ['--email', 'carla@example.com', '--timezone', 'europe/berlin'], { DATABASE_URL: url });
+    const res = await runScript('userCreate', ['--email', 'carla@example.com', '--timezone', 'europe/berlin'], { DATABASE_URL: url });
     expect(res.code).toBe(0);
     expect(await sql(url, `select timezone from app_user where email = 'carla@example.com'`)).toEqual([{ timezone: 'Europe/Berlin' }]);
   });
 
   it('fails with a non-zero exit code and writes nothing on a malformed or missing email', async () => {
-    const malformed = await runScript('user-create', ['--email', 'not-an-email'], { DATABASE_URL: url });
+    const malformed = await runScript('userCreate', ['--email', 'not-an-email'], { DATABASE_URL: url });
     expect(malformed).toMatchObject({ stdout: '', stderr: expect.stringMatching(/Invalid email "not-an-email"/) });
     expect(malformed.code).not.toBe(0);
-    const missing = await runScript('user-create', [], { DATABASE_URL: url });
+    const missing = await runScript('userCreate', [], { DATABASE_URL: url });
     expect(missing).toMatchObject({ stdout: '', stderr: expect.stringMatching(/required option '--email <email>'/) });
     expect(missing.code).not.toBe(0);
     expect(await sql(url, `select email from app_user where email not in ('ann@example.com', 'carla@example.com')`)).toEqual([]);

@@ -206,7 +206,7 @@ describe('server process', () => {
       expect((await stripe.webhookEndpoints.list()).data.map((e) => e.url)).toEqual([`http://localhost:${env.PORT}/webhooks/stripe`]);
 
       // A script run while the server is up uses the server's embedded PostgreSQL and leaves it running.
-      const created = await runScript('user-create', ['--email', 'while-running@example.com'], env);
+      const created = await runScript('userCreate', ['--email', 'while-running@example.com'], env);
       expect(created).toMatchObject({ code: 0 });
       const me = await fetch(`http://127.0.0.1:${env.PORT}/graphql`, {
         method: 'POST',
@@ -247,7 +247,7 @@ describe('server process', () => {
       expect(await queryPlans(Number(env.PORT))).toHaveLength(3);
 
       // A script run meanwhile uses it and leaves it to the server.
-      const created = await runScript('user-create', ['--email', 'after-kill@example.com'], killedEnv);
+      const created = await runScript('userCreate', ['--email', 'after-kill@example.com'], killedEnv);
       expect(created.code).toBe(0);
       expect(created.stderr).not.toMatch(/taking over/);
       expect(await portOpen(port)).toBe(true);

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { catalogDefinition, DEFAULT_AMOUNTS, seedCatalog } from '../src/billing/catalog';
 import { ensureCustomer } from '../src/billing/customers';
-import { syncStripeCatalog } from '../src/billing/stripeCatalog';
+import { syncStripeCatalog } from '../src/sync/catalog';
 import { sql } from './support/db';
 import { startTestServer, type TestServer } from './support/server';
 

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { createUser } from '../src/billing/users';
+import { createUser } from '../src/auth/users';
 import { createOrm, migrate, type Orm } from '../src/db/orm';
 import { createLogger } from '../src/logger';
 import { MY_LIMITS, SUBSCRIBE } from './support/billing';

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config';
-import { maskProxyUrl, noProxyMatch, resolveStripeRoute, stripeEndpoint } from '../src/stripe/route';
+import { maskProxyUrl, noProxyMatch, resolveStripeRoute, stripeEndpoint } from '../src/stripe/proxyRoute';
 
 /** How the configuration decides the way to Stripe: which variables, which proxy, which exceptions. */
 const empty = mkdtempSync(join(tmpdir(), 'tollgate-route-'));

@@ -155,7 +155,7 @@ describe('webhook delivery order, failures, replay, several processes and stripe
       });
       expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: false });
       // A replay while the failure lasts fails too, says why and exits non-zero.
-      const early = await runScript('stripe-replay', ['--failed'], {
+      const early = await runScript('stripeReplay', ['--failed'], {
         DATABASE_URL: server.databaseUrl,
         STRIPE_EMULATOR_PORT: String(server.emulator.port),
         LOG_LEVEL: 'silent',
@@ -169,7 +169,7 @@ describe('webhook delivery order, failures, replay, several processes and stripe
       await sql(server.databaseUrl, 'drop function refuse_subscription_write');
     }
 
-    const replay = await runScript('stripe-replay', ['--failed'], {
+    const replay = await runScript('stripeReplay', ['--failed'], {
       DATABASE_URL: server.databaseUrl,
       STRIPE_EMULATOR_PORT: String(server.emulator.port),
       LOG_LEVEL: 'silent',
@@ -184,7 +184,7 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: true });
 
     // Nothing is left to replay, and a redelivery now is a duplicate.
-    const none = await runScript('stripe-replay', ['--failed'], {
+    const none = await runScript('stripeReplay', ['--failed'], {
       DATABASE_URL: server.databaseUrl,
       STRIPE_EMULATOR_PORT: String(server.emulator.port),
       LOG_LEVEL: 'silent',
@@ -205,7 +205,7 @@ describe('webhook delivery order, failures, replay, several processes and stripe
       [update.id, update.type, JSON.stringify(update), update.created],
     );
     const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
-    const replay = await runScript('stripe-replay', ['--failed'], env);
+    const replay = await runScript('stripeReplay', ['--failed'], env);
     expect(replay.code).toBe(0);
     expect(replay.stdout).toContain(`${update.id}: processed`);
     expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: true });
@@ -237,7 +237,7 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     // An operator links the customer to the user, then replays the recorded event.
     await sql(server.databaseUrl, 'update app_user set stripe_customer_id = $1 where id = $2', [customer.id, user.id]);
     const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
-    const replay = await runScript('stripe-replay', ['--event', created.id], env);
+    const replay = await runScript('stripeReplay', ['--event', created.id], env);
     expect(replay.code).toBe(0);
     expect(replay.stdout).toMatch(
       new RegExp(`^\\[1/1\\] ${created.id}: processed \\(adopted subscription [0-9a-f-]{36} from ${s.id}: active\\)$`, 'm'),
@@ -247,7 +247,7 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     expect(mine).toMatchObject({ stripeSubscriptionId: s.id, status: 'ACTIVE', plan: { code: 'premium' } });
 
     // Replaying it again re-reads Stripe and finds the row it made: still one subscription.
-    expect((await runScript('stripe-replay', ['--event', created.id], env)).stdout).toMatch(/processed \(updated subscription/);
+    expect((await runScript('stripeReplay', ['--event', created.id], env)).stdout).toMatch(/processed \(updated subscription/);
     expect(await sql(server.databaseUrl, 'select count(*)::int as n from subscription where stripe_subscription_id = $1', [s.id])).toEqual([
       { n: 1 },
     ]);
@@ -255,10 +255,10 @@ describe('webhook delivery order, failures, replay, several processes and stripe
 
   it('stripe:replay refuses unclear flags and unknown events with a non-zero exit', async () => {
     const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
-    const neither = await runScript('stripe-replay', [], env);
+    const neither = await runScript('stripeReplay', [], env);
     expect(neither.code).not.toBe(0);
     expect(neither.stderr).toMatch(/--failed or --event/);
-    const unknown = await runScript('stripe-replay', ['--event', 'evt_not_stored'], env);
+    const unknown = await runScript('stripeReplay', ['--event', 'evt_not_stored'], env);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/evt_not_stored is not in the inbox/);
   });
@@ -308,19 +308,19 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
     const before = await sql(server.databaseUrl, 'select * from subscription order by id');
 
-    const dry = await runScript('stripe-sync', ['--dry-run'], env);
+    const dry = await runScript('stripeSync', ['--dry-run'], env);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain(`~ Subscription ${sub.id}\n    cancelAtPeriodEnd: false -> true\n`);
     expect(dry.stdout).toMatch(/customers checked; would change \d+ objects? \(dry run: nothing written\)/);
     expect(dry.stderr).toMatch(/customers \[.*\] \d+\/\d+/); // progress
     expect(await sql(server.databaseUrl, 'select * from subscription order by id')).toEqual(before);
 
-    const real = await runScript('stripe-sync', [], env);
+    const real = await runScript('stripeSync', [], env);
     expect(real.code).toBe(0);
     expect(real.stdout).toContain(`~ Subscription ${sub.id}`);
     expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: true });
 
-    const again = await runScript('stripe-sync', ['--dry-run'], env);
+    const again = await runScript('stripeSync', ['--dry-run'], env);
     expect(again.stdout).toMatch(/would change 0 objects/);
   });
 
@@ -349,7 +349,7 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     const before = await snapshot();
 
     // One customer per page here and one object per page from Stripe, so every page boundary is crossed.
-    const dry = await runScript('stripe-sync', ['--dry-run', '--page-size', '1'], env);
+    const dry = await runScript('stripeSync', ['--dry-run', '--page-size', '1'], env);
     expect(dry.stderr).toContain(`${customers}/${customers}`);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain(`~ Subscription ${ours.id}\n    cancelAtPeriodEnd: false -> true\n`);
@@ -363,7 +363,7 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     expect(dry.stdout).toContain(`${customers} customers checked; would change 4 objects (dry run: nothing written)`);
     expect(await snapshot()).toEqual(before);
 
-    const real = await runScript('stripe-sync', ['--page-size', '1'], env);
+    const real = await runScript('stripeSync', ['--page-size', '1'], env);
     expect(real.code).toBe(0);
     expect(real.stdout).toContain(`${customers} customers checked; changed 4 objects`);
     expect(await row(ours.id)).toMatchObject({ cancel_at_period_end: true });
@@ -371,7 +371,7 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     expect(adopted.map((s: { stripeSubscriptionId: string; status: string }) => [s.stripeSubscriptionId, s.status]).sort()).toEqual(
       made.map((s) => [s.id, s.status.toUpperCase()]).sort(),
     );
-    expect((await runScript('stripe-sync', ['--dry-run'], env)).stdout).toMatch(/would change 0 objects/);
+    expect((await runScript('stripeSync', ['--dry-run'], env)).stdout).toMatch(/would change 0 objects/);
   });
 
   it('stripe:sync ends a Checkout subscription whose session expired unpaid while no webhook reached Tollgate', async () => {
@@ -386,7 +386,7 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     await server.stripe.checkout.sessions.expire(sessionId);
     const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
 
-    const dry = await runScript('stripe-sync', ['--dry-run'], env);
+    const dry = await runScript('stripeSync', ['--dry-run'], env);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toMatch(
       new RegExp(
@@ -396,16 +396,16 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     );
     expect(await row(subscription.id)).toMatchObject({ status: 'incomplete', ended_at: null });
 
-    expect((await runScript('stripe-sync', [], env)).code).toBe(0);
+    expect((await runScript('stripeSync', [], env)).code).toBe(0);
     const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
     expect(mine).toMatchObject({ id: subscription.id, status: 'INCOMPLETE_EXPIRED', endedAt: expect.any(String) });
-    expect((await runScript('stripe-sync', ['--dry-run'], env)).stdout).toMatch(/would change 0 objects/);
+    expect((await runScript('stripeSync', ['--dry-run'], env)).stdout).toMatch(/would change 0 objects/);
   });
 
   it('stripe:sync refuses a page size outside 1 to 100', async () => {
     const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
     for (const size of ['0', '101', 'ten']) {
-      const res = await runScript('stripe-sync', ['--page-size', size], env);
+      const res = await runScript('stripeSync', ['--page-size', size], env);
       expect(res.code).toBe(2);
       expect(res.stderr).toMatch(/--page-size must be a whole number from 1 to 100/);
     }

@@ -1,6 +1,6 @@
 import { createApp } from '../src/app';
 import { createLogger } from '../src/logger';
-import { openStripeApi } from '../src/stripe/connect';
+import { openStripeApi } from '../src/stripe/api';
 import { sql } from './support/db';
 import { freePort } from './support/net';
 import { startTestServer, type TestServer } from './support/server';

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DateTime } from 'luxon';
 import { query } from '../db/sql';
-import { DomainError, badInput, conflict } from './errors';
+import { DomainError, badInput, conflict } from '../errors';
 
 /**
  * Daily limits and usage. A user's limits today come from their active subscription's plan (status

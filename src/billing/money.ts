@@ -1,4 +1,4 @@
-import { badInput } from './errors';
+import { badInput } from '../errors';
 
 /**
  * Money is an integer amount in the currency's minor unit plus a lowercase ISO-4217 code.

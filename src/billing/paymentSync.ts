@@ -2,19 +2,17 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { Payment, PaymentLog, PaymentStatus, type User } from '../entities';
 import { callStripe } from '../stripe/errors';
-import type { BillingEnv } from './env';
-import { notFound } from './errors';
+import type { BillingDeps } from './deps';
+import { notFound } from '../errors';
 import { lockUser } from './locks';
 import { formatAmount } from './money';
-import { stripeId, UUID } from './subscriptionSync';
+import { stripeId, UUID } from '../ids';
 
 /**
  * Stripe is the source of truth for payments; these functions copy its current state onto our rows and
  * write every change to the payment's log in the same transaction. Callers pass freshly retrieved
  * objects, never an event's snapshot, so late or duplicate signals cannot move a payment backwards.
  */
-
-export { UUID };
 
 /** Metadata key carrying our payment id on every PaymentIntent and Checkout Session we create. */
 export const PAYMENT_ID_KEY = 'tollgate_payment_id';
@@ -145,41 +143,41 @@ export function applyStripeState(em: EntityManager, payment: Payment, state: Str
  * A Checkout payment whose PaymentIntent was declined: whether that is final depends on its Checkout
  * Session (still open: the person may try another card), so the session is read too.
  */
-async function withCheckout(env: BillingEnv, payment: Payment, state: StripePaymentState): Promise<StripePaymentState> {
+async function withCheckout(deps: BillingDeps, payment: Payment, state: StripePaymentState): Promise<StripePaymentState> {
   const { intent } = state;
   if (state.session || !payment.stripeCheckoutSessionId || intent?.status !== 'requires_payment_method' || !intent.last_payment_error)
     return state;
-  const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(payment.stripeCheckoutSessionId!), env);
+  const session = await callStripe(() => deps.stripe.checkout.sessions.retrieve(payment.stripeCheckoutSessionId!), deps);
   return { ...state, session };
 }
 
 /** The PaymentIntent with its latest charge, and the dispute when the charge is disputed. */
-export async function fetchIntentState(env: BillingEnv, intentId: string): Promise<StripePaymentState> {
-  const intent = await callStripe(() => env.stripe.paymentIntents.retrieve(intentId, { expand: ['latest_charge'] }), env);
+export async function fetchIntentState(deps: BillingDeps, intentId: string): Promise<StripePaymentState> {
+  const intent = await callStripe(() => deps.stripe.paymentIntents.retrieve(intentId, { expand: ['latest_charge'] }), deps);
   const charge = typeof intent.latest_charge === 'object' ? intent.latest_charge : null;
-  return { intent, charge, dispute: await disputeOf(env, intent, charge) };
+  return { intent, charge, dispute: await disputeOf(deps, intent, charge) };
 }
 
-async function disputeOf(env: BillingEnv, intent: Stripe.PaymentIntent, charge: Stripe.Charge | null): Promise<Stripe.Dispute | null> {
+async function disputeOf(deps: BillingDeps, intent: Stripe.PaymentIntent, charge: Stripe.Charge | null): Promise<Stripe.Dispute | null> {
   if (!charge?.disputed) return null;
-  const list = await callStripe(() => env.stripe.disputes.list({ payment_intent: intent.id, limit: 1 }), env);
+  const list = await callStripe(() => deps.stripe.disputes.list({ payment_intent: intent.id, limit: 1 }), deps);
   return list.data[0] ?? null;
 }
 
 /** A Checkout Session with its PaymentIntent once the person has paid (or tried to). */
-export async function sessionState(env: BillingEnv, session: Stripe.Checkout.Session): Promise<StripePaymentState> {
+export async function sessionState(deps: BillingDeps, session: Stripe.Checkout.Session): Promise<StripePaymentState> {
   const intentId = stripeId(session.payment_intent);
-  return { session, ...(intentId ? await fetchIntentState(env, intentId) : {}) };
+  return { session, ...(intentId ? await fetchIntentState(deps, intentId) : {}) };
 }
 
 /** Everything Stripe knows about the payment: by its Checkout Session (and the session's PaymentIntent), else its PaymentIntent. */
-export async function fetchPaymentState(env: BillingEnv, payment: Payment): Promise<StripePaymentState> {
+export async function fetchPaymentState(deps: BillingDeps, payment: Payment): Promise<StripePaymentState> {
   if (payment.stripeCheckoutSessionId) {
-    const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(payment.stripeCheckoutSessionId!), env);
-    return sessionState(env, session);
+    const session = await callStripe(() => deps.stripe.checkout.sessions.retrieve(payment.stripeCheckoutSessionId!), deps);
+    return sessionState(deps, session);
   }
-  if (payment.stripePaymentIntentId) return fetchIntentState(env, payment.stripePaymentIntentId);
-  return located(env, payment);
+  if (payment.stripePaymentIntentId) return fetchIntentState(deps, payment.stripePaymentIntentId);
+  return located(deps, payment);
 }
 
 /**
@@ -187,15 +185,15 @@ export async function fetchPaymentState(env: BillingEnv, payment: Payment): Prom
  * it carries our payment id in its metadata, so the customer's Checkout Sessions and PaymentIntents
  * are searched for it.
  */
-async function located(env: BillingEnv, payment: Payment): Promise<StripePaymentState> {
+async function located(deps: BillingDeps, payment: Payment): Promise<StripePaymentState> {
   const customer = payment.user.stripeCustomerId;
   if (!customer) return {};
   const ours = (o: { metadata?: Stripe.Metadata | null }) => o.metadata?.[PAYMENT_ID_KEY] === payment.id;
-  for await (const session of env.stripe.checkout.sessions.list({ customer, limit: 100 })) {
-    if (ours(session)) return sessionState(env, session);
+  for await (const session of deps.stripe.checkout.sessions.list({ customer, limit: 100 })) {
+    if (ours(session)) return sessionState(deps, session);
   }
-  for await (const intent of env.stripe.paymentIntents.list({ customer, limit: 100 })) {
-    if (ours(intent)) return fetchIntentState(env, intent.id);
+  for await (const intent of deps.stripe.paymentIntents.list({ customer, limit: 100 })) {
+    if (ours(intent)) return fetchIntentState(deps, intent.id);
   }
   return {};
 }
@@ -255,18 +253,18 @@ export async function findPaymentFor(
  */
 export async function syncPaymentIntent(
   em: EntityManager,
-  env: BillingEnv,
+  deps: BillingDeps,
   intentId: string,
   source: string,
   snapshot?: Pick<Stripe.PaymentIntent, 'id' | 'metadata'>,
 ): Promise<string> {
-  const found = await findPaymentFor(em, snapshot ?? (await fetchIntentState(env, intentId)).intent!, 'stripePaymentIntentId');
+  const found = await findPaymentFor(em, snapshot ?? (await fetchIntentState(deps, intentId)).intent!, 'stripePaymentIntentId');
   if (!found) return `payment_intent ${intentId} is not a Tollgate payment`;
   return underPaymentLock(em, found.id, async (tx, payment) => {
     // Read under the lock: a change made while we waited for it is applied, not lost.
-    const state = await withCheckout(env, payment, await fetchIntentState(env, intentId));
+    const state = await withCheckout(deps, payment, await fetchIntentState(deps, intentId));
     if (!belongsTo(payment, state)) {
-      env.logger.warn(
+      deps.logger.warn(
         { payment: payment.id, paymentIntent: intentId },
         'a PaymentIntent names a Tollgate payment it does not match; not applied',
       );
@@ -281,14 +279,19 @@ export async function syncPaymentIntent(
  * A Checkout Session of payment mode changed (the person paid, came back, or it expired): re-read it
  * and its PaymentIntent and apply them. Returns our payment, or null when the session is not ours.
  */
-export async function syncPaymentCheckout(em: EntityManager, env: BillingEnv, sessionId: string, source: string): Promise<Payment | null> {
-  const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(sessionId), env);
+export async function syncPaymentCheckout(
+  em: EntityManager,
+  deps: BillingDeps,
+  sessionId: string,
+  source: string,
+): Promise<Payment | null> {
+  const session = await callStripe(() => deps.stripe.checkout.sessions.retrieve(sessionId), deps);
   if (session.mode !== 'payment') return null;
   const found = await findPaymentFor(em, session, 'stripeCheckoutSessionId');
   if (!found) return null;
   return underPaymentLock(em, found.id, async (tx, payment) => {
     if (payment.stripeCheckoutSessionId && payment.stripeCheckoutSessionId !== session.id) return null;
-    const state = await sessionState(env, session);
+    const state = await sessionState(deps, session);
     if (!belongsTo(payment, state)) return null;
     applyStripeState(tx, payment, state, source);
     return payment;
@@ -301,14 +304,14 @@ export async function syncPaymentCheckout(em: EntityManager, env: BillingEnv, se
  * their sessions. Runs inside the reconciler's transaction and never flushes, so a dry run can show the
  * pending changes.
  */
-export async function reconcilePayments(em: EntityManager, env: BillingEnv, user: User, pageSize = 100): Promise<void> {
+export async function reconcilePayments(em: EntityManager, deps: BillingDeps, user: User, pageSize = 100): Promise<void> {
   await lockUser(em, user.id);
   const payments = await em.find(Payment, { user }, { populate: ['user'] });
   if (payments.length === 0 || !user.stripeCustomerId) return;
   const byId = new Map(payments.map((p) => [p.id, p]));
   const byIntent = new Map(payments.filter((p) => p.stripePaymentIntentId).map((p) => [p.stripePaymentIntentId!, p]));
   const done = new Set<string>();
-  for await (const intent of env.stripe.paymentIntents.list({
+  for await (const intent of deps.stripe.paymentIntents.list({
     customer: user.stripeCustomerId,
     limit: pageSize,
     expand: ['data.latest_charge'],
@@ -316,7 +319,7 @@ export async function reconcilePayments(em: EntityManager, env: BillingEnv, user
     const payment = byIntent.get(intent.id) ?? byId.get(intent.metadata?.[PAYMENT_ID_KEY] ?? '');
     if (!payment || done.has(payment.id)) continue;
     const charge = typeof intent.latest_charge === 'object' ? intent.latest_charge : null;
-    const state = await withCheckout(env, payment, { intent, charge, dispute: await disputeOf(env, intent, charge) });
+    const state = await withCheckout(deps, payment, { intent, charge, dispute: await disputeOf(deps, intent, charge) });
     if (!belongsTo(payment, state)) continue;
     applyStripeState(em, payment, state, 'stripe:sync');
     done.add(payment.id);
@@ -324,7 +327,7 @@ export async function reconcilePayments(em: EntityManager, env: BillingEnv, user
   const unlinked = payments.filter((p) => !done.has(p.id) && !p.stripePaymentIntentId);
   if (unlinked.length === 0) return;
   const unlinkedById = new Map(unlinked.map((p) => [p.id, p]));
-  for await (const session of env.stripe.checkout.sessions.list({ customer: user.stripeCustomerId, limit: pageSize })) {
+  for await (const session of deps.stripe.checkout.sessions.list({ customer: user.stripeCustomerId, limit: pageSize })) {
     const payment =
       unlinked.find((p) => p.stripeCheckoutSessionId === session.id) ?? unlinkedById.get(session.metadata?.[PAYMENT_ID_KEY] ?? '');
     if (!payment || session.mode !== 'payment' || !belongsTo(payment, { session })) continue;

@@ -4,8 +4,8 @@ import { CaptureMethod, Payment, PaymentLog, PaymentStatus, User, UserRole } fro
 import { idempotencyKey } from '../stripe/client';
 import { callStripe } from '../stripe/errors';
 import { ensureCustomer } from './customers';
-import type { BillingEnv } from './env';
-import { DomainError, badInput, conflict, notFound } from './errors';
+import type { BillingDeps } from './deps';
+import { DomainError, badInput, conflict, notFound } from '../errors';
 import { lockUser } from './locks';
 import { normalizeCurrency, parseChargeAmount } from './money';
 import {
@@ -16,10 +16,10 @@ import {
   money,
   PAYMENT_ID_KEY,
   underPaymentLock,
-  UUID,
   type StripePaymentState,
 } from './paymentSync';
 import { clientUrl } from './subscriptions';
+import { UUID } from '../ids';
 
 /**
  * One-off payments. Our row is created and committed first, then Stripe is asked for a PaymentIntent
@@ -154,7 +154,7 @@ const stripeCaptureMethod = (payment: Payment) => (payment.captureMethod === Cap
  */
 export async function createPayment(
   em: EntityManager,
-  env: BillingEnv,
+  deps: BillingDeps,
   userId: string,
   input: CreatePaymentInput,
 ): Promise<CreatePaymentResult> {
@@ -165,7 +165,7 @@ export async function createPayment(
   const result = await underPaymentLock(em, id, async (tx, payment) => {
     let attempt = 0;
     if (started(payment)) {
-      const answer = await replay(tx, env, payment);
+      const answer = await replay(tx, deps, payment);
       if (answer) return answer;
       attempt = await answeredFailures(tx, payment);
       logPayment(
@@ -188,9 +188,9 @@ export async function createPayment(
       payment.failureMessage = null;
     }
     try {
-      return await startInStripe(tx, env, payment, attempt);
+      return await startInStripe(tx, deps, payment, attempt);
     } catch (err) {
-      failure = failedHalfway(tx, env, payment, err);
+      failure = failedHalfway(tx, deps, payment, err);
       return { payment };
     }
   });
@@ -268,9 +268,9 @@ function declinedIntent(err: unknown): Stripe.PaymentIntent {
  * the idempotency key from its id, so asking again (a retry, a crash before the answer was stored) is
  * answered with the same object.
  */
-async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Payment, attempt = 0): Promise<CreatePaymentResult> {
+async function startInStripe(tx: EntityManager, deps: BillingDeps, payment: Payment, attempt = 0): Promise<CreatePaymentResult> {
   const retry = attempt > 0 ? [`after-5xx-${attempt}`] : [];
-  const customer = await ensureCustomer(tx, env.stripe, payment.user.id, env);
+  const customer = await ensureCustomer(tx, deps.stripe, payment.user.id, deps);
   const metadata = stripeMetadata(payment);
   const description = payment.description ?? undefined;
   const paymentMethod = payment.paymentMethod;
@@ -278,7 +278,7 @@ async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Paymen
     const key = idempotencyKey('payment', payment.id, 'checkout', ...retry);
     const session = await callStripe(
       () =>
-        env.stripe.checkout.sessions.create(
+        deps.stripe.checkout.sessions.create(
           {
             mode: 'payment',
             customer,
@@ -295,12 +295,12 @@ async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Paymen
             ],
             payment_intent_data: { capture_method: stripeCaptureMethod(payment), description, metadata },
             metadata,
-            success_url: `${env.publicUrl}/payments/${payment.id}/success?session_id={CHECKOUT_SESSION_ID}`,
-            cancel_url: `${env.publicUrl}/payments/${payment.id}/cancel`,
+            success_url: `${deps.publicUrl}/payments/${payment.id}/success?session_id={CHECKOUT_SESSION_ID}`,
+            cancel_url: `${deps.publicUrl}/payments/${payment.id}/cancel`,
           },
           { idempotencyKey: key },
         ),
-      env,
+      deps,
     );
     logPayment(tx, payment, 'stripe', `Checkout Session ${session.id} opened`, {
       call: 'checkout.sessions.create',
@@ -313,7 +313,7 @@ async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Paymen
   const key = idempotencyKey('payment', payment.id, 'create', ...retry);
   const intent = await callStripe(
     () =>
-      env.stripe.paymentIntents
+      deps.stripe.paymentIntents
         .create(
           {
             amount: payment.amountMinor,
@@ -329,7 +329,7 @@ async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Paymen
           { idempotencyKey: key },
         )
         .catch(declinedIntent),
-    env,
+    deps,
   );
   logPayment(tx, payment, 'stripe', `PaymentIntent ${intent.id} created and confirmed: ${intent.status}`, {
     call: 'payment_intents.create',
@@ -347,7 +347,7 @@ async function startInStripe(tx: EntityManager, env: BillingEnv, payment: Paymen
  * removed and BAD_USER_INPUT answered. Otherwise the row stays, ERROR, with the reason in its log, and
  * the error is answered with the payment's id. Returns the error to throw once this is committed.
  */
-function failedHalfway(tx: EntityManager, env: BillingEnv, payment: Payment, err: unknown): unknown {
+function failedHalfway(tx: EntityManager, deps: BillingDeps, payment: Payment, err: unknown): unknown {
   const field = clientField(err);
   if (field) {
     tx.remove(payment);
@@ -357,7 +357,7 @@ function failedHalfway(tx: EntityManager, env: BillingEnv, payment: Payment, err
     });
   }
   const known = err instanceof DomainError;
-  if (!known) env.logger.error({ err, payment: payment.id }, 'starting a payment in Stripe failed');
+  if (!known) deps.logger.error({ err, payment: payment.id }, 'starting a payment in Stripe failed');
   const message = known ? err.message : 'The payment could not be started because of an internal error.';
   logPayment(tx, payment, 'stripe_error', `starting the payment in Stripe failed: ${message}`, {
     code: known ? err.code : 'INTERNAL_SERVER_ERROR',
@@ -371,7 +371,7 @@ function failedHalfway(tx: EntityManager, env: BillingEnv, payment: Payment, err
     source: 'createPayment',
   });
   payment.status = PaymentStatus.ERROR;
-  env.logger.warn({ payment: payment.id, reason: message }, 'payment left in ERROR: Stripe failed while it was being started');
+  deps.logger.warn({ payment: payment.id, reason: message }, 'payment left in ERROR: Stripe failed while it was being started');
   return known ? new DomainError(err.code, err.message, { ...err.extensions, paymentId: payment.id }) : err;
 }
 
@@ -381,11 +381,11 @@ function failedHalfway(tx: EntityManager, env: BillingEnv, payment: Payment, err
  * object after all), with the client secret or Checkout URL while the customer still has a step to take.
  * Null when the last attempt never reached Stripe and Stripe has nothing for the payment: ask again.
  */
-async function replay(tx: EntityManager, env: BillingEnv, payment: Payment): Promise<CreatePaymentResult | null> {
+async function replay(tx: EntityManager, deps: BillingDeps, payment: Payment): Promise<CreatePaymentResult | null> {
   if (payment.status !== PaymentStatus.WAITING && payment.status !== PaymentStatus.ERROR) return { payment };
   let state: StripePaymentState;
   try {
-    state = await fetchPaymentState(env, payment);
+    state = await fetchPaymentState(deps, payment);
   } catch (err) {
     if (err instanceof DomainError) return { payment };
     throw err;
@@ -408,17 +408,17 @@ async function replay(tx: EntityManager, env: BillingEnv, payment: Payment): Pro
  */
 async function paymentCall<T>(
   tx: EntityManager,
-  env: BillingEnv,
+  deps: BillingDeps,
   payment: Payment,
   what: string,
   call: () => Promise<T>,
 ): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
   try {
-    return { ok: true, value: await callStripe(call, env) };
+    return { ok: true, value: await callStripe(call, deps) };
   } catch (err) {
     if (err instanceof Stripe.errors.StripeInvalidRequestError) {
       logPayment(tx, payment, 'stripe_refused', `${what} refused by Stripe: ${err.message}`, { code: err.code, param: err.param });
-      await resync(tx, env, payment, `after a refused ${what}`);
+      await resync(tx, deps, payment, `after a refused ${what}`);
       const field = err.param === 'amount' || err.param === 'amount_to_capture' ? 'amount' : 'id';
       return { ok: false, error: badInput(err.message, { field, stripeCode: err.code }) };
     }
@@ -426,18 +426,18 @@ async function paymentCall<T>(
       logPayment(tx, payment, 'stripe_error', `${what} failed: ${err.message}`, { code: err.code });
       return { ok: false, error: err };
     }
-    env.logger.error({ err, payment: payment.id }, `Stripe call failed: ${what}`);
+    deps.logger.error({ err, payment: payment.id }, `Stripe call failed: ${what}`);
     logPayment(tx, payment, 'stripe_error', `${what} failed with an internal error`, { code: 'INTERNAL_SERVER_ERROR' });
     return { ok: false, error: err };
   }
 }
 
-async function resync(tx: EntityManager, env: BillingEnv, payment: Payment, source: string): Promise<void> {
+async function resync(tx: EntityManager, deps: BillingDeps, payment: Payment, source: string): Promise<void> {
   try {
-    const state = await fetchPaymentState(env, payment);
+    const state = await fetchPaymentState(deps, payment);
     if (belongsTo(payment, state)) applyStripeState(tx, payment, state, source);
   } catch (err) {
-    env.logger.warn({ err, payment: payment.id }, 'could not re-read a payment from Stripe');
+    deps.logger.warn({ err, payment: payment.id }, 'could not re-read a payment from Stripe');
   }
 }
 
@@ -462,13 +462,13 @@ async function existing(em: EntityManager, id: string): Promise<Payment> {
 }
 
 /** Captures an authorised (PREAUTH) payment, all of it or part (the rest is released). */
-export async function capturePayment(em: EntityManager, env: BillingEnv, id: string, amount?: string | null): Promise<Payment> {
+export async function capturePayment(em: EntityManager, deps: BillingDeps, id: string, amount?: string | null): Promise<Payment> {
   const { id: paymentId } = await existing(em, id);
   return operate(em, paymentId, async (tx, payment) => {
     if (payment.status === PaymentStatus.WAITING) {
       // Our copy may be behind Stripe: a 3-D Secure step or a Checkout may have authorised it since, and
       // its webhook not be here yet.
-      const current = await paymentCall(tx, env, payment, 'capture', () => fetchPaymentState(env, payment));
+      const current = await paymentCall(tx, deps, payment, 'capture', () => fetchPaymentState(deps, payment));
       if (!current.ok) return current.error;
       if (belongsTo(payment, current.value)) applyStripeState(tx, payment, current.value, 'capturePayment');
     }
@@ -481,8 +481,8 @@ export async function capturePayment(em: EntityManager, env: BillingEnv, id: str
       });
     }
     const key = idempotencyKey('payment', payment.id, 'capture', minor);
-    const res = await paymentCall(tx, env, payment, 'capture', () =>
-      env.stripe.paymentIntents.capture(
+    const res = await paymentCall(tx, deps, payment, 'capture', () =>
+      deps.stripe.paymentIntents.capture(
         payment.stripePaymentIntentId!,
         { amount_to_capture: minor, expand: ['latest_charge'] },
         { idempotencyKey: key },
@@ -500,7 +500,7 @@ export async function capturePayment(em: EntityManager, env: BillingEnv, id: str
 }
 
 /** Refunds a captured payment, all that is left or part of it. */
-export async function refundPayment(em: EntityManager, env: BillingEnv, id: string, amount?: string | null): Promise<Payment> {
+export async function refundPayment(em: EntityManager, deps: BillingDeps, id: string, amount?: string | null): Promise<Payment> {
   const { id: paymentId } = await existing(em, id);
   return operate(em, paymentId, async (tx, payment) => {
     if (payment.status === PaymentStatus.DISPUTED)
@@ -518,8 +518,8 @@ export async function refundPayment(em: EntityManager, env: BillingEnv, id: stri
     }
     // The refunded total so far is part of the key: a retry of this refund is the same refund, a later one is new.
     const key = idempotencyKey('payment', payment.id, 'refund', payment.refundedAmountMinor, minor);
-    const res = await paymentCall(tx, env, payment, 'refund', () =>
-      env.stripe.refunds.create(
+    const res = await paymentCall(tx, deps, payment, 'refund', () =>
+      deps.stripe.refunds.create(
         { payment_intent: payment.stripePaymentIntentId!, amount: minor, metadata: { [PAYMENT_ID_KEY]: payment.id } },
         { idempotencyKey: key },
       ),
@@ -530,7 +530,7 @@ export async function refundPayment(em: EntityManager, env: BillingEnv, id: stri
       refund: res.value.id,
       idempotencyKey: key,
     });
-    await resync(tx, env, payment, 'refundPayment');
+    await resync(tx, deps, payment, 'refundPayment');
     return undefined;
   });
 }
@@ -539,11 +539,11 @@ export async function refundPayment(em: EntityManager, env: BillingEnv, id: stri
  * Cancels a payment before capture (the owner or an admin): an open Checkout is expired, a
  * PaymentIntent canceled (an authorisation released). A payment Stripe never heard of is canceled here.
  */
-export async function cancelPayment(em: EntityManager, env: BillingEnv, actor: Actor, id: string): Promise<Payment> {
+export async function cancelPayment(em: EntityManager, deps: BillingDeps, actor: Actor, id: string): Promise<Payment> {
   const { id: paymentId } = await findPayment(em, actor, id);
   return operate(em, paymentId, async (tx, payment) => {
     // Stripe's current state first: the payment may have been captured, paid or canceled meanwhile.
-    const current = await paymentCall(tx, env, payment, 'cancel', () => fetchPaymentState(env, payment));
+    const current = await paymentCall(tx, deps, payment, 'cancel', () => fetchPaymentState(deps, payment));
     if (!current.ok) return current.error;
     if (belongsTo(payment, current.value)) applyStripeState(tx, payment, current.value, 'cancelPayment');
     if (!CANCELABLE.includes(payment.status))
@@ -551,18 +551,18 @@ export async function cancelPayment(em: EntityManager, env: BillingEnv, actor: A
     const key = idempotencyKey('payment', payment.id, 'cancel');
     const session = current.value.session;
     if (session?.status === 'open') {
-      const res = await paymentCall(tx, env, payment, 'cancel', () =>
-        env.stripe.checkout.sessions.expire(session.id, {}, { idempotencyKey: key }),
+      const res = await paymentCall(tx, deps, payment, 'cancel', () =>
+        deps.stripe.checkout.sessions.expire(session.id, {}, { idempotencyKey: key }),
       );
       if (!res.ok) return res.error;
       logPayment(tx, payment, 'stripe', `Checkout Session ${res.value.id} expired`, {
         call: 'checkout.sessions.expire',
         idempotencyKey: key,
       });
-      await resync(tx, env, payment, 'cancelPayment');
+      await resync(tx, deps, payment, 'cancelPayment');
     } else if (payment.stripePaymentIntentId) {
-      const res = await paymentCall(tx, env, payment, 'cancel', () =>
-        env.stripe.paymentIntents.cancel(
+      const res = await paymentCall(tx, deps, payment, 'cancel', () =>
+        deps.stripe.paymentIntents.cancel(
           payment.stripePaymentIntentId!,
           { cancellation_reason: 'requested_by_customer', expand: ['latest_charge'] },
           { idempotencyKey: key },

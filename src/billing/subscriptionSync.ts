@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { PlanPricing, Subscription, SubscriptionStatus, User } from '../entities';
 import { query } from '../db/sql';
+import { stripeId, UUID } from '../ids';
 import type { Logger } from '../logger';
 
 /**
@@ -11,11 +12,6 @@ import type { Logger } from '../logger';
  */
 
 const seconds = (t: number | null | undefined) => (t ? new Date(t * 1000) : null);
-
-export function stripeId(value: string | { id: string } | null | undefined): string | null {
-  if (!value) return null;
-  return typeof value === 'string' ? value : value.id;
-}
 
 /** Copies Stripe's state (status, periods from the first item, cancellation) onto our row. */
 export function applyStripeSubscription(sub: Subscription, s: Stripe.Subscription): void {
@@ -41,9 +37,6 @@ export function applyExpiredCheckout(sub: Subscription, session: Stripe.Checkout
   sub.stripeSyncedAt = new Date();
   return true;
 }
-
-/** Our row ids (subscriptions, payments) as they appear in Stripe metadata. */
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Metadata key carrying our subscription id on every Stripe subscription and Checkout Session we create. */
 export const SUBSCRIPTION_ID_KEY = 'tollgate_subscription_id';

@@ -4,10 +4,11 @@ import { PlanPricing, Subscription, SubscriptionStatus, User } from '../entities
 import { idempotencyKey } from '../stripe/client';
 import { callStripe } from '../stripe/errors';
 import { ensureCustomer } from './customers';
-import type { BillingEnv } from './env';
-import { DomainError, badInput, conflict, notFound } from './errors';
+import type { BillingDeps } from './deps';
+import { DomainError, badInput, conflict, notFound } from '../errors';
 import { lockUser } from './locks';
-import { applyExpiredCheckout, applyStripeSubscription, stripeId, SUBSCRIPTION_ID_KEY, upsertFromStripe, UUID } from './subscriptionSync';
+import { stripeId, UUID } from '../ids';
+import { applyExpiredCheckout, applyStripeSubscription, SUBSCRIPTION_ID_KEY, upsertFromStripe } from './subscriptionSync';
 
 /** Statuses in which a subscription still holds (or is about to hold) the user's paid plan. */
 const HOLDING: SubscriptionStatus[] = [
@@ -90,7 +91,7 @@ function alreadySubscribed(holding: Subscription): DomainError {
  * Calls of one user are serialised; a user holding a paid subscription, here or in Stripe, gets
  * CONFLICT; the same idempotency key returns the first answer.
  */
-export async function subscribe(em: EntityManager, env: BillingEnv, userId: string, input: SubscribeInput): Promise<SubscribeResult> {
+export async function subscribe(em: EntityManager, deps: BillingDeps, userId: string, input: SubscribeInput): Promise<SubscribeResult> {
   if (!UUID.test(input.pricingId)) throw badInput(`Invalid pricingId "${input.pricingId}"`, { field: 'pricingId' });
   const pricing = await em.findOne(PlanPricing, { id: input.pricingId, active: true }, { populate: ['plan'] });
   if (!pricing) throw notFound('Pricing option');
@@ -102,10 +103,10 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
   const cancelUrl = clientUrl(input.cancelUrl, 'cancelUrl');
   const paymentMethod = input.paymentMethod?.trim() || null;
   const key = clientKey(input.idempotencyKey);
-  const { stripe } = env;
+  const { stripe } = deps;
 
   // Committed on its own, so a failed subscribe never loses the customer Stripe made.
-  const customerId = await ensureCustomer(em.fork(), stripe, userId, env);
+  const customerId = await ensureCustomer(em.fork(), stripe, userId, deps);
 
   // A refusal found under the lock (CONFLICT) is thrown after the commit, so what was learnt from Stripe on the way is kept.
   const outcome = await em.transactional(async (tx): Promise<SubscribeResult | DomainError> => {
@@ -116,7 +117,7 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
       if (prior) {
         if (prior.pricing.id !== pricing.id)
           return conflict(`idempotencyKey "${key}" was already used for another pricing option`, { field: 'idempotencyKey' });
-        return { subscription: prior, ...(await resumeAnswer(env, prior)) };
+        return { subscription: prior, ...(await resumeAnswer(deps, prior)) };
       }
     }
     const holding = await tx.findOne(Subscription, {
@@ -129,14 +130,14 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
 
     // Stripe is the source of truth: a subscription our rows do not show yet (its webhook is late, or
     // the answer to an earlier call was lost after Stripe made it) holds too.
-    const inStripe = await holdingInStripe(tx, env, user, customerId, key);
+    const inStripe = await holdingInStripe(tx, deps, user, customerId, key);
     if (inStripe) {
       if (key && inStripe.idempotencyKey === key && inStripe.pricing.id === pricing.id)
-        return { subscription: inStripe, ...(await resumeAnswer(env, inStripe)) };
+        return { subscription: inStripe, ...(await resumeAnswer(deps, inStripe)) };
       return alreadySubscribed(inStripe);
     }
 
-    const open = await settleOpenCheckouts(tx, env, user, paymentMethod ? null : pricing);
+    const open = await settleOpenCheckouts(tx, deps, user, paymentMethod ? null : pricing);
     if (open instanceof DomainError) return open;
     if (open) {
       open.subscription.successUrl = successUrl;
@@ -169,14 +170,14 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
               customer: customerId,
               client_reference_id: user.id,
               line_items: [{ price: pricing.stripePriceId!, quantity: 1 }],
-              success_url: `${env.publicUrl}/subscriptions/${sub.id}/success?session_id={CHECKOUT_SESSION_ID}`,
-              cancel_url: `${env.publicUrl}/subscriptions/${sub.id}/cancel`,
+              success_url: `${deps.publicUrl}/subscriptions/${sub.id}/success?session_id={CHECKOUT_SESSION_ID}`,
+              cancel_url: `${deps.publicUrl}/subscriptions/${sub.id}/cancel`,
               metadata: meta,
               subscription_data: { metadata: meta },
             },
             { idempotencyKey: stripeKey('checkout') },
           ),
-        env,
+        deps,
       );
       sub.stripeCheckoutSessionId = session.id;
       await tx.flush();
@@ -185,7 +186,7 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
 
     const attached = await callStripe(
       () => stripe.paymentMethods.attach(paymentMethod, { customer: customerId }, { idempotencyKey: stripeKey('attach') }),
-      env,
+      deps,
     ).catch((err) => {
       if (err instanceof Stripe.errors.StripeInvalidRequestError)
         throw badInput(`Unknown or unusable payment method "${paymentMethod}"`, { field: 'paymentMethod' });
@@ -204,7 +205,7 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
           },
           { idempotencyKey: stripeKey('create') },
         ),
-      env,
+      deps,
     );
     applyStripeSubscription(sub, created);
     if (created.status !== SubscriptionStatus.INCOMPLETE) {
@@ -214,14 +215,14 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
 
     let intent: Stripe.PaymentIntent | null;
     try {
-      intent = await firstPaymentIntent(env, created);
+      intent = await firstPaymentIntent(deps, created);
     } catch (err) {
       // Stripe made the subscription, but what its first payment needs cannot be read, so the client
       // could not complete it: leave nothing usable behind in Stripe either (best effort; it is
       // incomplete, so nothing was charged), and our row goes with the rolled-back transaction.
-      await callStripe(() => stripe.subscriptions.cancel(created.id, {}, { idempotencyKey: stripeKey('cancel-unread') }), env).catch(
+      await callStripe(() => stripe.subscriptions.cancel(created.id, {}, { idempotencyKey: stripeKey('cancel-unread') }), deps).catch(
         (cancelErr: unknown) =>
-          env.logger.warn(
+          deps.logger.warn(
             { err: cancelErr, stripeSubscription: created.id },
             `could not cancel the incomplete Stripe subscription ${created.id}; Stripe expires it within a day`,
           ),
@@ -233,7 +234,7 @@ export async function subscribe(em: EntityManager, env: BillingEnv, userId: stri
       return { subscription: sub, clientSecret: intent.client_secret };
     }
     // Declined: leave nothing usable behind in Stripe; our row goes with the rolled-back transaction.
-    await callStripe(() => stripe.subscriptions.cancel(created.id, {}, { idempotencyKey: stripeKey('cancel-declined') }), env);
+    await callStripe(() => stripe.subscriptions.cancel(created.id, {}, { idempotencyKey: stripeKey('cancel-declined') }), deps);
     const error = intent?.last_payment_error;
     throw new DomainError('PAYMENT_FAILED', error?.message ?? 'The payment was declined', {
       declineCode: error?.decline_code ?? error?.code ?? 'card_declined',
@@ -259,7 +260,7 @@ const PAID_IN_STRIPE = new Set<string>([
  */
 async function holdingInStripe(
   tx: EntityManager,
-  env: BillingEnv,
+  deps: BillingDeps,
   user: User,
   customerId: string,
   key: string | null,
@@ -267,13 +268,13 @@ async function holdingInStripe(
   let startingAfter: string | undefined;
   for (;;) {
     const page = await callStripe(
-      () => env.stripe.subscriptions.list({ customer: customerId, limit: 100, starting_after: startingAfter }),
-      env,
+      () => deps.stripe.subscriptions.list({ customer: customerId, limit: 100, starting_after: startingAfter }),
+      deps,
     );
     for (const s of page.data) {
       const retried = key !== null && s.metadata?.tollgate_user_id === user.id && s.metadata?.tollgate_idempotency_key === key;
       if (!PAID_IN_STRIPE.has(s.status) && !(retried && s.status === SubscriptionStatus.INCOMPLETE)) continue;
-      const { subscription } = await upsertFromStripe(tx, s, env.logger);
+      const { subscription } = await upsertFromStripe(tx, s, deps.logger);
       if (subscription && !hasEnded(subscription)) {
         await tx.flush();
         await tx.populate(subscription, ['pricing']);
@@ -292,7 +293,7 @@ async function holdingInStripe(
  */
 async function settleOpenCheckouts(
   tx: EntityManager,
-  env: BillingEnv,
+  deps: BillingDeps,
   user: User,
   reusable: PlanPricing | null,
 ): Promise<{ subscription: Subscription; checkoutUrl: string | null } | DomainError | null> {
@@ -302,7 +303,7 @@ async function settleOpenCheckouts(
     { populate: ['pricing'], orderBy: { createdAt: 'desc', id: 'desc' } },
   );
   const sessions = await Promise.all(
-    rows.map((row) => callStripe(() => env.stripe.checkout.sessions.retrieve(row.stripeCheckoutSessionId!), env)),
+    rows.map((row) => callStripe(() => deps.stripe.checkout.sessions.retrieve(row.stripeCheckoutSessionId!), deps)),
   );
   const paid = rows.some((_, i) => sessions[i].status === 'complete');
   let reuse: { subscription: Subscription; checkoutUrl: string | null } | null = null;
@@ -316,16 +317,16 @@ async function settleOpenCheckouts(
     if (session.status === 'open') {
       try {
         session = await callStripe(
-          () => env.stripe.checkout.sessions.expire(session.id, {}, { idempotencyKey: idempotencyKey('subscription', row.id, 'expire') }),
-          env,
+          () => deps.stripe.checkout.sessions.expire(session.id, {}, { idempotencyKey: idempotencyKey('subscription', row.id, 'expire') }),
+          deps,
         );
       } catch (err) {
         // Stripe refuses to expire a session that was completed a moment ago: take it as it is now.
         if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) throw err;
-        session = await callStripe(() => env.stripe.checkout.sessions.retrieve(session.id), env);
+        session = await callStripe(() => deps.stripe.checkout.sessions.retrieve(session.id), deps);
       }
     }
-    await applyCheckoutSession(env, row, session);
+    await applyCheckoutSession(deps, row, session);
     if (!hasEnded(row)) conflicting ??= row;
   }
   await tx.flush();
@@ -334,27 +335,27 @@ async function settleOpenCheckouts(
 }
 
 /** For an idempotent replay: the client secret again while the first payment still needs the customer. */
-async function resumeAnswer(env: BillingEnv, sub: Subscription): Promise<Omit<SubscribeResult, 'subscription'>> {
+async function resumeAnswer(deps: BillingDeps, sub: Subscription): Promise<Omit<SubscribeResult, 'subscription'>> {
   if (sub.stripeCheckoutSessionId && !sub.stripeSubscriptionId) {
-    const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(sub.stripeCheckoutSessionId!), env);
+    const session = await callStripe(() => deps.stripe.checkout.sessions.retrieve(sub.stripeCheckoutSessionId!), deps);
     return { checkoutUrl: session.url };
   }
   if (sub.status === SubscriptionStatus.INCOMPLETE && sub.stripeSubscriptionId) {
-    const s = await callStripe(() => env.stripe.subscriptions.retrieve(sub.stripeSubscriptionId!), env);
-    const intent = await firstPaymentIntent(env, s);
+    const s = await callStripe(() => deps.stripe.subscriptions.retrieve(sub.stripeSubscriptionId!), deps);
+    const intent = await firstPaymentIntent(deps, s);
     return { clientSecret: intent?.status === 'requires_action' ? intent.client_secret : null };
   }
   return {};
 }
 
 /** The PaymentIntent of a subscription's latest invoice (current API: invoice.payments[].payment.payment_intent). */
-export async function firstPaymentIntent(env: BillingEnv, s: Stripe.Subscription): Promise<Stripe.PaymentIntent | null> {
+export async function firstPaymentIntent(deps: BillingDeps, s: Stripe.Subscription): Promise<Stripe.PaymentIntent | null> {
   const invoiceId = stripeId(s.latest_invoice);
   if (!invoiceId) return null;
-  const invoice = await callStripe(() => env.stripe.invoices.retrieve(invoiceId, { expand: ['payments'] }), env);
+  const invoice = await callStripe(() => deps.stripe.invoices.retrieve(invoiceId, { expand: ['payments'] }), deps);
   const payment = invoice.payments?.data.find((p) => p.payment.type === 'payment_intent');
   const intentId = stripeId(payment?.payment.payment_intent);
-  return intentId ? callStripe(() => env.stripe.paymentIntents.retrieve(intentId), env) : null;
+  return intentId ? callStripe(() => deps.stripe.paymentIntents.retrieve(intentId), deps) : null;
 }
 
 async function ownSubscription(tx: EntityManager, userId: string, id: string): Promise<Subscription> {
@@ -377,20 +378,20 @@ function hasEnded(sub: Subscription): boolean {
  * subscription ended there (canceled in the dashboard, say, with its webhook not here yet), the row is
  * brought up to date and the refusal returned as BAD_USER_INPUT, to be thrown once that is committed.
  */
-async function changeInStripe(env: BillingEnv, sub: Subscription, call: () => Promise<Stripe.Subscription>): Promise<DomainError | null> {
+async function changeInStripe(deps: BillingDeps, sub: Subscription, call: () => Promise<Stripe.Subscription>): Promise<DomainError | null> {
   try {
-    applyStripeSubscription(sub, await callStripe(call, env));
+    applyStripeSubscription(sub, await callStripe(call, deps));
     return null;
   } catch (err) {
     if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) throw err;
-    applyStripeSubscription(sub, await callStripe(() => env.stripe.subscriptions.retrieve(sub.stripeSubscriptionId!), env));
+    applyStripeSubscription(sub, await callStripe(() => deps.stripe.subscriptions.retrieve(sub.stripeSubscriptionId!), deps));
     if (!hasEnded(sub)) throw err;
     return badInput('This subscription has already ended', { field: 'id' });
   }
 }
 
 /** Sets cancel at period end in Stripe and here; the plan holds until the period ends. */
-export async function cancelSubscription(em: EntityManager, env: BillingEnv, userId: string, id: string): Promise<Subscription> {
+export async function cancelSubscription(em: EntityManager, deps: BillingDeps, userId: string, id: string): Promise<Subscription> {
   const [sub, refused] = await em.transactional(async (tx): Promise<[Subscription, DomainError | null]> => {
     await lockUser(tx, userId);
     const sub = await ownSubscription(tx, userId, id);
@@ -398,10 +399,10 @@ export async function cancelSubscription(em: EntityManager, env: BillingEnv, use
     if (hasEnded(sub)) throw badInput('This subscription has already ended', { field: 'id' });
     if (sub.cancelAtPeriodEnd) return [sub, null];
     const key = idempotencyKey('subscription', sub.id, 'cancel', sub.updatedAt.getTime());
-    const refusal = await changeInStripe(env, sub, () =>
+    const refusal = await changeInStripe(deps, sub, () =>
       sub.status === SubscriptionStatus.INCOMPLETE
-        ? env.stripe.subscriptions.cancel(sub.stripeSubscriptionId!, {}, { idempotencyKey: key })
-        : env.stripe.subscriptions.update(sub.stripeSubscriptionId!, { cancel_at_period_end: true }, { idempotencyKey: key }),
+        ? deps.stripe.subscriptions.cancel(sub.stripeSubscriptionId!, {}, { idempotencyKey: key })
+        : deps.stripe.subscriptions.update(sub.stripeSubscriptionId!, { cancel_at_period_end: true }, { idempotencyKey: key }),
     );
     return [sub, refusal];
   });
@@ -410,7 +411,7 @@ export async function cancelSubscription(em: EntityManager, env: BillingEnv, use
 }
 
 /** Undoes a cancellation before the period ends, so the subscription renews again. */
-export async function resumeSubscription(em: EntityManager, env: BillingEnv, userId: string, id: string): Promise<Subscription> {
+export async function resumeSubscription(em: EntityManager, deps: BillingDeps, userId: string, id: string): Promise<Subscription> {
   const [sub, refused] = await em.transactional(async (tx): Promise<[Subscription, DomainError | null]> => {
     await lockUser(tx, userId);
     const sub = await ownSubscription(tx, userId, id);
@@ -419,8 +420,8 @@ export async function resumeSubscription(em: EntityManager, env: BillingEnv, use
       throw badInput('This subscription has already ended; subscribe again instead', { field: 'id' });
     if (!sub.cancelAtPeriodEnd) return [sub, null];
     const key = idempotencyKey('subscription', sub.id, 'resume', sub.updatedAt.getTime());
-    const refusal = await changeInStripe(env, sub, () =>
-      env.stripe.subscriptions.update(sub.stripeSubscriptionId!, { cancel_at_period_end: false }, { idempotencyKey: key }),
+    const refusal = await changeInStripe(deps, sub, () =>
+      deps.stripe.subscriptions.update(sub.stripeSubscriptionId!, { cancel_at_period_end: false }, { idempotencyKey: key }),
     );
     return [sub, refusal];
   });
@@ -448,8 +449,8 @@ function openedFor(session: Stripe.Checkout.Session, sub: Subscription): boolean
  * The person is back from Checkout (or a webhook said the session changed): re-read the session from
  * Stripe and apply the subscription it created. Returns our row, or null when the session is not ours.
  */
-export async function syncCheckoutSession(em: EntityManager, env: BillingEnv, sessionId: string): Promise<Subscription | null> {
-  const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(sessionId), env);
+export async function syncCheckoutSession(em: EntityManager, deps: BillingDeps, sessionId: string): Promise<Subscription | null> {
+  const session = await callStripe(() => deps.stripe.checkout.sessions.retrieve(sessionId), deps);
   if (session.mode !== 'subscription') return null;
   const ourId = session.metadata?.[SUBSCRIPTION_ID_KEY];
   const lookup = await em.findOne(Subscription, ourId && UUID.test(ourId) ? { id: ourId } : { stripeCheckoutSessionId: session.id }, {
@@ -457,7 +458,7 @@ export async function syncCheckoutSession(em: EntityManager, env: BillingEnv, se
   });
   if (!lookup) return null;
   if (!openedFor(session, lookup)) {
-    env.logger.warn(
+    deps.logger.warn(
       { checkoutSession: session.id, subscription: lookup.id, customer: stripeId(session.customer) },
       'a Checkout Session names a Tollgate subscription it was not opened for; not applied',
     );
@@ -467,7 +468,7 @@ export async function syncCheckoutSession(em: EntityManager, env: BillingEnv, se
   return em.transactional(async (tx) => {
     await lockUser(tx, userId);
     const sub = await tx.findOneOrFail(Subscription, lookup.id, { populate: ['pricing'], refresh: true });
-    await applyCheckoutSession(env, sub, session);
+    await applyCheckoutSession(deps, sub, session);
     return sub;
   });
 }
@@ -477,26 +478,26 @@ export async function syncCheckoutSession(em: EntityManager, env: BillingEnv, se
  * subscription was made: Checkout cannot set cancel_at_period_end, nor does a subscription made in
  * Stripe's dashboard carry it, so it is set here. Returns Stripe's subscription as it now is.
  */
-export async function keepFromRenewing(env: BillingEnv, sub: Subscription, s: Stripe.Subscription): Promise<Stripe.Subscription> {
+export async function keepFromRenewing(deps: BillingDeps, sub: Subscription, s: Stripe.Subscription): Promise<Stripe.Subscription> {
   if (sub.pricing.autoRenew || s.cancel_at_period_end || s.ended_at) return s;
   return callStripe(
     () =>
-      env.stripe.subscriptions.update(
+      deps.stripe.subscriptions.update(
         s.id,
         { cancel_at_period_end: true },
         { idempotencyKey: idempotencyKey('subscription', sub.id, 'no-renew') },
       ),
-    env,
+    deps,
   );
 }
 
 /** Applies a Checkout Session's state to its row: the subscription it created, or the end of an unpaid session. */
-async function applyCheckoutSession(env: BillingEnv, sub: Subscription, session: Stripe.Checkout.Session): Promise<void> {
+async function applyCheckoutSession(deps: BillingDeps, sub: Subscription, session: Stripe.Checkout.Session): Promise<void> {
   sub.stripeCheckoutSessionId ??= session.id;
   const stripeSubId = stripeId(session.subscription);
   if (session.status === 'complete' && stripeSubId) {
-    const s = await callStripe(() => env.stripe.subscriptions.retrieve(stripeSubId), env);
-    applyStripeSubscription(sub, await keepFromRenewing(env, sub, s));
+    const s = await callStripe(() => deps.stripe.subscriptions.retrieve(stripeSubId), deps);
+    applyStripeSubscription(sub, await keepFromRenewing(deps, sub, s));
   } else {
     applyExpiredCheckout(sub, session);
   }

@@ -5,10 +5,10 @@ import { EMULATOR_SERVER_HEADER, startEmulator, type EmulatorHandle } from '../e
 import { createOrm } from '../db/orm';
 import { createLogger, maskUrl, type Logger } from '../logger';
 import { keyMode } from '../stripe/client';
-import { LOCAL_EMULATOR_KEY, openConfiguredStripe, openStripeApi, type StripeApi } from '../stripe/connect';
+import { LOCAL_EMULATOR_KEY, openConfiguredStripe, openStripeApi, type StripeApi } from '../stripe/api';
 import { operatorMessage } from '../stripe/errors';
 import { probeStripe } from '../stripe/health';
-import { describeRoute, maskProxyUrl, resolveStripeRoute } from '../stripe/route';
+import { describeRoute, maskProxyUrl, resolveStripeRoute } from '../stripe/proxyRoute';
 
 /**
  * What `npm run doctor` checks, callable from tests: the configuration, the database, Stripe (local

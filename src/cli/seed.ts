@@ -2,10 +2,10 @@ import { Command } from 'commander';
 import type { EntityManager } from '@mikro-orm/core';
 import { CatalogSeeder, type CatalogSeedContext } from '../../seeds/CatalogSeeder';
 import { catalogDefinition, DEFAULT_AMOUNTS } from '../billing/catalog';
-import { DomainError } from '../billing/errors';
-import { syncStripeCatalog } from '../billing/stripeCatalog';
+import { DomainError } from '../errors';
+import { syncStripeCatalog } from '../sync/catalog';
 import { runCli, withRuntime } from './runtime';
-import { explainStripeFailures, scriptBillingEnv } from './stripe';
+import { explainStripeFailures, scriptBillingDeps } from './stripe';
 
 /**
  * npm run seed -- [--free-amount 0] [--day-pass-amount 5] [--premium-amount 200]
@@ -33,9 +33,9 @@ runCli(async () => {
     );
 
     // Then make Stripe match: the real account with STRIPE_SECRET_KEY, else the running local emulator.
-    const env = await scriptBillingEnv(config, logger);
+    const deps = await scriptBillingDeps(config, logger);
     try {
-      const stripeReport = await explainStripeFailures(env, () => syncStripeCatalog(em.fork(), env.stripe, logger));
+      const stripeReport = await explainStripeFailures(deps, () => syncStripeCatalog(em.fork(), deps.stripe, logger));
       process.stdout.write(
         `stripe: ${stripeReport.productsCreated.length} products created, ${stripeReport.pricesCreated.length} prices created, ` +
           `${stripeReport.pricesReplaced.length} replaced, ${stripeReport.unchanged.length} unchanged\n`,

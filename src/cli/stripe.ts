@@ -1,8 +1,8 @@
 import type { Config } from '../config';
-import type { BillingEnv } from '../billing/env';
-import { DomainError } from '../billing/errors';
+import type { BillingDeps } from '../billing/deps';
+import { DomainError } from '../errors';
 import type { Logger } from '../logger';
-import { LOCAL_EMULATOR_KEY, openConfiguredStripe, openStripeApi, type StripeApi } from '../stripe/connect';
+import { LOCAL_EMULATOR_KEY, openConfiguredStripe, openStripeApi, type StripeApi } from '../stripe/api';
 import { classifyStripeFailure, operatorMessage } from '../stripe/errors';
 
 /**
@@ -10,7 +10,7 @@ import { classifyStripeFailure, operatorMessage } from '../stripe/errors';
  * as the server: directly or the configured proxy), otherwise the local emulator the running server (or
  * `npm run stripe:emulator`) serves on STRIPE_EMULATOR_PORT.
  */
-export async function scriptBillingEnv(config: Config, logger: Logger): Promise<BillingEnv> {
+export async function scriptBillingDeps(config: Config, logger: Logger): Promise<BillingDeps> {
   const local = !config.stripe.secretKey;
   const api: StripeApi = local
     ? await openStripeApi(config, { protocol: 'http', host: '127.0.0.1', port: config.stripe.emulatorPort }, LOCAL_EMULATOR_KEY, {
@@ -27,13 +27,13 @@ export async function scriptBillingEnv(config: Config, logger: Logger): Promise<
 }
 
 /** Runs a script's Stripe work; a failure to reach Stripe ends the script with the operator's message (no stack). */
-export async function explainStripeFailures<T>(env: BillingEnv, fn: () => Promise<T>): Promise<T> {
+export async function explainStripeFailures<T>(deps: BillingDeps, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    const failure = classifyStripeFailure(err, env.stripeEndpoint);
+    const failure = classifyStripeFailure(err, deps.stripeEndpoint);
     if (failure)
-      throw new DomainError('PAYMENT_SERVICE_UNAVAILABLE', operatorMessage(failure, env.stripeEndpoint), { reason: failure.reason });
+      throw new DomainError('PAYMENT_SERVICE_UNAVAILABLE', operatorMessage(failure, deps.stripeEndpoint), { reason: failure.reason });
     throw err;
   }
 }

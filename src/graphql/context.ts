@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { BillingEnv } from '../billing/env';
-import type { AuthUser } from '../billing/users';
+import type { BillingDeps } from '../billing/deps';
+import type { AuthUser } from '../auth/users';
 import type { Logger } from '../logger';
 import { createLoaders, type Loaders } from './loaders';
 
@@ -20,11 +20,11 @@ export interface Context {
   readonly loaders: Loaders;
   readonly logger: Logger;
   /** Stripe client and public URL; absent when the server runs without Stripe. */
-  readonly billing?: BillingEnv;
+  readonly billing?: BillingDeps;
 }
 
 /** The billing environment, or an internal error when the server was started without Stripe. */
-export function billingEnv(ctx: Context): BillingEnv {
+export function billingDeps(ctx: Context): BillingDeps {
   if (!ctx.billing) throw new Error('Stripe is not configured for this server');
   return ctx.billing;
 }
@@ -52,7 +52,7 @@ class RequestContext implements Context {
     readonly user: AuthUser | null,
     readonly logger: Logger,
     readonly authProblem?: string,
-    readonly billing?: BillingEnv,
+    readonly billing?: BillingDeps,
   ) {}
 
   get em(): EntityManager {
@@ -70,7 +70,7 @@ export function buildContext(
   user: AuthUser | null,
   logger: Logger,
   authProblem?: string,
-  billing?: BillingEnv,
+  billing?: BillingDeps,
 ): Context {
   return new RequestContext(root, user, logger, authProblem, billing);
 }

@@ -1,6 +1,6 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { DomainError } from '../billing/errors';
+import { DomainError } from '../errors';
 import type { Logger } from '../logger';
 
 /** Codes that Apollo and graphql-js give to errors the client caused (parse, validation, variables). */
@@ -21,10 +21,6 @@ const CLIENT_CODES = new Set([
   'PAYMENT_SERVICE_UNAVAILABLE',
   'QUERY_TOO_COMPLEX',
 ]);
-
-export function domainToGraphQL(err: DomainError): GraphQLError {
-  return new GraphQLError(err.message, { extensions: { ...err.extensions, code: err.code } });
-}
 
 /**
  * Apollo's formatError: client-caused errors keep their message and code; everything else is logged with

@@ -3,11 +3,11 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { buildSchema, type AuthChecker } from 'type-graphql';
 import { UserRole } from '../entities';
 import type { Context } from './context';
-import { LimitsResolver } from './resolvers/LimitsResolver';
-import { PaymentResolver } from './resolvers/PaymentResolver';
-import { PlanResolver } from './resolvers/PlanResolver';
-import { SubscriptionResolver } from './resolvers/SubscriptionResolver';
-import { UserResolver } from './resolvers/UserResolver';
+import { LimitsResolver } from './resolvers/limitsResolver';
+import { PaymentResolver } from './resolvers/paymentResolver';
+import { PlanResolver } from './resolvers/planResolver';
+import { SubscriptionResolver } from './resolvers/subscriptionResolver';
+import { UserResolver } from './resolvers/userResolver';
 
 export const RESOLVERS = [PlanResolver, UserResolver, LimitsResolver, SubscriptionResolver, PaymentResolver] as const;
 

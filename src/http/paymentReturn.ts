@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Router, type Request, type Response } from 'express';
-import type { BillingEnv } from '../billing/env';
-import { syncPaymentCheckout, UUID } from '../billing/paymentSync';
+import type { BillingDeps } from '../billing/deps';
+import { syncPaymentCheckout } from '../billing/paymentSync';
+import { UUID } from '../ids';
 import type { Orm } from '../db/orm';
 import { Payment, PaymentStatus } from '../entities';
 import type { Logger } from '../logger';
@@ -19,7 +20,7 @@ const PAGES: Partial<Record<PaymentStatus, [string, string]>> = {
  * Session and its PaymentIntent from Stripe (so the payment is up to date without waiting for a
  * webhook), then redirect to the client's URL or show a short page.
  */
-export function paymentReturnRoutes(orm: Orm, env: (req: Request) => BillingEnv, logger: Logger): Router {
+export function paymentReturnRoutes(orm: Orm, deps: (req: Request) => BillingDeps, logger: Logger): Router {
   const router = Router();
 
   /** Our payment for the link, synced from its session; null (with the page sent) when the link is not valid. */
@@ -33,7 +34,7 @@ export function paymentReturnRoutes(orm: Orm, env: (req: Request) => BillingEnv,
     const session = sessionId ?? own.stripeCheckoutSessionId;
     if (!session) return own;
     try {
-      return (await syncPaymentCheckout(em, env(req), session, 'return from Checkout')) ?? own;
+      return (await syncPaymentCheckout(em, deps(req), session, 'return from Checkout')) ?? own;
     } catch (err) {
       logger.error({ err, payment: own.id }, 'could not sync a payment on its return from Checkout');
       return own;

@@ -1,20 +1,19 @@
 import type { IncomingMessage } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Router } from 'express';
-import type { BillingEnv } from '../billing/env';
+import type { BillingDeps } from '../billing/deps';
 import { syncCheckoutSession } from '../billing/subscriptions';
 import { Subscription, SubscriptionStatus } from '../entities';
 import type { Orm } from '../db/orm';
 import type { Logger } from '../logger';
+import { UUID } from '../ids';
 import { sendPage } from './pages';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Where Checkout sends the person back: the success route syncs the session from Stripe (so the
  * subscription appears without waiting for a webhook), then redirects to the client's URL or shows a page.
  */
-export function subscriptionReturnRoutes(orm: Orm, env: (req: IncomingMessage) => BillingEnv, logger: Logger): Router {
+export function subscriptionReturnRoutes(orm: Orm, deps: (req: IncomingMessage) => BillingDeps, logger: Logger): Router {
   const router = Router();
 
   router.get('/subscriptions/:id/success', async (req, res) => {
@@ -30,7 +29,7 @@ export function subscriptionReturnRoutes(orm: Orm, env: (req: IncomingMessage) =
       return;
     }
     try {
-      const sub = await syncCheckoutSession(em, env(req), sessionId);
+      const sub = await syncCheckoutSession(em, deps(req), sessionId);
       if (sub?.successUrl) {
         res.redirect(303, sub.successUrl);
         return;

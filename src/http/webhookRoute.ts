@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import express, { Router } from 'express';
 import Stripe from 'stripe';
-import type { BillingEnv } from '../billing/env';
+import type { BillingDeps } from '../billing/deps';
 import type { Orm } from '../db/orm';
-import { processEvent, storeEvent } from '../stripe/inbox';
+import { processEvent, storeEvent } from '../sync/inbox';
 
 /** Stripe's default tolerance for the signature timestamp, in seconds. */
 const TOLERANCE_SECONDS = 300;
@@ -14,10 +14,10 @@ const TOLERANCE_SECONDS = 300;
  * duplicate or an ignored type; 500 when processing failed (Stripe retries); 503 when the database is
  * unreachable.
  */
-export function webhookRoutes(orm: Orm, secret: string | undefined, env: (req: express.Request) => BillingEnv): Router {
+export function webhookRoutes(orm: Orm, secret: string | undefined, deps: (req: express.Request) => BillingDeps): Router {
   const router = Router();
   router.post('/webhooks/stripe', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
-    const { logger } = env(req);
+    const { logger } = deps(req);
     if (!secret) {
       logger.error('a Stripe webhook arrived but STRIPE_WEBHOOK_SECRET is not set');
       res.status(500).json({ error: 'webhook secret not configured' });
@@ -57,7 +57,7 @@ export function webhookRoutes(orm: Orm, secret: string | undefined, env: (req: e
       res.status(503).json({ error: 'database unavailable' });
       return;
     }
-    const result = await processEvent(em, env(req), event.id);
+    const result = await processEvent(em, deps(req), event.id);
     if (result.status === 'failed') {
       res.status(500).json({ received: true, processed: false });
       return;

@@ -2,7 +2,7 @@ import type http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import { rootCertificates } from 'node:tls';
-import { maskProxyUrl, type StripeRoute } from './route';
+import { maskProxyUrl, type StripeRoute } from './proxyRoute';
 
 /**
  * The HTTP agent the Stripe SDK uses for a route (the SDK ignores proxy variables on its own).

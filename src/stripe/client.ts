@@ -1,6 +1,6 @@
 import type { Agent } from 'node:http';
 import Stripe from 'stripe';
-import type { StripeEndpoint } from './route';
+import type { StripeEndpoint } from './proxyRoute';
 
 /**
  * The one place a Stripe SDK client is made. Production points it at api.stripe.com; local mode points

@@ -1,8 +1,8 @@
 import Stripe from 'stripe';
-import { DomainError } from '../billing/errors';
+import { DomainError } from '../errors';
 import type { Logger } from '../logger';
 import { ProxyConnectError, ProxyTimeoutError, ProxyTunnelError } from './agent';
-import { isLoopback, type StripeEndpoint } from './route';
+import { isLoopback, type StripeEndpoint } from './proxyRoute';
 
 /**
  * Why a Stripe call failed, in terms an operator can act on. Every failure names the Stripe host, the
@@ -268,7 +268,7 @@ function failureExtensions(failure: StripeFailure, endpoint: StripeEndpoint = UN
   };
 }
 
-/** Who is calling Stripe: where it is (for messages) and where to log a failure. BillingEnv fits. */
+/** Who is calling Stripe: where it is (for messages) and where to log a failure. BillingDeps fits. */
 export interface StripeCallTarget {
   stripeEndpoint?: StripeEndpoint;
   logger?: Logger;

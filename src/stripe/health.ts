@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import type { Logger } from '../logger';
 import { classifyStripeFailure, clientMessage, noAnswerFailure, operatorMessage, type FailureReason, type StripeFailure } from './errors';
-import type { StripeEndpoint } from './route';
+import type { StripeEndpoint } from './proxyRoute';
 
 /**
  * Whether Stripe answers, and accepts our key: one small read (the first price), without the SDK's

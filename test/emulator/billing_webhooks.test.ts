@@ -5,7 +5,7 @@ import type Stripe from 'stripe';
 import { startReceiver, startTestEmulator, type Receiver, type TestEmulator } from './support';
 
 const run = promisify(execFile);
-const TRIGGER = join(__dirname, '..', '..', 'src', 'cli', 'stripe-trigger.js');
+const TRIGGER = join(__dirname, '..', '..', 'src', 'cli', 'stripeTrigger.js');
 
 const BILLING_EVENTS: Stripe.WebhookEndpointCreateParams.EnabledEvent[] = [
   'customer.subscription.created',

@@ -10,8 +10,8 @@ import { sdk, startTestEmulator, type TestEmulator } from './support';
 
 const run = promisify(execFile);
 const CLI_DIR = join(__dirname, '..', '..', 'src', 'cli');
-const EMULATOR = join(CLI_DIR, 'stripe-emulator.js');
-const TRIGGER = join(CLI_DIR, 'stripe-trigger.js');
+const EMULATOR = join(CLI_DIR, 'stripeEmulator.js');
+const TRIGGER = join(CLI_DIR, 'stripeTrigger.js');
 
 describe('triggers (in process)', () => {
   let t: TestEmulator;

@@ -9,7 +9,7 @@ import { createApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { createOrm } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
-import { openStripeApi } from '../../src/stripe/connect';
+import { openStripeApi } from '../../src/stripe/api';
 
 async function main(): Promise<void> {
   const emulator = new URL(process.env.EMULATOR_URL!);

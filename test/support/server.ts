@@ -2,14 +2,15 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { createApp } from '../../src/app';
 import { catalogDefinition, seedCatalog } from '../../src/billing/catalog';
-import { createUser } from '../../src/billing/users';
+import { createUser } from '../../src/auth/users';
 import { loadConfig, type Config } from '../../src/config';
 import { createOrm, migrate, type Orm } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
 import { startEmulator, type EmulatorHandle, type EmulatorModule } from '../../src/emulator';
-import { syncStripeCatalog } from '../../src/billing/stripeCatalog';
+import { syncStripeCatalog } from '../../src/sync/catalog';
 import type { StripeContext } from '../../src/stripe/client';
-import { openStripeApi, WEBHOOK_EVENTS } from '../../src/stripe/connect';
+import { openStripeApi } from '../../src/stripe/api';
+import { WEBHOOK_EVENTS } from '../../src/sync/handlers';
 import { createTestDatabase } from './db';
 import { freePort } from './net';
 

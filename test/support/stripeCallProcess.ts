@@ -10,7 +10,7 @@
 import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
-import { openConfiguredStripe } from '../../src/stripe/connect';
+import { openConfiguredStripe } from '../../src/stripe/api';
 import { callStripe } from '../../src/stripe/errors';
 import { probeStripe } from '../../src/stripe/health';
 

@@ -1,5 +1,5 @@
 import { Entity, ManyToOne, Opt, PrimaryKey, PrimaryKeyProp, Property } from '@mikro-orm/core';
-import { User } from './User';
+import { User } from './user';
 
 /**
  * What a user used of one metric on one of their local days. Keyed (user, metric, day), so a new day

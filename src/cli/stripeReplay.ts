@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Command } from 'commander';
-import { processEvent, replayableEvents } from '../stripe/inbox';
+import { processEvent, replayableEvents } from '../sync/inbox';
 import { runCli, UsageError, withRuntime } from './runtime';
-import { scriptBillingEnv } from './stripe';
+import { scriptBillingDeps } from './stripe';
 
 /**
  * npm run stripe:replay -- --failed        re-process every failed (or stuck pending) webhook event
@@ -17,7 +17,7 @@ runCli(async () => {
   if (Boolean(opts.failed) === Boolean(opts.event)) throw new UsageError('give either --failed or --event evt_...');
 
   await withRuntime(async ({ config, logger, em }) => {
-    const env = await scriptBillingEnv(config, logger);
+    const deps = await scriptBillingDeps(config, logger);
     const ids = opts.event ? [opts.event] : await replayableEvents(em);
     if (opts.event) {
       const [row] = await em.execute('select id from stripe_event where id = ?', [opts.event]);
@@ -25,7 +25,7 @@ runCli(async () => {
     }
     let failed = 0;
     for (const [i, id] of ids.entries()) {
-      const result = await processEvent(em.fork() as EntityManager, env, id, { force: Boolean(opts.event) });
+      const result = await processEvent(em.fork() as EntityManager, deps, id, { force: Boolean(opts.event) });
       if (result.status === 'failed') failed++;
       process.stdout.write(
         `[${i + 1}/${ids.length}] ${id}: ${result.status}${'outcome' in result && result.outcome ? ` (${result.outcome})` : ''}${result.status === 'failed' ? ` - ${result.error}` : ''}\n`,

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { cancelPayment, capturePayment, createPayment, findPayment, listPayments, refundPayment } from '../../billing/payments';
 import { UserRole, type Payment, type PaymentLog } from '../../entities';
-import { billingEnv, type Context } from '../context';
+import { billingDeps, type Context } from '../context';
 import { Money } from '../types/common';
 import { CreatePaymentInput, PaymentConnection, PaymentLogType, PaymentResult, PaymentType } from '../types/payment';
 
@@ -10,7 +10,7 @@ export class PaymentResolver {
   @Authorized()
   @Mutation(() => PaymentResult, { description: 'Charge the user: with paymentMethod directly, without it through Stripe Checkout.' })
   async createPayment(@Arg('input') input: CreatePaymentInput, @Ctx() ctx: Context): Promise<PaymentResult> {
-    return (await createPayment(ctx.em, billingEnv(ctx), ctx.user!.id, input)) as unknown as PaymentResult;
+    return (await createPayment(ctx.em, billingDeps(ctx), ctx.user!.id, input)) as unknown as PaymentResult;
   }
 
   @Authorized(UserRole.ADMIN)
@@ -20,7 +20,7 @@ export class PaymentResolver {
     @Arg('amount', () => String, { nullable: true }) amount: string | null,
     @Ctx() ctx: Context,
   ): Promise<Payment> {
-    return capturePayment(ctx.em, billingEnv(ctx), id, amount);
+    return capturePayment(ctx.em, billingDeps(ctx), id, amount);
   }
 
   @Authorized(UserRole.ADMIN)
@@ -30,13 +30,13 @@ export class PaymentResolver {
     @Arg('amount', () => String, { nullable: true }) amount: string | null,
     @Ctx() ctx: Context,
   ): Promise<Payment> {
-    return refundPayment(ctx.em, billingEnv(ctx), id, amount);
+    return refundPayment(ctx.em, billingDeps(ctx), id, amount);
   }
 
   @Authorized()
   @Mutation(() => PaymentType, { description: 'The owner or an admin: cancel a payment before it is captured.' })
   cancelPayment(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Payment> {
-    return cancelPayment(ctx.em, billingEnv(ctx), ctx.user!, id);
+    return cancelPayment(ctx.em, billingDeps(ctx), ctx.user!, id);
   }
 
   @Authorized()

@@ -1,9 +1,9 @@
 import type Stripe from 'stripe';
 import type { Logger } from '../logger';
-import type { StripeEndpoint } from '../stripe/route';
+import type { StripeEndpoint } from '../stripe/proxyRoute';
 
 /** What billing services need besides the EntityManager: the Stripe client and where clients reach us. */
-export interface BillingEnv {
+export interface BillingDeps {
   stripe: Stripe;
   /** Base URL of this server as clients reach it (for Checkout return routes). */
   publicUrl: string;

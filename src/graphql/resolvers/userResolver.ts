@@ -1,5 +1,5 @@
 import { Authorized, Ctx, Query, Resolver } from 'type-graphql';
-import type { AuthUser } from '../../billing/users';
+import type { AuthUser } from '../../auth/users';
 import type { Context } from '../context';
 import { UserType } from '../types/user';
 

@@ -1,6 +1,6 @@
 import { Entity, ManyToOne, Property, Unique } from '@mikro-orm/core';
 import { BaseEntity } from './base';
-import { User } from './User';
+import { User } from './user';
 
 /** One recorded use carrying a client idempotency key, so a retried recordUsage counts once. */
 @Entity({ tableName: 'usage_record' })

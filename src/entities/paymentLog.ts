@@ -1,5 +1,5 @@
 import { Entity, Index, ManyToOne, Opt, PrimaryKey, Property } from '@mikro-orm/core';
-import { Payment } from './Payment';
+import { Payment } from './payment';
 
 /** Append-only audit trail of a payment: every state change and every Stripe call outcome. */
 @Entity({ tableName: 'payment_log' })

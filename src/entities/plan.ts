@@ -1,7 +1,7 @@
 import { Collection, Entity, Index, OneToMany, Opt, Property, Unique } from '@mikro-orm/core';
 import { BaseEntity } from './base';
-import { PlanLimit } from './PlanLimit';
-import { PlanPricing } from './PlanPricing';
+import { PlanLimit } from './planLimit';
+import { PlanPricing } from './planPricing';
 
 /** A plan. Exactly one plan is the default (enforced in the database, see the initial migration). */
 @Entity({ tableName: 'plan' })

@@ -1,6 +1,6 @@
 import { Entity, ManyToOne, Property, Unique } from '@mikro-orm/core';
 import { BaseEntity } from './base';
-import { Plan } from './Plan';
+import { Plan } from './plan';
 
 /** A plan's daily allowance of one metric (`minutes`, `megabytes`, ...); perDay null = unlimited. */
 @Entity({ tableName: 'plan_limit' })

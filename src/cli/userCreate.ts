@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { createUser } from '../billing/users';
+import { createUser } from '../auth/users';
 import { runCli, withRuntime } from './runtime';
 
 /**

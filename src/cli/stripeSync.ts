@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { SingleBar, Presets } from 'cli-progress';
 import { Command } from 'commander';
-import { DEFAULT_PAGE_SIZE, formatDiff, reconcileAll } from '../stripe/reconcile';
+import { DEFAULT_PAGE_SIZE, formatDiff, reconcileAll } from '../sync/reconcile';
 import { runCli, UsageError, withRuntime } from './runtime';
-import { explainStripeFailures, scriptBillingEnv } from './stripe';
+import { explainStripeFailures, scriptBillingDeps } from './stripe';
 
 /**
  * npm run stripe:sync [-- --dry-run] [-- --page-size N]
@@ -21,14 +21,14 @@ runCli(async () => {
   if (!/^\d+$/.test(opts.pageSize) || pageSize < 1 || pageSize > 100)
     throw new UsageError(`--page-size must be a whole number from 1 to 100, not "${opts.pageSize}"`);
   await withRuntime(async ({ config, logger, em }) => {
-    const env = await scriptBillingEnv(config, logger);
+    const deps = await scriptBillingDeps(config, logger);
     const bar = new SingleBar(
       { format: 'customers [{bar}] {value}/{total}', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 1000 },
       Presets.shades_classic,
     );
     let started = false;
-    const report = await explainStripeFailures(env, () =>
-      reconcileAll(em as EntityManager, env, {
+    const report = await explainStripeFailures(deps, () =>
+      reconcileAll(em as EntityManager, deps, {
         dryRun: Boolean(opts.dryRun),
         pageSize,
         onProgress: (done, total) => {

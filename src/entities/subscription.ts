@@ -1,8 +1,8 @@
 import { Entity, Enum, Index, ManyToOne, Opt, Property, Unique } from '@mikro-orm/core';
 import { BaseEntity } from './base';
-import { Plan } from './Plan';
-import { PlanPricing } from './PlanPricing';
-import { User } from './User';
+import { Plan } from './plan';
+import { PlanPricing } from './planPricing';
+import { User } from './user';
 
 /** Stripe's subscription statuses, stored as Stripe spells them. */
 export enum SubscriptionStatus {

@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { Plan, PlanPricing, PricingInterval } from '../entities';
+import type { Orm } from '../db/orm';
 import type { Logger } from '../logger';
-import { idempotencyKey } from '../stripe/client';
+import { idempotencyKey, type StripeContext } from '../stripe/client';
 
 /**
  * Makes Stripe match our catalog: one Product per plan, one Price per paid pricing option, found by the
@@ -128,4 +129,10 @@ async function ensurePrice(
     report.pricesCreated.push(pricing.lookupKey);
   }
   return created.id;
+}
+
+/** Makes Stripe's catalog match ours (local mode: at every start, so the emulator always has it, even after its data file was removed). */
+export async function syncCatalogOnStart(orm: Orm, stripe: StripeContext, logger: Logger): Promise<void> {
+  const report = await syncStripeCatalog(orm.em.fork() as EntityManager, stripe.client, logger);
+  logger.info({ report }, 'Stripe catalog synced');
 }

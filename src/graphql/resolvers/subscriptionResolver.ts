@@ -1,10 +1,10 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { cancelSubscription, listSubscriptions, resumeSubscription, subscribe } from '../../billing/subscriptions';
 import type { Plan, Subscription } from '../../entities';
-import { billingEnv, type Context } from '../context';
+import { billingDeps, type Context } from '../context';
 import { PricingOptionType } from '../types/plan';
 import { SubscribeInput, SubscribeResult, SubscriptionType } from '../types/subscription';
-import { toPricingOption } from './PlanResolver';
+import { toPricingOption } from './planResolver';
 
 @Resolver(() => SubscriptionType)
 export class SubscriptionResolver {
@@ -17,19 +17,19 @@ export class SubscriptionResolver {
   @Authorized()
   @Mutation(() => SubscribeResult)
   async subscribe(@Arg('input') input: SubscribeInput, @Ctx() ctx: Context): Promise<SubscribeResult> {
-    return (await subscribe(ctx.em, billingEnv(ctx), ctx.user!.id, input)) as unknown as SubscribeResult;
+    return (await subscribe(ctx.em, billingDeps(ctx), ctx.user!.id, input)) as unknown as SubscribeResult;
   }
 
   @Authorized()
   @Mutation(() => SubscriptionType, { description: 'Cancel at the end of the current period.' })
   cancelSubscription(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Subscription> {
-    return cancelSubscription(ctx.em, billingEnv(ctx), ctx.user!.id, id);
+    return cancelSubscription(ctx.em, billingDeps(ctx), ctx.user!.id, id);
   }
 
   @Authorized()
   @Mutation(() => SubscriptionType, { description: 'Undo a cancellation before the period ends.' })
   resumeSubscription(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Subscription> {
-    return resumeSubscription(ctx.em, billingEnv(ctx), ctx.user!.id, id);
+    return resumeSubscription(ctx.em, billingDeps(ctx), ctx.user!.id, id);
   }
 
   @FieldResolver(() => String, { nullable: true })

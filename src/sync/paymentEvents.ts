@@ -1,9 +1,9 @@
 import type Stripe from 'stripe';
-import type { BillingEnv } from '../billing/env';
+import type { BillingDeps } from '../billing/deps';
 import { syncPaymentCheckout, syncPaymentIntent } from '../billing/paymentSync';
-import { stripeId } from '../billing/subscriptionSync';
-import { callStripe } from './errors';
-import { registerCheckoutHandler, registerHandler, type EventHandler } from './eventHandlers';
+import { stripeId } from '../ids';
+import { callStripe } from '../stripe/errors';
+import type { EventHandler } from './handlers';
 
 /**
  * The payment events. Each is a signal: the PaymentIntent it is about (directly, or through its charge,
@@ -15,43 +15,30 @@ const source = (event: Stripe.Event) => `webhook ${event.type} ${event.id}`;
 
 /** The PaymentIntent a charge, refund or dispute belongs to (asking Stripe for the charge when the object does not say). */
 async function intentOf(
-  env: BillingEnv,
+  deps: BillingDeps,
   object: { payment_intent?: string | Stripe.PaymentIntent | null; charge?: string | Stripe.Charge | null },
 ): Promise<string | null> {
   const direct = stripeId(object.payment_intent);
   if (direct) return direct;
   const chargeId = stripeId(object.charge);
   if (!chargeId) return null;
-  const charge = await callStripe(() => env.stripe.charges.retrieve(chargeId), env);
+  const charge = await callStripe(() => deps.stripe.charges.retrieve(chargeId), deps);
   return stripeId(charge.payment_intent);
 }
 
-const byIntent: EventHandler = async (em, env, event) => {
+/** A PaymentIntent, or a charge, refund or dispute of one: the intent is re-fetched and applied. */
+export const onPaymentObject: EventHandler = async (em, deps, event) => {
   const object = event.data.object as { id: string; object: string; payment_intent?: string | null; charge?: string | null };
-  if (object.object === 'payment_intent') return syncPaymentIntent(em, env, object.id, source(event), object as Stripe.PaymentIntent);
-  const intentId = await intentOf(env, object);
+  if (object.object === 'payment_intent') return syncPaymentIntent(em, deps, object.id, source(event), object as Stripe.PaymentIntent);
+  const intentId = await intentOf(deps, object);
   if (!intentId) return `${object.object} ${object.id} belongs to no PaymentIntent`;
-  return syncPaymentIntent(em, env, intentId, source(event));
+  return syncPaymentIntent(em, deps, intentId, source(event));
 };
 
-registerHandler(
-  [
-    'payment_intent.succeeded',
-    'payment_intent.payment_failed',
-    'payment_intent.canceled',
-    'payment_intent.amount_capturable_updated',
-    'payment_intent.requires_action',
-    'charge.refunded',
-    'refund.created',
-    'charge.dispute.created',
-  ],
-  byIntent,
-);
-
-registerCheckoutHandler('payment', async (em, env, event) => {
+export const onPaymentCheckout: EventHandler = async (em, deps, event) => {
   const session = event.data.object as Stripe.Checkout.Session;
-  const payment = await syncPaymentCheckout(em, env, session.id, source(event));
+  const payment = await syncPaymentCheckout(em, deps, session.id, source(event));
   return payment
     ? `payment ${payment.id} synced from checkout ${session.id}: ${payment.status}`
     : `checkout ${session.id} is not one of ours`;
-});
+};

@@ -1,11 +1,11 @@
 import { FlushMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { BillingEnv } from '../billing/env';
+import type { BillingDeps } from '../billing/deps';
 import { lockUser } from '../billing/locks';
 import { reconcilePayments } from '../billing/paymentSync';
 import { applyExpiredCheckout, upsertFromStripe } from '../billing/subscriptionSync';
 import { Subscription, SubscriptionStatus, User } from '../entities';
-import { callStripe } from './errors';
+import { callStripe } from '../stripe/errors';
 
 /**
  * Reconciles every known customer's Stripe objects into our rows, page by page. With dryRun the
@@ -19,22 +19,16 @@ export interface ObjectDiff {
 }
 
 /**
- * Reconcilers per kind of object; payments add theirs. Each applies Stripe's state for one customer,
- * reading Stripe's lists `pageSize` objects at a time, and leaves its changes unflushed.
+ * Applies Stripe's state for one customer, reading Stripe's lists `pageSize` objects at a time, and
+ * leaves its changes unflushed.
  */
-export type CustomerReconciler = (em: EntityManager, env: BillingEnv, user: User, pageSize: number) => Promise<void>;
+export type CustomerReconciler = (em: EntityManager, deps: BillingDeps, user: User, pageSize: number) => Promise<void>;
 
-const reconcilers: Array<{ name: string; run: CustomerReconciler }> = [];
-
-export function registerReconciler(name: string, run: CustomerReconciler): void {
-  reconcilers.push({ name, run });
-}
-
-registerReconciler('subscriptions', async (em, env, user, pageSize) => {
+const reconcileSubscriptions: CustomerReconciler = async (em, deps, user, pageSize) => {
   // The lock subscribe, cancel, resume and the webhook handlers take: no write races this one.
   await lockUser(em, user.id);
-  for await (const s of env.stripe.subscriptions.list({ customer: user.stripeCustomerId!, status: 'all', limit: pageSize })) {
-    await upsertFromStripe(em, s, env.logger);
+  for await (const s of deps.stripe.subscriptions.list({ customer: user.stripeCustomerId!, status: 'all', limit: pageSize })) {
+    await upsertFromStripe(em, s, deps.logger);
   }
   // Checkout subscriptions that never got a Stripe subscription: one whose session expired unpaid has ended.
   const waiting = await em.find(Subscription, {
@@ -44,12 +38,13 @@ registerReconciler('subscriptions', async (em, env, user, pageSize) => {
     status: SubscriptionStatus.INCOMPLETE,
   });
   for (const sub of waiting) {
-    const session = await callStripe(() => env.stripe.checkout.sessions.retrieve(sub.stripeCheckoutSessionId!), env);
+    const session = await callStripe(() => deps.stripe.checkout.sessions.retrieve(sub.stripeCheckoutSessionId!), deps);
     applyExpiredCheckout(sub, session);
   }
-});
+};
 
-registerReconciler('payments', reconcilePayments);
+/** Every kind of object stripe:sync reconciles, in order. */
+const RECONCILERS: CustomerReconciler[] = [reconcileSubscriptions, reconcilePayments];
 
 class DryRun extends Error {}
 
@@ -92,7 +87,7 @@ export const DEFAULT_PAGE_SIZE = 100;
 
 export async function reconcileAll(
   em: EntityManager,
-  env: BillingEnv,
+  deps: BillingDeps,
   options: { dryRun: boolean; pageSize?: number; onProgress?: (done: number, total: number) => void },
 ): Promise<ReconcileReport> {
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
@@ -114,7 +109,7 @@ export async function reconcileAll(
         await fork.transactional(
           async (tx) => {
             const user = await tx.findOneOrFail(User, id);
-            for (const r of reconcilers) await r.run(tx, env, user, pageSize);
+            for (const reconcile of RECONCILERS) await reconcile(tx, deps, user, pageSize);
             diffs.push(...pendingDiffs(tx));
             if (options.dryRun) throw new DryRun();
           },

@@ -1,6 +1,6 @@
 import { Entity, Enum, ManyToOne, Opt, Property, Unique } from '@mikro-orm/core';
 import { BaseEntity } from './base';
-import { Plan } from './Plan';
+import { Plan } from './plan';
 
 export enum PricingInterval {
   DAY = 'day',

@@ -1,12 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import type { BillingEnv } from '../billing/env';
+import type { BillingDeps } from '../billing/deps';
 import { query } from '../db/sql';
 import { StripeEventStatus } from '../entities';
-import { IDEMPOTENCY_PREFIX } from './client';
-import { handlerFor } from './eventHandlers';
-// Registers the payment event handlers alongside the subscription ones.
-import './paymentEvents';
+import { IDEMPOTENCY_PREFIX } from '../stripe/client';
+import { handlerFor } from './handlers';
 
 /**
  * The webhook inbox. Every verified event is stored, keyed by Stripe's event id, before it is
@@ -37,11 +35,11 @@ export async function storeEvent(em: EntityManager, event: Stripe.Event): Promis
  */
 export async function processEvent(
   em: EntityManager,
-  env: BillingEnv,
+  deps: BillingDeps,
   eventId: string,
   options: { force?: boolean } = {},
 ): Promise<ReceiveResult> {
-  const log = env.logger.child({ stripeEvent: eventId });
+  const log = deps.logger.child({ stripeEvent: eventId });
   try {
     return await em.transactional(async (tx) => {
       const [row] = await query<{ status: StripeEventStatus; payload: Stripe.Event; own_request: boolean | null }>(
@@ -64,7 +62,7 @@ export async function processEvent(
         log.debug({ type: event.type }, 'ignored a Stripe event type Tollgate does not handle');
         return { status: 'ignored' as const };
       }
-      const outcome = await handler(tx, env, event);
+      const outcome = await handler(tx, deps, event);
       await tx.flush();
       await query(
         tx,

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
 import { User, UserRole } from '../entities';
 import { query } from '../db/sql';
-import { badInput, conflict } from './errors';
+import { badInput, conflict } from '../errors';
 
 /** API tokens: 32 random bytes, shown once; only their sha256 is stored. */
 export function newToken(): string {

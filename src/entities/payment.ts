@@ -1,6 +1,6 @@
 import { Entity, Enum, Index, ManyToOne, Opt, Property, Unique } from '@mikro-orm/core';
 import { BaseEntity } from './base';
-import { User } from './User';
+import { User } from './user';
 
 export enum PaymentStatus {
   WAITING = 'waiting',
