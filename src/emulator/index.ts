@@ -145,21 +145,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   };
 }
 
+// What the rest of the project uses. A resource module (startEmulator({ modules })) imports the core
+// pieces it needs (core/router, core/context, core/errors, ...) from their own files.
 export { EMULATOR_SERVER_HEADER } from './core/server';
-export { EmulatorContext, API_VERSION, diff, clone } from './core/context';
-export type { EventObject, ResourceType, RequestInfo, EmitOptions } from './core/context';
-export { Router, RawResponse } from './core/router';
-export type { ApiRequest, Handler, RouteOptions } from './core/router';
-export { Params, parseForm, encodeForm } from './core/params';
-export { ApiError, invalidRequest, missingParam, resourceMissing } from './core/errors';
-export { paginate, filterCreated } from './core/list';
-export { Store } from './core/store';
-export { signPayload, DEFAULT_RETRY_DELAYS_MS } from './core/webhooks';
-export type { Delivery, DeliveryAttempt } from './core/webhooks';
-export { page, escapeHtml } from './core/html';
-export * from './core/currency';
-export { MODULES } from './modules';
+export { API_VERSION } from './core/context';
 export type { EmulatorModule } from './modules';
-export * from './payments';
-export type { PriceObject } from './resources/prices';
-export { createPrice } from './resources/prices';

@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { cardBehaviour } from '../../src/emulator';
+import { cardBehaviour } from '../../src/emulator/payments/cards';
 import { CARD, eventTypes, latestEventId, raw, rejection, startTestEmulator, type TestEmulator } from './support';
 
 let t: TestEmulator;

@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { signPayload } from '../../src/emulator';
+import { signPayload } from '../../src/emulator/core/webhooks';
 import { CARD, raw, rejection, startReceiver, startTestEmulator, type Receiver, type TestEmulator } from './support';
 
 let t: TestEmulator;

@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { encodeForm, parseForm } from '../../src/emulator';
+import { encodeForm, parseForm } from '../../src/emulator/core/params';
 import { CARD, raw, rejection, sdk, startTestEmulator, type TestEmulator } from './support';
 
 let t: TestEmulator;
