@@ -1,7 +1,9 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { cancelPayment, capturePayment, createPayment, findPayment, listPayments, refundPayment } from '../../billing/payments';
+import type { AuthUser } from '../../auth/users';
 import { UserRole, type Payment, type PaymentLog } from '../../entities';
 import { billingDeps, type Context } from '../context';
+import { CurrentUser } from '../decorators';
 import { Money } from '../types/common';
 import { CreatePaymentInput, PaymentConnection, PaymentLogType, PaymentResult, PaymentType } from '../types/payment';
 
@@ -9,8 +11,8 @@ import { CreatePaymentInput, PaymentConnection, PaymentLogType, PaymentResult, P
 export class PaymentResolver {
   @Authorized()
   @Mutation(() => PaymentResult, { description: 'Charge the user: with paymentMethod directly, without it through Stripe Checkout.' })
-  async createPayment(@Arg('input') input: CreatePaymentInput, @Ctx() ctx: Context): Promise<PaymentResult> {
-    return (await createPayment(ctx.em, billingDeps(ctx), ctx.user!.id, input)) as unknown as PaymentResult;
+  async createPayment(@Arg('input') input: CreatePaymentInput, @Ctx() ctx: Context, @CurrentUser() user: AuthUser): Promise<PaymentResult> {
+    return (await createPayment(ctx.em, billingDeps(ctx), user.id, input)) as unknown as PaymentResult;
   }
 
   @Authorized(UserRole.ADMIN)
@@ -35,18 +37,19 @@ export class PaymentResolver {
 
   @Authorized()
   @Mutation(() => PaymentType, { description: 'The owner or an admin: cancel a payment before it is captured.' })
-  cancelPayment(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Payment> {
-    return cancelPayment(ctx.em, billingDeps(ctx), ctx.user!, id);
+  cancelPayment(@Arg('id', () => ID) id: string, @Ctx() ctx: Context, @CurrentUser() user: AuthUser): Promise<Payment> {
+    return cancelPayment(ctx.em, billingDeps(ctx), user, id);
   }
 
   @Authorized()
   @Query(() => PaymentConnection, { description: "The user's payments, newest first." })
   async myPayments(
-    @Ctx() { em, user }: Context,
+    @Ctx() { em }: Context,
+    @CurrentUser() user: AuthUser,
     @Arg('first', () => Int, { nullable: true, description: 'How many (1-100, default 20).' }) first?: number | null,
     @Arg('after', () => String, { nullable: true, description: 'A cursor from a previous page.' }) after?: string | null,
   ): Promise<PaymentConnection> {
-    const page = await listPayments(em, user!.id, { first, after });
+    const page = await listPayments(em, user.id, { first, after });
     return {
       edges: page.payments.map((node, i) => ({ cursor: page.cursors[i], node: node as unknown as PaymentType })),
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
@@ -55,8 +58,8 @@ export class PaymentResolver {
 
   @Authorized()
   @Query(() => PaymentType, { description: 'One payment: its owner or an admin; NOT_FOUND for anyone else.' })
-  payment(@Arg('id', () => ID) id: string, @Ctx() { em, user }: Context): Promise<Payment> {
-    return findPayment(em, user!, id);
+  payment(@Arg('id', () => ID) id: string, @Ctx() { em }: Context, @CurrentUser() user: AuthUser): Promise<Payment> {
+    return findPayment(em, user, id);
   }
 
   @FieldResolver(() => Money)

@@ -1,7 +1,9 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { cancelSubscription, listSubscriptions, resumeSubscription, subscribe } from '../../billing/subscriptions';
+import type { AuthUser } from '../../auth/users';
 import type { Plan, Subscription } from '../../entities';
 import { billingDeps, type Context } from '../context';
+import { CurrentUser } from '../decorators';
 import { PricingOptionType } from '../types/plan';
 import { SubscribeInput, SubscribeResult, SubscriptionType } from '../types/subscription';
 import { toPricingOption } from './planResolver';
@@ -10,26 +12,26 @@ import { toPricingOption } from './planResolver';
 export class SubscriptionResolver {
   @Authorized()
   @Query(() => [SubscriptionType], { description: "The user's subscriptions, newest first." })
-  mySubscriptions(@Ctx() { em, user }: Context): Promise<Subscription[]> {
-    return listSubscriptions(em, user!.id);
+  mySubscriptions(@Ctx() { em }: Context, @CurrentUser() user: AuthUser): Promise<Subscription[]> {
+    return listSubscriptions(em, user.id);
   }
 
   @Authorized()
   @Mutation(() => SubscribeResult)
-  async subscribe(@Arg('input') input: SubscribeInput, @Ctx() ctx: Context): Promise<SubscribeResult> {
-    return (await subscribe(ctx.em, billingDeps(ctx), ctx.user!.id, input)) as unknown as SubscribeResult;
+  async subscribe(@Arg('input') input: SubscribeInput, @Ctx() ctx: Context, @CurrentUser() user: AuthUser): Promise<SubscribeResult> {
+    return (await subscribe(ctx.em, billingDeps(ctx), user.id, input)) as unknown as SubscribeResult;
   }
 
   @Authorized()
   @Mutation(() => SubscriptionType, { description: 'Cancel at the end of the current period.' })
-  cancelSubscription(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Subscription> {
-    return cancelSubscription(ctx.em, billingDeps(ctx), ctx.user!.id, id);
+  cancelSubscription(@Arg('id', () => ID) id: string, @Ctx() ctx: Context, @CurrentUser() user: AuthUser): Promise<Subscription> {
+    return cancelSubscription(ctx.em, billingDeps(ctx), user.id, id);
   }
 
   @Authorized()
   @Mutation(() => SubscriptionType, { description: 'Undo a cancellation before the period ends.' })
-  resumeSubscription(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Subscription> {
-    return resumeSubscription(ctx.em, billingDeps(ctx), ctx.user!.id, id);
+  resumeSubscription(@Arg('id', () => ID) id: string, @Ctx() ctx: Context, @CurrentUser() user: AuthUser): Promise<Subscription> {
+    return resumeSubscription(ctx.em, billingDeps(ctx), user.id, id);
   }
 
   @FieldResolver(() => String, { nullable: true })
