@@ -1,17 +1,17 @@
 import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
-import { getLimits, recordUsage } from '../../billing/limits';
 import type { AuthUser } from '../../auth/users';
+import { getLimits, recordUsage } from '../../billing/limits';
 import type { Context } from '../context';
 import { CurrentUser } from '../decorators';
-import { Limits, LimitSource, MetricUsage, RecordUsageInput } from '../types/limits';
+import { toLimits } from '../mappers';
+import { Limits, MetricUsage, RecordUsageInput } from '../types/limits';
 
 @Resolver()
 export class LimitsResolver {
   @Authorized()
   @Query(() => Limits, { description: 'What the user may still use today, per metric.' })
   async myLimits(@Ctx() { db }: Context, @CurrentUser() user: AuthUser): Promise<Limits> {
-    const limits = await getLimits(db, user);
-    return { ...limits, source: LimitSource[limits.source] };
+    return toLimits(await getLimits(db, user));
   }
 
   @Authorized()
