@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
+import { z } from 'zod';
 import { User, UserRole } from '../entities';
 import { query } from '../db/sql';
-import { badInput, conflict } from '../errors';
+import { conflict } from '../errors';
+import { parseInput } from '../input';
 
 /** API tokens: 32 random bytes, shown once; only their sha256 is stored. */
 export function newToken(): string {
@@ -33,16 +35,33 @@ export interface NewUser {
   timezone?: string;
 }
 
+// Keys in the order they are checked: the first problem is the one reported. Messages quote what was given.
+const newUserInput = z.object({
+  email: z.string().transform((given, ctx) => {
+    const email = given.trim().toLowerCase();
+    if (/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return email;
+    ctx.addIssue({ code: 'custom', message: `Invalid email "${given}"` });
+    return z.NEVER;
+  }),
+  timezone: z
+    .string()
+    .nullish()
+    .transform((tz, ctx) => {
+      const given = tz?.trim() || 'UTC';
+      const timezone = canonicalTimeZone(given);
+      if (!timezone) {
+        ctx.addIssue({ code: 'custom', message: `Unknown time zone "${given}": expected an IANA name such as Europe/Berlin` });
+        return z.NEVER;
+      }
+      return timezone;
+    }),
+  admin: z.boolean().optional(),
+});
+
 export async function createUser(em: EntityManager, input: NewUser): Promise<{ user: User; token: string }> {
-  const email = input.email.trim().toLowerCase();
-  if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw badInput(`Invalid email "${input.email}"`, { field: 'email' });
-  const given = input.timezone?.trim() || 'UTC';
-  const timezone = canonicalTimeZone(given);
-  if (!timezone) {
-    throw badInput(`Unknown time zone "${given}": expected an IANA name such as Europe/Berlin`, { field: 'timezone' });
-  }
+  const { email, timezone, admin } = parseInput(newUserInput, input);
   const token = newToken();
-  const user = em.create(User, { email, timezone, role: input.admin ? UserRole.ADMIN : UserRole.USER, tokenHash: hashToken(token) });
+  const user = em.create(User, { email, timezone, role: admin ? UserRole.ADMIN : UserRole.USER, tokenHash: hashToken(token) });
   try {
     await em.persistAndFlush(user);
   } catch (err) {

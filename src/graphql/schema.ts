@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { buildSchema, type AuthChecker } from 'type-graphql';
 import { UserRole } from '../entities';
-import type { Context } from './context';
+import { currentUser, type Context } from './context';
 import { LimitsResolver } from './resolvers/limitsResolver';
 import { PaymentResolver } from './resolvers/paymentResolver';
 import { PlanResolver } from './resolvers/planResolver';
@@ -13,12 +13,8 @@ export const RESOLVERS = [PlanResolver, UserResolver, LimitsResolver, Subscripti
 
 /** `@Authorized()` needs a user; `@Authorized('admin')` needs that role. */
 export const authChecker: AuthChecker<Context> = ({ context }, roles) => {
-  if (!context.user) {
-    throw new GraphQLError(context.authProblem ?? 'Authentication required: send "Authorization: Bearer <token>"', {
-      extensions: { code: 'UNAUTHENTICATED' },
-    });
-  }
-  if (roles.length > 0 && !roles.includes(context.user.role)) {
+  const user = currentUser(context);
+  if (roles.length > 0 && !roles.includes(user.role)) {
     throw new GraphQLError('You are not allowed to do this', { extensions: { code: 'FORBIDDEN' } });
   }
   return true;

@@ -1,20 +1,22 @@
 import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import type { AuthUser } from '../../auth/users';
 import { getLimits, recordUsage } from '../../billing/limits';
 import type { Context } from '../context';
-import { Limits, LimitSource, MetricUsage, RecordUsageInput } from '../types/limits';
+import { CurrentUser } from '../decorators';
+import { toLimits } from '../mappers';
+import { Limits, MetricUsage, RecordUsageInput } from '../types/limits';
 
 @Resolver()
 export class LimitsResolver {
   @Authorized()
   @Query(() => Limits, { description: 'What the user may still use today, per metric.' })
-  async myLimits(@Ctx() { db, user }: Context): Promise<Limits> {
-    const limits = await getLimits(db, user!);
-    return { ...limits, source: LimitSource[limits.source] };
+  async myLimits(@Ctx() { db }: Context, @CurrentUser() user: AuthUser): Promise<Limits> {
+    return toLimits(await getLimits(db, user));
   }
 
   @Authorized()
   @Mutation(() => MetricUsage, { description: 'Consumes an amount of a metric atomically; LIMIT_EXCEEDED when it would go over.' })
-  recordUsage(@Arg('input') input: RecordUsageInput, @Ctx() { db, user }: Context): Promise<MetricUsage> {
-    return recordUsage(db, user!, input);
+  recordUsage(@Arg('input') input: RecordUsageInput, @Ctx() { db }: Context, @CurrentUser() user: AuthUser): Promise<MetricUsage> {
+    return recordUsage(db, user, input);
   }
 }

@@ -1,7 +1,10 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { AuthUser } from '../../auth/users';
 import { cancelPayment, capturePayment, createPayment, findPayment, listPayments, refundPayment } from '../../billing/payments';
-import { UserRole, type Payment, type PaymentLog } from '../../entities';
+import { UserRole, type PaymentLog } from '../../entities';
 import { billingDeps, type Context } from '../context';
+import { CurrentUser } from '../decorators';
+import { toPayment, toPaymentConnection, toPaymentResult } from '../mappers';
 import { Money } from '../types/common';
 import { CreatePaymentInput, PaymentConnection, PaymentLogType, PaymentResult, PaymentType } from '../types/payment';
 
@@ -9,78 +12,70 @@ import { CreatePaymentInput, PaymentConnection, PaymentLogType, PaymentResult, P
 export class PaymentResolver {
   @Authorized()
   @Mutation(() => PaymentResult, { description: 'Charge the user: with paymentMethod directly, without it through Stripe Checkout.' })
-  async createPayment(@Arg('input') input: CreatePaymentInput, @Ctx() ctx: Context): Promise<PaymentResult> {
-    return (await createPayment(ctx.em, billingDeps(ctx), ctx.user!.id, input)) as unknown as PaymentResult;
+  async createPayment(@Arg('input') input: CreatePaymentInput, @Ctx() ctx: Context, @CurrentUser() user: AuthUser): Promise<PaymentResult> {
+    return toPaymentResult(await createPayment(ctx.em, billingDeps(ctx), user.id, input));
   }
 
   @Authorized(UserRole.ADMIN)
   @Mutation(() => PaymentType, { description: 'Admins: capture an authorised (PREAUTH) payment, all of it or `amount`.' })
-  capturePayment(
+  async capturePayment(
     @Arg('id', () => ID) id: string,
     @Arg('amount', () => String, { nullable: true }) amount: string | null,
     @Ctx() ctx: Context,
-  ): Promise<Payment> {
-    return capturePayment(ctx.em, billingDeps(ctx), id, amount);
+  ): Promise<PaymentType> {
+    return toPayment(await capturePayment(ctx.em, billingDeps(ctx), id, amount));
   }
 
   @Authorized(UserRole.ADMIN)
   @Mutation(() => PaymentType, { description: 'Admins: refund a captured payment, all that is left or `amount`.' })
-  refundPayment(
+  async refundPayment(
     @Arg('id', () => ID) id: string,
     @Arg('amount', () => String, { nullable: true }) amount: string | null,
     @Ctx() ctx: Context,
-  ): Promise<Payment> {
-    return refundPayment(ctx.em, billingDeps(ctx), id, amount);
+  ): Promise<PaymentType> {
+    return toPayment(await refundPayment(ctx.em, billingDeps(ctx), id, amount));
   }
 
   @Authorized()
   @Mutation(() => PaymentType, { description: 'The owner or an admin: cancel a payment before it is captured.' })
-  cancelPayment(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Payment> {
-    return cancelPayment(ctx.em, billingDeps(ctx), ctx.user!, id);
+  async cancelPayment(@Arg('id', () => ID) id: string, @Ctx() ctx: Context, @CurrentUser() user: AuthUser): Promise<PaymentType> {
+    return toPayment(await cancelPayment(ctx.em, billingDeps(ctx), user, id));
   }
 
   @Authorized()
   @Query(() => PaymentConnection, { description: "The user's payments, newest first." })
   async myPayments(
-    @Ctx() { em, user }: Context,
+    @Ctx() { em }: Context,
+    @CurrentUser() user: AuthUser,
     @Arg('first', () => Int, { nullable: true, description: 'How many (1-100, default 20).' }) first?: number | null,
     @Arg('after', () => String, { nullable: true, description: 'A cursor from a previous page.' }) after?: string | null,
   ): Promise<PaymentConnection> {
-    const page = await listPayments(em, user!.id, { first, after });
-    return {
-      edges: page.payments.map((node, i) => ({ cursor: page.cursors[i], node: node as unknown as PaymentType })),
-      pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
-    };
+    return toPaymentConnection(await listPayments(em, user.id, { first, after }));
   }
 
   @Authorized()
   @Query(() => PaymentType, { description: 'One payment: its owner or an admin; NOT_FOUND for anyone else.' })
-  payment(@Arg('id', () => ID) id: string, @Ctx() { em, user }: Context): Promise<Payment> {
-    return findPayment(em, user!, id);
+  async payment(@Arg('id', () => ID) id: string, @Ctx() { em }: Context, @CurrentUser() user: AuthUser): Promise<PaymentType> {
+    return toPayment(await findPayment(em, user, id));
   }
 
   @FieldResolver(() => Money)
-  amount(@Root() p: Payment): Money {
+  amount(@Root() p: PaymentType): Money {
     return Money.of(p.amountMinor, p.currency);
   }
 
-  @FieldResolver(() => Money)
-  capturedAmount(@Root() p: Payment): Money {
+  @FieldResolver(() => Money, { description: 'What was captured (zero until then).' })
+  capturedAmount(@Root() p: PaymentType): Money {
     return Money.of(p.capturedAmountMinor, p.currency);
   }
 
-  @FieldResolver(() => Money)
-  refundedAmount(@Root() p: Payment): Money {
+  @FieldResolver(() => Money, { description: 'What was refunded so far.' })
+  refundedAmount(@Root() p: PaymentType): Money {
     return Money.of(p.refundedAmountMinor, p.currency);
   }
 
-  @FieldResolver(() => String, { nullable: true })
-  stripePaymentIntentId(@Root() p: Payment): string | null {
-    return p.stripePaymentIntentId ?? null;
-  }
-
-  @FieldResolver(() => [PaymentLogType])
-  logs(@Root() p: Payment, @Ctx() { loaders }: Context): Promise<PaymentLog[]> {
+  @FieldResolver(() => [PaymentLogType], { description: 'The audit log, oldest entry first.' })
+  logs(@Root() p: PaymentType, @Ctx() { loaders }: Context): Promise<PaymentLog[]> {
     return loaders.paymentLogs.load(p.id);
   }
 }

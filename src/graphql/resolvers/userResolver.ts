@@ -1,13 +1,13 @@
-import { Authorized, Ctx, Query, Resolver } from 'type-graphql';
+import { Authorized, Query, Resolver } from 'type-graphql';
 import type { AuthUser } from '../../auth/users';
-import type { Context } from '../context';
+import { CurrentUser } from '../decorators';
 import { UserType } from '../types/user';
 
 @Resolver(() => UserType)
 export class UserResolver {
   @Authorized()
   @Query(() => UserType, { description: 'The authenticated user.' })
-  me(@Ctx() { user }: Context): AuthUser {
-    return user!;
+  me(@CurrentUser() user: AuthUser): AuthUser {
+    return user;
   }
 }

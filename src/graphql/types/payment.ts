@@ -1,7 +1,6 @@
 import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
 import { CaptureMethod, PaymentStatus } from '../../entities';
 import { DateTimeScalar, JSONObjectScalar } from '../scalars';
-import { Money } from './common';
 
 registerEnumType(PaymentStatus, {
   name: 'PaymentStatus',
@@ -40,13 +39,12 @@ export class PaymentLogType {
   createdAt!: Date;
 }
 
+// amount, capturedAmount, refundedAmount and logs are field resolvers (PaymentResolver), made only when
+// a query asks for them.
 @ObjectType('Payment', { description: 'A one-off payment through Stripe.' })
 export class PaymentType {
   @Field(() => ID)
   id!: string;
-
-  @Field(() => Money)
-  amount!: Money;
 
   @Field(() => PaymentStatus)
   status!: PaymentStatus;
@@ -63,12 +61,6 @@ export class PaymentType {
   @Field(() => JSONObjectScalar, { nullable: true })
   metadata!: Record<string, unknown> | null;
 
-  @Field(() => Money, { description: 'What was captured (zero until then).' })
-  capturedAmount!: Money;
-
-  @Field(() => Money, { description: 'What was refunded so far.' })
-  refundedAmount!: Money;
-
   @Field(() => String, { nullable: true, description: "Stripe's decline code (e.g. insufficient_funds), or why Stripe could not be used." })
   failureCode!: string | null;
 
@@ -78,14 +70,17 @@ export class PaymentType {
   @Field(() => String, { nullable: true })
   stripePaymentIntentId!: string | null;
 
-  @Field(() => [PaymentLogType], { description: 'The audit log, oldest entry first.' })
-  logs!: PaymentLogType[];
-
   @Field(() => DateTimeScalar)
   createdAt!: Date;
 
   @Field(() => DateTimeScalar)
   updatedAt!: Date;
+
+  // Not in the schema: what the Money field resolvers are made of.
+  amountMinor!: number;
+  capturedAmountMinor!: number;
+  refundedAmountMinor!: number;
+  currency!: string;
 }
 
 @InputType()

@@ -2,16 +2,7 @@ import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { PricingInterval } from '../../entities';
 import { Money } from './common';
 
-export enum PricingIntervalGql {
-  DAY = 'day',
-  MONTH = 'month',
-  YEAR = 'year',
-  ONE_TIME = 'one_time',
-}
-registerEnumType(PricingIntervalGql, { name: 'PricingInterval', description: 'How often a pricing option bills.' });
-
-// The GraphQL enum mirrors the entity enum value for value.
-export const toIntervalGql = (i: PricingInterval): PricingIntervalGql => i as unknown as PricingIntervalGql;
+registerEnumType(PricingInterval, { name: 'PricingInterval', description: 'How often a pricing option bills.' });
 
 @ObjectType('PlanLimit', { description: "A plan's allowance of one metric per day." })
 export class PlanLimitType {
@@ -30,8 +21,8 @@ export class PricingOptionType {
   @Field(() => Money)
   amount!: Money;
 
-  @Field(() => PricingIntervalGql)
-  interval!: PricingIntervalGql;
+  @Field(() => PricingInterval)
+  interval!: PricingInterval;
 
   @Field(() => Int)
   intervalCount!: number;

@@ -1,10 +1,10 @@
 import { Field, ID, InputType, ObjectType, registerEnumType } from 'type-graphql';
 import { SubscriptionStatus } from '../../entities';
 import { DateTimeScalar } from '../scalars';
-import { PlanType, PricingOptionType } from './plan';
 
 registerEnumType(SubscriptionStatus, { name: 'SubscriptionStatus', description: "Stripe's subscription statuses." });
 
+// plan and pricing are field resolvers (SubscriptionResolver), batched through DataLoaders.
 @ObjectType('Subscription')
 export class SubscriptionType {
   @Field(() => ID)
@@ -12,12 +12,6 @@ export class SubscriptionType {
 
   @Field(() => String, { nullable: true })
   stripeSubscriptionId!: string | null;
-
-  @Field(() => PlanType)
-  plan!: PlanType;
-
-  @Field(() => PricingOptionType)
-  pricing!: PricingOptionType;
 
   @Field(() => SubscriptionStatus)
   status!: SubscriptionStatus;
@@ -36,6 +30,10 @@ export class SubscriptionType {
 
   @Field(() => DateTimeScalar, { nullable: true })
   endedAt!: Date | null;
+
+  // Not in the schema: what the plan and pricing field resolvers load.
+  planId!: string;
+  pricingId!: string;
 }
 
 @InputType()

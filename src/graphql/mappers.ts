@@ -1,0 +1,73 @@
+import type { Limits as LimitsResult } from '../billing/limits';
+import type { CreatePaymentResult, PaymentPage } from '../billing/payments';
+import type { SubscribeResult as SubscribeOutcome } from '../billing/subscriptions';
+import type { Payment, PlanLimit, PlanPricing, Subscription } from '../entities';
+import { Money } from './types/common';
+import { LimitSource, type Limits } from './types/limits';
+import type { PaymentConnection, PaymentResult, PaymentType } from './types/payment';
+import type { PlanLimitType, PricingOptionType } from './types/plan';
+import type { SubscribeResult, SubscriptionType } from './types/subscription';
+
+// What the services answer, as the GraphQL types say it: optional columns become explicit nulls and
+// references their ids. Where a service's shape already is the GraphQL one (Plan, PaymentLog, AuthUser,
+// usage) the compiler checks that, and no mapper is needed.
+
+export const toPayment = (p: Payment): PaymentType => ({
+  id: p.id,
+  status: p.status,
+  captureMethod: p.captureMethod,
+  description: p.description ?? null,
+  orderId: p.orderId ?? null,
+  metadata: p.metadata ?? null,
+  failureCode: p.failureCode ?? null,
+  failureMessage: p.failureMessage ?? null,
+  stripePaymentIntentId: p.stripePaymentIntentId ?? null,
+  createdAt: p.createdAt,
+  updatedAt: p.updatedAt,
+  amountMinor: p.amountMinor,
+  capturedAmountMinor: p.capturedAmountMinor,
+  refundedAmountMinor: p.refundedAmountMinor,
+  currency: p.currency,
+});
+
+export const toPaymentResult = (r: CreatePaymentResult): PaymentResult => ({
+  payment: toPayment(r.payment),
+  checkoutUrl: r.checkoutUrl,
+  clientSecret: r.clientSecret,
+});
+
+export const toPaymentConnection = (page: PaymentPage): PaymentConnection => ({
+  edges: page.payments.map((p, i) => ({ cursor: page.cursors[i], node: toPayment(p) })),
+  pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
+});
+
+export const toSubscription = (s: Subscription): SubscriptionType => ({
+  id: s.id,
+  stripeSubscriptionId: s.stripeSubscriptionId ?? null,
+  status: s.status,
+  currentPeriodStart: s.currentPeriodStart ?? null,
+  currentPeriodEnd: s.currentPeriodEnd ?? null,
+  cancelAtPeriodEnd: s.cancelAtPeriodEnd,
+  canceledAt: s.canceledAt ?? null,
+  endedAt: s.endedAt ?? null,
+  planId: s.plan.id,
+  pricingId: s.pricing.id,
+});
+
+export const toSubscribeResult = (r: SubscribeOutcome): SubscribeResult => ({
+  subscription: toSubscription(r.subscription),
+  checkoutUrl: r.checkoutUrl,
+  clientSecret: r.clientSecret,
+});
+
+export const toPricingOption = (p: PlanPricing): PricingOptionType => ({
+  id: p.id,
+  amount: Money.of(p.amountMinor, p.currency),
+  interval: p.interval,
+  intervalCount: p.intervalCount,
+  autoRenew: p.autoRenew,
+});
+
+export const toPlanLimit = (l: PlanLimit): PlanLimitType => ({ metric: l.metric, perDay: l.perDay });
+
+export const toLimits = (l: LimitsResult): Limits => ({ ...l, source: LimitSource[l.source] });
