@@ -8,7 +8,7 @@ import type { BillingDeps } from './deps';
 import { DomainError, badInput, conflict, notFound } from '../errors';
 import { lockUser } from './locks';
 import { stripeId, UUID } from '../ids';
-import { applyExpiredCheckout, applyStripeSubscription, SUBSCRIPTION_ID_KEY, upsertFromStripe } from './subscriptionSync';
+import { applyExpiredCheckout, applyStripeSubscription, SUBSCRIPTION_ID_KEY, upsertFromStripe } from './subscriptions/stripeState';
 
 /** Statuses in which a subscription still holds (or is about to hold) the user's paid plan. */
 const HOLDING: SubscriptionStatus[] = [

@@ -3,7 +3,7 @@ import type Stripe from 'stripe';
 import type { BillingDeps } from '../billing/deps';
 import { lockUser } from '../billing/locks';
 import { keepFromRenewing, syncCheckoutSession } from '../billing/subscriptions';
-import { applyStripeSubscription, upsertFromStripe, userOfStripeSubscription } from '../billing/subscriptionSync';
+import { applyStripeSubscription, upsertFromStripe, userOfStripeSubscription } from '../billing/subscriptions/stripeState';
 import { stripeId } from '../ids';
 import { callStripe } from '../stripe/errors';
 import type { EventHandler } from './handlers';
