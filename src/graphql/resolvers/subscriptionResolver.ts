@@ -1,5 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { cancelSubscription, listSubscriptions, resumeSubscription, subscribe } from '../../billing/subscriptions';
+import { cancelSubscription, resumeSubscription } from '../../billing/subscriptions/lifecycle';
+import { listSubscriptions } from '../../billing/subscriptions/queries';
+import { subscribe } from '../../billing/subscriptions/subscribe';
 import type { Plan, Subscription } from '../../entities';
 import { billingDeps, type Context } from '../context';
 import { PricingOptionType } from '../types/plan';
