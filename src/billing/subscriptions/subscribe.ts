@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import Stripe from 'stripe';
 import { PlanPricing, Subscription, SubscriptionStatus, User } from '../../entities';
 import { DomainError, badInput, conflict, notFound } from '../../errors';
-import { UUID } from '../../ids';
+import { parseInput } from '../../input';
 import { idempotencyKey } from '../../stripe/client';
 import { callStripe } from '../../stripe/errors';
 import { ensureCustomer } from '../customers';
@@ -11,7 +11,7 @@ import { lockUser } from '../locks';
 import { firstPaymentIntent } from './card';
 import { settleOpenCheckouts } from './checkout';
 import { alreadySubscribed, HOLDING, hasEnded } from './holding';
-import { clientKey, clientUrl, type SubscribeInput } from './inputs';
+import { subscribeInput, type SubscribeInput } from './inputs';
 import { applyStripeSubscription, SUBSCRIPTION_ID_KEY, upsertFromStripe } from './stripeState';
 
 export interface SubscribeResult {
@@ -40,18 +40,14 @@ function metadata(user: User, sub: Subscription, pricing: PlanPricing): Record<s
  * Calls of one user are serialised; a user holding a paid subscription, here or in Stripe, gets
  * CONFLICT; the same idempotency key returns the first answer.
  */
-export async function subscribe(em: EntityManager, deps: BillingDeps, userId: string, input: SubscribeInput): Promise<SubscribeResult> {
-  if (!UUID.test(input.pricingId)) throw badInput(`Invalid pricingId "${input.pricingId}"`, { field: 'pricingId' });
-  const pricing = await em.findOne(PlanPricing, { id: input.pricingId, active: true }, { populate: ['plan'] });
+export async function subscribe(em: EntityManager, deps: BillingDeps, userId: string, raw: SubscribeInput): Promise<SubscribeResult> {
+  const { pricingId, successUrl, cancelUrl, paymentMethod, idempotencyKey: key } = parseInput(subscribeInput, raw);
+  const pricing = await em.findOne(PlanPricing, { id: pricingId, active: true }, { populate: ['plan'] });
   if (!pricing) throw notFound('Pricing option');
   if (pricing.plan.isDefault || pricing.amountMinor === 0) {
     throw badInput(`${pricing.plan.name} is the default plan: everyone has it without subscribing`, { field: 'pricingId' });
   }
   if (!pricing.stripePriceId) throw new Error(`Pricing ${pricing.lookupKey} has no Stripe price: the Stripe catalog is not synced`);
-  const successUrl = clientUrl(input.successUrl, 'successUrl');
-  const cancelUrl = clientUrl(input.cancelUrl, 'cancelUrl');
-  const paymentMethod = input.paymentMethod?.trim() || null;
-  const key = clientKey(input.idempotencyKey);
   const { stripe } = deps;
 
   // Committed on its own, so a failed subscribe never loses the customer Stripe made.
