@@ -6,6 +6,7 @@ import { idempotencyKey } from '../../stripe/client';
 import { callStripe } from '../../stripe/errors';
 import type { BillingDeps } from '../deps';
 import { lockUser } from '../locks';
+import { commitThenThrow } from '../transactions';
 import { hasEnded } from './holding';
 import { ownSubscription } from './queries';
 import { applyStripeSubscription } from './stripeState';
@@ -29,41 +30,37 @@ async function changeInStripe(deps: BillingDeps, sub: Subscription, call: () => 
 
 /** Sets cancel at period end in Stripe and here; the plan holds until the period ends. */
 export async function cancelSubscription(em: EntityManager, deps: BillingDeps, userId: string, id: string): Promise<Subscription> {
-  const [sub, refused] = await em.transactional(async (tx): Promise<[Subscription, DomainError | null]> => {
+  return commitThenThrow(em, async (tx) => {
     await lockUser(tx, userId);
     const sub = await ownSubscription(tx, userId, id);
     if (!sub.stripeSubscriptionId) throw badInput('This subscription has not started: its Checkout was never completed', { field: 'id' });
     if (hasEnded(sub)) throw badInput('This subscription has already ended', { field: 'id' });
-    if (sub.cancelAtPeriodEnd) return [sub, null];
+    if (sub.cancelAtPeriodEnd) return sub;
     const key = idempotencyKey('subscription', sub.id, 'cancel', sub.updatedAt.getTime());
     const refusal = await changeInStripe(deps, sub, () =>
       sub.status === SubscriptionStatus.INCOMPLETE
         ? deps.stripe.subscriptions.cancel(sub.stripeSubscriptionId!, {}, { idempotencyKey: key })
         : deps.stripe.subscriptions.update(sub.stripeSubscriptionId!, { cancel_at_period_end: true }, { idempotencyKey: key }),
     );
-    return [sub, refusal];
+    return refusal ?? sub;
   });
-  if (refused) throw refused;
-  return sub;
 }
 
 /** Undoes a cancellation before the period ends, so the subscription renews again. */
 export async function resumeSubscription(em: EntityManager, deps: BillingDeps, userId: string, id: string): Promise<Subscription> {
-  const [sub, refused] = await em.transactional(async (tx): Promise<[Subscription, DomainError | null]> => {
+  return commitThenThrow(em, async (tx) => {
     await lockUser(tx, userId);
     const sub = await ownSubscription(tx, userId, id);
     if (!sub.pricing.autoRenew) throw badInput(`${sub.plan.name} does not renew, so there is nothing to resume`, { field: 'id' });
     if (!sub.stripeSubscriptionId || hasEnded(sub))
       throw badInput('This subscription has already ended; subscribe again instead', { field: 'id' });
-    if (!sub.cancelAtPeriodEnd) return [sub, null];
+    if (!sub.cancelAtPeriodEnd) return sub;
     const key = idempotencyKey('subscription', sub.id, 'resume', sub.updatedAt.getTime());
     const refusal = await changeInStripe(deps, sub, () =>
       deps.stripe.subscriptions.update(sub.stripeSubscriptionId!, { cancel_at_period_end: false }, { idempotencyKey: key }),
     );
-    return [sub, refusal];
+    return refusal ?? sub;
   });
-  if (refused) throw refused;
-  return sub;
 }
 
 /**

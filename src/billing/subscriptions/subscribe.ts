@@ -8,6 +8,7 @@ import { callStripe } from '../../stripe/errors';
 import { ensureCustomer } from '../customers';
 import type { BillingDeps } from '../deps';
 import { lockUser } from '../locks';
+import { commitThenThrow } from '../transactions';
 import { firstPaymentIntent } from './card';
 import { settleOpenCheckouts } from './checkout';
 import { alreadySubscribed, HOLDING, hasEnded } from './holding';
@@ -54,7 +55,7 @@ export async function subscribe(em: EntityManager, deps: BillingDeps, userId: st
   const customerId = await ensureCustomer(em.fork(), stripe, userId, deps);
 
   // A refusal found under the lock (CONFLICT) is thrown after the commit, so what was learnt from Stripe on the way is kept.
-  const outcome = await em.transactional(async (tx): Promise<SubscribeResult | DomainError> => {
+  return commitThenThrow(em, async (tx) => {
     await lockUser(tx, userId);
     const user = await tx.findOneOrFail(User, userId);
     if (key) {
@@ -186,8 +187,6 @@ export async function subscribe(em: EntityManager, deps: BillingDeps, userId: st
       stripeCode: error?.code,
     });
   });
-  if (outcome instanceof DomainError) throw outcome;
-  return outcome;
 }
 
 /** Stripe statuses in which a subscription we have no row for blocks a new one. */
