@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import Stripe from 'stripe';
-import { PlanPricing, Subscription, SubscriptionStatus, User } from '../../entities';
+import { Subscription, SubscriptionStatus } from '../../entities';
 import type { DomainError } from '../../errors';
 import { stripeId, UUID } from '../../ids';
 import { idempotencyKey } from '../../stripe/client';
@@ -10,53 +10,86 @@ import { lockUser } from '../locks';
 import { alreadySubscribed, hasEnded } from './holding';
 import { keepFromRenewing } from './lifecycle';
 import { applyExpiredCheckout, applyStripeSubscription, SUBSCRIPTION_ID_KEY } from './stripeState';
+import { subscribeMetadata, subscribeStep, type SubscribeCall, type SubscribeResult } from './subscribeCall';
+
+/** The Checkout path: a Checkout Session for the new row, whose URL is the answer. */
+export async function openCheckout(tx: EntityManager, deps: BillingDeps, call: SubscribeCall, sub: Subscription): Promise<SubscribeResult> {
+  const metadata = subscribeMetadata(call, sub);
+  const session = await callStripe(
+    () =>
+      deps.stripe.checkout.sessions.create(
+        {
+          mode: 'subscription',
+          customer: call.customerId,
+          client_reference_id: call.user.id,
+          line_items: [{ price: call.pricing.stripePriceId!, quantity: 1 }],
+          success_url: `${deps.publicUrl}/subscriptions/${sub.id}/success?session_id={CHECKOUT_SESSION_ID}`,
+          cancel_url: `${deps.publicUrl}/subscriptions/${sub.id}/cancel`,
+          metadata,
+          subscription_data: { metadata },
+        },
+        { idempotencyKey: subscribeStep(sub, 'checkout') },
+      ),
+    deps,
+  );
+  sub.stripeCheckoutSessionId = session.id;
+  await tx.flush();
+  return { subscription: sub, checkoutUrl: session.url };
+}
 
 /**
- * The user's Checkouts that are still open in our rows, brought up to date from Stripe. One that was paid
- * meanwhile is applied and makes this a CONFLICT; one open for `reusable` is returned to be answered
- * again; every other open one is expired in Stripe, so it can no longer be paid.
+ * The user's Checkouts still open in our rows, brought up to date from Stripe, so that no number of calls
+ * ends in two subscriptions. One paid meanwhile is applied and makes this a CONFLICT; the newest one open
+ * for the same option, when this call goes to Checkout too, answers it again; every other open one is
+ * expired in Stripe, so it can no longer be paid. Null when none answers.
  */
 export async function settleOpenCheckouts(
   tx: EntityManager,
   deps: BillingDeps,
-  user: User,
-  reusable: PlanPricing | null,
-): Promise<{ subscription: Subscription; checkoutUrl: string | null } | DomainError | null> {
+  call: SubscribeCall,
+): Promise<SubscribeResult | DomainError | null> {
   const rows = await tx.find(
     Subscription,
-    { user, stripeSubscriptionId: null, stripeCheckoutSessionId: { $ne: null }, status: SubscriptionStatus.INCOMPLETE },
+    { user: call.user, stripeSubscriptionId: null, stripeCheckoutSessionId: { $ne: null }, status: SubscriptionStatus.INCOMPLETE },
     { populate: ['pricing'], orderBy: { createdAt: 'desc', id: 'desc' } },
   );
   const sessions = await Promise.all(
     rows.map((row) => callStripe(() => deps.stripe.checkout.sessions.retrieve(row.stripeCheckoutSessionId!), deps)),
   );
-  const paid = rows.some((_, i) => sessions[i].status === 'complete');
-  let reuse: { subscription: Subscription; checkoutUrl: string | null } | null = null;
+  const paid = sessions.some((session) => session.status === 'complete');
+  const reused =
+    call.paymentMethod || paid ? -1 : rows.findIndex((row, i) => sessions[i].status === 'open' && row.pricing.id === call.pricing.id);
   let conflicting: Subscription | null = null;
   for (const [i, row] of rows.entries()) {
-    let session = sessions[i];
-    if (session.status === 'open' && !paid && !reuse && reusable && row.pricing.id === reusable.id) {
-      reuse = { subscription: row, checkoutUrl: session.url };
-      continue;
-    }
-    if (session.status === 'open') {
-      try {
-        session = await callStripe(
-          () => deps.stripe.checkout.sessions.expire(session.id, {}, { idempotencyKey: idempotencyKey('subscription', row.id, 'expire') }),
-          deps,
-        );
-      } catch (err) {
-        // Stripe refuses to expire a session that was completed a moment ago: take it as it is now.
-        if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) throw err;
-        session = await callStripe(() => deps.stripe.checkout.sessions.retrieve(session.id), deps);
-      }
-    }
+    if (i === reused) continue;
+    const session = sessions[i].status === 'open' ? await expireSession(deps, row, sessions[i]) : sessions[i];
     await applyCheckoutSession(deps, row, session);
     if (!hasEnded(row)) conflicting ??= row;
   }
   await tx.flush();
   if (conflicting) return alreadySubscribed(conflicting);
-  return reuse;
+  return reused < 0 ? null : reuseCheckout(call, rows[reused], sessions[reused]);
+}
+
+/** An open session expired, so it can no longer be paid; one Stripe refuses to expire (completed a moment ago) is taken as it is now. */
+async function expireSession(deps: BillingDeps, row: Subscription, session: Stripe.Checkout.Session): Promise<Stripe.Checkout.Session> {
+  try {
+    return await callStripe(
+      () => deps.stripe.checkout.sessions.expire(session.id, {}, { idempotencyKey: idempotencyKey('subscription', row.id, 'expire') }),
+      deps,
+    );
+  } catch (err) {
+    if (!(err instanceof Stripe.errors.StripeInvalidRequestError)) throw err;
+    return callStripe(() => deps.stripe.checkout.sessions.retrieve(session.id), deps);
+  }
+}
+
+/** The open Checkout answers this call too, and now returns the person to this call's URLs. */
+function reuseCheckout(call: SubscribeCall, row: Subscription, session: Stripe.Checkout.Session): SubscribeResult {
+  row.successUrl = call.successUrl;
+  row.cancelUrl = call.cancelUrl;
+  if (call.idempotencyKey) row.idempotencyKey ??= call.idempotencyKey;
+  return { subscription: row, checkoutUrl: session.url };
 }
 
 /**
