@@ -10,6 +10,7 @@ export interface SubscribeCall extends CheckedSubscribeInput {
   pricing: PlanPricing;
 }
 
+/** What subscribe answers: the row, and what the client needs next (a Checkout URL, or a client secret for 3-D Secure). */
 export interface SubscribeResult {
   subscription: Subscription;
   checkoutUrl?: string | null;
