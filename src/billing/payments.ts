@@ -18,7 +18,7 @@ import {
   underPaymentLock,
   type StripePaymentState,
 } from './paymentSync';
-import { clientUrl } from './subscriptions';
+import { clientUrl } from './subscriptions/inputs';
 import { UUID } from '../ids';
 
 /**

@@ -1,6 +1,6 @@
 import type { Limits as LimitsResult } from '../billing/limits';
 import type { CreatePaymentResult, PaymentPage } from '../billing/payments';
-import type { SubscribeResult as SubscribeOutcome } from '../billing/subscriptions';
+import type { SubscribeResult as SubscribeOutcome } from '../billing/subscriptions/subscribeCall';
 import type { Payment, PlanLimit, PlanPricing, Subscription } from '../entities';
 import { Money } from './types/common';
 import { LimitSource, type Limits } from './types/limits';

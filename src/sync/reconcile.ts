@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { BillingDeps } from '../billing/deps';
 import { lockUser } from '../billing/locks';
 import { reconcilePayments } from '../billing/paymentSync';
-import { applyExpiredCheckout, upsertFromStripe } from '../billing/subscriptionSync';
+import { applyExpiredCheckout, upsertFromStripe } from '../billing/subscriptions/stripeState';
 import { Subscription, SubscriptionStatus, User } from '../entities';
 import { callStripe } from '../stripe/errors';
 
