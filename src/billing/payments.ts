@@ -8,16 +8,10 @@ import type { BillingDeps } from './deps';
 import { DomainError, badInput, conflict, notFound } from '../errors';
 import { lockUser } from './locks';
 import { normalizeCurrency, parseChargeAmount } from './money';
-import {
-  applyStripeState,
-  belongsTo,
-  fetchPaymentState,
-  logPayment,
-  money,
-  PAYMENT_ID_KEY,
-  underPaymentLock,
-  type StripePaymentState,
-} from './paymentSync';
+import { fetchPaymentState } from './payments/fetchState';
+import { underPaymentLock } from './payments/lock';
+import { logPayment, money } from './payments/log';
+import { applyStripeState, belongsTo, PAYMENT_ID_KEY, type StripePaymentState } from './payments/stripeState';
 import { clientUrl } from './subscriptions';
 import { UUID } from '../ids';
 
