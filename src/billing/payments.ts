@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import Stripe from 'stripe';
-import { CaptureMethod, Payment, PaymentLog, PaymentStatus, User, UserRole } from '../entities';
+import { CaptureMethod, Payment, PaymentLog, PaymentStatus, User } from '../entities';
 import { idempotencyKey } from '../stripe/client';
 import { callStripe } from '../stripe/errors';
 import { ensureCustomer } from './customers';
@@ -14,6 +14,7 @@ import { logPayment, money } from './payments/log';
 import { applyStripeState, belongsTo, PAYMENT_ID_KEY, type StripePaymentState } from './payments/stripeState';
 import { clientUrl } from './subscriptions';
 import { UUID } from '../ids';
+import { findPayment, type Actor } from './payments/queries';
 
 /**
  * One-off payments. Our row is created and committed first, then Stripe is asked for a PaymentIntent
@@ -40,12 +41,6 @@ export interface CreatePaymentResult {
   payment: Payment;
   checkoutUrl?: string | null;
   clientSecret?: string | null;
-}
-
-/** Who is asking: the owner sees and cancels their payments, an admin any. */
-export interface Actor {
-  id: string;
-  role: UserRole;
 }
 
 interface ValidInput {
@@ -576,63 +571,4 @@ export async function cancelPayment(em: EntityManager, deps: BillingDeps, actor:
     }
     return undefined;
   });
-}
-
-/** A payment its owner (or an admin) may see; NOT_FOUND for anyone else. */
-export async function findPayment(em: EntityManager, actor: Actor, id: string): Promise<Payment> {
-  const payment = UUID.test(id) ? await em.findOne(Payment, actor.role === UserRole.ADMIN ? { id } : { id, user: actor.id }) : null;
-  if (!payment) throw notFound('Payment');
-  return payment;
-}
-
-export interface PaymentPage {
-  payments: Payment[];
-  /** cursor of each payment, in the same order */
-  cursors: string[];
-  hasNextPage: boolean;
-}
-
-export const PAGE_DEFAULT = 20;
-export const PAGE_MAX = 100;
-
-const encodeCursor = (p: Payment) => Buffer.from(JSON.stringify([p.createdAt.toISOString(), p.id])).toString('base64url');
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    const createdAt = new Date(at);
-    if (typeof id === 'string' && UUID.test(id) && !Number.isNaN(createdAt.getTime())) return { createdAt, id };
-  } catch {
-    // fall through
-  }
-  throw badInput('Invalid cursor "after": pass an endCursor or edge cursor from a previous page', { field: 'after' });
-}
-
-/** The user's payments, newest first, `first` at a time after the cursor of a previous page. */
-export async function listPayments(
-  em: EntityManager,
-  userId: string,
-  options: { first?: number | null; after?: string | null } = {},
-): Promise<PaymentPage> {
-  const first = options.first ?? PAGE_DEFAULT;
-  if (!Number.isInteger(first) || first < 1 || first > PAGE_MAX)
-    throw badInput(`first must be between 1 and ${PAGE_MAX}`, { field: 'first' });
-  const after = options.after ? decodeCursor(options.after) : null;
-  const rows = await em.find(
-    Payment,
-    after
-      ? { user: userId, $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, id: { $lt: after.id } }] }
-      : { user: userId },
-    { orderBy: { createdAt: 'desc', id: 'desc' }, limit: first + 1 },
-  );
-  const payments = rows.slice(0, first);
-  return { payments, cursors: payments.map(encodeCursor), hasNextPage: rows.length > first };
-}
-
-/** The logs of many payments in one statement, oldest entry first (for a DataLoader). */
-export async function logsByPayment(em: EntityManager, paymentIds: readonly string[]): Promise<PaymentLog[][]> {
-  const rows = await em.find(PaymentLog, { payment: paymentIds as string[] }, { orderBy: { id: 'asc' } });
-  const byPayment = new Map<string, PaymentLog[]>(paymentIds.map((id) => [id, []]));
-  for (const row of rows) byPayment.get(row.payment.id)?.push(row);
-  return paymentIds.map((id) => byPayment.get(id) ?? []);
 }

@@ -1,5 +1,6 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { cancelPayment, capturePayment, createPayment, findPayment, listPayments, refundPayment } from '../../billing/payments';
+import { cancelPayment, capturePayment, createPayment, refundPayment } from '../../billing/payments';
+import { findPayment, listPayments } from '../../billing/payments/queries';
 import { UserRole, type Payment, type PaymentLog } from '../../entities';
 import { billingDeps, type Context } from '../context';
 import { Money } from '../types/common';
