@@ -7,13 +7,13 @@ import { ensureCustomer } from './customers';
 import type { BillingDeps } from './deps';
 import { DomainError, badInput, conflict, notFound } from '../errors';
 import { lockUser } from './locks';
-import { normalizeCurrency, parseChargeAmount } from './money';
 import { fetchPaymentState } from './payments/fetchState';
 import { underPaymentLock } from './payments/lock';
 import { logPayment, money } from './payments/log';
 import { applyStripeState, belongsTo, PAYMENT_ID_KEY, type StripePaymentState } from './payments/stripeState';
-import { clientUrl } from './subscriptions';
 import { UUID } from '../ids';
+import { parseInput } from '../input';
+import { CreatePaymentInput, OperationAmount, type ValidPaymentInput } from './payments/inputs';
 import { findPayment, type Actor } from './payments/queries';
 
 /**
@@ -24,40 +24,12 @@ import { findPayment, type Actor } from './payments/queries';
  * same transaction as the change. Calls of one user are serialised by the billing lock.
  */
 
-export interface CreatePaymentInput {
-  amount: string;
-  currency: string;
-  description?: string | null;
-  orderId?: string | null;
-  metadata?: Record<string, unknown> | null;
-  paymentMethod?: string | null;
-  captureMethod?: CaptureMethod | null;
-  successUrl?: string | null;
-  cancelUrl?: string | null;
-  idempotencyKey?: string | null;
-}
-
 export interface CreatePaymentResult {
   payment: Payment;
   checkoutUrl?: string | null;
   clientSecret?: string | null;
 }
 
-interface ValidInput {
-  amountMinor: number;
-  currency: string;
-  description: string | null;
-  orderId: string | null;
-  metadata: Record<string, string | number | boolean> | null;
-  paymentMethod: string | null;
-  captureMethod: CaptureMethod;
-  successUrl: string | null;
-  cancelUrl: string | null;
-  idempotencyKey: string | null;
-}
-
-const METADATA_MAX_KEYS = 40;
-const PAYMENT_METHOD = /^(pm|tok)_[A-Za-z0-9_]{1,200}$/;
 /**
  * The input field behind a Stripe refusal of what the client asked for (an amount under Stripe's minimum,
  * a currency Stripe does not take, an unknown payment method), on either path: the PaymentIntent's own
@@ -75,50 +47,6 @@ function clientField(err: unknown): string | null {
 /** failureCode of a payment Stripe could not be asked about (unreachable, failing): asking again is safe. */
 const UNREACHED = 'payment_service_unavailable';
 const CANCELABLE = [PaymentStatus.WAITING, PaymentStatus.PREAUTH, PaymentStatus.REJECTED, PaymentStatus.ERROR];
-
-function text(value: string | null | undefined, field: string, max: number): string | null {
-  const v = value?.trim();
-  if (!v) return null;
-  if (v.length > max) throw badInput(`${field} is longer than ${max} characters`, { field });
-  return v;
-}
-
-function validMetadata(value: Record<string, unknown> | null | undefined): Record<string, string | number | boolean> | null {
-  if (value === null || value === undefined) return null;
-  const entries = Object.entries(value);
-  if (entries.length > METADATA_MAX_KEYS) throw badInput(`metadata takes at most ${METADATA_MAX_KEYS} keys`, { field: 'metadata' });
-  for (const [key, v] of entries) {
-    if (key.length === 0 || key.length > 40 || /[[\]]/.test(key))
-      throw badInput(`metadata key "${key}" must be 1 to 40 characters without square brackets`, { field: 'metadata' });
-    if (key.startsWith('tollgate_')) throw badInput(`metadata keys starting with "tollgate_" are reserved`, { field: 'metadata' });
-    if (!['string', 'number', 'boolean'].includes(typeof v))
-      throw badInput(`metadata value of "${key}" must be a string, number or boolean`, { field: 'metadata' });
-    if (String(v).length > 500) throw badInput(`metadata value of "${key}" is longer than 500 characters`, { field: 'metadata' });
-  }
-  return value as Record<string, string | number | boolean>;
-}
-
-/** Everything is checked before anything is written, here or in Stripe. */
-function validate(input: CreatePaymentInput): ValidInput {
-  const currency = normalizeCurrency(input.currency);
-  const paymentMethod = text(input.paymentMethod, 'paymentMethod', 255);
-  if (paymentMethod && !PAYMENT_METHOD.test(paymentMethod))
-    throw badInput(`Invalid paymentMethod "${paymentMethod}": expected a Stripe payment method id such as pm_card_visa`, {
-      field: 'paymentMethod',
-    });
-  return {
-    amountMinor: parseChargeAmount(input.amount, currency),
-    currency,
-    description: text(input.description, 'description', 1000),
-    orderId: text(input.orderId, 'orderId', 200),
-    metadata: validMetadata(input.metadata),
-    paymentMethod,
-    captureMethod: input.captureMethod ?? CaptureMethod.AUTOMATIC,
-    successUrl: clientUrl(input.successUrl, 'successUrl'),
-    cancelUrl: clientUrl(input.cancelUrl, 'cancelUrl'),
-    idempotencyKey: text(input.idempotencyKey, 'idempotencyKey', 200),
-  };
-}
 
 /** The metadata Stripe gets: the client's, stringified, plus our ids. */
 function stripeMetadata(payment: Payment): Record<string, string> {
@@ -147,7 +75,7 @@ export async function createPayment(
   userId: string,
   input: CreatePaymentInput,
 ): Promise<CreatePaymentResult> {
-  const valid = validate(input);
+  const valid = parseInput(CreatePaymentInput, input);
   // Committed on its own before Stripe hears of the payment: whatever happens next, this row knows.
   const id = await recordPayment(em.fork(), userId, valid);
   let failure: unknown;
@@ -191,7 +119,7 @@ export async function createPayment(
  * The payment row and its first log line, or the payment this idempotency key already made (CONFLICT
  * when that one is for other money). Short: no Stripe call happens in this transaction.
  */
-async function recordPayment(fork: EntityManager, userId: string, v: ValidInput): Promise<string> {
+async function recordPayment(fork: EntityManager, userId: string, v: ValidPaymentInput): Promise<string> {
   return fork.transactional(async (t) => {
     await lockUser(t, userId);
     if (v.idempotencyKey) {
@@ -463,7 +391,7 @@ export async function capturePayment(em: EntityManager, deps: BillingDeps, id: s
     }
     if (payment.status !== PaymentStatus.PREAUTH)
       throw badInput(`Only an authorised (PREAUTH) payment can be captured; this one is ${state(payment)}`, { field: 'id' });
-    const minor = amount === null || amount === undefined ? payment.amountMinor : parseChargeAmount(amount, payment.currency);
+    const minor = parseInput(OperationAmount(payment.currency), { amount }).amount ?? payment.amountMinor;
     if (minor > payment.amountMinor) {
       throw badInput(`Cannot capture ${money(minor, payment.currency)}: ${money(payment.amountMinor, payment.currency)} is authorised`, {
         field: 'amount',
@@ -498,7 +426,7 @@ export async function refundPayment(em: EntityManager, deps: BillingDeps, id: st
       throw badInput(`Only a captured payment can be refunded; this one is ${state(payment)}`, { field: 'id' });
     }
     const left = payment.capturedAmountMinor - payment.refundedAmountMinor;
-    const minor = amount === null || amount === undefined ? left : parseChargeAmount(amount, payment.currency);
+    const minor = parseInput(OperationAmount(payment.currency), { amount }).amount ?? left;
     if (minor > left) {
       throw badInput(`Cannot refund ${money(minor, payment.currency)}: ${money(left, payment.currency)} is left to refund`, {
         field: 'amount',

@@ -1,8 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Payment, PaymentLog, UserRole } from '../../entities';
-import { badInput, notFound } from '../../errors';
+import { notFound } from '../../errors';
 import { UUID } from '../../ids';
-import { decodeCursor, encodeCursor } from './cursor';
+import { parseInput } from '../../input';
+import { encodeCursor } from './cursor';
+import { PaymentPageInput } from './inputs';
 
 /** The read side of payments: one payment, a user's pages of them, and the logs behind them. */
 
@@ -26,19 +28,13 @@ export interface PaymentPage {
   hasNextPage: boolean;
 }
 
-export const PAGE_DEFAULT = 20;
-export const PAGE_MAX = 100;
-
 /** The user's payments, newest first, `first` at a time after the cursor of a previous page. */
 export async function listPayments(
   em: EntityManager,
   userId: string,
   options: { first?: number | null; after?: string | null } = {},
 ): Promise<PaymentPage> {
-  const first = options.first ?? PAGE_DEFAULT;
-  if (!Number.isInteger(first) || first < 1 || first > PAGE_MAX)
-    throw badInput(`first must be between 1 and ${PAGE_MAX}`, { field: 'first' });
-  const after = options.after ? cursorOrBadInput(options.after) : null;
+  const { first, after } = parseInput(PaymentPageInput, options);
   const rows = await em.find(
     Payment,
     after
@@ -48,12 +44,6 @@ export async function listPayments(
   );
   const payments = rows.slice(0, first);
   return { payments, cursors: payments.map(encodeCursor), hasNextPage: rows.length > first };
-}
-
-function cursorOrBadInput(cursor: string) {
-  const position = decodeCursor(cursor);
-  if (!position) throw badInput('Invalid cursor "after": pass an endCursor or edge cursor from a previous page', { field: 'after' });
-  return position;
 }
 
 /** The logs of many payments in one statement, oldest entry first (for a DataLoader). */
