@@ -1,5 +1,6 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { cancelPayment, capturePayment, createPayment, refundPayment } from '../../billing/payments';
+import { createPayment } from '../../billing/payments/create';
+import { cancelPayment, capturePayment, refundPayment } from '../../billing/payments/operations';
 import { findPayment, listPayments } from '../../billing/payments/queries';
 import { UserRole, type Payment, type PaymentLog } from '../../entities';
 import { billingDeps, type Context } from '../context';
