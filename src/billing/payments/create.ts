@@ -4,6 +4,7 @@ import { DomainError, conflict } from '../../errors';
 import { parseInput } from '../../input';
 import type { BillingDeps } from '../deps';
 import { lockUser } from '../locks';
+import { commitThenThrow } from '../transactions';
 import { fetchPaymentState } from './fetchState';
 import { CreatePaymentInput, type ValidPaymentInput } from './inputs';
 import { underPaymentLock } from './lock';
@@ -45,41 +46,21 @@ export async function createPayment(
   const valid = parseInput(CreatePaymentInput, input);
   // Committed on its own before Stripe hears of the payment: whatever happens next, this row knows.
   const id = await recordPayment(em.fork(), userId, valid);
-  let failure: unknown;
-  const result = await underPaymentLock(em, id, async (tx, payment) => {
-    let attempt = 0;
-    if (started(payment)) {
-      const answer = await replay(tx, deps, payment);
-      if (answer) return answer;
-      attempt = await answeredFailures(tx, payment);
-      logPayment(
-        tx,
-        payment,
-        'retry',
-        attempt > 0
-          ? `Stripe failed to answer an earlier attempt (HTTP 5xx) and has nothing for this payment: asking again under a new idempotency key, as Stripe replays a saved 5xx to the same key (idempotent retry)`
-          : 'the last attempt never reached Stripe and Stripe has nothing for this payment: asking again (idempotent retry)',
-        { attempt },
-      );
-      logPayment(tx, payment, 'status', 'ERROR -> WAITING (idempotent retry)', {
-        from: payment.status,
-        to: PaymentStatus.WAITING,
-        source: 'idempotent retry',
-      });
-      payment.status = PaymentStatus.WAITING;
-      // The earlier failure stays in the log; the new attempt's outcome decides what the payment says.
-      payment.failureCode = null;
-      payment.failureMessage = null;
-    }
-    try {
-      return await startInStripe(tx, deps, payment, attempt);
-    } catch (err) {
-      failure = failedHalfway(tx, deps, payment, err);
-      return { payment };
-    }
-  });
-  if (failure) throw failure;
-  return result;
+  return commitThenThrow(em, (tx) =>
+    underPaymentLock(tx, id, async (tx, payment) => {
+      let attempt = 0;
+      if (started(payment)) {
+        const answer = await replay(tx, deps, payment);
+        if (answer) return answer;
+        attempt = await retryStart(tx, payment);
+      }
+      try {
+        return await startInStripe(tx, deps, payment, attempt);
+      } catch (err) {
+        return failedHalfway(tx, deps, payment, err);
+      }
+    }),
+  );
 }
 
 /**
@@ -136,6 +117,33 @@ async function recordPayment(fork: EntityManager, userId: string, v: ValidPaymen
 async function answeredFailures(tx: EntityManager, payment: Payment): Promise<number> {
   const failures = await tx.find(PaymentLog, { payment: payment.id, event: 'stripe_error' });
   return failures.filter((l) => l.data?.reason === 'stripe_error').length;
+}
+
+/**
+ * A payment whose last attempt failed and that Stripe has nothing for is asked for again: the retry is
+ * logged, and the payment is WAITING once more. Returns the attempt, which decides the idempotency key.
+ */
+async function retryStart(tx: EntityManager, payment: Payment): Promise<number> {
+  const attempt = await answeredFailures(tx, payment);
+  logPayment(
+    tx,
+    payment,
+    'retry',
+    attempt > 0
+      ? `Stripe failed to answer an earlier attempt (HTTP 5xx) and has nothing for this payment: asking again under a new idempotency key, as Stripe replays a saved 5xx to the same key (idempotent retry)`
+      : 'the last attempt never reached Stripe and Stripe has nothing for this payment: asking again (idempotent retry)',
+    { attempt },
+  );
+  logPayment(tx, payment, 'status', 'ERROR -> WAITING (idempotent retry)', {
+    from: payment.status,
+    to: PaymentStatus.WAITING,
+    source: 'idempotent retry',
+  });
+  payment.status = PaymentStatus.WAITING;
+  // The earlier failure stays in the log; the new attempt's outcome decides what the payment says.
+  payment.failureCode = null;
+  payment.failureMessage = null;
+  return attempt;
 }
 
 /** Stripe was asked about this payment before (or a concurrent call with the same key is answering it). */

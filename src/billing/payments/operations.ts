@@ -7,6 +7,7 @@ import { parseInput } from '../../input';
 import { idempotencyKey } from '../../stripe/client';
 import { callStripe } from '../../stripe/errors';
 import type { BillingDeps } from '../deps';
+import { commitThenThrow, Unexpected } from '../transactions';
 import { fetchPaymentState } from './fetchState';
 import { OperationAmount } from './inputs';
 import { underPaymentLock } from './lock';
@@ -21,6 +22,9 @@ import { applyStripeState, belongsTo, PAYMENT_ID_KEY } from './stripeState';
 
 const CANCELABLE = [PaymentStatus.WAITING, PaymentStatus.PREAUTH, PaymentStatus.REJECTED, PaymentStatus.ERROR];
 
+/** What an operation ends in: the payment, or a failure to throw once its log is committed. */
+type Outcome = Payment | DomainError | Unexpected;
+
 /**
  * One Stripe call about an existing payment, under its lock: the outcome is logged either way. A
  * refusal (our copy was stale, or Stripe does not allow the amount) re-reads the payment from Stripe and
@@ -33,7 +37,7 @@ async function paymentCall<T>(
   payment: Payment,
   what: string,
   call: () => Promise<T>,
-): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+): Promise<{ ok: true; value: T } | { ok: false; error: DomainError | Unexpected }> {
   try {
     return { ok: true, value: await callStripe(call, deps) };
   } catch (err) {
@@ -49,7 +53,7 @@ async function paymentCall<T>(
     }
     deps.logger.error({ err, payment: payment.id }, `Stripe call failed: ${what}`);
     logPayment(tx, payment, 'stripe_error', `${what} failed with an internal error`, { code: 'INTERNAL_SERVER_ERROR' });
-    return { ok: false, error: err };
+    return { ok: false, error: new Unexpected(err) };
   }
 }
 
@@ -63,14 +67,8 @@ async function resync(tx: EntityManager, deps: BillingDeps, payment: Payment, so
 }
 
 /** Runs an operation on a payment under its user's lock; a failure it returns is thrown after the commit (so its log stays). */
-async function operate(em: EntityManager, id: string, fn: (tx: EntityManager, payment: Payment) => Promise<unknown>): Promise<Payment> {
-  let failure: unknown;
-  const payment = await underPaymentLock(em, id, async (tx, p) => {
-    failure = await fn(tx, p);
-    return p;
-  });
-  if (failure) throw failure;
-  return payment;
+function operate(em: EntityManager, id: string, op: (tx: EntityManager, payment: Payment) => Promise<Outcome>): Promise<Payment> {
+  return commitThenThrow(em, (tx) => underPaymentLock(tx, id, op));
 }
 
 const state = (p: Payment) => p.status.toUpperCase();
@@ -116,7 +114,7 @@ export async function capturePayment(em: EntityManager, deps: BillingDeps, id: s
     });
     const charge = typeof res.value.latest_charge === 'object' ? res.value.latest_charge : null;
     applyStripeState(tx, payment, { intent: res.value, charge }, 'capturePayment');
-    return undefined;
+    return payment;
   });
 }
 
@@ -152,7 +150,7 @@ export async function refundPayment(em: EntityManager, deps: BillingDeps, id: st
       idempotencyKey: key,
     });
     await resync(tx, deps, payment, 'refundPayment');
-    return undefined;
+    return payment;
   });
 }
 
@@ -169,38 +167,54 @@ export async function cancelPayment(em: EntityManager, deps: BillingDeps, actor:
     if (belongsTo(payment, current.value)) applyStripeState(tx, payment, current.value, 'cancelPayment');
     if (!CANCELABLE.includes(payment.status))
       throw badInput(`Only a payment that has not been captured can be canceled; this one is ${state(payment)}`, { field: 'id' });
-    const key = idempotencyKey('payment', payment.id, 'cancel');
     const session = current.value.session;
-    if (session?.status === 'open') {
-      const res = await paymentCall(tx, deps, payment, 'cancel', () =>
-        deps.stripe.checkout.sessions.expire(session.id, {}, { idempotencyKey: key }),
-      );
-      if (!res.ok) return res.error;
-      logPayment(tx, payment, 'stripe', `Checkout Session ${res.value.id} expired`, {
-        call: 'checkout.sessions.expire',
-        idempotencyKey: key,
-      });
-      await resync(tx, deps, payment, 'cancelPayment');
-    } else if (payment.stripePaymentIntentId) {
-      const res = await paymentCall(tx, deps, payment, 'cancel', () =>
-        deps.stripe.paymentIntents.cancel(
-          payment.stripePaymentIntentId!,
-          { cancellation_reason: 'requested_by_customer', expand: ['latest_charge'] },
-          { idempotencyKey: key },
-        ),
-      );
-      if (!res.ok) return res.error;
-      logPayment(tx, payment, 'stripe', `PaymentIntent ${res.value.id} canceled`, { call: 'payment_intents.cancel', idempotencyKey: key });
-      const charge = typeof res.value.latest_charge === 'object' ? res.value.latest_charge : null;
-      applyStripeState(tx, payment, { intent: res.value, charge }, 'cancelPayment');
-    } else {
-      logPayment(tx, payment, 'status', `${state(payment)} -> CANCELED (cancelPayment: nothing in Stripe to cancel)`, {
-        from: payment.status,
-        to: PaymentStatus.CANCELED,
-        source: 'cancelPayment',
-      });
-      payment.status = PaymentStatus.CANCELED;
-    }
-    return undefined;
+    if (session?.status === 'open') return expireCheckout(tx, deps, payment, session.id);
+    if (payment.stripePaymentIntentId) return cancelIntent(tx, deps, payment, payment.stripePaymentIntentId);
+    return cancelUnstarted(tx, payment);
   });
+}
+
+const cancelKey = (payment: Payment) => idempotencyKey('payment', payment.id, 'cancel');
+
+/** A payment still on its Checkout page: the session is expired, and what that did is read back. */
+async function expireCheckout(tx: EntityManager, deps: BillingDeps, payment: Payment, sessionId: string): Promise<Outcome> {
+  const key = cancelKey(payment);
+  const res = await paymentCall(tx, deps, payment, 'cancel', () =>
+    deps.stripe.checkout.sessions.expire(sessionId, {}, { idempotencyKey: key }),
+  );
+  if (!res.ok) return res.error;
+  logPayment(tx, payment, 'stripe', `Checkout Session ${res.value.id} expired`, {
+    call: 'checkout.sessions.expire',
+    idempotencyKey: key,
+  });
+  await resync(tx, deps, payment, 'cancelPayment');
+  return payment;
+}
+
+/** A PaymentIntent not yet captured: canceled, which releases an authorisation. */
+async function cancelIntent(tx: EntityManager, deps: BillingDeps, payment: Payment, intentId: string): Promise<Outcome> {
+  const key = cancelKey(payment);
+  const res = await paymentCall(tx, deps, payment, 'cancel', () =>
+    deps.stripe.paymentIntents.cancel(
+      intentId,
+      { cancellation_reason: 'requested_by_customer', expand: ['latest_charge'] },
+      { idempotencyKey: key },
+    ),
+  );
+  if (!res.ok) return res.error;
+  logPayment(tx, payment, 'stripe', `PaymentIntent ${res.value.id} canceled`, { call: 'payment_intents.cancel', idempotencyKey: key });
+  const charge = typeof res.value.latest_charge === 'object' ? res.value.latest_charge : null;
+  applyStripeState(tx, payment, { intent: res.value, charge }, 'cancelPayment');
+  return payment;
+}
+
+/** A payment Stripe never heard of: there is nothing to cancel there. */
+function cancelUnstarted(tx: EntityManager, payment: Payment): Outcome {
+  logPayment(tx, payment, 'status', `${state(payment)} -> CANCELED (cancelPayment: nothing in Stripe to cancel)`, {
+    from: payment.status,
+    to: PaymentStatus.CANCELED,
+    source: 'cancelPayment',
+  });
+  payment.status = PaymentStatus.CANCELED;
+  return payment;
 }

@@ -6,6 +6,7 @@ import { idempotencyKey } from '../../stripe/client';
 import { callStripe } from '../../stripe/errors';
 import { ensureCustomer } from '../customers';
 import type { BillingDeps } from '../deps';
+import { Unexpected } from '../transactions';
 import type { CreatePaymentResult } from './create';
 import { logPayment } from './log';
 import { applyStripeState, PAYMENT_ID_KEY } from './stripeState';
@@ -115,7 +116,7 @@ export async function startInStripe(tx: EntityManager, deps: BillingDeps, paymen
  * removed and BAD_USER_INPUT answered. Otherwise the row stays, ERROR, with the reason in its log, and
  * the error is answered with the payment's id. Returns the error to throw once this is committed.
  */
-export function failedHalfway(tx: EntityManager, deps: BillingDeps, payment: Payment, err: unknown): unknown {
+export function failedHalfway(tx: EntityManager, deps: BillingDeps, payment: Payment, err: unknown): DomainError | Unexpected {
   const field = clientField(err);
   if (field) {
     tx.remove(payment);
@@ -140,7 +141,7 @@ export function failedHalfway(tx: EntityManager, deps: BillingDeps, payment: Pay
   });
   payment.status = PaymentStatus.ERROR;
   deps.logger.warn({ payment: payment.id, reason: message }, 'payment left in ERROR: Stripe failed while it was being started');
-  return known ? new DomainError(err.code, err.message, { ...err.extensions, paymentId: payment.id }) : err;
+  return known ? new DomainError(err.code, err.message, { ...err.extensions, paymentId: payment.id }) : new Unexpected(err);
 }
 
 /**
