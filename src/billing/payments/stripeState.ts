@@ -59,6 +59,9 @@ export function statusOf(intent: Stripe.PaymentIntent, charge: Stripe.Charge | n
 
 const label = (s: PaymentStatus) => s.toUpperCase();
 
+/** Logs one change to the payment; the messages are what applyStripeState answers. */
+type Note = (event: string, message: string, data?: Record<string, unknown>) => void;
+
 /**
  * Copies Stripe's state onto the payment and logs each change (status, decline, capture, refunds,
  * dispute, links). `source` says what asked (e.g. "webhook payment_intent.succeeded"). Returns the
@@ -66,66 +69,87 @@ const label = (s: PaymentStatus) => s.toUpperCase();
  */
 export function applyStripeState(em: EntityManager, payment: Payment, state: StripePaymentState, source: string): string[] {
   const changes: string[] = [];
-  const log = (event: string, message: string, data: Record<string, unknown> = {}) => {
+  const note: Note = (event, message, data = {}) => {
     changes.push(message);
     logPayment(em, payment, event, `${message} (${source})`, { ...data, source });
   };
-  const { intent, session } = state;
+  link(payment, state, note);
+  const status = state.intent ? applyIntent(payment, state.intent, state, note) : statusWithoutIntent(payment, state.session);
+  applyStatus(payment, status, state.dispute, note);
+  return changes;
+}
+
+function link(payment: Payment, { intent, session }: StripePaymentState, note: Note): void {
   if (session && payment.stripeCheckoutSessionId !== session.id) {
     payment.stripeCheckoutSessionId = session.id;
-    log('linked', `linked to Checkout Session ${session.id}`, { checkoutSession: session.id });
+    note('linked', `linked to Checkout Session ${session.id}`, { checkoutSession: session.id });
   }
-  let status = payment.status;
-  if (intent) {
-    if (payment.stripePaymentIntentId !== intent.id) {
-      payment.stripePaymentIntentId = intent.id;
-      log('linked', `linked to PaymentIntent ${intent.id}`, { paymentIntent: intent.id });
-    }
-    const checkoutOpen = session?.status === 'open';
-    status = statusOf(intent, state.charge, checkoutOpen);
-    const captured = intent.status === 'succeeded' ? intent.amount_received : 0;
-    if (captured !== payment.capturedAmountMinor) {
-      payment.capturedAmountMinor = captured;
-      log('captured', `captured ${money(captured, payment.currency)}`, { capturedAmountMinor: captured });
-    }
-    const refunded = intent.status === 'succeeded' ? refundedOf(state.charge) : 0;
-    if (refunded !== payment.refundedAmountMinor) {
-      const before = payment.refundedAmountMinor;
-      payment.refundedAmountMinor = refunded;
-      log('refunded', `refunded ${money(refunded, payment.currency)} in total (was ${money(before, payment.currency)})`, {
-        refundedAmountMinor: refunded,
-      });
-    }
-    const error = intent.last_payment_error;
-    const failureCode = error ? (error.decline_code ?? error.code ?? 'payment_failed') : null;
-    const failureMessage = error ? (error.message ?? null) : null;
-    const declined = status === PaymentStatus.REJECTED || (checkoutOpen && error);
-    if (declined && (failureCode !== payment.failureCode || status !== payment.status)) {
-      const open = status === PaymentStatus.REJECTED ? '' : '; the Checkout page stays open for another card';
-      log('declined', `declined: ${failureCode}${failureMessage ? `: ${failureMessage}` : ''}${open}`, {
-        failureCode,
-        stripeCode: error?.code,
-      });
-    }
-    payment.failureCode = failureCode;
-    payment.failureMessage = failureMessage;
-  } else if (session?.status === 'expired' && !payment.stripePaymentIntentId) {
-    status = PaymentStatus.CANCELED;
+  if (intent && payment.stripePaymentIntentId !== intent.id) {
+    payment.stripePaymentIntentId = intent.id;
+    note('linked', `linked to PaymentIntent ${intent.id}`, { paymentIntent: intent.id });
   }
-  if (status !== payment.status) {
-    const from = payment.status;
-    payment.status = status;
-    log('status', `${label(from)} -> ${label(status)}`, { from, to: status });
-    if (status === PaymentStatus.DISPUTED) {
-      const d = state.dispute;
-      log(
-        'disputed',
-        d ? `disputed by the cardholder: ${d.reason} (${d.id}, ${money(d.amount, d.currency)}, ${d.status})` : 'disputed by the cardholder',
-        d ? { dispute: d.id, reason: d.reason } : {},
-      );
-    }
+}
+
+/** The PaymentIntent's amounts and decline onto the payment; returns the status they mean. */
+function applyIntent(payment: Payment, intent: Stripe.PaymentIntent, { charge, session }: StripePaymentState, note: Note): PaymentStatus {
+  const checkoutOpen = session?.status === 'open';
+  const status = statusOf(intent, charge, checkoutOpen);
+  applyAmounts(payment, intent, charge, note);
+  applyDecline(payment, intent, status, checkoutOpen, note);
+  return status;
+}
+
+function applyAmounts(payment: Payment, intent: Stripe.PaymentIntent, charge: Stripe.Charge | null | undefined, note: Note): void {
+  const captured = intent.status === 'succeeded' ? intent.amount_received : 0;
+  if (captured !== payment.capturedAmountMinor) {
+    payment.capturedAmountMinor = captured;
+    note('captured', `captured ${money(captured, payment.currency)}`, { capturedAmountMinor: captured });
   }
-  return changes;
+  const refunded = intent.status === 'succeeded' ? refundedOf(charge) : 0;
+  if (refunded !== payment.refundedAmountMinor) {
+    const before = payment.refundedAmountMinor;
+    payment.refundedAmountMinor = refunded;
+    note('refunded', `refunded ${money(refunded, payment.currency)} in total (was ${money(before, payment.currency)})`, {
+      refundedAmountMinor: refunded,
+    });
+  }
+}
+
+/** The intent's last error becomes the payment's failure; a decline is logged once per code and status. */
+function applyDecline(payment: Payment, intent: Stripe.PaymentIntent, status: PaymentStatus, checkoutOpen: boolean, note: Note): void {
+  const error = intent.last_payment_error;
+  const failureCode = error ? (error.decline_code ?? error.code ?? 'payment_failed') : null;
+  const failureMessage = error ? (error.message ?? null) : null;
+  const declined = status === PaymentStatus.REJECTED || (checkoutOpen && error);
+  if (declined && (failureCode !== payment.failureCode || status !== payment.status)) {
+    const open = status === PaymentStatus.REJECTED ? '' : '; the Checkout page stays open for another card';
+    note('declined', `declined: ${failureCode}${failureMessage ? `: ${failureMessage}` : ''}${open}`, {
+      failureCode,
+      stripeCode: error?.code,
+    });
+  }
+  payment.failureCode = failureCode;
+  payment.failureMessage = failureMessage;
+}
+
+/** A Checkout Session that expired before any PaymentIntent was made: nothing was paid. */
+function statusWithoutIntent(payment: Payment, session: Stripe.Checkout.Session | null | undefined): PaymentStatus {
+  return session?.status === 'expired' && !payment.stripePaymentIntentId ? PaymentStatus.CANCELED : payment.status;
+}
+
+function applyStatus(payment: Payment, status: PaymentStatus, dispute: Stripe.Dispute | null | undefined, note: Note): void {
+  if (status === payment.status) return;
+  const from = payment.status;
+  payment.status = status;
+  note('status', `${label(from)} -> ${label(status)}`, { from, to: status });
+  if (status === PaymentStatus.DISPUTED) {
+    const d = dispute;
+    note(
+      'disputed',
+      d ? `disputed by the cardholder: ${d.reason} (${d.id}, ${money(d.amount, d.currency)}, ${d.status})` : 'disputed by the cardholder',
+      d ? { dispute: d.id, reason: d.reason } : {},
+    );
+  }
 }
 
 /**
