@@ -40,45 +40,61 @@ function declinedIntent(err: unknown): Stripe.PaymentIntent {
 export async function startInStripe(tx: EntityManager, deps: BillingDeps, payment: Payment, attempt = 0): Promise<CreatePaymentResult> {
   const retry = attempt > 0 ? [`after-5xx-${attempt}`] : [];
   const customer = await ensureCustomer(tx, deps.stripe, payment.user.id, deps);
+  if (payment.paymentMethod) return confirmIntent(tx, deps, payment, { customer, paymentMethod: payment.paymentMethod, retry });
+  return openCheckout(tx, deps, payment, { customer, retry });
+}
+
+/** Without a payment method: a Checkout Session, whose page the person pays on. */
+async function openCheckout(
+  tx: EntityManager,
+  deps: BillingDeps,
+  payment: Payment,
+  { customer, retry }: { customer: string; retry: string[] },
+): Promise<CreatePaymentResult> {
   const metadata = stripeMetadata(payment);
-  const description = payment.description ?? undefined;
-  const paymentMethod = payment.paymentMethod;
-  if (!paymentMethod) {
-    const key = idempotencyKey('payment', payment.id, 'checkout', ...retry);
-    const session = await callStripe(
-      () =>
-        deps.stripe.checkout.sessions.create(
-          {
-            mode: 'payment',
-            customer,
-            client_reference_id: payment.user.id,
-            line_items: [
-              {
-                quantity: 1,
-                price_data: {
-                  currency: payment.currency,
-                  unit_amount: payment.amountMinor,
-                  product_data: { name: payment.description ?? (payment.orderId ? `Order ${payment.orderId}` : 'Payment') },
-                },
+  const key = idempotencyKey('payment', payment.id, 'checkout', ...retry);
+  const session = await callStripe(
+    () =>
+      deps.stripe.checkout.sessions.create(
+        {
+          mode: 'payment',
+          customer,
+          client_reference_id: payment.user.id,
+          line_items: [
+            {
+              quantity: 1,
+              price_data: {
+                currency: payment.currency,
+                unit_amount: payment.amountMinor,
+                product_data: { name: payment.description ?? (payment.orderId ? `Order ${payment.orderId}` : 'Payment') },
               },
-            ],
-            payment_intent_data: { capture_method: stripeCaptureMethod(payment), description, metadata },
-            metadata,
-            success_url: `${deps.publicUrl}/payments/${payment.id}/success?session_id={CHECKOUT_SESSION_ID}`,
-            cancel_url: `${deps.publicUrl}/payments/${payment.id}/cancel`,
-          },
-          { idempotencyKey: key },
-        ),
-      deps,
-    );
-    logPayment(tx, payment, 'stripe', `Checkout Session ${session.id} opened`, {
-      call: 'checkout.sessions.create',
-      checkoutSession: session.id,
-      idempotencyKey: key,
-    });
-    applyStripeState(tx, payment, { session }, 'createPayment');
-    return { payment, checkoutUrl: session.url };
-  }
+            },
+          ],
+          payment_intent_data: { capture_method: stripeCaptureMethod(payment), description: payment.description ?? undefined, metadata },
+          metadata,
+          success_url: `${deps.publicUrl}/payments/${payment.id}/success?session_id={CHECKOUT_SESSION_ID}`,
+          cancel_url: `${deps.publicUrl}/payments/${payment.id}/cancel`,
+        },
+        { idempotencyKey: key },
+      ),
+    deps,
+  );
+  logPayment(tx, payment, 'stripe', `Checkout Session ${session.id} opened`, {
+    call: 'checkout.sessions.create',
+    checkoutSession: session.id,
+    idempotencyKey: key,
+  });
+  applyStripeState(tx, payment, { session }, 'createPayment');
+  return { payment, checkoutUrl: session.url };
+}
+
+/** With a payment method: a PaymentIntent, created and confirmed at once. */
+async function confirmIntent(
+  tx: EntityManager,
+  deps: BillingDeps,
+  payment: Payment,
+  { customer, paymentMethod, retry }: { customer: string; paymentMethod: string; retry: string[] },
+): Promise<CreatePaymentResult> {
   const key = idempotencyKey('payment', payment.id, 'create', ...retry);
   const intent = await callStripe(
     () =>
@@ -92,8 +108,8 @@ export async function startInStripe(tx: EntityManager, deps: BillingDeps, paymen
             confirm: true,
             capture_method: stripeCaptureMethod(payment),
             allowed_payment_method_types: ['card'],
-            description,
-            metadata,
+            description: payment.description ?? undefined,
+            metadata: stripeMetadata(payment),
           },
           { idempotencyKey: key },
         )

@@ -88,15 +88,25 @@ export async function syncPaymentCheckout(
 export async function reconcilePayments(em: EntityManager, deps: BillingDeps, user: User, pageSize = 100): Promise<void> {
   await lockUser(em, user.id);
   const payments = await em.find(Payment, { user }, { populate: ['user'] });
-  if (payments.length === 0 || !user.stripeCustomerId) return;
+  const customer = user.stripeCustomerId;
+  if (payments.length === 0 || !customer) return;
+  const done = await reconcileIntents(em, deps, customer, payments, pageSize);
+  const unlinked = payments.filter((p) => !done.has(p.id) && !p.stripePaymentIntentId);
+  if (unlinked.length > 0) await reconcileCheckouts(em, deps, customer, unlinked, pageSize);
+}
+
+/** Applies the customer's PaymentIntents that are these payments'; returns the ids of the payments applied. */
+async function reconcileIntents(
+  em: EntityManager,
+  deps: BillingDeps,
+  customer: string,
+  payments: Payment[],
+  pageSize: number,
+): Promise<Set<string>> {
   const byId = new Map(payments.map((p) => [p.id, p]));
   const byIntent = new Map(payments.filter((p) => p.stripePaymentIntentId).map((p) => [p.stripePaymentIntentId!, p]));
   const done = new Set<string>();
-  for await (const intent of deps.stripe.paymentIntents.list({
-    customer: user.stripeCustomerId,
-    limit: pageSize,
-    expand: ['data.latest_charge'],
-  })) {
+  for await (const intent of deps.stripe.paymentIntents.list({ customer, limit: pageSize, expand: ['data.latest_charge'] })) {
     const payment = byIntent.get(intent.id) ?? byId.get(intent.metadata?.[PAYMENT_ID_KEY] ?? '');
     if (!payment || done.has(payment.id)) continue;
     const charge = typeof intent.latest_charge === 'object' ? intent.latest_charge : null;
@@ -105,10 +115,19 @@ export async function reconcilePayments(em: EntityManager, deps: BillingDeps, us
     applyStripeState(em, payment, state, 'stripe:sync');
     done.add(payment.id);
   }
-  const unlinked = payments.filter((p) => !done.has(p.id) && !p.stripePaymentIntentId);
-  if (unlinked.length === 0) return;
+  return done;
+}
+
+/** Checkout payments that still have no PaymentIntent, read from the customer's sessions. */
+async function reconcileCheckouts(
+  em: EntityManager,
+  deps: BillingDeps,
+  customer: string,
+  unlinked: Payment[],
+  pageSize: number,
+): Promise<void> {
   const unlinkedById = new Map(unlinked.map((p) => [p.id, p]));
-  for await (const session of deps.stripe.checkout.sessions.list({ customer: user.stripeCustomerId, limit: pageSize })) {
+  for await (const session of deps.stripe.checkout.sessions.list({ customer, limit: pageSize })) {
     const payment =
       unlinked.find((p) => p.stripeCheckoutSessionId === session.id) ?? unlinkedById.get(session.metadata?.[PAYMENT_ID_KEY] ?? '');
     if (!payment || session.mode !== 'payment' || !belongsTo(payment, { session })) continue;
