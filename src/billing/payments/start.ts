@@ -127,20 +127,23 @@ async function confirmIntent(
 }
 
 /**
- * Stripe failed while the payment was being started. If Stripe refused what the client asked for
- * (an unknown payment method, an amount below its minimum) it made nothing, so neither do we: the row is
- * removed and BAD_USER_INPUT answered. Otherwise the row stays, ERROR, with the reason in its log, and
- * the error is answered with the payment's id. Returns the error to throw once this is committed.
+ * Stripe failed while the payment was being started. Returns the error to throw once what this did is
+ * committed: BAD_USER_INPUT when Stripe refused what the client asked for, else the failure with the
+ * payment's id.
  */
 export function failedHalfway(tx: EntityManager, deps: BillingDeps, payment: Payment, err: unknown): DomainError | Unexpected {
   const field = clientField(err);
-  if (field) {
-    tx.remove(payment);
-    return badInput(err instanceof Error ? err.message : String(err), {
-      field,
-      stripeCode: (err as Stripe.errors.StripeInvalidRequestError).code,
-    });
-  }
+  if (!field) return leftInError(tx, deps, payment, err);
+  // Stripe made nothing (an unknown payment method, an amount below its minimum), so neither do we.
+  tx.remove(payment);
+  return badInput(err instanceof Error ? err.message : String(err), {
+    field,
+    stripeCode: (err as Stripe.errors.StripeInvalidRequestError).code,
+  });
+}
+
+/** The payment stays, ERROR, with the reason in its log; the error answered carries the payment's id. */
+function leftInError(tx: EntityManager, deps: BillingDeps, payment: Payment, err: unknown): DomainError | Unexpected {
   const known = err instanceof DomainError;
   if (!known) deps.logger.error({ err, payment: payment.id }, 'starting a payment in Stripe failed');
   const message = known ? err.message : 'The payment could not be started because of an internal error.';
