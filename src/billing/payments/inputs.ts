@@ -102,7 +102,7 @@ export type CreatePaymentInput = z.input<typeof CreatePaymentInput>;
 export type ValidPaymentInput = z.output<typeof CreatePaymentInput>;
 
 /** capturePayment's and refundPayment's `amount`, in the payment's currency; null when not given (all of it). */
-export const OperationAmount = (currency: string) =>
+export const CaptureOrRefundAmount = (currency: string) =>
   z.object({
     amount: z
       .string()

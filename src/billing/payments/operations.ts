@@ -9,7 +9,7 @@ import { callStripe } from '../../stripe/errors';
 import type { BillingDeps } from '../deps';
 import { commitThenThrow, Unexpected } from '../transactions';
 import { fetchPaymentState } from './fetchState';
-import { OperationAmount } from './inputs';
+import { CaptureOrRefundAmount } from './inputs';
 import { underPaymentLock } from './lock';
 import { logPayment, money } from './log';
 import { findPayment, type Actor } from './queries';
@@ -93,7 +93,7 @@ export async function capturePayment(em: EntityManager, deps: BillingDeps, id: s
     }
     if (payment.status !== PaymentStatus.PREAUTH)
       throw badInput(`Only an authorised (PREAUTH) payment can be captured; this one is ${state(payment)}`, { field: 'id' });
-    const minor = parseInput(OperationAmount(payment.currency), { amount }).amount ?? payment.amountMinor;
+    const minor = parseInput(CaptureOrRefundAmount(payment.currency), { amount }).amount ?? payment.amountMinor;
     if (minor > payment.amountMinor) {
       throw badInput(`Cannot capture ${money(minor, payment.currency)}: ${money(payment.amountMinor, payment.currency)} is authorised`, {
         field: 'amount',
@@ -128,7 +128,7 @@ export async function refundPayment(em: EntityManager, deps: BillingDeps, id: st
       throw badInput(`Only a captured payment can be refunded; this one is ${state(payment)}`, { field: 'id' });
     }
     const left = payment.capturedAmountMinor - payment.refundedAmountMinor;
-    const minor = parseInput(OperationAmount(payment.currency), { amount }).amount ?? left;
+    const minor = parseInput(CaptureOrRefundAmount(payment.currency), { amount }).amount ?? left;
     if (minor > left) {
       throw badInput(`Cannot refund ${money(minor, payment.currency)}: ${money(left, payment.currency)} is left to refund`, {
         field: 'amount',

@@ -10,8 +10,8 @@ import { underPaymentLock } from './lock';
 import { applyStripeState, belongsTo, PAYMENT_ID_KEY } from './stripeState';
 
 /**
- * Stripe -> our payments: a webhook's signal, a Checkout return or stripe:sync re-reads the payment's
- * objects from Stripe and applies them, under the payment's lock.
+ * Stripe -> our payments: on a webhook's signal, a Checkout return or stripe:sync, the payment's objects
+ * are re-read from Stripe and applied under the user's billing lock.
  */
 
 /** Our payment for a Stripe object: by its id, else by the payment id in its metadata. */
