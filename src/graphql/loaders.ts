@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
 import { limitsByPlan, pricingsByPlan } from '../billing/catalog';
-import { logsByPayment } from '../billing/payments';
+import { logsByPayment } from '../billing/payments/queries';
 import { Plan, PlanPricing, type PaymentLog, type PlanLimit } from '../entities';
 
 /** Per-request batching: one statement per kind of child, whatever the number of parents. */

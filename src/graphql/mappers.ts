@@ -1,5 +1,6 @@
 import type { Limits as LimitsResult } from '../billing/limits';
-import type { CreatePaymentResult, PaymentPage } from '../billing/payments';
+import type { CreatePaymentResult } from '../billing/payments/create';
+import type { PaymentPage } from '../billing/payments/queries';
 import type { SubscribeResult as SubscribeOutcome } from '../billing/subscriptions/subscribeCall';
 import type { Payment, PlanLimit, PlanPricing, Subscription } from '../entities';
 import { Money } from './types/common';

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Router, type Request, type Response } from 'express';
 import type { BillingDeps } from '../billing/deps';
-import { syncPaymentCheckout } from '../billing/paymentSync';
+import { syncPaymentCheckout } from '../billing/payments/sync';
 import { UUID } from '../ids';
 import type { Orm } from '../db/orm';
 import { Payment, PaymentStatus } from '../entities';

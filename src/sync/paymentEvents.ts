@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import type { BillingDeps } from '../billing/deps';
-import { syncPaymentCheckout, syncPaymentIntent } from '../billing/paymentSync';
+import { syncPaymentCheckout, syncPaymentIntent } from '../billing/payments/sync';
 import { stripeId } from '../ids';
 import { callStripe } from '../stripe/errors';
 import type { EventHandler } from './handlers';

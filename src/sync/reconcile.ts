@@ -2,7 +2,7 @@ import { FlushMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { BillingDeps } from '../billing/deps';
 import { lockUser } from '../billing/locks';
-import { reconcilePayments } from '../billing/paymentSync';
+import { reconcilePayments } from '../billing/payments/sync';
 import { applyExpiredCheckout, upsertFromStripe } from '../billing/subscriptions/stripeState';
 import { Subscription, SubscriptionStatus, User } from '../entities';
 import { callStripe } from '../stripe/errors';

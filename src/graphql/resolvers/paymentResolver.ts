@@ -1,6 +1,8 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { AuthUser } from '../../auth/users';
-import { cancelPayment, capturePayment, createPayment, findPayment, listPayments, refundPayment } from '../../billing/payments';
+import { createPayment } from '../../billing/payments/create';
+import { cancelPayment, capturePayment, refundPayment } from '../../billing/payments/operations';
+import { findPayment, listPayments } from '../../billing/payments/queries';
 import { UserRole, type PaymentLog } from '../../entities';
 import { billingDeps, type Context } from '../context';
 import { CurrentUser } from '../decorators';
