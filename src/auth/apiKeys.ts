@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
-import { query } from '../db/sql';
+import { asDate, query } from '../db/sql';
 import { ApiKeyScope } from '../entities';
 import { badInput, conflict, notFound } from '../errors';
 import { parseInput } from '../input';
@@ -45,6 +45,13 @@ export type NewApiKey = z.input<typeof NewApiKeySchema>;
 
 const COLUMNS = `id, name, prefix, scopes, created_at as "createdAt", last_used_at as "lastUsedAt", revoked_at as "revokedAt"`;
 
+const withDates = (k: ApiKeyInfo): ApiKeyInfo => ({
+  ...k,
+  createdAt: asDate(k.createdAt),
+  lastUsedAt: asDate(k.lastUsedAt),
+  revokedAt: asDate(k.revokedAt),
+});
+
 /** Makes a service API key; the key is in this answer only (its sha256 is what is stored). */
 export async function createApiKey(em: EntityManager, input: NewApiKey): Promise<{ apiKey: ApiKeyInfo; key: string }> {
   const v = parseInput(NewApiKeySchema, input);
@@ -56,7 +63,7 @@ export async function createApiKey(em: EntityManager, input: NewApiKey): Promise
        values (gen_random_uuid(), now(), now(), $1, $2, $3, $4) returning ${COLUMNS}`,
       [v.name, visiblePrefix(key), hashToken(key), v.scopes],
     );
-    return { apiKey, key };
+    return { apiKey: withDates(apiKey), key };
   } catch (err) {
     if ((err as { code?: string }).code === '23505')
       throw conflict(`An API key named "${v.name}" exists: revoke it first, or choose another name`, { field: 'name' });
@@ -65,9 +72,9 @@ export async function createApiKey(em: EntityManager, input: NewApiKey): Promise
 }
 
 /** Every key, newest first; revoked ones with `includeRevoked`. */
-export function listApiKeys(em: EntityManager, options: { includeRevoked?: boolean } = {}): Promise<ApiKeyInfo[]> {
+export async function listApiKeys(em: EntityManager, options: { includeRevoked?: boolean } = {}): Promise<ApiKeyInfo[]> {
   const where = options.includeRevoked ? '' : 'where revoked_at is null';
-  return query<ApiKeyInfo>(em, `select ${COLUMNS} from api_key ${where} order by created_at desc, id desc`);
+  return (await query<ApiKeyInfo>(em, `select ${COLUMNS} from api_key ${where} order by created_at desc, id desc`)).map(withDates);
 }
 
 /**
@@ -86,5 +93,5 @@ export async function revokeApiKey(em: EntityManager, which: string): Promise<Ap
     [given],
   );
   if (rows.length === 0) throw notFound(`API key "${given.slice(0, 40)}"`);
-  return rows[0];
+  return withDates(rows[0]);
 }

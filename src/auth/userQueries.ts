@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { query } from '../db/sql';
+import { asDate, query } from '../db/sql';
 import { badInput } from '../errors';
 import { UUID } from '../ids';
 import { decodeCursor, pageSize, toPage } from '../pagination';
@@ -20,7 +20,7 @@ export async function findUser(em: EntityManager, by: { id?: string | null; exte
   const [row] = await query<UserRow>(em, `select ${COLUMNS} from app_user where ${by.id != null ? 'id' : 'external_id'} = $1`, [
     by.id ?? by.externalId,
   ]);
-  return row ?? null;
+  return row ? { ...row, createdAt: asDate(row.createdAt) } : null;
 }
 
 /** Users newest first; `search` matches part of the email, the product's id or the name. */
@@ -39,5 +39,8 @@ export async function listUsers(em: EntityManager, options: { first?: number | n
       order by created_at desc, id desc limit $4`,
     [after?.createdAt ?? null, after?.id ?? null, pattern, size + 1],
   );
-  return toPage(rows, size);
+  return toPage(
+    rows.map((row) => ({ ...row, createdAt: asDate(row.createdAt) })),
+    size,
+  );
 }
