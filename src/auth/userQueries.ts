@@ -2,7 +2,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { asDate, query } from '../db/sql';
 import { badInput } from '../errors';
 import { UUID } from '../ids';
-import { decodeCursor, pageSize, toPage } from '../pagination';
+import { parseInput } from '../input';
+import { PageInput, toPage } from '../pagination';
 import type { AuthUser } from './principal';
 
 export interface UserRow extends AuthUser {
@@ -25,8 +26,7 @@ export async function findUser(em: EntityManager, by: { id?: string | null; exte
 
 /** Users newest first; `search` matches part of the email, the product's id or the name. */
 export async function listUsers(em: EntityManager, options: { first?: number | null; after?: string | null; search?: string | null }) {
-  const size = pageSize(options.first);
-  const after = options.after ? decodeCursor(options.after) : null;
+  const { first, after } = parseInput(PageInput, { first: options.first, after: options.after });
   const search = options.search?.trim() || null;
   if (search && search.length > MAX_QUERY_LENGTH)
     throw badInput(`query must be at most ${MAX_QUERY_LENGTH} characters`, { field: 'query' });
@@ -37,10 +37,10 @@ export async function listUsers(em: EntityManager, options: { first?: number | n
       where ($1::timestamptz is null or (created_at, id) < ($1, $2::uuid))
         and ($3::text is null or email ilike $3 or external_id ilike $3 or name ilike $3)
       order by created_at desc, id desc limit $4`,
-    [after?.createdAt ?? null, after?.id ?? null, pattern, size + 1],
+    [after?.createdAt ?? null, after?.id ?? null, pattern, first + 1],
   );
   return toPage(
     rows.map((row) => ({ ...row, createdAt: asDate(row.createdAt) })),
-    size,
+    first,
   );
 }

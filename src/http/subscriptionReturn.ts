@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Router } from 'express';
 import type { BillingDeps } from '../billing/deps';
-import { syncCheckoutSession } from '../billing/subscriptions';
+import { syncCheckoutSession } from '../billing/subscriptions/checkout';
 import { Subscription, SubscriptionStatus } from '../entities';
 import type { Orm } from '../db/orm';
 import type { Logger } from '../logger';

@@ -1,6 +1,8 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { AuthUser } from '../../auth/principal';
-import { cancelSubscription, listSubscriptions, resumeSubscription, subscribe } from '../../billing/subscriptions';
+import { cancelSubscription, resumeSubscription } from '../../billing/subscriptions/lifecycle';
+import { listSubscriptions } from '../../billing/subscriptions/queries';
+import { subscribe } from '../../billing/subscriptions/subscribe';
 import { billingDeps, type Context } from '../context';
 import { ApiKeyScope } from '../../entities';
 import { CurrentUser } from '../decorators';

@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import { PlanPricing, Subscription, SubscriptionStatus, User } from '../entities';
-import { query } from '../db/sql';
-import { stripeId, UUID } from '../ids';
-import type { Logger } from '../logger';
+import { PlanPricing, Subscription, SubscriptionStatus, User } from '../../entities';
+import { query } from '../../db/sql';
+import { stripeId, UUID } from '../../ids';
+import type { Logger } from '../../logger';
 
 /**
  * Stripe is the source of truth for subscriptions; these functions copy its current state onto our rows.

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { UUID } from '../../ids';
+import { parseInput } from '../../input';
+
+/** The longest idempotency key a client may send (it is stored and put in Stripe metadata). */
+const MAX_KEY_LENGTH = 200;
+
+/** A URL to send a person back to: absolute http(s), normalised; none (or an empty string) is null. */
+export function clientUrlField(field: string) {
+  return z
+    .string()
+    .nullish()
+    .transform((value, ctx) => {
+      if (!value) return null;
+      try {
+        const url = new URL(value);
+        if (url.protocol === 'http:' || url.protocol === 'https:') return url.toString();
+      } catch {
+        // not a URL at all: the same refusal as another scheme
+      }
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${field} must be an absolute http(s) URL` });
+      return z.NEVER;
+    });
+}
+
+/** clientUrlField for an input still checked field by field: the URL, or BAD_USER_INPUT naming the field. */
+export function clientUrl(value: string | null | undefined, field: string): string | null {
+  return parseInput(z.object({ [field]: clientUrlField(field) }), { [field]: value })[field];
+}
+
+/** SubscribeInput's checks that need nothing but the input, in the order their problems are reported. */
+export const subscribeInput = z.object({
+  pricingId: z.string().refine(
+    (id) => UUID.test(id),
+    (id) => ({ message: `Invalid pricingId "${id}"` }),
+  ),
+  successUrl: clientUrlField('successUrl'),
+  cancelUrl: clientUrlField('cancelUrl'),
+  paymentMethod: z
+    .string()
+    .nullish()
+    .transform((id) => id?.trim() || null),
+  idempotencyKey: z
+    .string()
+    .trim()
+    .min(1, 'idempotencyKey must not be empty')
+    .max(MAX_KEY_LENGTH, `idempotencyKey is longer than ${MAX_KEY_LENGTH} characters`)
+    .nullish()
+    .transform((key) => key ?? null),
+});
+
+/** What the client sends. */
+export type SubscribeInput = z.input<typeof subscribeInput>;
+/** The same, checked: URLs normalised, the payment method and key trimmed, absent ones null. */
+export type CheckedSubscribeInput = z.output<typeof subscribeInput>;
