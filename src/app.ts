@@ -16,7 +16,7 @@ import type { Authenticator } from './auth/principal';
 import { authenticateRequest, requestLogger, serviceKeyAudit } from './graphql/authentication';
 import { buildContext, type Context } from './graphql/context';
 import { createFormatError } from './graphql/errors';
-import { graphqlHttpHandler, isGraphQLPath, requestProtocol } from './graphql/http';
+import { graphqlCors, graphqlHttpHandler, isGraphQLPath, requestProtocol } from './graphql/http';
 import { getSchema } from './graphql/schema';
 import { paymentReturnRoutes } from './http/paymentReturn';
 import { subscriptionReturnRoutes } from './http/subscriptionReturn';
@@ -63,8 +63,9 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
   app.set('etag', false);
   // GraphQL goes straight to Apollo (src/graphql/http.ts, set up below, before the server listens);
   // everything else is an Express route.
+  const allowCrossOrigin = graphqlCors(config.corsOrigins);
   const httpServer = http.createServer((req, res) => {
-    if (isGraphQLPath(req.url)) void serveGraphQL(req, res);
+    if (isGraphQLPath(req.url)) allowCrossOrigin(req, res, () => void serveGraphQL(req, res));
     else app(req, res);
   });
 

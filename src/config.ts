@@ -107,6 +107,9 @@ const schema = z.object({
   GRAPHQL_MAX_DEPTH: positiveInt(8),
   GRAPHQL_MAX_COST: positiveInt(5000),
   DEMO_USER_EMAIL: z.string().email('expected an email address').default('demo@tollgate.local'),
+  CORS_ORIGINS: optionalString.refine((v) => v === undefined || v === '*' || v.split(',').every((o) => isOrigin(o.trim())), {
+    message: 'expected * or a comma-separated list of origins such as https://app.example.com,http://localhost:5173',
+  }),
   AUTH_JWT_JWKS_URL: optionalString.refine((v) => v === undefined || /^https?:$/.test(safeUrl(v)?.protocol ?? ''), {
     message: 'expected the http(s) URL of a JSON Web Key Set, such as https://auth.example.com/.well-known/jwks.json',
   }),
@@ -136,6 +139,12 @@ function jwtProblems(raw: Record<string, string | undefined>): string[] {
     if (!given(name)) problems.push(`${name}: required when the product's JWTs are accepted (AUTH_JWT_JWKS_URL or AUTH_JWT_SECRET)`);
   }
   return problems;
+}
+
+/** An origin as browsers send it: scheme, host and port, nothing else. */
+function isOrigin(value: string): boolean {
+  const u = safeUrl(value);
+  return u !== undefined && /^https?:$/.test(u.protocol) && u.origin === value;
 }
 
 function safeUrl(value: string): URL | undefined {
@@ -243,6 +252,8 @@ export type Config = Readonly<{
   proxy: ProxyConfig;
   graphql: { maxDepth: number; maxCost: number };
   demoUserEmail: string;
+  /** Browser origins that may call /graphql from another origin (CORS_ORIGINS): a list, '*', or none. */
+  corsOrigins: string[] | '*';
   /** The product's JWTs (AUTH_JWT_*); undefined when they are not accepted. */
   jwt: JwtSettings | undefined;
 }>;
@@ -328,6 +339,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     graphql: { maxDepth: v.GRAPHQL_MAX_DEPTH, maxCost: v.GRAPHQL_MAX_COST },
     demoUserEmail: v.DEMO_USER_EMAIL,
+    corsOrigins: v.CORS_ORIGINS === '*' ? '*' : (v.CORS_ORIGINS?.split(',').map((o) => o.trim()) ?? []),
     jwt:
       (v.AUTH_JWT_JWKS_URL || v.AUTH_JWT_SECRET) && v.AUTH_JWT_ISSUER && v.AUTH_JWT_AUDIENCE
         ? {
