@@ -133,7 +133,7 @@ interface UpsertRow {
 }
 
 /** Insert-or-update by external_id; without an email only an existing user is updated (null when there is none). */
-async function upsertRow(em: EntityManager, r: UpsertRow): Promise<{ user: AuthUser; created: boolean } | null> {
+async function upsertRow(em: EntityManager, r: UpsertRow, retried = false): Promise<{ user: AuthUser; created: boolean } | null> {
   const changes = `email = coalesce($2, app_user.email), timezone = coalesce($3, app_user.timezone), name = coalesce($4, app_user.name),
        updated_at = now()`;
   const statement =
@@ -149,6 +149,9 @@ async function upsertRow(em: EntityManager, r: UpsertRow): Promise<{ user: AuthU
     const { created, ...user } = row;
     return { user, created };
   } catch (err) {
+    // A concurrent first insert of this external_id that committed after ON CONFLICT's check is reported on
+    // the email index instead; it has committed by now, so the same statement again finds it and updates it.
+    if (isEmailTaken(err) && !retried && !em.isInTransaction()) return upsertRow(em, r, true);
     if (isEmailTaken(err)) throw conflict(`Another user already has the email ${r.email}`, { field: 'email' });
     throw err;
   }
