@@ -115,7 +115,10 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
   await apollo.start();
 
   // One plain statement per request, no identity map needed: the ORM's root EntityManager is enough.
-  const authenticator: Authenticator = { em: orm.em as EntityManager, jwt: config.jwt ? createJwtVerifier(config.jwt) : undefined };
+  const authenticator: Authenticator = {
+    em: orm.em as EntityManager,
+    jwt: config.jwt ? createJwtVerifier(config.jwt, logger.child({ component: 'auth' })) : undefined,
+  };
   const serveGraphQL = graphqlHttpHandler(apollo, {
     bodyLimit: '1mb',
     logger,

@@ -145,6 +145,11 @@ describe('the product JWTs, verified with a JSON Web Key Set', () => {
     ],
     ['without sub', (sub) => token(rsa, { sub: undefined, email: `${sub}@example.com` }), /the sub claim is missing/],
     ['without exp', (sub) => token(rsa, { sub, email: `${sub}@example.com`, exp: undefined }), /the exp claim is missing/],
+    [
+      'whose sub has surrounding spaces',
+      (sub) => token(rsa, { sub: ` ${sub}\n`, email: `${sub}@example.com` }),
+      /sub claim is not a usable user id/,
+    ],
   ];
 
   it.each(refusals)('refuses a token %s as UNAUTHENTICATED, saying why', async (_case, make, why) => {
@@ -230,7 +235,7 @@ describe('the product JWTs, verified with a JSON Web Key Set', () => {
   it('refuses a first-sight token without an email claim as UNAUTHENTICATED, creating nobody', async () => {
     const sub = newSub('anonymous');
     const res = await ask(server, ME, await token(rsa, { sub, zoneinfo: 'Europe/Berlin' }));
-    expectRefused(res, 'UNAUTHENTICATED', /first time needs an email claim/);
+    expectRefused(res, 'UNAUTHENTICATED', /first time needs a valid email claim/);
     expect(await usersWithExternalId(server, sub)).toBe(0);
   });
 

@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { JwtSettings } from '../config';
 import { DomainError } from '../errors';
+import type { Logger } from '../logger';
 
 /** Who a valid token says the user is. */
 export interface JwtIdentity {
@@ -32,7 +33,7 @@ const TOKEN_PROBLEMS = [
  * With a JWKS URL the keys are fetched by jose's remote key set, cached, and fetched again when a token
  * names a key id it has not seen (key rotation), at most once per cooldown.
  */
-export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
+export function createJwtVerifier(settings: JwtSettings, logger?: Logger): JwtVerifier {
   const key: JWTVerifyGetKey | Uint8Array = settings.jwksUrl
     ? createRemoteJWKSet(new URL(settings.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 })
     : new TextEncoder().encode(settings.secret);
@@ -48,7 +49,10 @@ export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
     try {
       ({ payload } = await (typeof key === 'function' ? jwtVerify(token, key, options) : jwtVerify(token, key, options)));
     } catch (err) {
-      throw jwtFailure(err, settings);
+      const failure = jwtFailure(err, settings);
+      // The operator must hear of a key set that cannot be fetched: every JWT user is refused meanwhile.
+      if (failure.code === 'SERVICE_UNAVAILABLE') logger?.warn({ reason: failure.extensions.reason }, failure.message);
+      throw failure;
     }
     return identityOf(payload, settings);
   };

@@ -108,7 +108,8 @@ export async function userFromJwt(em: EntityManager, identity: JwtIdentity): Pro
     email: identity.email && email.safeParse(identity.email).data,
     timezone: identity.timezone && canonicalTimeZone(identity.timezone),
   };
-  if (!externalId.safeParse(claimed.externalId).success)
+  // Stored exactly as the product sends it, so a sub with surrounding spaces is refused, not trimmed into another user's id.
+  if (externalId.safeParse(claimed.externalId).data !== claimed.externalId)
     throw new DomainError('UNAUTHENTICATED', 'Invalid token: the sub claim is not a usable user id');
   const [known] = await query<AuthUser>(em, `select ${USER_COLUMNS} from app_user where external_id = $1`, [claimed.externalId]);
   if (known && (!claimed.email || claimed.email === known.email) && (!claimed.timezone || claimed.timezone === known.timezone))
@@ -119,7 +120,7 @@ export async function userFromJwt(em: EntityManager, identity: JwtIdentity): Pro
     timezone: claimed.timezone ?? null,
     name: null,
   });
-  if (!row) throw new DomainError('UNAUTHENTICATED', 'Invalid token: a user seen for the first time needs an email claim');
+  if (!row) throw new DomainError('UNAUTHENTICATED', 'Invalid token: a user seen for the first time needs a valid email claim');
   return row.user;
 }
 
