@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { createApp } from '../src/app';
 import { CONSUME_SQL, LIMITS_SQL, localDay } from '../src/billing/limits';
-import { hashToken } from '../src/auth/users';
+import { hashToken } from '../src/auth/secrets';
 import { loadConfig } from '../src/config';
 import { createOrm, type Orm } from '../src/db/orm';
 import { createLogger } from '../src/logger';
@@ -27,7 +27,10 @@ function baselineServer(pool: pg.Pool): http.Server {
       try {
         const { op } = JSON.parse(Buffer.concat(chunks).toString()) as { op: string };
         const token = (req.headers.authorization ?? '').replace(/^Bearer\s+/i, '');
-        const users = await pool.query('select id, timezone from app_user where token_hash = $1', [hashToken(token)]);
+        const users = await pool.query(
+          'select u.id, u.timezone from user_token t join app_user u on u.id = t.user_id where t.token_hash = $1',
+          [hashToken(token)],
+        );
         const user = users.rows[0];
         if (!user) {
           res.writeHead(401).end();

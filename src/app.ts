@@ -9,13 +9,14 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import express from 'express';
 import { GraphQLError, type ValidationContext } from 'graphql';
 import type { BillingDeps } from './billing/deps';
-import { authenticate } from './auth/users';
 import type { Config } from './config';
 import type { Orm } from './db/orm';
-import type { AuthUser } from './auth/users';
-import { buildContext, tokenFromHeader, type Context } from './graphql/context';
+import { createJwtVerifier } from './auth/jwt';
+import type { Authenticator } from './auth/principal';
+import { authenticateRequest, requestLogger, serviceKeyAudit } from './graphql/authentication';
+import { buildContext, type Context } from './graphql/context';
 import { createFormatError } from './graphql/errors';
-import { graphqlHttpHandler, isGraphQLPath, requestProtocol } from './graphql/http';
+import { graphqlCors, graphqlHttpHandler, isGraphQLPath, requestProtocol } from './graphql/http';
 import { getSchema } from './graphql/schema';
 import { paymentReturnRoutes } from './http/paymentReturn';
 import { subscriptionReturnRoutes } from './http/subscriptionReturn';
@@ -62,8 +63,9 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
   app.set('etag', false);
   // GraphQL goes straight to Apollo (src/graphql/http.ts, set up below, before the server listens);
   // everything else is an Express route.
+  const allowCrossOrigin = graphqlCors(config.corsOrigins);
   const httpServer = http.createServer((req, res) => {
-    if (isGraphQLPath(req.url)) void serveGraphQL(req, res);
+    if (isGraphQLPath(req.url)) allowCrossOrigin(req, res, () => void serveGraphQL(req, res));
     else app(req, res);
   });
 
@@ -106,25 +108,23 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
       // field resolver to collect them. Nor is this a federated subgraph that would send inline traces.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
+      serviceKeyAudit,
       ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
     ],
   });
   await apollo.start();
 
+  // One plain statement per request, no identity map needed: the ORM's root EntityManager is enough.
+  const authenticator: Authenticator = {
+    em: orm.em as EntityManager,
+    jwt: config.jwt ? createJwtVerifier(config.jwt, logger.child({ component: 'auth' })) : undefined,
+  };
   const serveGraphQL = graphqlHttpHandler(apollo, {
     bodyLimit: '1mb',
     logger,
     context: async (req) => {
-      const token = tokenFromHeader(req.headers.authorization);
-      let user: AuthUser | null = null;
-      let problem: string | undefined;
-      if (req.headers.authorization && !token) problem = 'Malformed Authorization header: expected "Bearer <token>"';
-      if (token) {
-        // One plain statement, no identity map needed: the ORM's root EntityManager is enough.
-        user = await authenticate(orm.em as EntityManager, token);
-        if (!user) problem = 'Invalid or revoked token';
-      }
-      return buildContext(orm.em as EntityManager, user, logger, problem, stripe ? billing(req) : undefined);
+      const { principal, problem } = await authenticateRequest(authenticator, req);
+      return buildContext(orm.em as EntityManager, principal, requestLogger(logger, principal), problem, stripe ? billing(req) : undefined);
     },
   });
 

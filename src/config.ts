@@ -107,7 +107,53 @@ const schema = z.object({
   GRAPHQL_MAX_DEPTH: positiveInt(8),
   GRAPHQL_MAX_COST: positiveInt(5000),
   DEMO_USER_EMAIL: z.string().email('expected an email address').default('demo@tollgate.local'),
+  CORS_ORIGINS: optionalString.refine((v) => v === undefined || v === '*' || v.split(',').every((o) => isOrigin(o.trim())), {
+    message: 'expected * or a comma-separated list of origins such as https://app.example.com,http://localhost:5173',
+  }),
+  AUTH_JWT_JWKS_URL: optionalString.refine((v) => v === undefined || /^https?:$/.test(safeUrl(v)?.protocol ?? ''), {
+    message: 'expected the http(s) URL of a JSON Web Key Set, such as https://auth.example.com/.well-known/jwks.json',
+  }),
+  AUTH_JWT_SECRET: optionalString.refine((v) => v === undefined || v.length >= 32, {
+    message: 'expected an HS256 secret of at least 32 characters',
+  }),
+  AUTH_JWT_ISSUER: optionalString,
+  AUTH_JWT_AUDIENCE: optionalString,
+  AUTH_JWT_EMAIL_CLAIM: z.string().trim().min(1).default('email'),
+  AUTH_JWT_TIMEZONE_CLAIM: z.string().trim().min(1).default('zoneinfo'),
+  AUTH_JWT_CLOCK_TOLERANCE_SECONDS: z.coerce
+    .number({ invalid_type_error: 'expected a number of seconds' })
+    .int('expected a whole number of seconds')
+    .min(0, 'expected 0 to 300 seconds')
+    .max(300, 'expected 0 to 300 seconds')
+    .default(30),
 });
+
+/** The product's JWTs: one way to verify them, and always an issuer and an audience to check. */
+function jwtProblems(raw: Record<string, string | undefined>): string[] {
+  const given = (name: string) => Boolean(raw[name]?.trim());
+  if (!given('AUTH_JWT_JWKS_URL') && !given('AUTH_JWT_SECRET')) return [];
+  const problems: string[] = [];
+  if (given('AUTH_JWT_JWKS_URL') && given('AUTH_JWT_SECRET'))
+    problems.push('AUTH_JWT_SECRET: set either AUTH_JWT_JWKS_URL or AUTH_JWT_SECRET, not both');
+  for (const name of ['AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE']) {
+    if (!given(name)) problems.push(`${name}: required when the product's JWTs are accepted (AUTH_JWT_JWKS_URL or AUTH_JWT_SECRET)`);
+  }
+  return problems;
+}
+
+/** An origin as browsers send it: scheme, host and port, nothing else. */
+function isOrigin(value: string): boolean {
+  const u = safeUrl(value);
+  return u !== undefined && /^https?:$/.test(u.protocol) && u.origin === value;
+}
+
+function safeUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
 
 /** The standard proxy variables matter only when STRIPE_PROXY does not decide; only then are they checked. */
 function proxyProblems(raw: Record<string, string | undefined>): string[] {
@@ -132,6 +178,19 @@ function isApiBase(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** How the product's JWTs are checked (AUTH_JWT_*). */
+export interface JwtSettings {
+  /** RS256/ES256/EdDSA keys, fetched from here and cached. */
+  jwksUrl?: string;
+  /** HS256 shared secret. */
+  secret?: string;
+  issuer: string;
+  audience: string;
+  emailClaim: string;
+  timezoneClaim: string;
+  clockToleranceSeconds: number;
 }
 
 /** Where the Stripe API is: scheme, host name and port. */
@@ -193,6 +252,10 @@ export type Config = Readonly<{
   proxy: ProxyConfig;
   graphql: { maxDepth: number; maxCost: number };
   demoUserEmail: string;
+  /** Browser origins that may call /graphql from another origin (CORS_ORIGINS): a list, '*', or none. */
+  corsOrigins: string[] | '*';
+  /** The product's JWTs (AUTH_JWT_*); undefined when they are not accepted. */
+  jwt: JwtSettings | undefined;
 }>;
 
 export class ConfigError extends Error {
@@ -226,6 +289,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       return `${name}: ${issue.message}${shown}`;
     }),
     ...proxyProblems(merged),
+    ...jwtProblems(merged),
   ];
   const ca = readCaFile(merged.STRIPE_CA_FILE?.trim() || undefined, cwd);
   if (ca && 'problem' in ca) problems.push(ca.problem);
@@ -275,6 +339,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     graphql: { maxDepth: v.GRAPHQL_MAX_DEPTH, maxCost: v.GRAPHQL_MAX_COST },
     demoUserEmail: v.DEMO_USER_EMAIL,
+    corsOrigins: v.CORS_ORIGINS === '*' ? '*' : (v.CORS_ORIGINS?.split(',').map((o) => o.trim()) ?? []),
+    jwt:
+      (v.AUTH_JWT_JWKS_URL || v.AUTH_JWT_SECRET) && v.AUTH_JWT_ISSUER && v.AUTH_JWT_AUDIENCE
+        ? {
+            jwksUrl: v.AUTH_JWT_JWKS_URL,
+            secret: v.AUTH_JWT_SECRET,
+            issuer: v.AUTH_JWT_ISSUER,
+            audience: v.AUTH_JWT_AUDIENCE,
+            emailClaim: v.AUTH_JWT_EMAIL_CLAIM,
+            timezoneClaim: v.AUTH_JWT_TIMEZONE_CLAIM,
+            clockToleranceSeconds: v.AUTH_JWT_CLOCK_TOLERANCE_SECONDS,
+          }
+        : undefined,
   });
 }
 

@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'LIMIT_EXCEEDED'
   | 'PAYMENT_FAILED'
-  | 'PAYMENT_SERVICE_UNAVAILABLE';
+  | 'PAYMENT_SERVICE_UNAVAILABLE'
+  | 'SERVICE_UNAVAILABLE';
 
 export class DomainError extends Error {
   constructor(
@@ -27,3 +28,4 @@ export const badInput = (message: string, extensions: Record<string, unknown> = 
   new DomainError('BAD_USER_INPUT', message, extensions);
 export const notFound = (what: string) => new DomainError('NOT_FOUND', `${what} not found`);
 export const conflict = (message: string, extensions: Record<string, unknown> = {}) => new DomainError('CONFLICT', message, extensions);
+export const forbidden = (message: string, extensions: Record<string, unknown> = {}) => new DomainError('FORBIDDEN', message, extensions);

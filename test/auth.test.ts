@@ -37,7 +37,7 @@ describe('authentication', () => {
 
   it('stores only a hash of the token', async () => {
     const user = await server.createUser();
-    const rows = await server.em().getConnection().execute('select token_hash from app_user where id = ?', [user.id]);
+    const rows = await server.em().getConnection().execute('select token_hash from user_token where user_id = ?', [user.id]);
     expect(rows[0].token_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(rows[0].token_hash).not.toContain(user.token);
   });

@@ -45,7 +45,14 @@ describe('committed GraphQL schema', () => {
       autoRenew: 'Boolean!',
     });
     expect(fields('Money')).toEqual({ amount: 'String!', amountMinor: 'Int!', currency: 'String!' });
-    expect(fields('User')).toEqual({ id: 'ID!', email: 'String!', timezone: 'String!', role: 'Role!' });
+    expect(fields('User')).toEqual({
+      id: 'ID!',
+      externalId: 'String',
+      email: 'String!',
+      name: 'String',
+      timezone: 'String!',
+      role: 'Role!',
+    });
     expect(enumValues(schema, 'PricingInterval')).toEqual(['DAY', 'MONTH', 'ONE_TIME', 'YEAR']);
     expect(enumValues(schema, 'Role')).toEqual(['ADMIN', 'USER']);
   });

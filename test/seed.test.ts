@@ -84,7 +84,7 @@ describe('npm run user:create', () => {
     });
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/^tg_[A-Za-z0-9_-]{43}\n$/);
-    const rows = await sql(url, `select email, role, timezone, token_hash from app_user`);
+    const rows = await sql(url, `select email, role, timezone, token_hash from app_user join user_token on user_id = app_user.id`);
     expect(rows).toEqual([expect.objectContaining({ email: 'ann@example.com', role: 'admin', timezone: 'Europe/Berlin' })]);
     expect(rows[0].token_hash).not.toContain(res.stdout.trim());
   });

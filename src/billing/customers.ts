@@ -18,7 +18,11 @@ export async function ensureCustomer(em: EntityManager, stripe: Stripe, userId: 
     const customer = await callStripe(
       () =>
         stripe.customers.create(
-          { email: user.email, metadata: { tollgate_user_id: user.id } },
+          {
+            email: user.email,
+            // The product's own id too, so the product can find its user's customer in the dashboard.
+            metadata: { tollgate_user_id: user.id, ...(user.externalId ? { tollgate_external_id: user.externalId } : {}) },
+          },
           { idempotencyKey: idempotencyKey('customer', user.id) },
         ),
       target,

@@ -49,3 +49,14 @@ async function direct<T>(em: EntityManager, text: string, params: unknown[]): Pr
   if (!em.config.getLogger().isEnabled('query')) return run();
   return (connection as unknown as LoggingConnection).executeQuery(text, run, { query: text, params });
 }
+
+/**
+ * A timestamptz column as `query` returns it: the ORM has the pg driver hand dates over as text (it
+ * converts them itself), so hand-written statements convert theirs here.
+ */
+export function asDate(value: Date | string): Date;
+export function asDate(value: Date | string | null): Date | null;
+export function asDate(value: Date | string | null): Date | null {
+  if (value === null) return null;
+  return value instanceof Date ? value : new Date(value);
+}

@@ -1,3 +1,4 @@
+import { ApiKey } from './apiKey';
 import { Payment } from './payment';
 import { PaymentLog } from './paymentLog';
 import { Plan } from './plan';
@@ -8,7 +9,9 @@ import { Subscription } from './subscription';
 import { UsageCounter } from './usageCounter';
 import { UsageRecord } from './usageRecord';
 import { User } from './user';
+import { UserToken } from './userToken';
 
+export * from './apiKey';
 export * from './payment';
 export * from './paymentLog';
 export * from './plan';
@@ -19,5 +22,19 @@ export * from './subscription';
 export * from './usageCounter';
 export * from './usageRecord';
 export * from './user';
+export * from './userToken';
 
-export const ENTITIES = [User, Plan, PlanLimit, PlanPricing, Subscription, Payment, PaymentLog, StripeEvent, UsageCounter, UsageRecord];
+export const ENTITIES = [
+  User,
+  Plan,
+  PlanLimit,
+  PlanPricing,
+  Subscription,
+  Payment,
+  PaymentLog,
+  StripeEvent,
+  UsageCounter,
+  UsageRecord,
+  UserToken,
+  ApiKey,
+];

@@ -19,10 +19,14 @@ export class User extends BaseEntity {
   @Property({ type: 'text', default: 'UTC' })
   timezone: Opt<string> = 'UTC';
 
-  /** sha256 of the API token; the token itself is never stored. */
-  @Property({ type: 'text', hidden: true })
+  /** The product's own id for this user (unique); null for users made with user:create. */
+  @Property({ type: 'text', nullable: true })
   @Unique()
-  tokenHash!: string;
+  externalId?: string | null;
+
+  /** A display name, as the product gives it. */
+  @Property({ type: 'text', nullable: true })
+  name?: string | null;
 
   @Property({ type: 'text', nullable: true })
   @Unique()

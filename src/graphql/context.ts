@@ -1,7 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { GraphQLError } from 'graphql';
+import { actingUser } from '../auth/permissions';
+import type { AuthUser, Principal } from '../auth/principal';
 import type { BillingDeps } from '../billing/deps';
-import type { AuthUser } from '../auth/users';
+import { DomainError } from '../errors';
 import type { Logger } from '../logger';
 import { createLoaders, type Loaders } from './loaders';
 
@@ -14,9 +15,10 @@ export interface Context {
    * Never used for entities.
    */
   readonly db: EntityManager;
-  readonly user: AuthUser | null;
-  /** Why the request is anonymous although it carried credentials (e.g. "invalid token"). */
-  readonly authProblem?: string;
+  /** Who is calling; null for an anonymous request. */
+  readonly principal: Principal | null;
+  /** Why the request is anonymous although it carried credentials (e.g. a revoked token). */
+  readonly authProblem?: DomainError;
   /** Per-request DataLoaders, made on first use. */
   readonly loaders: Loaders;
   readonly logger: Logger;
@@ -30,15 +32,15 @@ export function billingDeps(ctx: Context): BillingDeps {
   return ctx.billing;
 }
 
-/**
- * Who the request acts for, or UNAUTHENTICATED saying why (a refused credential, or none sent). The
- * auth checker and `@CurrentUser()` both ask here, so a new kind of caller is taught in one place.
- */
+/** Who is calling, or UNAUTHENTICATED saying why (a refused credential, or none sent). */
+export function currentPrincipal(ctx: Context): Principal {
+  if (ctx.principal) return ctx.principal;
+  throw ctx.authProblem ?? new DomainError('UNAUTHENTICATED', 'Authentication required: send "Authorization: Bearer <token>"');
+}
+
+/** The user the request acts for: the caller, or the user a service key names in Tollgate-User. */
 export function currentUser(ctx: Context): AuthUser {
-  if (ctx.user) return ctx.user;
-  throw new GraphQLError(ctx.authProblem ?? 'Authentication required: send "Authorization: Bearer <token>"', {
-    extensions: { code: 'UNAUTHENTICATED' },
-  });
+  return actingUser(currentPrincipal(ctx));
 }
 
 /** `Authorization: Bearer <token>` or `Authorization: Token <token>` (the older convention). */
@@ -61,9 +63,9 @@ class RequestContext implements Context {
 
   constructor(
     readonly db: EntityManager,
-    readonly user: AuthUser | null,
+    readonly principal: Principal | null,
     readonly logger: Logger,
-    readonly authProblem?: string,
+    readonly authProblem?: DomainError,
     readonly billing?: BillingDeps,
   ) {}
 
@@ -79,10 +81,10 @@ class RequestContext implements Context {
 /** The context of one request; `root` is the ORM's root EntityManager (the request's fork is made from it). */
 export function buildContext(
   root: EntityManager,
-  user: AuthUser | null,
+  principal: Principal | null,
   logger: Logger,
-  authProblem?: string,
+  authProblem?: DomainError,
   billing?: BillingDeps,
 ): Context {
-  return new RequestContext(root, user, logger, authProblem, billing);
+  return new RequestContext(root, principal, logger, authProblem, billing);
 }

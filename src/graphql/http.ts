@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import cors from 'cors';
 import getRawBody from 'raw-body';
 import type { Logger } from '../logger';
 
@@ -26,6 +27,20 @@ export function isGraphQLPath(url: string | undefined, path = '/graphql'): boole
   if (!url?.startsWith(path)) return false;
   const rest = url.slice(path.length);
   return rest === '' || rest === '/' || rest.startsWith('?') || rest.startsWith('/?');
+}
+
+/**
+ * A browser app on another origin (the product's frontend, with its own sign-in token) may call /graphql
+ * when its origin is listed: preflights are answered, the Authorization header allowed. No list: no CORS
+ * headers, so browsers keep other origins out.
+ */
+export function graphqlCors(origins: string[] | '*') {
+  return cors({
+    origin: origins === '*' ? true : origins,
+    methods: ['GET', 'POST'],
+    allowedHeaders: ['authorization', 'content-type', 'apollo-require-preflight'],
+    maxAge: 600,
+  });
 }
 
 /** The scheme a request came in on, as Express reports it without `trust proxy`. */

@@ -3,11 +3,13 @@ import type { CreatePaymentResult } from '../billing/payments/create';
 import type { PaymentPage } from '../billing/payments/queries';
 import type { SubscribeResult as SubscribeOutcome } from '../billing/subscriptions/subscribeCall';
 import type { Payment, PlanLimit, PlanPricing, Subscription } from '../entities';
+import type { AuthUser } from '../auth/principal';
 import { Money } from './types/common';
 import { LimitSource, type Limits } from './types/limits';
 import type { PaymentConnection, PaymentResult, PaymentType } from './types/payment';
 import type { PlanLimitType, PricingOptionType } from './types/plan';
 import type { SubscribeResult, SubscriptionType } from './types/subscription';
+import type { UserConnection, UserType } from './types/user';
 
 // What the services answer, as the GraphQL types say it: optional columns become explicit nulls and
 // references their ids. Where a service's shape already is the GraphQL one (Plan, PaymentLog, AuthUser,
@@ -72,3 +74,17 @@ export const toPricingOption = (p: PlanPricing): PricingOptionType => ({
 export const toPlanLimit = (l: PlanLimit): PlanLimitType => ({ metric: l.metric, perDay: l.perDay });
 
 export const toLimits = (l: LimitsResult): Limits => ({ ...l, source: LimitSource[l.source] });
+
+export const toUser = (u: AuthUser): UserType => ({
+  id: u.id,
+  externalId: u.externalId,
+  email: u.email,
+  name: u.name,
+  timezone: u.timezone,
+  role: u.role,
+});
+
+export const toUserConnection = (page: { nodes: AuthUser[]; cursors: string[]; hasNextPage: boolean }): UserConnection => ({
+  edges: page.nodes.map((u, i) => ({ cursor: page.cursors[i], node: toUser(u) })),
+  pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
+});

@@ -1,26 +1,26 @@
 import 'reflect-metadata';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import { buildSchema, type AuthChecker } from 'type-graphql';
-import { UserRole } from '../entities';
-import { currentUser, type Context } from './context';
+import { refusal } from '../auth/permissions';
+import { currentPrincipal, type Context } from './context';
 import { LimitsResolver } from './resolvers/limitsResolver';
 import { PaymentResolver } from './resolvers/paymentResolver';
 import { PlanResolver } from './resolvers/planResolver';
 import { SubscriptionResolver } from './resolvers/subscriptionResolver';
 import { UserResolver } from './resolvers/userResolver';
+import { ApiKeyResolver } from './resolvers/apiKeyResolver';
 
-export const RESOLVERS = [PlanResolver, UserResolver, LimitsResolver, SubscriptionResolver, PaymentResolver] as const;
+export const RESOLVERS = [PlanResolver, UserResolver, LimitsResolver, SubscriptionResolver, PaymentResolver, ApiKeyResolver] as const;
 
-/** `@Authorized()` needs a user; `@Authorized('admin')` needs that role. */
-export const authChecker: AuthChecker<Context> = ({ context }, roles) => {
-  const user = currentUser(context);
-  if (roles.length > 0 && !roles.includes(user.role)) {
-    throw new GraphQLError('You are not allowed to do this', { extensions: { code: 'FORBIDDEN' } });
-  }
+/**
+ * `@Authorized()` needs a caller; `@Authorized('usage' | 'billing' | 'users' | 'admin')` what that names
+ * (src/auth/permissions.ts): a service key's scope, or an admin user for `users` and `admin`.
+ */
+export const authChecker: AuthChecker<Context> = ({ context }, needed) => {
+  const refused = refusal(currentPrincipal(context), needed);
+  if (refused) throw refused;
   return true;
 };
-
-export const ADMIN = UserRole.ADMIN;
 
 let cached: Promise<GraphQLSchema> | undefined;
 

@@ -3,7 +3,6 @@ import { CaptureMethod } from '../../entities';
 import { DomainError } from '../../errors';
 import { normalizeCurrency, parseChargeAmount } from '../money';
 import { clientUrl } from '../subscriptions/inputs';
-import { decodeCursor } from './cursor';
 
 /**
  * What clients send to payments, one zod schema per input, parsed with parseInput before anything is
@@ -13,8 +12,6 @@ import { decodeCursor } from './cursor';
 
 const METADATA_MAX_KEYS = 40;
 const PAYMENT_METHOD = /^(pm|tok)_[A-Za-z0-9_]{1,200}$/;
-export const PAGE_DEFAULT = 20;
-export const PAGE_MAX = 100;
 
 /**
  * A rule that throws BAD_USER_INPUT (money.ts, clientUrl) as a zod issue: its message, and its
@@ -109,27 +106,3 @@ export const CaptureOrRefundAmount = (currency: string) =>
       .nullish()
       .transform((v, ctx) => (v === null || v === undefined ? null : asIssue(ctx, () => parseChargeAmount(v, currency)))),
   });
-
-const FIRST_RANGE = `first must be between 1 and ${PAGE_MAX}`;
-
-/** listPayments' page: how many, and after which cursor of a previous page. */
-export const PaymentPageInput = z.object({
-  first: z
-    .number({ invalid_type_error: FIRST_RANGE })
-    .nullish()
-    .transform((v) => v ?? PAGE_DEFAULT)
-    .refine((v) => Number.isInteger(v) && v >= 1 && v <= PAGE_MAX, FIRST_RANGE),
-  after: z
-    .string()
-    .nullish()
-    .transform((v, ctx) => {
-      if (!v) return null;
-      const position = decodeCursor(v);
-      if (position) return position;
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        message: 'Invalid cursor "after": pass an endCursor or edge cursor from a previous page',
-      });
-      return z.NEVER;
-    }),
-});

@@ -3,8 +3,7 @@ import { Payment, PaymentLog, UserRole } from '../../entities';
 import { notFound } from '../../errors';
 import { UUID } from '../../ids';
 import { parseInput } from '../../input';
-import { encodeCursor } from './cursor';
-import { PaymentPageInput } from './inputs';
+import { PageInput, toPage } from '../../pagination';
 
 /** The read side of payments: one payment, a user's pages of them, and the logs behind them. */
 
@@ -34,7 +33,7 @@ export async function listPayments(
   userId: string,
   options: { first?: number | null; after?: string | null } = {},
 ): Promise<PaymentPage> {
-  const { first, after } = parseInput(PaymentPageInput, options);
+  const { first, after } = parseInput(PageInput, options);
   const rows = await em.find(
     Payment,
     after
@@ -42,8 +41,8 @@ export async function listPayments(
       : { user: userId },
     { orderBy: { createdAt: 'desc', id: 'desc' }, limit: first + 1 },
   );
-  const payments = rows.slice(0, first);
-  return { payments, cursors: payments.map(encodeCursor), hasNextPage: rows.length > first };
+  const { nodes, cursors, hasNextPage } = toPage(rows, first);
+  return { payments: nodes, cursors, hasNextPage };
 }
 
 /** The logs of many payments in one statement, oldest entry first (for a DataLoader). */

@@ -1,9 +1,9 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import type { AuthUser } from '../../auth/users';
+import type { AuthUser } from '../../auth/principal';
 import { createPayment } from '../../billing/payments/create';
 import { cancelPayment, capturePayment, refundPayment } from '../../billing/payments/operations';
 import { findPayment, listPayments } from '../../billing/payments/queries';
-import { UserRole, type PaymentLog } from '../../entities';
+import { ApiKeyScope, type PaymentLog } from '../../entities';
 import { billingDeps, type Context } from '../context';
 import { CurrentUser } from '../decorators';
 import { toPayment, toPaymentConnection, toPaymentResult } from '../mappers';
@@ -12,13 +12,13 @@ import { CreatePaymentInput, PaymentConnection, PaymentLogType, PaymentResult, P
 
 @Resolver(() => PaymentType)
 export class PaymentResolver {
-  @Authorized()
+  @Authorized(ApiKeyScope.BILLING)
   @Mutation(() => PaymentResult, { description: 'Charge the user: with paymentMethod directly, without it through Stripe Checkout.' })
   async createPayment(@Arg('input') input: CreatePaymentInput, @Ctx() ctx: Context, @CurrentUser() user: AuthUser): Promise<PaymentResult> {
     return toPaymentResult(await createPayment(ctx.em, billingDeps(ctx), user.id, input));
   }
 
-  @Authorized(UserRole.ADMIN)
+  @Authorized(ApiKeyScope.ADMIN)
   @Mutation(() => PaymentType, { description: 'Admins: capture an authorised (PREAUTH) payment, all of it or `amount`.' })
   async capturePayment(
     @Arg('id', () => ID) id: string,
@@ -28,7 +28,7 @@ export class PaymentResolver {
     return toPayment(await capturePayment(ctx.em, billingDeps(ctx), id, amount));
   }
 
-  @Authorized(UserRole.ADMIN)
+  @Authorized(ApiKeyScope.ADMIN)
   @Mutation(() => PaymentType, { description: 'Admins: refund a captured payment, all that is left or `amount`.' })
   async refundPayment(
     @Arg('id', () => ID) id: string,
@@ -38,13 +38,13 @@ export class PaymentResolver {
     return toPayment(await refundPayment(ctx.em, billingDeps(ctx), id, amount));
   }
 
-  @Authorized()
+  @Authorized(ApiKeyScope.BILLING)
   @Mutation(() => PaymentType, { description: 'The owner or an admin: cancel a payment before it is captured.' })
   async cancelPayment(@Arg('id', () => ID) id: string, @Ctx() ctx: Context, @CurrentUser() user: AuthUser): Promise<PaymentType> {
     return toPayment(await cancelPayment(ctx.em, billingDeps(ctx), user, id));
   }
 
-  @Authorized()
+  @Authorized(ApiKeyScope.BILLING)
   @Query(() => PaymentConnection, { description: "The user's payments, newest first." })
   async myPayments(
     @Ctx() { em }: Context,
@@ -55,7 +55,7 @@ export class PaymentResolver {
     return toPaymentConnection(await listPayments(em, user.id, { first, after }));
   }
 
-  @Authorized()
+  @Authorized(ApiKeyScope.BILLING)
   @Query(() => PaymentType, { description: 'One payment: its owner or an admin; NOT_FOUND for anyone else.' })
   async payment(@Arg('id', () => ID) id: string, @Ctx() { em }: Context, @CurrentUser() user: AuthUser): Promise<PaymentType> {
     return toPayment(await findPayment(em, user, id));

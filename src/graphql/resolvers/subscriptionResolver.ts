@@ -1,9 +1,10 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import type { AuthUser } from '../../auth/users';
+import type { AuthUser } from '../../auth/principal';
 import { cancelSubscription, resumeSubscription } from '../../billing/subscriptions/lifecycle';
 import { listSubscriptions } from '../../billing/subscriptions/queries';
 import { subscribe } from '../../billing/subscriptions/subscribe';
 import { billingDeps, type Context } from '../context';
+import { ApiKeyScope } from '../../entities';
 import { CurrentUser } from '../decorators';
 import { toPricingOption, toSubscribeResult, toSubscription } from '../mappers';
 import { PlanType, PricingOptionType } from '../types/plan';
@@ -11,25 +12,25 @@ import { SubscribeInput, SubscribeResult, SubscriptionType } from '../types/subs
 
 @Resolver(() => SubscriptionType)
 export class SubscriptionResolver {
-  @Authorized()
+  @Authorized(ApiKeyScope.BILLING)
   @Query(() => [SubscriptionType], { description: "The user's subscriptions, newest first." })
   async mySubscriptions(@Ctx() { em }: Context, @CurrentUser() user: AuthUser): Promise<SubscriptionType[]> {
     return (await listSubscriptions(em, user.id)).map(toSubscription);
   }
 
-  @Authorized()
+  @Authorized(ApiKeyScope.BILLING)
   @Mutation(() => SubscribeResult)
   async subscribe(@Arg('input') input: SubscribeInput, @Ctx() ctx: Context, @CurrentUser() user: AuthUser): Promise<SubscribeResult> {
     return toSubscribeResult(await subscribe(ctx.em, billingDeps(ctx), user.id, input));
   }
 
-  @Authorized()
+  @Authorized(ApiKeyScope.BILLING)
   @Mutation(() => SubscriptionType, { description: 'Cancel at the end of the current period.' })
   async cancelSubscription(@Arg('id', () => ID) id: string, @Ctx() ctx: Context, @CurrentUser() user: AuthUser): Promise<SubscriptionType> {
     return toSubscription(await cancelSubscription(ctx.em, billingDeps(ctx), user.id, id));
   }
 
-  @Authorized()
+  @Authorized(ApiKeyScope.BILLING)
   @Mutation(() => SubscriptionType, { description: 'Undo a cancellation before the period ends.' })
   async resumeSubscription(@Arg('id', () => ID) id: string, @Ctx() ctx: Context, @CurrentUser() user: AuthUser): Promise<SubscriptionType> {
     return toSubscription(await resumeSubscription(ctx.em, billingDeps(ctx), user.id, id));
