@@ -121,7 +121,7 @@ async function main() {
     await seedCatalog(orm.em.fork() as EntityManager, catalogDefinition());
     // One hot counter per server, with a limit the recordUsage runs reach, to prove zero overshoot.
     await pool.query(
-      `update plan_limit set allowance = $1 where metric = 'minutes' and period = 'day' and plan_id = (select id from plan where is_default)`,
+      `update plan_limit set allowance = $1 where metric = 'minutes' and plan_id = (select id from plan where is_default)`,
       [HOT_LIMIT],
     );
     const ours = await createUser(orm.em.fork() as EntityManager, { email: 'bench-app@example.com' });
