@@ -120,9 +120,10 @@ async function main() {
     await migrate(orm, logger);
     await seedCatalog(orm.em.fork() as EntityManager, catalogDefinition());
     // One hot counter per server, with a limit the recordUsage runs reach, to prove zero overshoot.
-    await pool.query(`update plan_limit set per_day = $1 where metric = 'minutes' and plan_id = (select id from plan where is_default)`, [
-      HOT_LIMIT,
-    ]);
+    await pool.query(
+      `update plan_limit set allowance = $1 where metric = 'minutes' and plan_id = (select id from plan where is_default)`,
+      [HOT_LIMIT],
+    );
     const ours = await createUser(orm.em.fork() as EntityManager, { email: 'bench-app@example.com' });
     const base = await createUser(orm.em.fork() as EntityManager, { email: 'bench-baseline@example.com' });
 
@@ -134,7 +135,9 @@ async function main() {
     const appUrl = app.url;
     const baseUrl = baseline.url;
 
-    const limitsQuery = JSON.stringify({ query: '{ myLimits { plan { code } day resetsAt metrics { metric limit used remaining } } }' });
+    const limitsQuery = JSON.stringify({
+      query: '{ myLimits { plan { code } day resetsAt metrics { metric period limit used remaining resetsAt } } }',
+    });
     const recordQuery = JSON.stringify({
       query: 'mutation { recordUsage(input: { metric: "minutes", amount: 1 }) { metric limit used remaining } }',
     });
@@ -151,7 +154,7 @@ async function main() {
     ];
 
     const counters = await pool.query<{ email: string; used: number }>(
-      `select u.email, c.used from usage_counter c join app_user u on u.id = c.user_id where c.metric = 'minutes'`,
+      `select u.email, c.used from usage_counter c join app_user u on u.id = c.user_id where c.metric = 'minutes' and c.period = 'day'`,
     );
     const overshoot = counters.rows.filter((r) => r.used > HOT_LIMIT);
 

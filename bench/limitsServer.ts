@@ -12,7 +12,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { createApp } from '../src/app';
-import { CONSUME_SQL, LIMITS_SQL, localDay } from '../src/billing/limits';
+import { CONSUME_SQL, LIMITS_SQL } from '../src/billing/limits';
+import { localWindows, windowParams } from '../src/billing/periods';
 import { hashToken } from '../src/auth/secrets';
 import { loadConfig } from '../src/config';
 import { createOrm, type Orm } from '../src/db/orm';
@@ -37,9 +38,11 @@ function baselineServer(pool: pg.Pool): http.Server {
           return;
         }
         const now = new Date();
-        const { day, resetsAt } = localDay(user.timezone, now);
+        const windows = localWindows(user.timezone, now);
+        const { day, dayEnd: resetsAt } = windows;
+        const params = [user.id, now, ...windowParams(windows)];
         if (op === 'limits') {
-          const { rows } = await pool.query(LIMITS_SQL, [user.id, now, day]);
+          const { rows } = await pool.query(LIMITS_SQL, params);
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end(
             JSON.stringify({
@@ -48,15 +51,21 @@ function baselineServer(pool: pg.Pool): http.Server {
                   plan: rows[0].code,
                   day,
                   resetsAt,
-                  metrics: rows.map((r) => ({ metric: r.metric, limit: r.per_day, used: r.used })),
+                  metrics: rows.map((r) => ({
+                    metric: r.metric,
+                    period: r.period,
+                    limit: r.allowance,
+                    used: r.used,
+                    resetsAt: r.resets_at,
+                  })),
                 },
               },
             }),
           );
         } else {
-          const { rows } = await pool.query(CONSUME_SQL, [user.id, now, 'minutes', day, 1]);
+          const { rows } = await pool.query(CONSUME_SQL, [...params, 'minutes', 1]).catch(() => ({ rows: [] }));
           if (rows.length === 0) {
-            const limits = await pool.query(LIMITS_SQL, [user.id, now, day]);
+            const limits = await pool.query(LIMITS_SQL, params);
             res.writeHead(200, { 'content-type': 'application/json' });
             res.end(
               JSON.stringify({ errors: [{ message: 'limit', extensions: { code: 'LIMIT_EXCEEDED', remaining: limits.rows.length } }] }),
@@ -64,7 +73,7 @@ function baselineServer(pool: pg.Pool): http.Server {
             return;
           }
           res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ data: { recordUsage: { metric: 'minutes', used: rows[0].used, limit: rows[0].per_day } } }));
+          res.end(JSON.stringify({ data: { recordUsage: { metric: 'minutes', used: rows[0].used, limit: rows[0].allowance } } }));
         }
       } catch (err) {
         res.writeHead(500).end(String(err));

@@ -1,5 +1,5 @@
 import { getIntrospectionQuery } from 'graphql';
-import { Plan, PlanLimit, PlanPricing, PricingInterval } from '../src/entities';
+import { LimitPeriod, Plan, PlanLimit, PlanPricing, PricingInterval } from '../src/entities';
 import { sql } from './support/db';
 import { startTestServer, type TestServer } from './support/server';
 
@@ -93,7 +93,7 @@ describe('plan catalog over GraphQL', () => {
     const em = server.em();
     for (let i = 0; i < 27; i++) {
       const plan = em.create(Plan, { code: `extra_${i}`, name: `Extra ${i}`, sortOrder: 10 + i });
-      em.create(PlanLimit, { plan, metric: 'minutes', perDay: i });
+      em.create(PlanLimit, { plan, metric: 'minutes', period: LimitPeriod.DAY, allowance: i });
       em.create(PlanPricing, {
         plan,
         lookupKey: `extra_${i}_monthly`,
@@ -139,7 +139,7 @@ describe('plan catalog over GraphQL', () => {
     expect(minutes(await server.gql(q))).toBe(180);
     await sql(
       server.databaseUrl,
-      `update plan_limit set per_day = 181 where metric = 'minutes' and plan_id = (select id from plan where code = 'free')`,
+      `update plan_limit set allowance = 181 where metric = 'minutes' and period = 'day' and plan_id = (select id from plan where code = 'free')`,
     );
     await sql(server.databaseUrl, `update plan set name = 'Free!' where code = 'free'`);
     try {
@@ -149,7 +149,7 @@ describe('plan catalog over GraphQL', () => {
     } finally {
       await sql(
         server.databaseUrl,
-        `update plan_limit set per_day = 180 where metric = 'minutes' and plan_id = (select id from plan where code = 'free')`,
+        `update plan_limit set allowance = 180 where metric = 'minutes' and period = 'day' and plan_id = (select id from plan where code = 'free')`,
       );
       await sql(server.databaseUrl, `update plan set name = 'Free' where code = 'free'`);
     }

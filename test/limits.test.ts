@@ -40,6 +40,7 @@ describe('daily limits and usage', () => {
     expect(limits.metrics).toEqual([
       { metric: 'megabytes', limit: 300, used: 0, remaining: 300 },
       { metric: 'minutes', limit: 180, used: 0, remaining: 180 },
+      { metric: 'minutes', limit: 3000, used: 0, remaining: 3000 },
     ]);
   });
 
@@ -144,8 +145,11 @@ describe('daily limits and usage', () => {
     const zero = await server.gql(RECORD, { input: { metric: 'minutes', amount: 0, idempotencyKey: 'call-3' } }, user.token);
     expect(zero.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
     expect(await sql(server.databaseUrl, 'select idempotency_key from usage_record where user_id = $1', [user.id])).toEqual([]);
-    expect(await sql(server.databaseUrl, 'select metric, used from usage_counter where user_id = $1', [user.id])).toEqual([
-      { metric: 'minutes', used: 175 },
+    expect(
+      await sql(server.databaseUrl, 'select metric, period, used from usage_counter where user_id = $1 order by period', [user.id]),
+    ).toEqual([
+      { metric: 'minutes', period: 'day', used: 175 },
+      { metric: 'minutes', period: 'month', used: 175 },
     ]);
     // The refused call can be made again with its key once it fits.
     const fits = await server.gql(RECORD, { input: { metric: 'minutes', amount: 5, idempotencyKey: 'call-1' } }, user.token);
@@ -161,7 +165,11 @@ describe('daily limits and usage', () => {
     const exceeded = results.filter((r) => r.errors?.[0].extensions?.code === 'LIMIT_EXCEEDED');
     expect(ok).toHaveLength(180);
     expect(exceeded).toHaveLength(20);
-    const [{ used }] = await sql(server.databaseUrl, `select used from usage_counter where user_id = $1 and metric = 'minutes'`, [user.id]);
+    const [{ used }] = await sql(
+      server.databaseUrl,
+      `select used from usage_counter where user_id = $1 and metric = 'minutes' and period = 'day'`,
+      [user.id],
+    );
     expect(used).toBe(180);
     expect(new Set(ok.map((r) => r.data.recordUsage.used)).size).toBe(180);
   });
@@ -229,7 +237,8 @@ describe('daily limits and usage', () => {
     expect(await minutes(la.token)).toMatchObject({ used: 20, remaining: 160 });
     const rows = await sql(
       server.databaseUrl,
-      `select user_id, to_char(day, 'YYYY-MM-DD') as day, used from usage_counter where user_id = any($1)`,
+      `select c.user_id, to_char(c.window_start at time zone u.timezone, 'YYYY-MM-DD') as day, c.used
+         from usage_counter c join app_user u on u.id = c.user_id where c.user_id = any($1) and c.period = 'day'`,
       [[auckland.id, la.id]],
     );
     expect(rows).toEqual(

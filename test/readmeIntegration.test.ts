@@ -100,7 +100,7 @@ describeInBrowser('the README integration example')('the README integration exam
     await tab.goto(pageOrigin);
     const metrics = (await logged) as Array<{ metric: string; used: number; remaining: number | null }>;
     expect(metrics.find((m) => m.metric === 'minutes')).toEqual({ metric: 'minutes', used: 12, remaining: 168 });
-    expect(metrics.map((m) => m.metric)).toEqual(['megabytes', 'minutes']);
+    expect(metrics.map((m) => m.metric)).toEqual(['megabytes', 'minutes', 'minutes']);
     await context.close();
   });
 

@@ -33,10 +33,11 @@ describe('committed GraphQL schema', () => {
       name: 'String!',
       description: 'String!',
       isDefault: 'Boolean!',
+      features: '[String!]!',
       limits: '[PlanLimit!]!',
       pricingOptions: '[PricingOption!]!',
     });
-    expect(fields('PlanLimit')).toEqual({ metric: 'String!', perDay: 'Int' });
+    expect(fields('PlanLimit')).toEqual({ metric: 'String!', period: 'LimitPeriod!', limit: 'Int', perDay: 'Int' });
     expect(fields('PricingOption')).toEqual({
       id: 'ID!',
       amount: 'Money!',

@@ -7,7 +7,7 @@ async function catalog(url: string) {
   return sql(
     url,
     `select p.code, p.is_default, p.updated_at, pp.amount_minor, pp.interval, pp.auto_renew,
-            (select json_object_agg(metric, per_day) from plan_limit l where l.plan_id = p.id) as limits
+            (select json_object_agg(metric || '/' || period, allowance) from plan_limit l where l.plan_id = p.id) as limits
        from plan p join plan_pricing pp on pp.plan_id = p.id order by p.sort_order`,
   );
 }
@@ -29,7 +29,7 @@ describe('npm run seed', () => {
       ['day_pass', 500, 'day', false, false],
       ['premium', 20000, 'month', true, false],
     ]);
-    expect(before[0].limits).toEqual({ minutes: 180, megabytes: 300 });
+    expect(before[0].limits).toEqual({ 'minutes/day': 180, 'minutes/month': 3000, 'megabytes/day': 300 });
 
     const second = await runScript('seed', [], { DATABASE_URL: url });
     expect(second.code).toBe(0);

@@ -73,6 +73,20 @@ describe('service API keys acting for the product users', () => {
       ).used;
     expect(await minutes('a-2')).toBe(7);
     expect(await minutes('b-2')).toBe(0);
+    // checkUsage, hasFeature and the history answer for the named user too.
+    const check = `query { checkUsage(metric: "minutes", amount: 174) { allowed limiting { period used } } hasFeature(key: "export") }`;
+    expect((await server.gql(check, {}, backend, actingFor('a-2'))).data).toEqual({
+      checkUsage: { allowed: false, limiting: { period: 'DAY', used: 7 } },
+      hasFeature: false,
+    });
+    expect((await server.gql(check, {}, backend, actingFor('b-2'))).data.checkUsage.allowed).toBe(true);
+    const history = await server.gql(
+      `query($d: LocalDate!) { myUsageHistory(metric: "minutes", from: $d, to: $d) { used } }`,
+      { d: (await server.gql(MY_LIMITS, {}, backend, actingFor('a-2'))).data.myLimits.day },
+      backend,
+      actingFor('a-2'),
+    );
+    expect(history.data.myUsageHistory).toEqual([{ used: 7 }]);
   });
 
   it('without Tollgate-User a my* operation is BAD_USER_INPUT naming the header; an unknown user is NOT_FOUND naming upsertUser', async () => {

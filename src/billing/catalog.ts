@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { Plan, PlanLimit, PlanPricing, PricingInterval } from '../entities';
+import { LimitPeriod, Plan, PlanLimit, PlanPricing, PricingInterval } from '../entities';
 import { parseAmount } from './money';
+import { PERIOD_ORDER } from './periods';
 
 /**
  * The product catalog: which plans exist, their daily limits and their pricing options.
@@ -28,14 +29,24 @@ export interface PricingDefinition {
   autoRenew: boolean;
 }
 
+export interface LimitDefinition {
+  metric: string;
+  period: LimitPeriod;
+  /** null = unlimited */
+  limit: number | null;
+}
+
+const day = (metric: string, limit: number | null): LimitDefinition => ({ metric, period: LimitPeriod.DAY, limit });
+
 export interface PlanDefinition {
   code: string;
   name: string;
   description: string;
   isDefault: boolean;
   sortOrder: number;
-  /** metric → allowance per day; null = unlimited. */
-  limits: Record<string, number | null>;
+  limits: LimitDefinition[];
+  /** Boolean features the plan grants, by key. */
+  features: string[];
   pricing: PricingDefinition[];
 }
 
@@ -45,10 +56,11 @@ export function catalogDefinition(amounts: CatalogAmounts = DEFAULT_AMOUNTS): Pl
     {
       code: 'free',
       name: 'Free',
-      description: 'Everyone starts here: 180 minutes and 300 MB a day.',
+      description: 'Everyone starts here: 180 minutes and 300 MB a day, up to 3,000 minutes a month.',
       isDefault: true,
       sortOrder: 0,
-      limits: { minutes: 180, megabytes: 300 },
+      limits: [day('minutes', 180), { metric: 'minutes', period: LimitPeriod.MONTH, limit: 3000 }, day('megabytes', 300)],
+      features: [],
       pricing: [
         {
           lookupKey: 'free_monthly',
@@ -66,7 +78,8 @@ export function catalogDefinition(amounts: CatalogAmounts = DEFAULT_AMOUNTS): Pl
       description: '24 hours of heavy use: 1,440 minutes and 5 GB. Does not renew.',
       isDefault: false,
       sortOrder: 1,
-      limits: { minutes: 1440, megabytes: 5120 },
+      limits: [day('minutes', 1440), day('megabytes', 5120)],
+      features: ['priority_support'],
       pricing: [
         {
           lookupKey: 'day_pass_daily',
@@ -84,7 +97,8 @@ export function catalogDefinition(amounts: CatalogAmounts = DEFAULT_AMOUNTS): Pl
       description: 'Unlimited minutes and megabytes, billed monthly.',
       isDefault: false,
       sortOrder: 2,
-      limits: { minutes: null, megabytes: null },
+      limits: [day('minutes', null), day('megabytes', null)],
+      features: ['priority_support', 'export'],
       pricing: [
         {
           lookupKey: 'premium_monthly',
@@ -121,16 +135,23 @@ export async function seedCatalog(em: EntityManager, definition: PlanDefinition[
     for (const def of definition) {
       const found = byCode.get(def.code);
       const isNew = !found;
-      const fields = { name: def.name, description: def.description, isDefault: def.isDefault, sortOrder: def.sortOrder, active: true };
+      const fields = {
+        name: def.name,
+        description: def.description,
+        isDefault: def.isDefault,
+        sortOrder: def.sortOrder,
+        features: def.features,
+        active: true,
+      };
       const plan: Plan = found ?? tx.create(Plan, { code: def.code, ...fields });
       if (found) tx.assign(found, fields);
-      for (const [metric, perDay] of Object.entries(def.limits)) {
-        const limit = plan.limits.getItems().find((l) => l.metric === metric);
-        if (limit) limit.perDay = perDay;
-        else plan.limits.add(tx.create(PlanLimit, { plan, metric, perDay }));
+      for (const { metric, period, limit: allowance } of def.limits) {
+        const limit = plan.limits.getItems().find((l) => l.metric === metric && l.period === period);
+        if (limit) limit.allowance = allowance;
+        else plan.limits.add(tx.create(PlanLimit, { plan, metric, period, allowance }));
       }
       for (const limit of plan.limits.getItems()) {
-        if (!(limit.metric in def.limits)) tx.remove(limit);
+        if (!def.limits.some((d) => d.metric === limit.metric && d.period === limit.period)) tx.remove(limit);
       }
       for (const p of def.pricing) {
         const pricing = plan.pricings.getItems().find((x) => x.lookupKey === p.lookupKey);
@@ -166,6 +187,8 @@ export async function isCatalogEmpty(em: EntityManager): Promise<boolean> {
 
 export async function limitsByPlan(em: EntityManager, planIds: readonly string[]): Promise<PlanLimit[][]> {
   const rows = await em.find(PlanLimit, { plan: planIds as string[] }, { orderBy: { metric: 'asc' } });
+  const rank = (l: PlanLimit) => PERIOD_ORDER.indexOf(l.period);
+  rows.sort((a, b) => a.metric.localeCompare(b.metric) || rank(a) - rank(b));
   return planIds.map((id) => rows.filter((r) => r.plan.id === id));
 }
 

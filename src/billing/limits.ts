@@ -1,15 +1,20 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { DateTime } from 'luxon';
 import { z } from 'zod';
-import { query } from '../db/sql';
+import { asDate, query } from '../db/sql';
 import { DomainError, badInput, conflict } from '../errors';
 import { parseInput } from '../input';
+import { LimitPeriod } from '../entities';
+import { CONSUME_SQL, FEATURE_SQL, LIMITS_SQL, MAX_COUNT, REFUSED_SQLSTATE } from './limitsSql';
+import { localWindows, periodLabel, windowParams } from './periods';
+
+export { LIMITS_SQL, CONSUME_SQL, MAX_COUNT } from './limitsSql';
+export { localDay, localWindows } from './periods';
 
 /**
- * Daily limits and usage. A user's limits today come from their active subscription's plan (status
- * active or trialing, period not ended), otherwise from the default plan; "today" is the user's own day.
- * Counters are keyed (user, metric, day), so a new day needs no reset job, and a plan change mid-day keeps
- * what was used that day.
+ * Limits and usage. A user's limits come from their active subscription's plan (status active or
+ * trialing, period not ended), otherwise from the default plan. A metric may be limited in several periods
+ * at once; a use must fit all of them. Counters are keyed (user, metric, period, window start), so a new
+ * window needs no reset job, and a plan change keeps what was used in the current windows.
  */
 
 export interface LimitOwner {
@@ -19,11 +24,14 @@ export interface LimitOwner {
 
 export interface MetricUsage {
   metric: string;
+  period: LimitPeriod;
   /** null = unlimited */
   limit: number | null;
   used: number;
   /** null = unlimited */
   remaining: number | null;
+  /** When the window ends and the counter starts again from zero; null for TOTAL. */
+  resetsAt: Date | null;
 }
 
 export interface LimitsPlan {
@@ -32,6 +40,7 @@ export interface LimitsPlan {
   name: string;
   description: string;
   isDefault: boolean;
+  features: string[];
 }
 
 export interface Limits {
@@ -41,68 +50,10 @@ export interface Limits {
   day: string;
   /** The next local midnight. */
   resetsAt: Date;
+  features: string[];
+  /** One entry per limited (metric, period), by metric then period. */
   metrics: MetricUsage[];
 }
-
-/** The last local day computed per time zone: it stays the answer until its midnight (the hot path of every call). */
-const dayCache = new Map<string, { day: string; start: number; end: number }>();
-
-/** The user's local day at `now` and the instant it ends. */
-export function localDay(timezone: string, now: Date = new Date()): { day: string; resetsAt: Date } {
-  const t = now.getTime();
-  const cached = dayCache.get(timezone);
-  if (cached && cached.start <= t && t < cached.end) return { day: cached.day, resetsAt: new Date(cached.end) };
-  const start = DateTime.fromJSDate(now, { zone: timezone }).startOf('day');
-  const entry = { day: start.toISODate()!, start: start.toMillis(), end: start.plus({ days: 1 }).toMillis() };
-  if (dayCache.size > 1000) dayCache.clear();
-  dayCache.set(timezone, entry);
-  return { day: entry.day, resetsAt: new Date(entry.end) };
-}
-
-/**
- * The plan in force for a user at $2: the newest active/trialing subscription whose period has not ended,
- * else the default plan. Used as a CTE by both statements below, so the limit is decided in the same
- * statement that reads or consumes it.
- */
-const CHOSEN_PLAN = `
-  active as (
-    select s.plan_id from subscription s
-     where s.user_id = $1 and s.status in ('active', 'trialing') and s.ended_at is null
-       and (s.current_period_end is null or s.current_period_end > $2)
-     order by s.current_period_end desc nulls first
-     limit 1
-  ),
-  chosen as (
-    select coalesce((select plan_id from active), (select id from plan where is_default)) as plan_id,
-           exists (select 1 from active) as from_subscription
-  )`;
-
-/** The plan in force, its limits and today's usage, in one statement. $1 user id, $2 now, $3 local day. */
-export const LIMITS_SQL = `with ${CHOSEN_PLAN}
-     select p.id as plan_id, p.code, p.name, p.description, p.is_default, c.from_subscription,
-            l.metric, l.per_day, coalesce(u.used, 0)::int as used
-       from chosen c
-       join plan p on p.id = c.plan_id
-       left join plan_limit l on l.plan_id = p.id
-       left join usage_counter u on u.user_id = $1 and u.metric = l.metric and u.day = $3::date
-      order by l.metric`;
-
-/** The most a day's counter holds (a PostgreSQL int, and GraphQL's Int): an unlimited metric stops there. */
-export const MAX_COUNT = 2_147_483_647;
-
-/**
- * Check and consume in one statement: INSERT ... ON CONFLICT DO UPDATE ... WHERE used + n <= limit (an
- * unlimited metric's limit is MAX_COUNT; the sum is taken as bigint so it cannot overflow).
- * $1 user id, $2 now, $3 metric, $4 local day, $5 amount. No row back = nothing consumed.
- */
-export const CONSUME_SQL = `with ${CHOSEN_PLAN},
-     lim as (select l.per_day from chosen c join plan_limit l on l.plan_id = c.plan_id and l.metric = $3)
-     insert into usage_counter as u (user_id, metric, day, used, updated_at)
-     select $1, $3, $4::date, $5, now() from lim where lim.per_day is null or $5 <= lim.per_day
-     on conflict (user_id, metric, day) do update
-        set used = u.used + excluded.used, updated_at = now()
-      where u.used::bigint + excluded.used <= coalesce((select per_day from lim), ${MAX_COUNT})
-     returning u.used, (select per_day from lim) as per_day`;
 
 interface LimitsRow {
   plan_id: string;
@@ -110,28 +61,48 @@ interface LimitsRow {
   name: string;
   description: string;
   is_default: boolean;
+  features: string[];
   from_subscription: boolean;
   metric: string | null;
-  per_day: number | null;
+  period: LimitPeriod;
+  allowance: number | null;
+  resets_at: Date | string | null;
   used: number;
 }
 
 export async function getLimits(em: EntityManager, user: LimitOwner, now: Date = new Date()): Promise<Limits> {
-  const { day, resetsAt } = localDay(user.timezone, now);
-  const rows = await query<LimitsRow>(em, LIMITS_SQL, [user.id, now, day]);
+  const windows = localWindows(user.timezone, now);
+  const rows = await query<LimitsRow>(em, LIMITS_SQL, [user.id, now, ...windowParams(windows)]);
   if (rows.length === 0) throw new Error('No plan applies: the catalog has no default plan (run npm run seed)');
   const first = rows[0];
   return {
-    plan: { id: first.plan_id, code: first.code, name: first.name, description: first.description, isDefault: first.is_default },
+    plan: {
+      id: first.plan_id,
+      code: first.code,
+      name: first.name,
+      description: first.description,
+      isDefault: first.is_default,
+      features: first.features,
+    },
     source: first.from_subscription ? 'SUBSCRIPTION' : 'DEFAULT_PLAN',
-    day,
-    resetsAt,
-    metrics: rows.filter((r) => r.metric !== null).map((r) => usage(r.metric!, r.per_day, r.used)),
+    day: windows.day,
+    resetsAt: windows.dayEnd,
+    features: first.features,
+    metrics: rows.filter((r) => r.metric !== null).map((r) => usage(r.metric!, r.period, r.allowance, r.used, r.resets_at)),
   };
 }
 
-function usage(metric: string, limit: number | null, used: number): MetricUsage {
-  return { metric, limit, used, remaining: limit === null ? null : Math.max(0, limit - used) };
+function usage(metric: string, period: LimitPeriod, limit: number | null, used: number, resetsAt: Date | string | null): MetricUsage {
+  return { metric, period, limit, used, remaining: limit === null ? null : Math.max(0, limit - used), resetsAt: asDate(resetsAt) };
+}
+
+const featureInput = z.string().trim().min(1, 'key must not be empty').max(100, 'key must be at most 100 characters');
+
+/** Whether the plan in force grants the feature. */
+export async function hasFeature(em: EntityManager, user: LimitOwner, key: string, now: Date = new Date()): Promise<boolean> {
+  const feature = parseInput(featureInput, key);
+  const [row] = await query<{ granted: boolean }>(em, FEATURE_SQL, [user.id, now, feature]);
+  return row?.granted ?? false;
 }
 
 export interface RecordUsageInput {
@@ -142,21 +113,23 @@ export interface RecordUsageInput {
 
 // Keys in the order they are checked: the first problem is the one reported. Built from zod's own checks
 // only: a refine or transform costs several microseconds per call on this hot path, checks a fraction.
-const recordUsageInput = z.object({
+const usageInput = z.object({
   amount: z
     .number({ errorMap: (_, ctx) => ({ message: `Invalid amount ${ctx.data}: must be a positive whole number` }) })
     .int()
     .positive()
     .safe(),
-  metric: z.string().trim().min(1, 'metric must not be empty'),
-  idempotencyKey: z.string().trim().min(1, 'idempotencyKey must not be empty').nullish(),
+  metric: z.string().trim().min(1, 'metric must not be empty').max(100, 'metric must be at most 100 characters'),
+  idempotencyKey: z.string().trim().min(1, 'idempotencyKey must not be empty').max(200, 'idempotencyKey is too long').nullish(),
 });
 
+/** A consume some window refused (or an unknown metric): explained after the statement, which changed nothing. */
+class Refused extends Error {}
+
 /**
- * Consumes `amount` of `metric` for the user's current day in one SQL statement:
- * INSERT ... ON CONFLICT DO UPDATE ... WHERE used + n <= limit RETURNING used. Over the limit nothing is
- * consumed and LIMIT_EXCEEDED carries what remains. With an idempotency key, a retry returns the first
- * answer and counts nothing.
+ * Consumes `amount` of `metric` in every window it is limited in, in one SQL statement, and answers the
+ * tightest of them. Over any limit nothing is consumed and LIMIT_EXCEEDED names the period that refused.
+ * With an idempotency key, a retry returns the first answer and counts nothing.
  */
 export async function recordUsage(
   em: EntityManager,
@@ -164,12 +137,28 @@ export async function recordUsage(
   input: RecordUsageInput,
   now: Date = new Date(),
 ): Promise<MetricUsage> {
-  const { metric, amount, idempotencyKey: key } = parseInput(recordUsageInput, input);
-  const { day } = localDay(user.timezone, now);
+  const { metric, amount, idempotencyKey: key } = parseInput(usageInput, input);
+  try {
+    return key ? await consumeOnce(em, user, metric, amount, key, now) : await consume(em, user, metric, amount, now);
+  } catch (err) {
+    if (err instanceof Refused) throw await explainRefusal(em, user, metric, amount, now);
+    throw err;
+  }
+}
 
-  if (!key) return consume(em, user, metric, amount, day, now);
+interface PriorUse {
+  metric: string;
+  amount: number;
+  used_after: number;
+  per_day_after: number | null;
+  period_after: LimitPeriod | null;
+  resets_at_after: Date | string | null;
+}
 
+/** The key is claimed in the transaction of the consume: a refusal rolls both back and leaves the key free. */
+function consumeOnce(em: EntityManager, user: LimitOwner, metric: string, amount: number, key: string, now: Date): Promise<MetricUsage> {
   return em.transactional(async (tx) => {
+    const { day } = localWindows(user.timezone, now);
     const claimed = await query<{ id: string }>(
       tx,
       `insert into usage_record (id, created_at, updated_at, user_id, idempotency_key, metric, day, amount, used_after)
@@ -180,53 +169,111 @@ export async function recordUsage(
     );
     if (claimed.length === 0) {
       // A retry: the first answer, as it was given (the plan in force may have changed since).
-      const [prior] = await query<{ metric: string; amount: number; used_after: number; per_day_after: number | null }>(
+      const [prior] = await query<PriorUse>(
         tx,
-        `select metric, amount, used_after, per_day_after from usage_record where user_id = $1 and idempotency_key = $2`,
+        `select metric, amount, used_after, per_day_after, period_after, resets_at_after from usage_record
+          where user_id = $1 and idempotency_key = $2`,
         [user.id, key],
       );
       if (prior.metric !== metric || prior.amount !== amount) {
-        throw conflict(`idempotencyKey "${key}" was already used for ${prior.amount} ${prior.metric}`, { field: 'idempotencyKey' });
+        throw conflict(`idempotencyKey "${key.slice(0, 40)}" was already used for ${prior.amount} ${prior.metric}`, {
+          field: 'idempotencyKey',
+        });
       }
-      return usage(metric, prior.per_day_after, prior.used_after);
+      return usage(metric, prior.period_after ?? LimitPeriod.DAY, prior.per_day_after, prior.used_after, prior.resets_at_after);
     }
-    const result = await consume(tx, user, metric, amount, day, now);
-    await query(tx, `update usage_record set used_after = $1, per_day_after = $2 where id = $3`, [
+    const result = await consume(tx, user, metric, amount, now);
+    await query(tx, `update usage_record set used_after = $1, per_day_after = $2, period_after = $3, resets_at_after = $4 where id = $5`, [
       result.used,
       result.limit,
+      result.period,
+      result.resetsAt,
       claimed[0].id,
     ]);
     return result;
   });
 }
 
-async function consume(em: EntityManager, user: LimitOwner, metric: string, amount: number, day: string, now: Date): Promise<MetricUsage> {
-  const rows = await query<{ used: number; per_day: number | null }>(em, CONSUME_SQL, [user.id, now, metric, day, amount]);
-  if (rows.length === 1) return usage(metric, rows[0].per_day, rows[0].used);
+interface ConsumedRow {
+  period: LimitPeriod;
+  allowance: number | null;
+  resets_at: Date | string | null;
+  used: number;
+}
 
-  // Nothing was consumed: say why (unknown metric, or over the limit with what remains).
-  const limits = await getLimits(em, user, now);
-  const current = limits.metrics.find((m) => m.metric === metric);
-  if (!current) {
-    throw badInput(`Unknown metric "${metric}": expected one of ${limits.metrics.map((m) => m.metric).join(', ')}`, { field: 'metric' });
+async function consume(em: EntityManager, user: LimitOwner, metric: string, amount: number, now: Date): Promise<MetricUsage> {
+  const windows = localWindows(user.timezone, now);
+  let rows: ConsumedRow[];
+  try {
+    rows = await query<ConsumedRow>(em, CONSUME_SQL, [user.id, now, ...windowParams(windows), metric, amount]);
+  } catch (err) {
+    if ((err as { code?: string }).code === REFUSED_SQLSTATE) throw new Refused();
+    throw err;
   }
-  if (current.limit === null) {
-    throw badInput(`Today's ${metric} counter cannot go past ${MAX_COUNT}: ${current.used} used, ${amount} requested`, {
+  if (rows.length === 0) throw new Refused();
+  return tightest(rows.map((r) => usage(metric, r.period, r.allowance, r.used, r.resets_at)))!;
+}
+
+/** The entry with the least remaining; unlimited ones only when nothing is limited (the DAY counter first). */
+function tightest(entries: MetricUsage[]): MetricUsage | null {
+  const limited = entries.filter((e) => e.remaining !== null);
+  if (limited.length === 0) return entries[0] ?? null;
+  return limited.reduce((best, e) => (e.remaining! < best.remaining! ? e : best));
+}
+
+/** The windows `amount` does not fit, the one that frees up last first (the earliest the use can fit again). */
+function refusing(entries: MetricUsage[], amount: number): MetricUsage[] {
+  const over = entries.filter((e) => e.used + amount > (e.limit ?? MAX_COUNT));
+  const end = (e: MetricUsage) => e.resetsAt?.getTime() ?? Infinity;
+  return over.sort((a, b) => end(b) - end(a));
+}
+
+async function metricEntries(em: EntityManager, user: LimitOwner, metric: string, now: Date): Promise<MetricUsage[]> {
+  const limits = await getLimits(em, user, now);
+  const entries = limits.metrics.filter((m) => m.metric === metric);
+  if (entries.length === 0) {
+    const known = [...new Set(limits.metrics.map((m) => m.metric))];
+    throw badInput(`Unknown metric "${metric.slice(0, 40)}": expected one of ${known.join(', ')}`, { field: 'metric' });
+  }
+  return entries;
+}
+
+/** Why nothing was consumed: an unknown metric, a full unlimited counter, or the limit that refused. */
+async function explainRefusal(em: EntityManager, user: LimitOwner, metric: string, amount: number, now: Date): Promise<DomainError> {
+  const entries = await metricEntries(em, user, metric, now);
+  const refused = refusing(entries, amount).find((e) => e.limit !== null);
+  if (!refused) {
+    const used = Math.max(...entries.map((e) => e.used));
+    return badInput(`The ${metric} counter cannot go past ${MAX_COUNT}: ${used} used, ${amount} requested`, {
       field: 'amount',
-      used: current.used,
+      used,
       requested: amount,
     });
   }
-  throw new DomainError(
+  const { period, limit, used, remaining, resetsAt } = refused;
+  return new DomainError(
     'LIMIT_EXCEEDED',
-    `Daily ${metric} limit reached: ${current.remaining} of ${current.limit} left today, ${amount} requested`,
-    {
-      metric,
-      limit: current.limit,
-      used: current.used,
-      remaining: current.remaining,
-      requested: amount,
-      resetsAt: limits.resetsAt.toISOString(),
-    },
+    `${periodLabel(period)} ${metric} limit reached: ${remaining} of ${limit} left, ${amount} requested` +
+      (resetsAt ? `; resets at ${resetsAt.toISOString()}` : ''),
+    { metric, period: period.toUpperCase(), limit, used, remaining, requested: amount, resetsAt: resetsAt?.toISOString() ?? null },
   );
+}
+
+export interface UsageCheck {
+  allowed: boolean;
+  /** The window that refuses (when not allowed) or the tightest one (when allowed). */
+  limiting: MetricUsage | null;
+}
+
+/** Whether `amount` of `metric` would be accepted now, consuming nothing (a read: a concurrent use may still take it first). */
+export async function checkUsage(
+  em: EntityManager,
+  user: LimitOwner,
+  input: { metric: string; amount: number },
+  now: Date = new Date(),
+): Promise<UsageCheck> {
+  const { metric, amount } = parseInput(usageInput, input);
+  const entries = await metricEntries(em, user, metric, now);
+  const [refused] = refusing(entries, amount);
+  return refused ? { allowed: false, limiting: refused } : { allowed: true, limiting: tightest(entries) };
 }

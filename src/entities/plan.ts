@@ -27,6 +27,10 @@ export class Plan extends BaseEntity {
   @Property({ type: 'integer', default: 0 })
   sortOrder: Opt<number> = 0;
 
+  /** Boolean features the plan grants, by key (e.g. `export_pdf`). */
+  @Property({ type: 'text[]', default: '{}' })
+  features: Opt<string[]> = [];
+
   @Property({ type: 'text', nullable: true })
   @Unique()
   stripeProductId?: string | null;

@@ -25,7 +25,14 @@ export class UsageRecord extends BaseEntity {
   @Property({ type: 'integer' })
   usedAfter!: number;
 
-  /** The metric's daily limit when this use was recorded (null = unlimited), returned again on a retry. */
+  /** The limit reported when this use was recorded (null = unlimited), returned again on a retry. */
   @Property({ type: 'integer', nullable: true })
   perDayAfter?: number | null;
+
+  /** The period of the limit reported, and when its window ended, returned again on a retry. */
+  @Property({ type: 'text', nullable: true })
+  periodAfter?: string | null;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  resetsAtAfter?: Date | null;
 }

@@ -2,7 +2,7 @@ import type { Limits as LimitsResult } from '../billing/limits';
 import type { CreatePaymentResult } from '../billing/payments/create';
 import type { PaymentPage } from '../billing/payments/queries';
 import type { SubscribeResult as SubscribeOutcome } from '../billing/subscriptions/subscribeCall';
-import type { Payment, PlanLimit, PlanPricing, Subscription } from '../entities';
+import { LimitPeriod, type Payment, type PlanLimit, type PlanPricing, type Subscription } from '../entities';
 import type { AuthUser } from '../auth/principal';
 import { Money } from './types/common';
 import { LimitSource, type Limits } from './types/limits';
@@ -71,7 +71,12 @@ export const toPricingOption = (p: PlanPricing): PricingOptionType => ({
   autoRenew: p.autoRenew,
 });
 
-export const toPlanLimit = (l: PlanLimit): PlanLimitType => ({ metric: l.metric, perDay: l.perDay });
+export const toPlanLimit = (l: PlanLimit): PlanLimitType => ({
+  metric: l.metric,
+  period: l.period,
+  limit: l.allowance,
+  perDay: l.period === LimitPeriod.DAY ? l.allowance : null,
+});
 
 export const toLimits = (l: LimitsResult): Limits => ({ ...l, source: LimitSource[l.source] });
 

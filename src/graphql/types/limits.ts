@@ -1,6 +1,12 @@
 import { Field, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { DateTimeScalar, LocalDateScalar } from '../scalars';
+import { LimitPeriod } from '../../entities';
 import { PlanType } from './plan';
+
+registerEnumType(LimitPeriod, {
+  name: 'LimitPeriod',
+  description: "The window a limit counts over: the user's local DAY, ISO WEEK or MONTH, the subscription's BILLING_PERIOD, or TOTAL.",
+});
 
 export enum LimitSource {
   SUBSCRIPTION = 'SUBSCRIPTION',
@@ -10,10 +16,16 @@ registerEnumType(LimitSource, { name: 'LimitSource', description: "Where today's
 
 // Plain data objects: `simpleResolvers` lets graphql-js read their fields directly instead of through a
 // type-graphql resolver wrapper per field (they have no middleware or field-level authorization).
-@ObjectType({ description: 'One metric today: the limit, what is used and what remains (null = unlimited).', simpleResolvers: true })
+@ObjectType({
+  description: 'One metric in one period: the limit, what is used and what remains (null = unlimited).',
+  simpleResolvers: true,
+})
 export class MetricUsage {
   @Field()
   metric!: string;
+
+  @Field(() => LimitPeriod)
+  period!: LimitPeriod;
 
   @Field(() => Int, { nullable: true })
   limit!: number | null;
@@ -23,6 +35,9 @@ export class MetricUsage {
 
   @Field(() => Int, { nullable: true })
   remaining!: number | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'When the window ends and the counter starts from zero; null for TOTAL.' })
+  resetsAt!: Date | null;
 }
 
 @ObjectType({ simpleResolvers: true })
@@ -39,8 +54,29 @@ export class Limits {
   @Field(() => DateTimeScalar, { description: 'The next local midnight, when the counters start again from zero.' })
   resetsAt!: Date;
 
-  @Field(() => [MetricUsage])
+  @Field(() => [String], { description: 'The features the plan in force grants.' })
+  features!: string[];
+
+  @Field(() => [MetricUsage], { description: 'One entry per limited metric and period.' })
   metrics!: MetricUsage[];
+}
+
+@ObjectType({ simpleResolvers: true })
+export class UsageCheck {
+  @Field({ description: 'Whether the amount would be accepted now.' })
+  allowed!: boolean;
+
+  @Field(() => MetricUsage, { nullable: true, description: 'The period that refuses, or when allowed the tightest one.' })
+  limiting!: MetricUsage | null;
+}
+
+@ObjectType({ simpleResolvers: true })
+export class DailyUsage {
+  @Field(() => LocalDateScalar)
+  day!: string;
+
+  @Field(() => Int)
+  used!: number;
 }
 
 @InputType()

@@ -1,15 +1,25 @@
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { PricingInterval } from '../../entities';
+import { LimitPeriod, PricingInterval } from '../../entities';
 import { Money } from './common';
 
 registerEnumType(PricingInterval, { name: 'PricingInterval', description: 'How often a pricing option bills.' });
 
-@ObjectType('PlanLimit', { description: "A plan's allowance of one metric per day." })
+@ObjectType('PlanLimit', { description: "A plan's allowance of one metric in one period." })
 export class PlanLimitType {
   @Field({ description: 'Metric name, e.g. "minutes" or "megabytes".' })
   metric!: string;
 
-  @Field(() => Int, { nullable: true, description: 'Allowance per day; null means unlimited.' })
+  @Field(() => LimitPeriod)
+  period!: LimitPeriod;
+
+  @Field(() => Int, { nullable: true, description: 'Allowance per period; null means unlimited.' })
+  limit!: number | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'For a DAY limit, its allowance (null = unlimited); null for other periods.',
+    deprecationReason: 'Use period and limit.',
+  })
   perDay!: number | null;
 }
 
@@ -47,4 +57,7 @@ export class PlanType {
 
   @Field({ description: 'The plan everyone has without a subscription.' })
   isDefault!: boolean;
+
+  @Field(() => [String], { description: 'The boolean features the plan grants, by key.' })
+  features!: string[];
 }

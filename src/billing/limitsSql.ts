@@ -1,0 +1,85 @@
+/**
+ * The statements behind limits and usage. Each decides the plan in force, the windows and the counters in
+ * one statement, so a limit is never read in one statement and consumed in another.
+ * Parameters shared by all: $1 user id, $2 now, $3..$8 the user's local windows (periods.windowParams).
+ */
+
+/**
+ * The plan in force for a user at $2: the newest active/trialing subscription whose period has not ended,
+ * else the default plan; with the subscription's period, which is the BILLING_PERIOD window.
+ */
+const CHOSEN_PLAN = `
+  active as (
+    select s.plan_id, s.current_period_start, s.current_period_end from subscription s
+     where s.user_id = $1 and s.status in ('active', 'trialing') and s.ended_at is null
+       and (s.current_period_end is null or s.current_period_end > $2)
+     order by s.current_period_end desc nulls first
+     limit 1
+  ),
+  chosen as (
+    select coalesce((select plan_id from active), (select id from plan where is_default)) as plan_id,
+           exists (select 1 from active) as from_subscription,
+           (select current_period_start from active) as period_start,
+           (select current_period_end from active) as period_end
+  )`;
+
+/** Every period's current window: start and end (null = never ends). The default plan's billing period is the local month. */
+const WINDOWS = `
+  windows as (
+    select 'day' as period, $3::timestamptz as start, $4::timestamptz as ends
+    union all select 'week', $5::timestamptz, $6::timestamptz
+    union all select 'month', $7::timestamptz, $8::timestamptz
+    union all select 'billing_period', coalesce(c.period_start, $7::timestamptz),
+                     case when c.period_start is null then $8::timestamptz else c.period_end end from chosen c
+    union all select 'total', 'epoch'::timestamptz, null
+  )`;
+
+const PERIOD_RANK = `array_position(array['day', 'week', 'month', 'billing_period', 'total'], l.period)`;
+
+/** The plan in force, its features, and every limit with its window's usage. */
+export const LIMITS_SQL = `with ${CHOSEN_PLAN}, ${WINDOWS}
+     select p.id as plan_id, p.code, p.name, p.description, p.is_default, p.features, c.from_subscription,
+            l.metric, l.period, l.allowance, w.ends as resets_at, coalesce(u.used, 0)::int as used
+       from chosen c
+       join plan p on p.id = c.plan_id
+       left join plan_limit l on l.plan_id = p.id
+       left join windows w on w.period = l.period
+       left join usage_counter u
+              on u.user_id = $1 and u.metric = l.metric and u.period = l.period and u.window_start = w.start
+      order by l.metric, ${PERIOD_RANK}`;
+
+/** Whether the plan in force grants feature $3. */
+export const FEATURE_SQL = `with ${CHOSEN_PLAN}
+     select $3 = any(p.features) as granted from chosen c join plan p on p.id = c.plan_id`;
+
+/** The most a counter holds (a PostgreSQL int, and GraphQL's Int): an unlimited metric stops there. */
+export const MAX_COUNT = 2_147_483_647;
+
+/**
+ * Check and consume in one statement: one INSERT ... ON CONFLICT DO UPDATE ... WHERE used + n <= limit
+ * over every limited window of metric $9 (plus the DAY window, limited or not, which the usage history
+ * reads), in a fixed order so concurrent consumes lock counters alike. The conflict path sees the latest
+ * committed counter, so no limit is overshot; when any window refuses, tollgate_usage_refused() raises and
+ * the whole statement is undone, so nothing is consumed in part. $10 amount. No row back = unknown metric.
+ */
+export const CONSUME_SQL = `with ${CHOSEN_PLAN}, ${WINDOWS},
+     lims as (select l.period, l.allowance from chosen c join plan_limit l on l.plan_id = c.plan_id and l.metric = $9),
+     targets as (
+       select w.period, w.start, w.ends, l.allowance from windows w left join lims l on l.period = w.period
+        where l.period is not null or (w.period = 'day' and exists (select 1 from lims))
+     ),
+     consumed as (
+       insert into usage_counter as u (user_id, metric, period, window_start, used, updated_at)
+       select $1, $9, t.period, t.start, $10, now() from targets t where t.allowance is null or $10 <= t.allowance
+        order by t.period
+       on conflict (user_id, metric, period, window_start) do update
+          set used = u.used + excluded.used, updated_at = now()
+        where u.used::bigint + excluded.used <= coalesce((select allowance from targets t where t.period = excluded.period), ${MAX_COUNT})
+       returning u.period, u.used
+     )
+     select t.period, t.allowance, t.ends as resets_at, c.used,
+            case when (select count(*) from consumed) < (select count(*) from targets) then tollgate_usage_refused() end as refused
+       from targets t left join consumed c on c.period = t.period`;
+
+/** The SQLSTATE tollgate_usage_refused() raises. */
+export const REFUSED_SQLSTATE = 'TG429';
