@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     if (stripe.mode === 'emulator') await syncCatalogOnStart(orm, stripe, logger);
     if (stopping) return;
 
-    const { httpServer, stop } = await createApp({ orm, config, logger, stripe });
+    const { httpServer, stop } = await createApp({ orm, config, logger, stripe, demoToken: demo?.token });
     closers.push({ name: 'http', close: stop });
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
