@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 
@@ -107,6 +107,7 @@ const schema = z.object({
   GRAPHQL_MAX_DEPTH: positiveInt(8),
   GRAPHQL_MAX_COST: positiveInt(5000),
   DEMO_USER_EMAIL: z.string().email('expected an email address').default('demo@tollgate.local'),
+  DEMO_TOKEN_FILE: optionalString,
   CORS_ORIGINS: optionalString.refine((v) => v === undefined || v === '*' || v.split(',').every((o) => isOrigin(o.trim())), {
     message: 'expected * or a comma-separated list of origins such as https://app.example.com,http://localhost:5173',
   }),
@@ -252,6 +253,8 @@ export type Config = Readonly<{
   proxy: ProxyConfig;
   graphql: { maxDepth: number; maxCost: number };
   demoUserEmail: string;
+  /** Local mode: where the demo user's token is kept across restarts (default: beside the embedded PostgreSQL's folder). */
+  demoTokenFile: string;
   /** Browser origins that may call /graphql from another origin (CORS_ORIGINS): a list, '*', or none. */
   corsOrigins: string[] | '*';
   /** The product's JWTs (AUTH_JWT_*); undefined when they are not accepted. */
@@ -339,6 +342,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     graphql: { maxDepth: v.GRAPHQL_MAX_DEPTH, maxCost: v.GRAPHQL_MAX_COST },
     demoUserEmail: v.DEMO_USER_EMAIL,
+    demoTokenFile: resolve(cwd, v.DEMO_TOKEN_FILE ?? join(dirname(v.EMBEDDED_PG_DIR), 'demo-token')),
     corsOrigins: v.CORS_ORIGINS === '*' ? '*' : (v.CORS_ORIGINS?.split(',').map((o) => o.trim()) ?? []),
     jwt:
       (v.AUTH_JWT_JWKS_URL || v.AUTH_JWT_SECRET) && v.AUTH_JWT_ISSUER && v.AUTH_JWT_AUDIENCE

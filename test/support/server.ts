@@ -1,8 +1,11 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { createApp } from '../../src/app';
 import { catalogDefinition, seedCatalog } from '../../src/billing/catalog';
-import { createUser, ensureDemoUser } from '../../src/auth/users';
+import { ensureDemoUser } from '../../src/auth/demoUser';
+import { createUser } from '../../src/auth/users';
 import { loadConfig, type Config } from '../../src/config';
 import { createOrm, migrate, type Orm } from '../../src/db/orm';
 import { createLogger } from '../../src/logger';
@@ -109,7 +112,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     stripe = { client, webhookSecret: endpoint?.secret ?? 'whsec_not_registered', mode: 'emulator', endpoint: api.endpoint };
     if (options.seed !== false) await syncStripeCatalog(orm.em.fork() as EntityManager, client);
   }
-  const demo = options.demo ? await ensureDemoUser(orm.em.fork() as EntityManager, config.demoUserEmail) : undefined;
+  const demo = options.demo
+    ? await ensureDemoUser(
+        orm.em.fork() as EntityManager,
+        config.demoUserEmail,
+        join(tmpdir(), `tollgate-demo-${process.pid}-${Date.now()}`),
+      )
+    : undefined;
   const app = await createApp({ orm, config, logger, stripe, demoToken: demo?.token });
   await new Promise<void>((resolve) => app.httpServer.listen(port, '127.0.0.1', () => resolve()));
 
