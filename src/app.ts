@@ -14,7 +14,7 @@ import { createJwtVerifier } from './auth/jwt';
 import type { Authenticator } from './auth/principal';
 import { authenticateRequest, requestLogger, serviceKeyAudit } from './graphql/authentication';
 import { buildContext, type Context } from './graphql/context';
-import { createFormatError } from './graphql/errors';
+import { createFormatError, rethrowUnavailable, serviceUnavailableStatus } from './graphql/errors';
 import { graphqlCors, graphqlHttpHandler, isGraphQLPath, requestProtocol } from './graphql/http';
 import { getSchema } from './graphql/schema';
 import { explorerRoutes, landingPagePlugin } from './http/explorer';
@@ -111,6 +111,7 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
       serviceKeyAudit,
+      serviceUnavailableStatus,
       landingPagePlugin(),
     ],
   });
@@ -125,7 +126,7 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
     bodyLimit: '1mb',
     logger,
     context: async (req) => {
-      const { principal, problem } = await authenticateRequest(authenticator, req);
+      const { principal, problem } = await authenticateRequest(authenticator, req).catch(rethrowUnavailable);
       return buildContext(orm.em as EntityManager, principal, requestLogger(logger, principal), problem, stripe ? billing(req) : undefined);
     },
   });
