@@ -66,6 +66,7 @@ const schema = z.object({
   PORT: port(4000),
   PUBLIC_URL: optionalUrl('an absolute URL such as https://api.example.com'),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+  LOG_FORMAT: oneOf(['auto', 'json', 'pretty'], 'auto'),
   DATABASE_URL: optionalString.refine((v) => v === undefined || (isUrl(v) && /^postgres(ql)?:$/.test(new URL(v).protocol)), {
     message: 'expected a PostgreSQL URL such as postgres://user:password@host:5432/tollgate',
   }),
@@ -230,6 +231,8 @@ export type Config = Readonly<{
   port: number;
   publicUrl: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** LOG_FORMAT: auto = readable lines on a terminal, JSON lines otherwise. */
+  logFormat: 'auto' | 'json' | 'pretty';
   databaseUrl: string | undefined;
   embeddedPg: { dir: string; port: number };
   stripe: {
@@ -315,6 +318,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     port: v.PORT,
     publicUrl: v.PUBLIC_URL,
     logLevel: v.LOG_LEVEL,
+    logFormat: v.LOG_FORMAT,
     databaseUrl: v.DATABASE_URL,
     embeddedPg: { dir: resolve(cwd, v.EMBEDDED_PG_DIR), port: v.EMBEDDED_PG_PORT },
     stripe: {

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, { format: config.logFormat });
   const closers: Array<{ name: string; close: () => Promise<void> }> = [];
   let stopping = false;
 
