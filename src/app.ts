@@ -2,7 +2,6 @@ import http from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -15,9 +14,10 @@ import { createJwtVerifier } from './auth/jwt';
 import type { Authenticator } from './auth/principal';
 import { authenticateRequest, requestLogger, serviceKeyAudit } from './graphql/authentication';
 import { buildContext, type Context } from './graphql/context';
-import { createFormatError } from './graphql/errors';
+import { createFormatError, rethrowUnavailable, serviceUnavailableStatus } from './graphql/errors';
 import { graphqlCors, graphqlHttpHandler, isGraphQLPath, requestProtocol } from './graphql/http';
 import { getSchema } from './graphql/schema';
+import { explorerRoutes, landingPagePlugin } from './http/explorer';
 import { paymentReturnRoutes } from './http/paymentReturn';
 import { subscriptionReturnRoutes } from './http/subscriptionReturn';
 import { webhookRoutes } from './http/webhookRoute';
@@ -47,6 +47,8 @@ export interface AppDeps {
   logger: Logger;
   /** Absent only when the server runs without Stripe (catalog and limits still work). */
   stripe?: StripeContext;
+  /** Local mode: the demo user's token, which the explorers start with for a browser on this machine. */
+  demoToken?: string;
 }
 
 export interface App {
@@ -57,7 +59,7 @@ export interface App {
 }
 
 /** Builds the HTTP application: /graphql, /healthz, /readyz. */
-export async function createApp({ orm, config, logger, stripe }: AppDeps): Promise<App> {
+export async function createApp({ orm, config, logger, stripe, demoToken }: AppDeps): Promise<App> {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -109,7 +111,8 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
       serviceKeyAudit,
-      ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+      serviceUnavailableStatus,
+      landingPagePlugin(),
     ],
   });
   await apollo.start();
@@ -123,11 +126,12 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
     bodyLimit: '1mb',
     logger,
     context: async (req) => {
-      const { principal, problem } = await authenticateRequest(authenticator, req);
+      const { principal, problem } = await authenticateRequest(authenticator, req).catch(rethrowUnavailable);
       return buildContext(orm.em as EntityManager, principal, requestLogger(logger, principal), problem, stripe ? billing(req) : undefined);
     },
   });
 
+  app.use(explorerRoutes(demoToken));
   if (stripe) {
     app.use(webhookRoutes(orm, stripe.webhookSecret, billing));
     app.use(subscriptionReturnRoutes(orm, billing, logger));

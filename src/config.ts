@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 
@@ -66,6 +66,7 @@ const schema = z.object({
   PORT: port(4000),
   PUBLIC_URL: optionalUrl('an absolute URL such as https://api.example.com'),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+  LOG_FORMAT: oneOf(['auto', 'json', 'pretty'], 'auto'),
   DATABASE_URL: optionalString.refine((v) => v === undefined || (isUrl(v) && /^postgres(ql)?:$/.test(new URL(v).protocol)), {
     message: 'expected a PostgreSQL URL such as postgres://user:password@host:5432/tollgate',
   }),
@@ -107,6 +108,7 @@ const schema = z.object({
   GRAPHQL_MAX_DEPTH: positiveInt(8),
   GRAPHQL_MAX_COST: positiveInt(5000),
   DEMO_USER_EMAIL: z.string().email('expected an email address').default('demo@tollgate.local'),
+  DEMO_TOKEN_FILE: optionalString,
   CORS_ORIGINS: optionalString.refine((v) => v === undefined || v === '*' || v.split(',').every((o) => isOrigin(o.trim())), {
     message: 'expected * or a comma-separated list of origins such as https://app.example.com,http://localhost:5173',
   }),
@@ -229,6 +231,8 @@ export type Config = Readonly<{
   port: number;
   publicUrl: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** LOG_FORMAT: auto = readable lines on a terminal, JSON lines otherwise. */
+  logFormat: 'auto' | 'json' | 'pretty';
   databaseUrl: string | undefined;
   embeddedPg: { dir: string; port: number };
   stripe: {
@@ -252,6 +256,8 @@ export type Config = Readonly<{
   proxy: ProxyConfig;
   graphql: { maxDepth: number; maxCost: number };
   demoUserEmail: string;
+  /** Local mode: where the demo user's token is kept across restarts (default: beside the embedded PostgreSQL's folder). */
+  demoTokenFile: string;
   /** Browser origins that may call /graphql from another origin (CORS_ORIGINS): a list, '*', or none. */
   corsOrigins: string[] | '*';
   /** The product's JWTs (AUTH_JWT_*); undefined when they are not accepted. */
@@ -312,6 +318,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     port: v.PORT,
     publicUrl: v.PUBLIC_URL,
     logLevel: v.LOG_LEVEL,
+    logFormat: v.LOG_FORMAT,
     databaseUrl: v.DATABASE_URL,
     embeddedPg: { dir: resolve(cwd, v.EMBEDDED_PG_DIR), port: v.EMBEDDED_PG_PORT },
     stripe: {
@@ -339,6 +346,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     graphql: { maxDepth: v.GRAPHQL_MAX_DEPTH, maxCost: v.GRAPHQL_MAX_COST },
     demoUserEmail: v.DEMO_USER_EMAIL,
+    demoTokenFile: resolve(cwd, v.DEMO_TOKEN_FILE ?? join(dirname(v.EMBEDDED_PG_DIR), 'demo-token')),
     corsOrigins: v.CORS_ORIGINS === '*' ? '*' : (v.CORS_ORIGINS?.split(',').map((o) => o.trim()) ?? []),
     jwt:
       (v.AUTH_JWT_JWKS_URL || v.AUTH_JWT_SECRET) && v.AUTH_JWT_ISSUER && v.AUTH_JWT_AUDIENCE

@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -21,12 +22,27 @@ const REDACT = [
   '*.databaseUrl',
 ];
 
-/** Logs to stdout (or stderr: destination 2), or to `stream` when given (tests read what was logged). */
-export function createLogger(level: string, options: { destination?: 1 | 2; name?: string; stream?: pino.DestinationStream } = {}): Logger {
-  return pino(
-    { level, name: options.name ?? 'tollgate', redact: { paths: REDACT, censor: '[redacted]' } },
-    options.stream ?? pino.destination({ fd: options.destination ?? 1, sync: true }),
-  );
+export interface LoggerOptions {
+  destination?: 1 | 2;
+  name?: string;
+  /** Where to write instead of stdout/stderr (tests read what was logged). */
+  stream?: NodeJS.WritableStream;
+  /** auto: readable lines when writing to a terminal, JSON lines (for log collectors) otherwise. */
+  format?: 'auto' | 'json' | 'pretty';
+}
+
+/** Logs to stdout (or stderr: destination 2), or to `stream` when given. */
+export function createLogger(level: string, options: LoggerOptions = {}): Logger {
+  const fd = options.destination ?? 1;
+  const tty = options.stream
+    ? Boolean((options.stream as { isTTY?: boolean }).isTTY)
+    : Boolean(fd === 1 ? process.stdout.isTTY : process.stderr.isTTY);
+  const pretty = options.format === 'pretty' || (options.format === 'auto' && tty);
+  const destination = pretty
+    ? // Colours only on a terminal: piped into a file or `less`, escape codes are noise.
+      pinoPretty({ colorize: tty, sync: true, destination: options.stream ?? fd, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' })
+    : ((options.stream as pino.DestinationStream | undefined) ?? pino.destination({ fd, sync: true }));
+  return pino({ level, name: options.name ?? 'tollgate', redact: { paths: REDACT, censor: '[redacted]' } }, destination);
 }
 
 /** Hides the password of a connection URL so it can be shown or logged. */

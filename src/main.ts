@@ -1,8 +1,9 @@
 import 'reflect-metadata';
+import net from 'node:net';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { createApp } from './app';
 import { catalogDefinition, isCatalogEmpty, seedCatalog } from './billing/catalog';
-import { ensureDemoUser } from './auth/users';
+import { ensureDemoUser } from './auth/demoUser';
 import { ConfigError, loadConfig, type Config } from './config';
 import { openDatabase } from './db/embedded';
 import { createOrm, migrate } from './db/orm';
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, { format: config.logFormat });
   const closers: Array<{ name: string; close: () => Promise<void> }> = [];
   let stopping = false;
 
@@ -52,6 +53,10 @@ async function main(): Promise<void> {
   }
 
   try {
+    // A second server on the same ports would fail at listen(), after it had touched the data (the demo
+    // token, the emulator's state): refuse before anything is read or written.
+    await ensurePortFree(config.host, config.port, 'PORT');
+    if (!config.stripe.secretKey) await ensurePortFree('127.0.0.1', config.stripe.emulatorPort, 'STRIPE_EMULATOR_PORT');
     const db = await openDatabase(config, logger);
     closers.push({ name: 'database', close: db.stop });
     if (stopping) return;
@@ -66,7 +71,9 @@ async function main(): Promise<void> {
       const report = await seedCatalog(em, catalogDefinition());
       logger.info({ report }, 'catalog seeded (it was empty)');
     }
-    const demo = config.stripe.secretKey ? undefined : await ensureDemoUser(orm.em.fork() as EntityManager, config.demoUserEmail);
+    const demo = config.stripe.secretKey
+      ? undefined
+      : await ensureDemoUser(orm.em.fork() as EntityManager, config.demoUserEmail, config.demoTokenFile);
     if (stopping) return;
 
     const base = (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/$/, '');
@@ -75,7 +82,7 @@ async function main(): Promise<void> {
     if (stripe.mode === 'emulator') await syncCatalogOnStart(orm, stripe, logger);
     if (stopping) return;
 
-    const { httpServer, stop } = await createApp({ orm, config, logger, stripe });
+    const { httpServer, stop } = await createApp({ orm, config, logger, stripe, demoToken: demo?.token });
     closers.push({ name: 'http', close: stop });
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
@@ -95,6 +102,22 @@ async function main(): Promise<void> {
     logger.error({ err }, `startup failed: ${(err as Error)?.message ?? err}`);
     await shutdown(1);
   }
+}
+
+/** Fails, naming the setting to change, when something already listens on the port (0: any free port). */
+async function ensurePortFree(host: string, port: number, setting: string): Promise<void> {
+  if (port === 0) return;
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(`Port ${port} is already in use (is Tollgate already running?). Stop what uses it, or set ${setting} to a free port.`)
+          : err,
+      ),
+    );
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
 }
 
 function printBanner(

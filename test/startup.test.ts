@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +97,8 @@ describe('server process', () => {
   let dataDir: string;
   let env: Record<string, string>;
   let pgPort: number;
+  /** The demo token the first start printed. */
+  let firstToken: string;
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'tollgate-start-'));
@@ -145,6 +147,7 @@ describe('server process', () => {
       );
 
       const token = /Bearer (tg_[A-Za-z0-9_-]+)/.exec(out)![1];
+      firstToken = token;
       const me = await fetch(`http://127.0.0.1:${env.PORT}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -179,9 +182,22 @@ describe('server process', () => {
       expect(server.output()).not.toMatch(/catalog seeded/);
       expect(await queryPlans(Number(env.PORT))).toHaveLength(3);
 
+      // The demo token is the one printed before the restart (saved headers keep working), kept in a file
+      // only its owner may read.
+      const token = demoToken(server.output());
+      expect(token).toBe(firstToken);
+      expect(readFileSync(join(root, 'demo-token'), 'utf8').trim()).toBe(token);
+      expect(statSync(join(root, 'demo-token')).mode & 0o777).toBe(0o600);
+
+      // Another start while this one runs fails on the port before it touches anything: the token stays.
+      const second = startServerProcess(env);
+      expect(await second.exited).not.toBe(0);
+      expect(second.output()).toContain(`Port ${env.PORT} is already in use (is Tollgate already running?)`);
+      expect(second.output()).not.toMatch(/Bearer|migrations|demo/i);
+      expect((await gql(Number(env.PORT), '{ me { email } }', token)).data.me.email).toBe('demo@tollgate.local');
+
       // The local Stripe emulator kept its state too: the subscription bought before the restart is
       // still there to cancel, the catalog was not made twice, and one webhook endpoint replaced the old one.
-      const token = demoToken(server.output());
       const [sub] = (await gql(Number(env.PORT), '{ mySubscriptions { id status stripeSubscriptionId } }', token)).data.mySubscriptions;
       expect(sub.status).toBe('ACTIVE');
       const canceled = await gql(Number(env.PORT), 'mutation($id: ID!) { cancelSubscription(id: $id) { cancelAtPeriodEnd } }', token, {

@@ -19,6 +19,12 @@ export async function issueUserToken(em: EntityManager, userId: string, options:
   return token;
 }
 
+/** Whether `token` is one of the user's tokens that still work. */
+export async function hasUserToken(em: EntityManager, userId: string, token: string): Promise<boolean> {
+  const rows = await query(em, 'select 1 from user_token where user_id = $1 and token_hash = $2', [userId, hashToken(token)]);
+  return rows.length > 0;
+}
+
 /** Revokes every token of the user; returns how many there were. */
 export async function revokeUserTokens(em: EntityManager, userId: string): Promise<number> {
   const rows = await query(em, 'delete from user_token where user_id = $1 returning id', [userId]);

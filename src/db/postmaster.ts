@@ -10,7 +10,7 @@ import type { Logger } from '../logger';
  */
 
 /** The pid in `dir`/postmaster.pid, when there is a readable one. */
-function postmasterPid(dir: string): number | undefined {
+export function postmasterPid(dir: string): number | undefined {
   try {
     const pid = Number(readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;

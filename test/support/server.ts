@@ -1,7 +1,10 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import { createApp } from '../../src/app';
 import { catalogDefinition, seedCatalog } from '../../src/billing/catalog';
+import { ensureDemoUser } from '../../src/auth/demoUser';
 import { createUser } from '../../src/auth/users';
 import { loadConfig, type Config } from '../../src/config';
 import { createOrm, migrate, type Orm } from '../../src/db/orm';
@@ -32,6 +35,8 @@ export interface TestServer {
     token?: string,
     headers?: Record<string, string>,
   ): Promise<GqlResponse<T>>;
+  /** With `demo: true`: the demo user and the token the server was given. */
+  demo?: { token: string; email: string };
   createUser(opts?: { email?: string; admin?: boolean; timezone?: string }): Promise<{ id: string; token: string; email: string }>;
   /** With `stripe: true`: the official SDK pointed at the in-process emulator the server uses. */
   stripe: Stripe;
@@ -59,6 +64,8 @@ export interface TestServerOptions {
   emulatorDataFile?: string;
   /** The server reaches the emulator on the port this returns (a front that can fail requests, see stripeFront.ts). */
   stripeVia?: (emulator: EmulatorHandle) => Promise<number>;
+  /** Make the demo user and hand its token to the server, as local mode does. */
+  demo?: boolean;
 }
 
 let userSeq = 0;
@@ -105,12 +112,20 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     stripe = { client, webhookSecret: endpoint?.secret ?? 'whsec_not_registered', mode: 'emulator', endpoint: api.endpoint };
     if (options.seed !== false) await syncStripeCatalog(orm.em.fork() as EntityManager, client);
   }
-  const app = await createApp({ orm, config, logger, stripe });
+  const demo = options.demo
+    ? await ensureDemoUser(
+        orm.em.fork() as EntityManager,
+        config.demoUserEmail,
+        join(tmpdir(), `tollgate-demo-${process.pid}-${Date.now()}`),
+      )
+    : undefined;
+  const app = await createApp({ orm, config, logger, stripe, demoToken: demo?.token });
   await new Promise<void>((resolve) => app.httpServer.listen(port, '127.0.0.1', () => resolve()));
 
   return {
     url,
     databaseUrl,
+    demo: demo && { token: demo.token, email: demo.user.email },
     orm,
     config,
     em: () => orm.em.fork() as EntityManager,
