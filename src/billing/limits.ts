@@ -3,7 +3,7 @@ import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { query } from '../db/sql';
 import { DomainError, badInput, conflict } from '../errors';
-import { parseInput } from '../input';
+import { boundedString, MAX_LENGTH, parseInput, shorten } from '../input';
 
 /**
  * Daily limits and usage. A user's limits today come from their active subscription's plan (status
@@ -148,8 +148,8 @@ const recordUsageInput = z.object({
     .int()
     .positive()
     .safe(),
-  metric: z.string().trim().min(1, 'metric must not be empty'),
-  idempotencyKey: z.string().trim().min(1, 'idempotencyKey must not be empty').nullish(),
+  metric: boundedString('metric', MAX_LENGTH.code).trim().min(1, 'metric must not be empty'),
+  idempotencyKey: boundedString('idempotencyKey', MAX_LENGTH.idempotencyKey).trim().min(1, 'idempotencyKey must not be empty').nullish(),
 });
 
 /**
@@ -186,7 +186,9 @@ export async function recordUsage(
         [user.id, key],
       );
       if (prior.metric !== metric || prior.amount !== amount) {
-        throw conflict(`idempotencyKey "${key}" was already used for ${prior.amount} ${prior.metric}`, { field: 'idempotencyKey' });
+        throw conflict(`idempotencyKey "${shorten(key)}" was already used for ${prior.amount} ${prior.metric}`, {
+          field: 'idempotencyKey',
+        });
       }
       return usage(metric, prior.per_day_after, prior.used_after);
     }
@@ -208,7 +210,9 @@ async function consume(em: EntityManager, user: LimitOwner, metric: string, amou
   const limits = await getLimits(em, user, now);
   const current = limits.metrics.find((m) => m.metric === metric);
   if (!current) {
-    throw badInput(`Unknown metric "${metric}": expected one of ${limits.metrics.map((m) => m.metric).join(', ')}`, { field: 'metric' });
+    throw badInput(`Unknown metric "${shorten(metric)}": expected one of ${limits.metrics.map((m) => m.metric).join(', ')}`, {
+      field: 'metric',
+    });
   }
   if (current.limit === null) {
     throw badInput(`Today's ${metric} counter cannot go past ${MAX_COUNT}: ${current.used} used, ${amount} requested`, {

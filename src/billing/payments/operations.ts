@@ -3,7 +3,7 @@ import Stripe from 'stripe';
 import { Payment, PaymentStatus } from '../../entities';
 import { DomainError, badInput, notFound } from '../../errors';
 import { UUID } from '../../ids';
-import { parseInput } from '../../input';
+import { checkIdLength, parseInput } from '../../input';
 import { idempotencyKey } from '../../stripe/client';
 import { callStripe } from '../../stripe/errors';
 import type { BillingDeps } from '../deps';
@@ -75,7 +75,7 @@ const state = (p: Payment) => p.status.toUpperCase();
 
 /** Any payment by id (admins), NOT_FOUND when there is none. */
 async function existing(em: EntityManager, id: string): Promise<Payment> {
-  const payment = UUID.test(id) ? await em.findOne(Payment, { id }) : null;
+  const payment = UUID.test(checkIdLength(id)) ? await em.findOne(Payment, { id }) : null;
   if (!payment) throw notFound('Payment');
   return payment;
 }
