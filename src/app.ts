@@ -3,11 +3,8 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
-import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
-import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import express from 'express';
-import { GraphQLError, type ValidationContext } from 'graphql';
 import type { BillingDeps } from './billing/deps';
 import type { Config } from './config';
 import type { Orm } from './db/orm';
@@ -17,6 +14,7 @@ import { authenticateRequest, requestLogger, serviceKeyAudit } from './graphql/a
 import { buildContext, type Context } from './graphql/context';
 import { createFormatError } from './graphql/errors';
 import { graphqlCors, graphqlHttpHandler, isGraphQLPath, requestProtocol } from './graphql/http';
+import { operationLimitRules } from './graphql/operationLimits';
 import { getSchema } from './graphql/schema';
 import { paymentReturnRoutes } from './http/paymentReturn';
 import { subscriptionReturnRoutes } from './http/subscriptionReturn';
@@ -24,22 +22,6 @@ import { webhookRoutes } from './http/webhookRoute';
 import type { Logger } from './logger';
 import type { StripeContext } from './stripe/client';
 import { stripeReadiness } from './stripe/health';
-
-/**
- * graphql-armor rules: report an over-limit query as a validation error (GRAPHQL_VALIDATION_FAILED) instead
- * of throwing, without graphql-armor's misleading "Syntax Error: " prefix. Fragments count as what they
- * contain, so a query written with fragments (as client libraries write them) has the depth and cost of
- * the same query written out.
- */
-const reportAsValidationError = {
-  ignoreIntrospection: true,
-  exposeLimits: true,
-  flattenFragments: true,
-  propagateOnRejection: false,
-  onReject: [
-    (ctx: ValidationContext | null, err: GraphQLError) => ctx?.reportError(new GraphQLError(err.message.replace(/^Syntax Error: /, ''))),
-  ],
-};
 
 export interface AppDeps {
   orm: Orm;
@@ -98,10 +80,9 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
     introspection: true,
     includeStacktraceInErrorResponses: false,
     formatError: createFormatError(logger.child({ component: 'graphql' })),
-    validationRules: [
-      maxDepthRule({ n: config.graphql.maxDepth, ...reportAsValidationError }),
-      costLimitRule({ maxCost: config.graphql.maxCost, ...reportAsValidationError }),
-    ],
+    // graphql's own token limit: a huge document is refused while it is parsed (GRAPHQL_PARSE_FAILED).
+    parseOptions: { maxTokens: config.graphql.maxTokens },
+    validationRules: operationLimitRules(config.graphql),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // No @cacheControl hints are used (every answer is per user); without this plugin Apollo wraps every

@@ -105,7 +105,11 @@ const schema = z.object({
     .min(0, 'expected a number of milliseconds, 0 or more')
     .default(5000),
   GRAPHQL_MAX_DEPTH: positiveInt(8),
-  GRAPHQL_MAX_COST: positiveInt(5000),
+  GRAPHQL_MAX_COST: positiveInt(10_000),
+  GRAPHQL_MAX_ALIASES: positiveInt(15),
+  GRAPHQL_MAX_ROOT_FIELDS: positiveInt(10),
+  GRAPHQL_MAX_DIRECTIVES: positiveInt(20),
+  GRAPHQL_MAX_TOKENS: positiveInt(2000),
   DEMO_USER_EMAIL: z.string().email('expected an email address').default('demo@tollgate.local'),
   CORS_ORIGINS: optionalString.refine((v) => v === undefined || v === '*' || v.split(',').every((o) => isOrigin(o.trim())), {
     message: 'expected * or a comma-separated list of origins such as https://app.example.com,http://localhost:5173',
@@ -250,7 +254,7 @@ export type Config = Readonly<{
     readyCacheMs: number;
   };
   proxy: ProxyConfig;
-  graphql: { maxDepth: number; maxCost: number };
+  graphql: { maxDepth: number; maxCost: number; maxAliases: number; maxRootFields: number; maxDirectives: number; maxTokens: number };
   demoUserEmail: string;
   /** Browser origins that may call /graphql from another origin (CORS_ORIGINS): a list, '*', or none. */
   corsOrigins: string[] | '*';
@@ -337,7 +341,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       httpProxy: proxyUrl(setting('http_proxy', 'HTTP_PROXY')),
       noProxy: setting('no_proxy', 'NO_PROXY'),
     },
-    graphql: { maxDepth: v.GRAPHQL_MAX_DEPTH, maxCost: v.GRAPHQL_MAX_COST },
+    graphql: {
+      maxDepth: v.GRAPHQL_MAX_DEPTH,
+      maxCost: v.GRAPHQL_MAX_COST,
+      maxAliases: v.GRAPHQL_MAX_ALIASES,
+      maxRootFields: v.GRAPHQL_MAX_ROOT_FIELDS,
+      maxDirectives: v.GRAPHQL_MAX_DIRECTIVES,
+      maxTokens: v.GRAPHQL_MAX_TOKENS,
+    },
     demoUserEmail: v.DEMO_USER_EMAIL,
     corsOrigins: v.CORS_ORIGINS === '*' ? '*' : (v.CORS_ORIGINS?.split(',').map((o) => o.trim()) ?? []),
     jwt:
