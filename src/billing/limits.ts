@@ -223,7 +223,9 @@ async function consume(em: EntityManager, user: LimitOwner, metric: string, amou
   }
   throw new DomainError(
     'LIMIT_EXCEEDED',
-    `Daily ${metric} limit reached: ${current.remaining} of ${current.limit} left today, ${amount} requested`,
+    current.remaining === 0
+      ? `Daily ${metric} limit of ${current.limit} reached: nothing left today, ${amount} requested`
+      : `Not enough ${metric} left today: ${amount} requested, ${current.remaining} of ${current.limit} left; nothing was recorded`,
     {
       metric,
       limit: current.limit,

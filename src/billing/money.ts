@@ -140,3 +140,11 @@ export function parseChargeAmount(value: string, currency: string, options: { fi
   }
   return minor;
 }
+
+/**
+ * Money in an error's extensions, shaped like the API's Money: `remaining: "15.00"`, `remainingMinor: 1500`,
+ * `currency: "usd"`, so no client has to guess the unit of a bare integer.
+ */
+export function moneyExtension(name: string, minor: number, currency: string): Record<string, string | number> {
+  return { [name]: formatAmount(minor, currency), [`${name}Minor`]: minor, currency };
+}

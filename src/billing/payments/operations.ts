@@ -9,6 +9,7 @@ import { callStripe } from '../../stripe/errors';
 import type { BillingDeps } from '../deps';
 import { commitThenThrow, Unexpected } from '../transactions';
 import { fetchPaymentState } from './fetchState';
+import { moneyExtension } from '../money';
 import { CaptureOrRefundAmount } from './inputs';
 import { underPaymentLock } from './lock';
 import { logPayment, money } from './log';
@@ -97,6 +98,7 @@ export async function capturePayment(em: EntityManager, deps: BillingDeps, id: s
     if (minor > payment.amountMinor) {
       throw badInput(`Cannot capture ${money(minor, payment.currency)}: ${money(payment.amountMinor, payment.currency)} is authorised`, {
         field: 'amount',
+        ...moneyExtension('authorised', payment.amountMinor, payment.currency),
       });
     }
     const key = idempotencyKey('payment', payment.id, 'capture', minor);
@@ -132,7 +134,7 @@ export async function refundPayment(em: EntityManager, deps: BillingDeps, id: st
     if (minor > left) {
       throw badInput(`Cannot refund ${money(minor, payment.currency)}: ${money(left, payment.currency)} is left to refund`, {
         field: 'amount',
-        remaining: left,
+        ...moneyExtension('remaining', left, payment.currency),
       });
     }
     // The refunded total so far is part of the key: a retry of this refund is the same refund, a later one is new.
