@@ -15,7 +15,9 @@ import { buildContext, type Context } from './graphql/context';
 import { createFormatError } from './graphql/errors';
 import { graphqlCors, graphqlHttpHandler, isGraphQLPath, requestProtocol } from './graphql/http';
 import { operationLimitRules } from './graphql/operationLimits';
+import { graphqlMetrics } from './graphql/metricsPlugin';
 import { getSchema } from './graphql/schema';
+import { metricsRoutes } from './http/metricsRoute';
 import { paymentReturnRoutes } from './http/paymentReturn';
 import { subscriptionReturnRoutes } from './http/subscriptionReturn';
 import { webhookRoutes } from './http/webhookRoute';
@@ -38,7 +40,7 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** Builds the HTTP application: /graphql, /healthz, /readyz. */
+/** Builds the HTTP application: /graphql, /healthz, /readyz, /metrics (with METRICS_TOKEN). */
 export async function createApp({ orm, config, logger, stripe }: AppDeps): Promise<App> {
   const app = express();
   app.disable('x-powered-by');
@@ -75,6 +77,8 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
     res.status(ready ? 200 : 503).json({ status, checks: { database, ...(stripeState ? { stripe: stripeState } : {}) } });
   });
 
+  app.use(metricsRoutes(orm, config.metricsToken));
+
   const apollo = new ApolloServer<Context>({
     schema: await getSchema(),
     introspection: true,
@@ -90,6 +94,7 @@ export async function createApp({ orm, config, logger, stripe }: AppDeps): Promi
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
       serviceKeyAudit,
+      graphqlMetrics,
       ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
     ],
   });

@@ -104,6 +104,7 @@ const schema = z.object({
     .int('expected a whole number of milliseconds')
     .min(0, 'expected a number of milliseconds, 0 or more')
     .default(5000),
+  METRICS_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 16, { message: 'expected 16 characters or more' }),
   GRAPHQL_MAX_DEPTH: positiveInt(8),
   GRAPHQL_MAX_COST: positiveInt(10_000),
   GRAPHQL_MAX_ALIASES: positiveInt(15),
@@ -255,6 +256,8 @@ export type Config = Readonly<{
   };
   proxy: ProxyConfig;
   graphql: { maxDepth: number; maxCost: number; maxAliases: number; maxRootFields: number; maxDirectives: number; maxTokens: number };
+  /** Bearer token GET /metrics requires; unset = /metrics is not served. */
+  metricsToken?: string;
   demoUserEmail: string;
   /** Browser origins that may call /graphql from another origin (CORS_ORIGINS): a list, '*', or none. */
   corsOrigins: string[] | '*';
@@ -289,7 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     ...(result.success ? [] : result.error.issues).map((issue) => {
       const name = issue.path.join('.');
       const given = merged[name];
-      const shown = given === undefined || /SECRET|KEY|PASSWORD|URL|PROXY/i.test(name) ? '' : ` (got "${given}")`;
+      const shown = given === undefined || /SECRET|KEY|TOKEN|PASSWORD|URL|PROXY/i.test(name) ? '' : ` (got "${given}")`;
       return `${name}: ${issue.message}${shown}`;
     }),
     ...proxyProblems(merged),
@@ -349,6 +352,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       maxDirectives: v.GRAPHQL_MAX_DIRECTIVES,
       maxTokens: v.GRAPHQL_MAX_TOKENS,
     },
+    metricsToken: v.METRICS_TOKEN,
     demoUserEmail: v.DEMO_USER_EMAIL,
     corsOrigins: v.CORS_ORIGINS === '*' ? '*' : (v.CORS_ORIGINS?.split(',').map((o) => o.trim()) ?? []),
     jwt:

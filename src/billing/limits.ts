@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { query } from '../db/sql';
 import { DomainError, badInput, conflict } from '../errors';
 import { boundedString, MAX_LENGTH, parseInput, shorten } from '../input';
+import { usageConsumed, usageRefused } from '../metrics';
 
 /**
  * Daily limits and usage. A user's limits today come from their active subscription's plan (status
@@ -204,7 +205,10 @@ export async function recordUsage(
 
 async function consume(em: EntityManager, user: LimitOwner, metric: string, amount: number, day: string, now: Date): Promise<MetricUsage> {
   const rows = await query<{ used: number; per_day: number | null }>(em, CONSUME_SQL, [user.id, now, metric, day, amount]);
-  if (rows.length === 1) return usage(metric, rows[0].per_day, rows[0].used);
+  if (rows.length === 1) {
+    usageConsumed.inc({ metric }, amount);
+    return usage(metric, rows[0].per_day, rows[0].used);
+  }
 
   // Nothing was consumed: say why (unknown metric, or over the limit with what remains).
   const limits = await getLimits(em, user, now);
@@ -221,6 +225,7 @@ async function consume(em: EntityManager, user: LimitOwner, metric: string, amou
       requested: amount,
     });
   }
+  usageRefused.inc({ metric });
   throw new DomainError(
     'LIMIT_EXCEEDED',
     current.remaining === 0
