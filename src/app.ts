@@ -2,11 +2,8 @@ import http from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
-import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import express from 'express';
-import { GraphQLError, type ValidationContext } from 'graphql';
 import type { BillingDeps } from './billing/deps';
 import type { Config } from './config';
 import type { Orm } from './db/orm';
@@ -16,30 +13,17 @@ import { authenticateRequest, requestLogger, serviceKeyAudit } from './graphql/a
 import { buildContext, type Context } from './graphql/context';
 import { createFormatError, rethrowUnavailable, serviceUnavailableStatus } from './graphql/errors';
 import { graphqlCors, graphqlHttpHandler, isGraphQLPath, requestProtocol } from './graphql/http';
+import { operationLimitRules } from './graphql/operationLimits';
+import { graphqlMetrics } from './graphql/metricsPlugin';
 import { getSchema } from './graphql/schema';
 import { explorerRoutes, landingPagePlugin } from './http/explorer';
+import { metricsRoutes } from './http/metricsRoute';
 import { paymentReturnRoutes } from './http/paymentReturn';
 import { subscriptionReturnRoutes } from './http/subscriptionReturn';
 import { webhookRoutes } from './http/webhookRoute';
 import type { Logger } from './logger';
 import type { StripeContext } from './stripe/client';
 import { stripeReadiness } from './stripe/health';
-
-/**
- * graphql-armor rules: report an over-limit query as a validation error (GRAPHQL_VALIDATION_FAILED) instead
- * of throwing, without graphql-armor's misleading "Syntax Error: " prefix. Fragments count as what they
- * contain, so a query written with fragments (as client libraries write them) has the depth and cost of
- * the same query written out.
- */
-const reportAsValidationError = {
-  ignoreIntrospection: true,
-  exposeLimits: true,
-  flattenFragments: true,
-  propagateOnRejection: false,
-  onReject: [
-    (ctx: ValidationContext | null, err: GraphQLError) => ctx?.reportError(new GraphQLError(err.message.replace(/^Syntax Error: /, ''))),
-  ],
-};
 
 export interface AppDeps {
   orm: Orm;
@@ -58,7 +42,7 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** Builds the HTTP application: /graphql, /healthz, /readyz. */
+/** Builds the HTTP application: /graphql, /explorer, /healthz, /readyz, /metrics (with METRICS_TOKEN). */
 export async function createApp({ orm, config, logger, stripe, demoToken }: AppDeps): Promise<App> {
   const app = express();
   app.disable('x-powered-by');
@@ -95,15 +79,16 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
     res.status(ready ? 200 : 503).json({ status, checks: { database, ...(stripeState ? { stripe: stripeState } : {}) } });
   });
 
+  app.use(metricsRoutes(orm, config.metricsToken));
+
   const apollo = new ApolloServer<Context>({
     schema: await getSchema(),
     introspection: true,
     includeStacktraceInErrorResponses: false,
     formatError: createFormatError(logger.child({ component: 'graphql' })),
-    validationRules: [
-      maxDepthRule({ n: config.graphql.maxDepth, ...reportAsValidationError }),
-      costLimitRule({ maxCost: config.graphql.maxCost, ...reportAsValidationError }),
-    ],
+    // graphql's own token limit: a huge document is refused while it is parsed (GRAPHQL_PARSE_FAILED).
+    parseOptions: { maxTokens: config.graphql.maxTokens },
+    validationRules: operationLimitRules(config.graphql),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // No @cacheControl hints are used (every answer is per user); without this plugin Apollo wraps every
@@ -112,6 +97,7 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
       ApolloServerPluginInlineTraceDisabled(),
       serviceKeyAudit,
       serviceUnavailableStatus,
+      graphqlMetrics,
       landingPagePlugin(),
     ],
   });

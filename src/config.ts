@@ -105,8 +105,13 @@ const schema = z.object({
     .int('expected a whole number of milliseconds')
     .min(0, 'expected a number of milliseconds, 0 or more')
     .default(5000),
+  METRICS_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 16, { message: 'expected 16 characters or more' }),
   GRAPHQL_MAX_DEPTH: positiveInt(8),
-  GRAPHQL_MAX_COST: positiveInt(5000),
+  GRAPHQL_MAX_COST: positiveInt(10_000),
+  GRAPHQL_MAX_ALIASES: positiveInt(15),
+  GRAPHQL_MAX_ROOT_FIELDS: positiveInt(10),
+  GRAPHQL_MAX_DIRECTIVES: positiveInt(20),
+  GRAPHQL_MAX_TOKENS: positiveInt(2000),
   DEMO_USER_EMAIL: z.string().email('expected an email address').default('demo@tollgate.local'),
   DEMO_TOKEN_FILE: optionalString,
   CORS_ORIGINS: optionalString.refine((v) => v === undefined || v === '*' || v.split(',').every((o) => isOrigin(o.trim())), {
@@ -254,7 +259,9 @@ export type Config = Readonly<{
     readyCacheMs: number;
   };
   proxy: ProxyConfig;
-  graphql: { maxDepth: number; maxCost: number };
+  graphql: { maxDepth: number; maxCost: number; maxAliases: number; maxRootFields: number; maxDirectives: number; maxTokens: number };
+  /** Bearer token GET /metrics requires; unset = /metrics is not served. */
+  metricsToken?: string;
   demoUserEmail: string;
   /** Local mode: where the demo user's token is kept across restarts (default: beside the embedded PostgreSQL's folder). */
   demoTokenFile: string;
@@ -291,7 +298,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     ...(result.success ? [] : result.error.issues).map((issue) => {
       const name = issue.path.join('.');
       const given = merged[name];
-      const shown = given === undefined || /SECRET|KEY|PASSWORD|URL|PROXY/i.test(name) ? '' : ` (got "${given}")`;
+      const shown = given === undefined || /SECRET|KEY|TOKEN|PASSWORD|URL|PROXY/i.test(name) ? '' : ` (got "${given}")`;
       return `${name}: ${issue.message}${shown}`;
     }),
     ...proxyProblems(merged),
@@ -344,7 +351,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       httpProxy: proxyUrl(setting('http_proxy', 'HTTP_PROXY')),
       noProxy: setting('no_proxy', 'NO_PROXY'),
     },
-    graphql: { maxDepth: v.GRAPHQL_MAX_DEPTH, maxCost: v.GRAPHQL_MAX_COST },
+    graphql: {
+      maxDepth: v.GRAPHQL_MAX_DEPTH,
+      maxCost: v.GRAPHQL_MAX_COST,
+      maxAliases: v.GRAPHQL_MAX_ALIASES,
+      maxRootFields: v.GRAPHQL_MAX_ROOT_FIELDS,
+      maxDirectives: v.GRAPHQL_MAX_DIRECTIVES,
+      maxTokens: v.GRAPHQL_MAX_TOKENS,
+    },
+    metricsToken: v.METRICS_TOKEN,
     demoUserEmail: v.DEMO_USER_EMAIL,
     demoTokenFile: resolve(cwd, v.DEMO_TOKEN_FILE ?? join(dirname(v.EMBEDDED_PG_DIR), 'demo-token')),
     corsOrigins: v.CORS_ORIGINS === '*' ? '*' : (v.CORS_ORIGINS?.split(',').map((o) => o.trim()) ?? []),

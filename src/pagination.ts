@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { UUID } from './ids';
+import { MAX_LENGTH } from './input';
 
 /**
  * Lists are read newest first, `first` rows at a time, after an opaque cursor: the last row's creation
@@ -38,6 +39,7 @@ export const PageInput = z.object({
     .refine((v) => Number.isInteger(v) && v >= 1 && v <= PAGE_MAX, FIRST_RANGE),
   after: z
     .string()
+    .max(MAX_LENGTH.cursor, `Invalid cursor "after": longer than ${MAX_LENGTH.cursor} characters`)
     .nullish()
     .transform((v, ctx) => {
       if (!v) return null;

@@ -101,7 +101,7 @@ describe('limits with periods', () => {
     const may20 = new Date('2026-05-20T19:00:00Z');
     const err = await refusal(recordUsage(em, user, { metric: 'minutes', amount: 121 }, may20));
     expect(err.code).toBe('LIMIT_EXCEEDED');
-    expect(err.message).toMatch(/^Monthly minutes limit reached: 120 of 3000 left, 121 requested/);
+    expect(err.message).toBe('Not enough minutes left this month: 121 requested, 120 of 3000 left; nothing was recorded');
     expect(err.extensions).toMatchObject({
       metric: 'minutes',
       period: 'MONTH',

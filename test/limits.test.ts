@@ -56,10 +56,13 @@ describe('daily limits and usage', () => {
 
     const over = await server.gql(RECORD, { input: { metric: 'minutes', amount: 31 } }, user.token);
     expect(over.data).toBeNull();
+    expect(over.errors?.[0].message).toBe('Not enough minutes left today: 31 requested, 30 of 180 left; nothing was recorded');
     expect(over.errors?.[0].extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', remaining: 30, limit: 180, metric: 'minutes' });
 
     const exact = await server.gql(RECORD, { input: { metric: 'minutes', amount: 30 } }, user.token);
     expect(exact.data.recordUsage).toMatchObject({ used: 180, remaining: 0 });
+    const spent = await server.gql(RECORD, { input: { metric: 'minutes', amount: 1 } }, user.token);
+    expect(spent.errors?.[0].message).toBe('Daily minutes limit of 180 reached: nothing left today, 1 requested');
     const limits = await server.gql(MY_LIMITS, undefined, user.token);
     expect(limits.data.myLimits.metrics.find((m: any) => m.metric === 'minutes')).toEqual({
       metric: 'minutes',

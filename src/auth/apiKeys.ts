@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { asDate, query } from '../db/sql';
 import { ApiKeyScope } from '../entities';
 import { badInput, conflict, notFound } from '../errors';
-import { parseInput } from '../input';
+import { parseInput, shorten } from '../input';
 import { API_KEY_PREFIX, hashToken, newApiKey, visiblePrefix } from './secrets';
 
 /** What lists and answers show of a key: everything but the key. */
@@ -66,7 +66,7 @@ export async function createApiKey(em: EntityManager, input: NewApiKey): Promise
     return { apiKey: withDates(apiKey), key };
   } catch (err) {
     if ((err as { code?: string }).code === '23505')
-      throw conflict(`An API key named "${v.name}" exists: revoke it first, or choose another name`, { field: 'name' });
+      throw conflict(`An API key named "${shorten(v.name)}" exists: revoke it first, or choose another name`, { field: 'name' });
     throw err;
   }
 }
@@ -92,6 +92,6 @@ export async function revokeApiKey(em: EntityManager, which: string): Promise<Ap
       returning ${COLUMNS}`,
     [given],
   );
-  if (rows.length === 0) throw notFound(`API key "${given.slice(0, 40)}"`);
+  if (rows.length === 0) throw notFound(`API key "${shorten(given)}"`);
   return withDates(rows[0]);
 }

@@ -1,6 +1,7 @@
 import { ApiKeyScope, UserRole } from '../entities';
 import { badInput, DomainError, forbidden } from '../errors';
 import type { AuthUser, Principal } from './principal';
+import { shorten } from '../input';
 
 /**
  * What an operation needs, named like the service key scopes. A user may use and bill for themselves
@@ -33,7 +34,7 @@ export function actingUser(principal: Principal): AuthUser {
   }
   throw new DomainError(
     'NOT_FOUND',
-    `No user has externalId "${principal.actingForExternalId.slice(0, 40)}": create it with upsertUser first`,
+    `No user has externalId "${shorten(principal.actingForExternalId)}": create it with upsertUser first`,
     {
       header: 'Tollgate-User',
     },

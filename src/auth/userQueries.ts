@@ -2,9 +2,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { asDate, query } from '../db/sql';
 import { badInput } from '../errors';
 import { UUID } from '../ids';
-import { parseInput } from '../input';
+import { checkIdLength, parseInput } from '../input';
 import { PageInput, toPage } from '../pagination';
-import type { AuthUser } from './principal';
+import { MAX_EXTERNAL_ID_LENGTH, type AuthUser } from './principal';
 
 export interface UserRow extends AuthUser {
   createdAt: Date;
@@ -17,7 +17,9 @@ export const MAX_QUERY_LENGTH = 200;
 export async function findUser(em: EntityManager, by: { id?: string | null; externalId?: string | null }): Promise<UserRow | null> {
   if ((by.id == null) === (by.externalId == null))
     throw badInput('Give either id or externalId', { field: by.id == null ? 'id' : 'externalId' });
-  if (by.id != null && !UUID.test(by.id)) return null;
+  if (by.id != null && !UUID.test(checkIdLength(by.id))) return null;
+  if (by.externalId != null && by.externalId.length > MAX_EXTERNAL_ID_LENGTH)
+    throw badInput(`externalId is longer than ${MAX_EXTERNAL_ID_LENGTH} characters`, { field: 'externalId' });
   const [row] = await query<UserRow>(em, `select ${COLUMNS} from app_user where ${by.id != null ? 'id' : 'external_id'} = $1`, [
     by.id ?? by.externalId,
   ]);

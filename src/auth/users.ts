@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { query } from '../db/sql';
 import { User, UserRole } from '../entities';
 import { badInput, conflict, DomainError, notFound } from '../errors';
-import { parseInput } from '../input';
+import { parseInput, shorten } from '../input';
 import type { JwtIdentity } from './jwt';
 import type { AuthUser } from './principal';
 import { MAX_EXTERNAL_ID_LENGTH } from './principal';
@@ -27,13 +27,12 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export const MAX_EMAIL_LENGTH = 254;
 export const MAX_NAME_LENGTH = 200;
 const CONTROL = /\p{Cc}/u;
-const shown = (value: string) => (value.length > 40 ? `${value.slice(0, 40)}…` : value);
 
 // Messages quote what was given (shortened).
 const email = z.string().transform((given, ctx) => {
   const address = given.trim().toLowerCase();
   if (address.length <= MAX_EMAIL_LENGTH && EMAIL.test(address)) return address;
-  ctx.addIssue({ code: 'custom', message: `Invalid email "${shown(given)}"` });
+  ctx.addIssue({ code: 'custom', message: `Invalid email "${shorten(given)}"` });
   return z.NEVER;
 });
 
@@ -41,7 +40,7 @@ const timezone = z.string().transform((v, ctx) => {
   const given = v.trim() || 'UTC';
   const canonical = canonicalTimeZone(given);
   if (canonical) return canonical;
-  ctx.addIssue({ code: 'custom', message: `Unknown time zone "${shown(given)}": expected an IANA name such as Europe/Berlin` });
+  ctx.addIssue({ code: 'custom', message: `Unknown time zone "${shorten(given)}": expected an IANA name such as Europe/Berlin` });
   return z.NEVER;
 });
 
@@ -94,7 +93,7 @@ export type UpsertUserInput = z.input<typeof UpsertUserSchema>;
 export async function upsertUser(em: EntityManager, input: UpsertUserInput): Promise<{ user: AuthUser; created: boolean }> {
   const v = parseInput(UpsertUserSchema, input);
   const row = await upsertRow(em, { externalId: v.externalId, email: v.email ?? null, timezone: v.timezone ?? null, name: v.name ?? null });
-  if (!row) throw badInput(`No user has externalId "${shown(v.externalId)}" yet: email is needed to create one`, { field: 'email' });
+  if (!row) throw badInput(`No user has externalId "${shorten(v.externalId)}" yet: email is needed to create one`, { field: 'email' });
   return row;
 }
 
@@ -166,6 +165,6 @@ function isEmailTaken(err: unknown): boolean {
 /** The user with this email (the command line names users by email), or NOT_FOUND. */
 export async function userByEmail(em: EntityManager, address: string): Promise<AuthUser> {
   const [row] = await query<AuthUser>(em, `select ${USER_COLUMNS} from app_user where email = $1`, [address.trim().toLowerCase()]);
-  if (!row) throw notFound(`User ${shown(address.trim())}`);
+  if (!row) throw notFound(`User ${shorten(address.trim())}`);
   return row;
 }

@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { LimitPeriod, Plan, PlanLimit, PlanPricing, PricingInterval } from '../entities';
+import { badInput } from '../errors';
+import { MAX_LENGTH } from '../input';
 import { parseAmount } from './money';
 import { PERIOD_ORDER } from './periods';
 
@@ -177,7 +179,9 @@ export function listPlans(em: EntityManager): Promise<Plan[]> {
   return em.find(Plan, { active: true }, { orderBy: { sortOrder: 'asc', code: 'asc' } });
 }
 
+/** The active plan of that code, or null; a code longer than any plan's is BAD_USER_INPUT. */
 export function findPlan(em: EntityManager, code: string): Promise<Plan | null> {
+  if (code.length > MAX_LENGTH.code) throw badInput(`code is longer than ${MAX_LENGTH.code} characters`, { field: 'code' });
   return em.findOne(Plan, { code, active: true });
 }
 

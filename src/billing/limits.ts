@@ -2,10 +2,11 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { asDate, query } from '../db/sql';
 import { DomainError, badInput, conflict } from '../errors';
-import { parseInput } from '../input';
+import { boundedString, MAX_LENGTH, parseInput, shorten } from '../input';
 import { LimitPeriod } from '../entities';
+import { usageConsumed, usageRefused } from '../metrics';
 import { CONSUME_SQL, FEATURE_SQL, LIMITS_SQL, MAX_COUNT, REFUSED_SQLSTATE } from './limitsSql';
-import { localWindows, periodLabel, windowParams } from './periods';
+import { localWindows, periodLabel, windowParams, windowWords } from './periods';
 
 export { LIMITS_SQL, CONSUME_SQL, MAX_COUNT } from './limitsSql';
 export { localDay, localWindows } from './periods';
@@ -119,8 +120,8 @@ const usageInput = z.object({
     .int()
     .positive()
     .safe(),
-  metric: z.string().trim().min(1, 'metric must not be empty').max(100, 'metric must be at most 100 characters'),
-  idempotencyKey: z.string().trim().min(1, 'idempotencyKey must not be empty').max(200, 'idempotencyKey is too long').nullish(),
+  metric: boundedString('metric', MAX_LENGTH.code).trim().min(1, 'metric must not be empty'),
+  idempotencyKey: boundedString('idempotencyKey', MAX_LENGTH.idempotencyKey).trim().min(1, 'idempotencyKey must not be empty').nullish(),
 });
 
 /** A consume some window refused (or an unknown metric): explained after the statement, which changed nothing. */
@@ -176,7 +177,7 @@ function consumeOnce(em: EntityManager, user: LimitOwner, metric: string, amount
         [user.id, key],
       );
       if (prior.metric !== metric || prior.amount !== amount) {
-        throw conflict(`idempotencyKey "${key.slice(0, 40)}" was already used for ${prior.amount} ${prior.metric}`, {
+        throw conflict(`idempotencyKey "${shorten(key)}" was already used for ${prior.amount} ${prior.metric}`, {
           field: 'idempotencyKey',
         });
       }
@@ -211,6 +212,7 @@ async function consume(em: EntityManager, user: LimitOwner, metric: string, amou
     throw err;
   }
   if (rows.length === 0) throw new Refused();
+  usageConsumed.inc({ metric }, amount);
   return tightest(rows.map((r) => usage(metric, r.period, r.allowance, r.used, r.resets_at)))!;
 }
 
@@ -233,7 +235,7 @@ async function metricEntries(em: EntityManager, user: LimitOwner, metric: string
   const entries = limits.metrics.filter((m) => m.metric === metric);
   if (entries.length === 0) {
     const known = [...new Set(limits.metrics.map((m) => m.metric))];
-    throw badInput(`Unknown metric "${metric.slice(0, 40)}": expected one of ${known.join(', ')}`, { field: 'metric' });
+    throw badInput(`Unknown metric "${shorten(metric)}": expected one of ${known.join(', ')}`, { field: 'metric' });
   }
   return entries;
 }
@@ -251,10 +253,12 @@ async function explainRefusal(em: EntityManager, user: LimitOwner, metric: strin
     });
   }
   const { period, limit, used, remaining, resetsAt } = refused;
+  usageRefused.inc({ metric });
   return new DomainError(
     'LIMIT_EXCEEDED',
-    `${periodLabel(period)} ${metric} limit reached: ${remaining} of ${limit} left, ${amount} requested` +
-      (resetsAt ? `; resets at ${resetsAt.toISOString()}` : ''),
+    remaining === 0
+      ? `${periodLabel(period)} ${metric} limit of ${limit} reached: nothing left ${windowWords(period)}, ${amount} requested`
+      : `Not enough ${metric} left ${windowWords(period)}: ${amount} requested, ${remaining} of ${limit} left; nothing was recorded`,
     { metric, period: period.toUpperCase(), limit, used, remaining, requested: amount, resetsAt: resetsAt?.toISOString() ?? null },
   );
 }

@@ -1,4 +1,5 @@
 import { badInput } from '../errors';
+import { shorten } from '../input';
 
 /**
  * Money is an integer amount in the currency's minor unit plus a lowercase ISO-4217 code.
@@ -62,7 +63,7 @@ export const MAX_AMOUNT_MINOR = 99_999_999;
 export function normalizeCurrency(code: string): string {
   const c = code.trim().toLowerCase();
   if (!/^[a-z]{3}$/.test(c) || !KNOWN.has(c)) {
-    throw badInput(`Unknown currency "${code}": expected an ISO-4217 code such as USD`, { field: 'currency' });
+    throw badInput(`Unknown currency "${shorten(code)}": expected an ISO-4217 code such as USD`, { field: 'currency' });
   }
   return c;
 }
@@ -84,22 +85,22 @@ export function parseAmount(value: string, currency: string, options: { allowZer
   const text = String(value).trim();
   const m = /^(\d+)(?:\.(\d+))?$/.exec(text);
   if (!m) {
-    throw badInput(`Invalid ${field} "${value}": expected a positive decimal such as "10.00"`, { field });
+    throw badInput(`Invalid ${field} "${shorten(String(value))}": expected a positive decimal such as "10.00"`, { field });
   }
   const [, whole, fraction = ''] = m;
   if (fraction.length > exp) {
     throw badInput(
-      `Invalid ${field} "${value}": ${currency.toUpperCase()} allows ${exp === 0 ? 'no' : `at most ${exp}`} decimal place${exp === 1 ? '' : 's'}`,
+      `Invalid ${field} "${shorten(String(value))}": ${currency.toUpperCase()} allows ${exp === 0 ? 'no' : `at most ${exp}`} decimal place${exp === 1 ? '' : 's'}`,
       { field },
     );
   }
   const minor = BigInt(whole) * 10n ** BigInt(exp) + BigInt(fraction.padEnd(exp, '0') || '0');
   if (minor === 0n && !options.allowZero) {
-    throw badInput(`Invalid ${field} "${value}": must be greater than zero`, { field });
+    throw badInput(`Invalid ${field} "${shorten(String(value))}": must be greater than zero`, { field });
   }
   if (minor > BigInt(MAX_AMOUNT_MINOR)) {
     throw badInput(
-      `Invalid ${field} "${value}": above Stripe's maximum of ${formatAmount(MAX_AMOUNT_MINOR, currency)} ${currency.toUpperCase()}`,
+      `Invalid ${field} "${shorten(String(value))}": above Stripe's maximum of ${formatAmount(MAX_AMOUNT_MINOR, currency)} ${currency.toUpperCase()}`,
       { field },
     );
   }
@@ -132,10 +133,18 @@ export function parseChargeAmount(value: string, currency: string, options: { fi
     const below = minor - (minor % 10);
     const chargeable = [below, below + 10].filter((m) => m > 0 && m <= MAX_AMOUNT_MINOR).map((m) => formatAmount(m, currency));
     throw badInput(
-      `Invalid ${field} "${value}": that is ${minor} in ${code}'s minor unit, and Stripe charges ${code} only in steps of 0.010 ` +
+      `Invalid ${field} "${shorten(String(value))}": that is ${minor} in ${code}'s minor unit, and Stripe charges ${code} only in steps of 0.010 ` +
         `(the third decimal must be 0; amounts are never rounded): use ${chargeable.join(' or ')} ${code}`,
       { field, amountMinor: minor, chargeable },
     );
   }
   return minor;
+}
+
+/**
+ * Money in an error's extensions, shaped like the API's Money: `remaining: "15.00"`, `remainingMinor: 1500`,
+ * `currency: "usd"`, so no client has to guess the unit of a bare integer.
+ */
+export function moneyExtension(name: string, minor: number, currency: string): Record<string, string | number> {
+  return { [name]: formatAmount(minor, currency), [`${name}Minor`]: minor, currency };
 }

@@ -72,3 +72,14 @@ const LABELS: Record<LimitPeriod, string> = {
 };
 
 export const periodLabel = (period: LimitPeriod): string => LABELS[period];
+
+/** The window as a message says it: "nothing left today", "not enough left this month". */
+const WINDOWS: Record<LimitPeriod, string> = {
+  [LimitPeriod.DAY]: 'today',
+  [LimitPeriod.WEEK]: 'this week',
+  [LimitPeriod.MONTH]: 'this month',
+  [LimitPeriod.BILLING_PERIOD]: 'this billing period',
+  [LimitPeriod.TOTAL]: 'in total',
+};
+
+export const windowWords = (period: LimitPeriod): string => WINDOWS[period];

@@ -72,6 +72,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`stripe-emulator: ${(err as Error).message}\n`);
+  // Say "Stripe emulator" once: its own messages already name it.
+  const message = (err as Error).message;
+  process.stderr.write(`${/Stripe emulator/i.test(message) ? message : `The Stripe emulator stopped: ${message}`}\n`);
   process.exit(1);
 });

@@ -108,7 +108,9 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE' ? new Error(`Stripe emulator: port ${opts.port} on ${host} is already in use`) : err);
+      reject(
+        err.code === 'EADDRINUSE' ? new Error(`The Stripe emulator cannot start: port ${opts.port} on ${host} is already in use`) : err,
+      );
     };
     server.once('error', onError);
     server.listen(opts.port ?? 0, host, () => {

@@ -3,14 +3,16 @@ import express, { Router } from 'express';
 import Stripe from 'stripe';
 import type { BillingDeps } from '../billing/deps';
 import type { Orm } from '../db/orm';
-import { processEvent, storeEvent } from '../sync/inbox';
+import { DomainError } from '../errors';
+import { webhookEvents } from '../metrics';
+import { isDataException, parseStripeEvent, processEvent, storeEvent } from '../sync/inbox';
 
 /** Stripe's default tolerance for the signature timestamp, in seconds. */
 const TOLERANCE_SECONDS = 300;
 
 /**
  * POST /webhooks/stripe: raw body, signature always verified, event stored in the inbox before it is
- * acknowledged. 400 for a bad signature or a body that is not an event (nothing stored); 200 for a
+ * acknowledged. 400 for a bad signature or a body that is not an event (zod, nothing stored); 200 for a
  * duplicate or an ignored type; 500 when processing failed (Stripe retries); 503 when the database is
  * unreachable.
  */
@@ -25,6 +27,7 @@ export function webhookRoutes(orm: Orm, secret: string | undefined, deps: (req: 
     }
     const signature = req.header('stripe-signature');
     if (!signature) {
+      webhookEvents.inc({ type: 'unknown', outcome: 'bad_request' });
       res.status(400).json({ error: 'missing Stripe-Signature header' });
       return;
     }
@@ -33,18 +36,17 @@ export function webhookRoutes(orm: Orm, secret: string | undefined, deps: (req: 
       event = Stripe.webhooks.constructEvent(Buffer.isBuffer(req.body) ? req.body : Buffer.from(''), signature, secret, TOLERANCE_SECONDS);
     } catch (err) {
       logger.warn({ reason: (err as Error).message }, 'refused a Stripe webhook with a bad signature');
+      webhookEvents.inc({ type: 'unknown', outcome: 'bad_signature' });
       res.status(400).json({ error: 'invalid signature' });
       return;
     }
-    if (
-      !event ||
-      typeof event !== 'object' ||
-      event.object !== 'event' ||
-      typeof event.id !== 'string' ||
-      typeof event.type !== 'string' ||
-      !event.data?.object
-    ) {
-      res.status(400).json({ error: 'the body is not a Stripe event' });
+    try {
+      event = parseStripeEvent(event);
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      logger.warn({ reason: err.message, field: err.extensions.field }, 'refused a signed Stripe webhook that is not an event');
+      webhookEvents.inc({ type: 'unknown', outcome: 'bad_request' });
+      res.status(400).json({ error: `the body is not a Stripe event: ${err.message}`, field: err.extensions.field });
       return;
     }
 
@@ -53,11 +55,19 @@ export function webhookRoutes(orm: Orm, secret: string | undefined, deps: (req: 
     try {
       stored = await storeEvent(em, event);
     } catch (err) {
+      if (isDataException(err)) {
+        logger.warn({ err, stripeEvent: event.id }, 'refused a Stripe event the database cannot store');
+        webhookEvents.inc({ type: event.type, outcome: 'bad_request' });
+        res.status(400).json({ error: 'the event holds a value the database cannot store' });
+        return;
+      }
       logger.error({ err, stripeEvent: event.id }, 'could not store a Stripe event');
-      res.status(503).json({ error: 'database unavailable' });
+      webhookEvents.inc({ type: event.type, outcome: 'database_unavailable' });
+      res.status(503).set('retry-after', '5').json({ error: 'database unavailable' });
       return;
     }
     const result = await processEvent(em, deps(req), event.id);
+    webhookEvents.inc({ type: event.type, outcome: result.status });
     if (result.status === 'failed') {
       res.status(500).json({ received: true, processed: false });
       return;

@@ -3,6 +3,7 @@ import type { ApiTarget, Config } from '../config';
 import { createStripeAgent } from './agent';
 import { createStripeClient } from './client';
 import { resolveStripeRoute, stripeEndpoint, type StripeEndpoint } from './proxyRoute';
+import { stripeCalls, stripeDuration, stripeRoute } from '../metrics';
 
 /** The key the local emulator is called with (it accepts any sk_test_ key). */
 export const LOCAL_EMULATOR_KEY = 'sk_test_tollgate_local';
@@ -36,6 +37,11 @@ export async function openStripeApi(
     httpAgent: agent,
     maxNetworkRetries: options.maxNetworkRetries ?? config.stripe.maxNetworkRetries,
     timeoutMs: config.stripe.timeoutMs,
+  });
+  client.on('response', (event: Stripe.ResponseEvent) => {
+    const path = stripeRoute(event.path);
+    stripeCalls.inc({ method: event.method, route: path, outcome: `${Math.floor(event.status / 100)}xx` });
+    stripeDuration.observe({ method: event.method, route: path }, event.elapsed / 1000);
   });
   return { client, endpoint: stripeEndpoint(route, config.stripe.timeoutMs, options.localEmulatorHint), close: () => agent?.destroy() };
 }

@@ -1,8 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
+import { z } from 'zod';
 import type { BillingDeps } from '../billing/deps';
 import { query } from '../db/sql';
 import { StripeEventStatus } from '../entities';
+import { parseInput } from '../input';
 import { IDEMPOTENCY_PREFIX } from '../stripe/client';
 import { handlerFor } from './handlers';
 
@@ -14,6 +16,40 @@ import { handlerFor } from './handlers';
  */
 
 export type ReceiveResult = { status: 'processed' | 'ignored' | 'duplicate'; outcome?: string } | { status: 'failed'; error: string };
+
+/** The latest instant PostgreSQL's to_timestamp and our column take without an error (9999-12-31). */
+const LAST_TIMESTAMP = 253_402_300_799;
+const text = (max: number) => z.string().min(1).max(max);
+
+/**
+ * What the inbox needs of an event, checked before it is stored: a validly signed body that is not an
+ * event of this shape is a bad request (400), never a database failure.
+ */
+const StripeEventEnvelope = z
+  .object({
+    id: text(255),
+    object: z.literal('event'),
+    type: text(255),
+    created: z.number().int().min(0).max(LAST_TIMESTAMP),
+    livemode: z.boolean(),
+    data: z.object({ object: z.object({}).passthrough() }).passthrough(),
+    request: z
+      .object({ idempotency_key: z.string().max(255).nullish() })
+      .passthrough()
+      .nullish(),
+  })
+  .passthrough();
+
+/** The verified body as a Stripe event, or BAD_USER_INPUT naming the first field that is wrong. */
+export function parseStripeEvent(body: unknown): Stripe.Event {
+  return parseInput(StripeEventEnvelope, body) as unknown as Stripe.Event;
+}
+
+/** PostgreSQL refused a value (SQLSTATE class 22, e.g. a NUL character in JSON): the payload is at fault, not the database. */
+export function isDataException(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('22');
+}
 
 /** Stores the event (idempotently). Returns false when it was already stored. */
 export async function storeEvent(em: EntityManager, event: Stripe.Event): Promise<boolean> {

@@ -237,7 +237,8 @@ describe('command line', () => {
       (e: { code: number; stderr: string }) => e,
     );
     expect(second?.code).toBe(1);
-    expect(second?.stderr).toContain(`port ${first.port} on 127.0.0.1 is already in use`);
+    // One message, said once: not "stripe-emulator: Stripe emulator: ...".
+    expect(second?.stderr.trim()).toBe(`The Stripe emulator cannot start: port ${first.port} on 127.0.0.1 is already in use`);
     const exited = new Promise((resolve) => first.proc.on('exit', resolve));
     first.proc.kill('SIGINT');
     expect(await exited).toBe(0);

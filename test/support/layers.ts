@@ -6,7 +6,7 @@ import ts from 'typescript';
  * The layers of src/ (DESIGN.md, Layout) and what each may import. Data flows one way, downward:
  * a layer names every layer it may use; anything else is a violation.
  */
-const BOTTOM = ['errors', 'ids', 'input', 'pagination', 'config', 'logger', 'entities', 'db'];
+const BOTTOM = ['errors', 'ids', 'input', 'pagination', 'config', 'logger', 'metrics', 'entities', 'db'];
 export const ALLOWED: Record<string, string[]> = {
   bottom: ['bottom'],
   emulator: ['emulator'],

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Payment, PaymentLog, PaymentStatus, User } from '../../entities';
 import { DomainError, conflict } from '../../errors';
-import { parseInput } from '../../input';
+import { parseInput, shorten } from '../../input';
 import type { BillingDeps } from '../deps';
 import { lockUser } from '../locks';
 import { commitThenThrow } from '../transactions';
@@ -75,7 +75,7 @@ async function recordPayment(fork: EntityManager, userId: string, v: ValidPaymen
       if (prior) {
         if (prior.amountMinor !== v.amountMinor || prior.currency !== v.currency) {
           throw conflict(
-            `idempotencyKey "${v.idempotencyKey}" was already used for a payment of ${money(prior.amountMinor, prior.currency)}`,
+            `idempotencyKey "${shorten(v.idempotencyKey ?? '')}" was already used for a payment of ${money(prior.amountMinor, prior.currency)}`,
             {
               field: 'idempotencyKey',
               paymentId: prior.id,

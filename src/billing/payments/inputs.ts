@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CaptureMethod } from '../../entities';
 import { DomainError } from '../../errors';
+import { boundedString, MAX_LENGTH, shorten } from '../../input';
 import { normalizeCurrency, parseChargeAmount } from '../money';
 import { clientUrl } from '../subscriptions/inputs';
 
@@ -37,8 +38,7 @@ const text = (field: string, max: number) =>
     .transform((v) => v || null);
 
 const url = (field: string) =>
-  z
-    .string()
+  boundedString(field, MAX_LENGTH.url)
     .nullish()
     .transform((v, ctx) => asIssue(ctx, () => clientUrl(v, field)));
 
@@ -48,10 +48,11 @@ function metadataProblem(metadata: Record<string, unknown>): string | null {
   if (entries.length > METADATA_MAX_KEYS) return `metadata takes at most ${METADATA_MAX_KEYS} keys`;
   for (const [key, v] of entries) {
     if (key.length === 0 || key.length > 40 || /[[\]]/.test(key))
-      return `metadata key "${key}" must be 1 to 40 characters without square brackets`;
+      return `metadata key "${shorten(key)}" must be 1 to 40 characters without square brackets`;
     if (key.startsWith('tollgate_')) return `metadata keys starting with "tollgate_" are reserved`;
-    if (!['string', 'number', 'boolean'].includes(typeof v)) return `metadata value of "${key}" must be a string, number or boolean`;
-    if (String(v).length > 500) return `metadata value of "${key}" is longer than 500 characters`;
+    if (!['string', 'number', 'boolean'].includes(typeof v))
+      return `metadata value of "${shorten(key)}" must be a string, number or boolean`;
+    if (String(v).length > 500) return `metadata value of "${shorten(key)}" is longer than 500 characters`;
   }
   return null;
 }
@@ -68,12 +69,12 @@ const metadata = z
 /** The money: the amount is read in the currency's minor unit, so it is checked once the currency is known. */
 const charge = z
   .object({
-    currency: z.string().transform((v, ctx) => asIssue(ctx, () => normalizeCurrency(v))),
+    currency: boundedString('currency', MAX_LENGTH.amount).transform((v, ctx) => asIssue(ctx, () => normalizeCurrency(v))),
     paymentMethod: text('paymentMethod', 255).refine(
       (v) => !v || PAYMENT_METHOD.test(v),
-      (v) => ({ message: `Invalid paymentMethod "${v}": expected a Stripe payment method id such as pm_card_visa` }),
+      (v) => ({ message: `Invalid paymentMethod "${shorten(v ?? '')}": expected a Stripe payment method id such as pm_card_visa` }),
     ),
-    amount: z.string(),
+    amount: boundedString('amount', MAX_LENGTH.amount),
   })
   .transform(({ amount, ...rest }, ctx) => ({
     ...rest,
@@ -90,7 +91,7 @@ const details = z.object({
     .transform((v) => v ?? CaptureMethod.AUTOMATIC),
   successUrl: url('successUrl'),
   cancelUrl: url('cancelUrl'),
-  idempotencyKey: text('idempotencyKey', 200),
+  idempotencyKey: text('idempotencyKey', MAX_LENGTH.idempotencyKey),
 });
 
 /** createPayment's input: the money first (currency, paymentMethod, amount), then the rest. */
@@ -101,8 +102,7 @@ export type ValidPaymentInput = z.output<typeof CreatePaymentInput>;
 /** capturePayment's and refundPayment's `amount`, in the payment's currency; null when not given (all of it). */
 export const CaptureOrRefundAmount = (currency: string) =>
   z.object({
-    amount: z
-      .string()
+    amount: boundedString('amount', MAX_LENGTH.amount)
       .nullish()
       .transform((v, ctx) => (v === null || v === undefined ? null : asIssue(ctx, () => parseChargeAmount(v, currency)))),
   });

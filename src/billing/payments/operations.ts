@@ -3,12 +3,13 @@ import Stripe from 'stripe';
 import { Payment, PaymentStatus } from '../../entities';
 import { DomainError, badInput, notFound } from '../../errors';
 import { UUID } from '../../ids';
-import { parseInput } from '../../input';
+import { checkIdLength, parseInput } from '../../input';
 import { idempotencyKey } from '../../stripe/client';
 import { callStripe } from '../../stripe/errors';
 import type { BillingDeps } from '../deps';
 import { commitThenThrow, Unexpected } from '../transactions';
 import { fetchPaymentState } from './fetchState';
+import { moneyExtension } from '../money';
 import { CaptureOrRefundAmount } from './inputs';
 import { underPaymentLock } from './lock';
 import { logPayment, money } from './log';
@@ -75,7 +76,7 @@ const state = (p: Payment) => p.status.toUpperCase();
 
 /** Any payment by id (admins), NOT_FOUND when there is none. */
 async function existing(em: EntityManager, id: string): Promise<Payment> {
-  const payment = UUID.test(id) ? await em.findOne(Payment, { id }) : null;
+  const payment = UUID.test(checkIdLength(id)) ? await em.findOne(Payment, { id }) : null;
   if (!payment) throw notFound('Payment');
   return payment;
 }
@@ -97,6 +98,7 @@ export async function capturePayment(em: EntityManager, deps: BillingDeps, id: s
     if (minor > payment.amountMinor) {
       throw badInput(`Cannot capture ${money(minor, payment.currency)}: ${money(payment.amountMinor, payment.currency)} is authorised`, {
         field: 'amount',
+        ...moneyExtension('authorised', payment.amountMinor, payment.currency),
       });
     }
     const key = idempotencyKey('payment', payment.id, 'capture', minor);
@@ -132,7 +134,7 @@ export async function refundPayment(em: EntityManager, deps: BillingDeps, id: st
     if (minor > left) {
       throw badInput(`Cannot refund ${money(minor, payment.currency)}: ${money(left, payment.currency)} is left to refund`, {
         field: 'amount',
-        remaining: left,
+        ...moneyExtension('remaining', left, payment.currency),
       });
     }
     // The refunded total so far is part of the key: a retry of this refund is the same refund, a later one is new.

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Payment, PaymentLog, UserRole } from '../../entities';
 import { notFound } from '../../errors';
 import { UUID } from '../../ids';
-import { parseInput } from '../../input';
+import { checkIdLength, parseInput } from '../../input';
 import { PageInput, toPage } from '../../pagination';
 
 /** The read side of payments: one payment, a user's pages of them, and the logs behind them. */
@@ -15,7 +15,9 @@ export interface Actor {
 
 /** A payment its owner (or an admin) may see; NOT_FOUND for anyone else. */
 export async function findPayment(em: EntityManager, actor: Actor, id: string): Promise<Payment> {
-  const payment = UUID.test(id) ? await em.findOne(Payment, actor.role === UserRole.ADMIN ? { id } : { id, user: actor.id }) : null;
+  const payment = UUID.test(checkIdLength(id))
+    ? await em.findOne(Payment, actor.role === UserRole.ADMIN ? { id } : { id, user: actor.id })
+    : null;
   if (!payment) throw notFound('Payment');
   return payment;
 }

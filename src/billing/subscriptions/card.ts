@@ -7,6 +7,7 @@ import { callStripe } from '../../stripe/errors';
 import type { BillingDeps } from '../deps';
 import { applyStripeSubscription } from './stripeState';
 import { subscribeMetadata, subscribeStep, type SubscribeCall, type SubscribeResult } from './subscribeCall';
+import { shorten } from '../../input';
 
 /**
  * The card path: the Stripe subscription is made with the payment method. It answers active, or
@@ -62,7 +63,7 @@ function attachPaymentMethod(
     deps,
   ).catch((err) => {
     if (err instanceof Stripe.errors.StripeInvalidRequestError)
-      throw badInput(`Unknown or unusable payment method "${paymentMethod}"`, { field: 'paymentMethod' });
+      throw badInput(`Unknown or unusable payment method "${shorten(paymentMethod)}"`, { field: 'paymentMethod' });
     throw err;
   });
 }

@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { UUID } from '../../ids';
-import { parseInput } from '../../input';
+import { boundedString, MAX_LENGTH, parseInput, shorten } from '../../input';
 
 /** The longest idempotency key a client may send (it is stored and put in Stripe metadata). */
-const MAX_KEY_LENGTH = 200;
+const MAX_KEY_LENGTH = MAX_LENGTH.idempotencyKey;
+const PAYMENT_METHOD_MAX = 255;
 
 /** A URL to send a person back to: absolute http(s), normalised; none (or an empty string) is null. */
 export function clientUrlField(field: string) {
-  return z
-    .string()
+  return boundedString(field, MAX_LENGTH.url)
     .nullish()
     .transform((value, ctx) => {
       if (!value) return null;
@@ -30,14 +30,13 @@ export function clientUrl(value: string | null | undefined, field: string): stri
 
 /** SubscribeInput's checks that need nothing but the input, in the order their problems are reported. */
 export const subscribeInput = z.object({
-  pricingId: z.string().refine(
+  pricingId: boundedString('pricingId', MAX_LENGTH.id).refine(
     (id) => UUID.test(id),
-    (id) => ({ message: `Invalid pricingId "${id}"` }),
+    (id) => ({ message: `Invalid pricingId "${shorten(id)}"` }),
   ),
   successUrl: clientUrlField('successUrl'),
   cancelUrl: clientUrlField('cancelUrl'),
-  paymentMethod: z
-    .string()
+  paymentMethod: boundedString('paymentMethod', PAYMENT_METHOD_MAX)
     .nullish()
     .transform((id) => id?.trim() || null),
   idempotencyKey: z

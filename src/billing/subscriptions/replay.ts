@@ -7,6 +7,7 @@ import { firstPaymentIntent } from './card';
 import { alreadySubscribed, HOLDING, hasEnded } from './holding';
 import { upsertFromStripe } from './stripeState';
 import type { SubscribeCall, SubscribeResult } from './subscribeCall';
+import { shorten } from '../../input';
 
 /**
  * What earlier calls decide before anything is made: an idempotency key used before gets the first
@@ -22,7 +23,7 @@ export async function replayOrConflict(
   const prior = key ? await tx.findOne(Subscription, { user, idempotencyKey: key }, { populate: ['pricing'] }) : null;
   if (prior) {
     if (prior.pricing.id !== pricing.id)
-      return conflict(`idempotencyKey "${key}" was already used for another pricing option`, { field: 'idempotencyKey' });
+      return conflict(`idempotencyKey "${shorten(key ?? '')}" was already used for another pricing option`, { field: 'idempotencyKey' });
     return answerAgain(deps, prior);
   }
   const holding = await tx.findOne(Subscription, {
