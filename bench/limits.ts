@@ -120,10 +120,9 @@ async function main() {
     await migrate(orm, logger);
     await seedCatalog(orm.em.fork() as EntityManager, catalogDefinition());
     // One hot counter per server, with a limit the recordUsage runs reach, to prove zero overshoot.
-    await pool.query(
-      `update plan_limit set allowance = $1 where metric = 'minutes' and plan_id = (select id from plan where is_default)`,
-      [HOT_LIMIT],
-    );
+    await pool.query(`update plan_limit set allowance = $1 where metric = 'minutes' and plan_id = (select id from plan where is_default)`, [
+      HOT_LIMIT,
+    ]);
     const ours = await createUser(orm.em.fork() as EntityManager, { email: 'bench-app@example.com' });
     const base = await createUser(orm.em.fork() as EntityManager, { email: 'bench-baseline@example.com' });
 
