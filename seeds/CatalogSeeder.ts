@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { Seeder } from '@mikro-orm/seeder';
 import type { EntityManager as PgEntityManager } from '@mikro-orm/postgresql';
-import { catalogDefinition, DEFAULT_AMOUNTS, seedCatalog, type CatalogAmounts, type SeedReport } from '../src/billing/catalog';
+import { catalogDefinition, seedCatalog, type CatalogAmounts, type SeedReport } from '../src/billing/catalog';
 
 export interface CatalogSeedContext {
   amounts?: Partial<CatalogAmounts>;
@@ -9,10 +9,9 @@ export interface CatalogSeedContext {
   report?: SeedReport;
 }
 
-/** Free (default), Day Pass and Premium, created or updated by plan code. */
+/** The plans of seeds/catalog.json (Free, the default, Day Pass and Premium), created or updated by plan code. */
 export class CatalogSeeder extends Seeder {
   async run(em: EntityManager, context: CatalogSeedContext = {}): Promise<void> {
-    const amounts = { ...DEFAULT_AMOUNTS, ...context.amounts };
-    context.report = await seedCatalog(em as PgEntityManager, catalogDefinition(amounts));
+    context.report = await seedCatalog(em as PgEntityManager, catalogDefinition(context.amounts));
   }
 }

@@ -40,6 +40,8 @@ describe('committed GraphQL schema', () => {
     expect(fields('PlanLimit')).toEqual({ metric: 'String!', period: 'LimitPeriod!', limit: 'Int', perDay: 'Int' });
     expect(fields('PricingOption')).toEqual({
       id: 'ID!',
+      lookupKey: 'String!',
+      active: 'Boolean!',
       amount: 'Money!',
       interval: 'PricingInterval!',
       intervalCount: 'Int!',

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { catalogDefinition, DEFAULT_AMOUNTS, seedCatalog } from '../src/billing/catalog';
+import { catalogDefinition, seedCatalog } from '../src/billing/catalog';
 import { ensureCustomer } from '../src/billing/customers';
 import { syncStripeCatalog } from '../src/sync/catalog';
 import { sql } from './support/db';
@@ -64,6 +64,7 @@ describe('Stripe catalog and customers', () => {
       productsCreated: [],
       pricesCreated: [],
       pricesReplaced: [],
+      pricesDeactivated: [],
       unchanged: ['day_pass_daily', 'premium_monthly'],
     });
     expect(await stripePrices()).toHaveLength(before.length);
@@ -83,7 +84,7 @@ describe('Stripe catalog and customers', () => {
   it('replaces a Price whose amount changed: the lookup key moves, the old Price is deactivated', async () => {
     const old = (await server.stripe.prices.list({ lookup_keys: ['day_pass_daily'] })).data[0];
     writes.length = 0;
-    await seedCatalog(server.em() as EntityManager, catalogDefinition({ ...DEFAULT_AMOUNTS, dayPass: '6' }));
+    await seedCatalog(server.em() as EntityManager, catalogDefinition({ dayPass: '6' }));
     const report = await syncStripeCatalog(server.em(), server.stripe);
     expect(report.pricesReplaced).toEqual(['day_pass_daily']);
 
@@ -97,7 +98,7 @@ describe('Stripe catalog and customers', () => {
     expect(row.stripe_price_id).toBe(current[0].id);
 
     // Back to the first amount: a new Price again, never the deactivated one.
-    await seedCatalog(server.em() as EntityManager, catalogDefinition(DEFAULT_AMOUNTS));
+    await seedCatalog(server.em() as EntityManager, catalogDefinition());
     await syncStripeCatalog(server.em(), server.stripe);
     const back = (await server.stripe.prices.list({ lookup_keys: ['day_pass_daily'] })).data[0];
     expect(back).toMatchObject({ unit_amount: 500, active: true });

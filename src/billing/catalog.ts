@@ -1,26 +1,27 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { LimitPeriod, Plan, PlanLimit, PlanPricing, PricingInterval } from '../entities';
+import { Plan, PlanLimit, PlanPricing, type LimitPeriod, type PricingInterval } from '../entities';
 import { badInput } from '../errors';
 import { MAX_LENGTH } from '../input';
+import { catalogChange, writePlan, writePricing } from './catalogAdmin';
+import { catalogFilePath, readCatalogFile } from './catalogFile';
 import { parseAmount } from './money';
 import { PERIOD_ORDER } from './periods';
 
 /**
- * The product catalog: which plans exist, their daily limits and their pricing options.
- * `seedCatalog` makes the database match the definition and reports what it changed, so running it twice
+ * The product catalog: which plans exist, their limits, features and pricing options. The definition the
+ * seed and the first start apply is seeds/catalog.json (catalogFile.ts); `seedCatalog` makes the database
+ * match it with the writers the GraphQL catalog administration uses and reports what it changed, so running it twice
  * changes nothing the second time.
  */
 
 export const METRICS = ['minutes', 'megabytes'] as const;
 
+/** The seed's amount flags: decimal strings in USD ("5" or "4.99"); an absent one keeps the catalog file's amount. */
 export interface CatalogAmounts {
-  /** Decimal strings in USD, e.g. "5" or "4.99". */
   free: string;
   dayPass: string;
   premium: string;
 }
-
-export const DEFAULT_AMOUNTS: CatalogAmounts = { free: '0', dayPass: '5', premium: '200' };
 
 export interface PricingDefinition {
   lookupKey: string;
@@ -38,8 +39,6 @@ export interface LimitDefinition {
   limit: number | null;
 }
 
-const day = (metric: string, limit: number | null): LimitDefinition => ({ metric, period: LimitPeriod.DAY, limit });
-
 export interface PlanDefinition {
   code: string;
   name: string;
@@ -52,67 +51,24 @@ export interface PlanDefinition {
   pricing: PricingDefinition[];
 }
 
-export function catalogDefinition(amounts: CatalogAmounts = DEFAULT_AMOUNTS): PlanDefinition[] {
-  const usd = (value: string, field: string, allowZero = false) => parseAmount(value, 'usd', { allowZero, field });
-  return [
-    {
-      code: 'free',
-      name: 'Free',
-      description: 'Everyone starts here: 180 minutes and 300 MB a day, up to 3,000 minutes a month.',
-      isDefault: true,
-      sortOrder: 0,
-      limits: [day('minutes', 180), { metric: 'minutes', period: LimitPeriod.MONTH, limit: 3000 }, day('megabytes', 300)],
-      features: [],
-      pricing: [
-        {
-          lookupKey: 'free_monthly',
-          amountMinor: usd(amounts.free, 'free amount', true),
-          currency: 'usd',
-          interval: PricingInterval.MONTH,
-          intervalCount: 1,
-          autoRenew: true,
-        },
-      ],
-    },
-    {
-      code: 'day_pass',
-      name: 'Day Pass',
-      description: '24 hours of heavy use: 1,440 minutes and 5 GB. Does not renew.',
-      isDefault: false,
-      sortOrder: 1,
-      limits: [day('minutes', 1440), day('megabytes', 5120)],
-      features: ['priority_support'],
-      pricing: [
-        {
-          lookupKey: 'day_pass_daily',
-          amountMinor: usd(amounts.dayPass, 'day pass amount'),
-          currency: 'usd',
-          interval: PricingInterval.DAY,
-          intervalCount: 1,
-          autoRenew: false,
-        },
-      ],
-    },
-    {
-      code: 'premium',
-      name: 'Premium',
-      description: 'Unlimited minutes and megabytes, billed monthly.',
-      isDefault: false,
-      sortOrder: 2,
-      limits: [day('minutes', null), day('megabytes', null)],
-      features: ['priority_support', 'export'],
-      pricing: [
-        {
-          lookupKey: 'premium_monthly',
-          amountMinor: usd(amounts.premium, 'premium amount'),
-          currency: 'usd',
-          interval: PricingInterval.MONTH,
-          intervalCount: 1,
-          autoRenew: true,
-        },
-      ],
-    },
-  ];
+/** The pricing option each amount flag sets. */
+const AMOUNT_FLAGS: Record<keyof CatalogAmounts, { lookupKey: string; field: string; allowZero: boolean }> = {
+  free: { lookupKey: 'free_monthly', field: 'free amount', allowZero: true },
+  dayPass: { lookupKey: 'day_pass_daily', field: 'day pass amount', allowZero: false },
+  premium: { lookupKey: 'premium_monthly', field: 'premium amount', allowZero: false },
+};
+
+/** The catalog file (seeds/catalog.json), with the amounts the seed's flags give in place of the file's. */
+export function catalogDefinition(amounts: Partial<CatalogAmounts> = {}, file = catalogFilePath()): PlanDefinition[] {
+  const plans = readCatalogFile(file);
+  for (const [flag, value] of Object.entries(amounts) as Array<[keyof CatalogAmounts, string | undefined]>) {
+    if (value === undefined) continue;
+    const { lookupKey, field, allowZero } = AMOUNT_FLAGS[flag];
+    const pricing = plans.flatMap((p) => p.pricing).find((p) => p.lookupKey === lookupKey);
+    if (!pricing) throw badInput(`The ${field} sets pricing option "${lookupKey}", which ${file} does not have`, { field });
+    pricing.amountMinor = parseAmount(value, pricing.currency, { allowZero, field });
+  }
+  return plans;
 }
 
 export interface SeedReport {
@@ -124,9 +80,7 @@ export interface SeedReport {
 /** Creates or updates every plan of the definition, by plan code, in one transaction. */
 export async function seedCatalog(em: EntityManager, definition: PlanDefinition[]): Promise<SeedReport> {
   const report: SeedReport = { created: [], updated: [], unchanged: [] };
-  await em.transactional(async (tx) => {
-    // Serialise concurrent seeds (server start and a script at the same moment).
-    await tx.execute(`select pg_advisory_xact_lock(hashtext('tollgate:seed-catalog'))`);
+  await catalogChange(em, async (tx) => {
     const existing = await tx.find(Plan, { code: definition.map((d) => d.code) }, { populate: ['limits', 'pricings'] });
     const byCode = new Map(existing.map((p) => [p.code, p]));
     // Only one default plan may exist at any moment: clear the flag elsewhere first.
@@ -135,31 +89,10 @@ export async function seedCatalog(em: EntityManager, definition: PlanDefinition[
       await tx.nativeUpdate(Plan, { isDefault: true, code: { $ne: defaultCode } }, { isDefault: false });
     }
     for (const def of definition) {
-      const found = byCode.get(def.code);
+      const found = byCode.get(def.code) ?? null;
       const isNew = !found;
-      const fields = {
-        name: def.name,
-        description: def.description,
-        isDefault: def.isDefault,
-        sortOrder: def.sortOrder,
-        features: def.features,
-        active: true,
-      };
-      const plan: Plan = found ?? tx.create(Plan, { code: def.code, ...fields });
-      if (found) tx.assign(found, fields);
-      for (const { metric, period, limit: allowance } of def.limits) {
-        const limit = plan.limits.getItems().find((l) => l.metric === metric && l.period === period);
-        if (limit) limit.allowance = allowance;
-        else plan.limits.add(tx.create(PlanLimit, { plan, metric, period, allowance }));
-      }
-      for (const limit of plan.limits.getItems()) {
-        if (!def.limits.some((d) => d.metric === limit.metric && d.period === limit.period)) tx.remove(limit);
-      }
-      for (const p of def.pricing) {
-        const pricing = plan.pricings.getItems().find((x) => x.lookupKey === p.lookupKey);
-        if (pricing) tx.assign(pricing, { ...p, active: true });
-        else plan.pricings.add(tx.create(PlanPricing, { plan, ...p, active: true }));
-      }
+      const plan = writePlan(tx, found, def);
+      for (const p of def.pricing) writePricing(tx, plan, p);
       const changed = isNew || hasChanges(tx, plan);
       (isNew ? report.created : changed ? report.updated : report.unchanged).push(def.code);
     }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { EntityManager } from '@mikro-orm/core';
 import { CatalogSeeder, type CatalogSeedContext } from '../../seeds/CatalogSeeder';
-import { catalogDefinition, DEFAULT_AMOUNTS } from '../billing/catalog';
+import { catalogDefinition } from '../billing/catalog';
 import { DomainError } from '../errors';
 import { syncStripeCatalog } from '../sync/catalog';
 import { runCli, withRuntime } from './runtime';
@@ -9,16 +9,16 @@ import { explainStripeFailures, scriptBillingDeps } from './stripe';
 
 /**
  * npm run seed -- [--free-amount 0] [--day-pass-amount 5] [--premium-amount 200]
- * Creates or updates the three plans by code; a second run with the same flags changes nothing.
+ * Creates or updates the plans of seeds/catalog.json by code; a second run with the same flags changes nothing.
  */
 runCli(async () => {
   const opts = new Command('seed')
     .description('Create or update the Free, Day Pass and Premium plans')
-    .option('--free-amount <usd>', 'Free plan price per month in USD', DEFAULT_AMOUNTS.free)
-    .option('--day-pass-amount <usd>', 'Day Pass price per day in USD', DEFAULT_AMOUNTS.dayPass)
-    .option('--premium-amount <usd>', 'Premium price per month in USD', DEFAULT_AMOUNTS.premium)
+    .option('--free-amount <usd>', 'Free plan price per month in USD (default: seeds/catalog.json)')
+    .option('--day-pass-amount <usd>', 'Day Pass price per day in USD (default: seeds/catalog.json)')
+    .option('--premium-amount <usd>', 'Premium price per month in USD (default: seeds/catalog.json)')
     .parse()
-    .opts<{ freeAmount: string; dayPassAmount: string; premiumAmount: string }>();
+    .opts<{ freeAmount?: string; dayPassAmount?: string; premiumAmount?: string }>();
   const amounts = { free: opts.freeAmount, dayPass: opts.dayPassAmount, premium: opts.premiumAmount };
   catalogDefinition(amounts); // validates every flag before anything is opened or written
 

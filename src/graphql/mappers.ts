@@ -65,6 +65,8 @@ export const toSubscribeResult = (r: SubscribeOutcome): SubscribeResult => ({
 
 export const toPricingOption = (p: PlanPricing): PricingOptionType => ({
   id: p.id,
+  lookupKey: p.lookupKey,
+  active: p.active,
   amount: Money.of(p.amountMinor, p.currency),
   interval: p.interval,
   intervalCount: p.intervalCount,

@@ -8,30 +8,56 @@ import { idempotencyKey, type StripeContext } from '../stripe/client';
 /**
  * Makes Stripe match our catalog: one Product per plan, one Price per paid pricing option, found by the
  * pricing's lookup_key so a second run creates nothing. A changed amount (or interval) creates a new
- * Price, moves the lookup key to it and deactivates the old one. Stripe ids are stored on our rows.
+ * Price, moves the lookup key to it and deactivates the old one; an archived or free option's Price is
+ * deactivated. Stripe ids are stored on our rows.
  */
 export interface StripeCatalogReport {
   productsCreated: string[];
   pricesCreated: string[];
   pricesReplaced: string[];
+  /** Prices of options archived or made free. */
+  pricesDeactivated: string[];
   unchanged: string[];
 }
 
-export async function syncStripeCatalog(em: EntityManager, stripe: Stripe, logger?: Logger): Promise<StripeCatalogReport> {
-  const report: StripeCatalogReport = { productsCreated: [], pricesCreated: [], pricesReplaced: [], unchanged: [] };
-  const plans = await em.find(Plan, { active: true }, { populate: ['pricings'], orderBy: { sortOrder: 'asc' } });
+export async function syncStripeCatalog(
+  em: EntityManager,
+  stripe: Stripe,
+  logger?: Logger,
+  only?: { planIds: string[] },
+): Promise<StripeCatalogReport> {
+  const report: StripeCatalogReport = { productsCreated: [], pricesCreated: [], pricesReplaced: [], pricesDeactivated: [], unchanged: [] };
+  const where = only ? { active: true, id: { $in: only.planIds } } : { active: true };
+  const plans = await em.find(Plan, where, { populate: ['pricings'], orderBy: { sortOrder: 'asc' } });
   for (const plan of plans) {
     // Every plan has a Product (the free plan too, so Stripe's catalog mirrors ours); only paid options get Prices.
-    const paid = plan.pricings.getItems().filter((p) => p.active && p.amountMinor > 0);
     const productId = await ensureProduct(stripe, plan, report);
     if (plan.stripeProductId !== productId) plan.stripeProductId = productId;
-    for (const pricing of paid) {
-      pricing.stripePriceId = await ensurePrice(stripe, plan, pricing, productId, report);
+    for (const pricing of plan.pricings.getItems()) {
+      if (pricing.active && pricing.amountMinor > 0) pricing.stripePriceId = await ensurePrice(stripe, plan, pricing, productId, report);
+      else if (pricing.stripePriceId) pricing.stripePriceId = await retirePrice(stripe, pricing, report);
     }
     await em.flush();
     logger?.info({ plan: plan.code, product: productId }, 'Stripe catalog in sync for plan');
   }
   return report;
+}
+
+/**
+ * An archived or now free option can no longer be bought: its Price is deactivated (subscriptions on it
+ * go on) and our row forgets it, so a later paid amount makes a new Price.
+ */
+async function retirePrice(stripe: Stripe, pricing: PlanPricing, report: StripeCatalogReport): Promise<null> {
+  const price = await stripe.prices.retrieve(pricing.stripePriceId!);
+  if (price.active) {
+    await stripe.prices.update(
+      price.id,
+      { active: false },
+      { idempotencyKey: idempotencyKey('price', pricing.id, 'deactivate', price.id) },
+    );
+    report.pricesDeactivated.push(pricing.lookupKey);
+  }
+  return null;
 }
 
 async function ensureProduct(stripe: Stripe, plan: Plan, report: StripeCatalogReport): Promise<string> {

@@ -28,6 +28,12 @@ export class PricingOptionType {
   @Field(() => ID)
   id!: string;
 
+  @Field({ description: 'Stable key of the option, also its Stripe Price lookup_key.' })
+  lookupKey!: string;
+
+  @Field({ description: 'False once archived: no longer offered; subscriptions bought with it go on.' })
+  active!: boolean;
+
   @Field(() => Money)
   amount!: Money;
 
