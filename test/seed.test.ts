@@ -53,6 +53,19 @@ describe('npm run seed', () => {
     expect(again.stdout).toMatch(/3 unchanged/);
   });
 
+  it('keeps the current price of every option whose flag is left out (a price change is never implicit)', async () => {
+    await runScript('seed', ['--day-pass-amount', '7.50', '--premium-amount', '150'], { DATABASE_URL: url });
+    const res = await runScript('seed', ['--free-amount', '3'], { DATABASE_URL: url });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/1 updated \(free\)/);
+    expect((await catalog(url)).map((r) => [r.code, r.amount_minor])).toEqual([
+      ['free', 300],
+      ['day_pass', 750],
+      ['premium', 15000],
+    ]);
+    expect((await runScript('seed', [], { DATABASE_URL: url })).stdout).toMatch(/3 unchanged/);
+  });
+
   it.each([
     [['--day-pass-amount', '-5'], /day pass amount "-5"/],
     [['--premium-amount', 'abc'], /premium amount "abc"/],

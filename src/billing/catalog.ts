@@ -4,7 +4,7 @@ import { badInput } from '../errors';
 import { MAX_LENGTH } from '../input';
 import { catalogChange, writePlan, writePricing } from './catalogAdmin';
 import { catalogFilePath, readCatalogFile } from './catalogFile';
-import { parseAmount } from './money';
+import { formatAmount, parseAmount } from './money';
 import { PERIOD_ORDER } from './periods';
 
 /**
@@ -57,6 +57,21 @@ const AMOUNT_FLAGS: Record<keyof CatalogAmounts, { lookupKey: string; field: str
   dayPass: { lookupKey: 'day_pass_daily', field: 'day pass amount', allowZero: false },
   premium: { lookupKey: 'premium_monthly', field: 'premium amount', allowZero: false },
 };
+
+/**
+ * The amounts the seed's flags set, as the pricing options have them now (decimal strings); an option not
+ * created yet is left out. The seed keeps these for every flag not given: a price change makes a new
+ * Stripe Price, so it never happens because a flag was left out (or an admin's change would be undone).
+ */
+export async function currentAmounts(em: EntityManager): Promise<Partial<CatalogAmounts>> {
+  const rows = await em.find(PlanPricing, { lookupKey: { $in: Object.values(AMOUNT_FLAGS).map((f) => f.lookupKey) } });
+  const current: Partial<CatalogAmounts> = {};
+  for (const [flag, { lookupKey }] of Object.entries(AMOUNT_FLAGS) as Array<[keyof CatalogAmounts, { lookupKey: string }]>) {
+    const row = rows.find((r) => r.lookupKey === lookupKey);
+    if (row) current[flag] = formatAmount(row.amountMinor, row.currency);
+  }
+  return current;
+}
 
 /** The catalog file (seeds/catalog.json), with the amounts the seed's flags give in place of the file's. */
 export function catalogDefinition(amounts: Partial<CatalogAmounts> = {}, file = catalogFilePath()): PlanDefinition[] {

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { EntityManager } from '@mikro-orm/core';
 import { CatalogSeeder, type CatalogSeedContext } from '../../seeds/CatalogSeeder';
-import { catalogDefinition } from '../billing/catalog';
+import { catalogDefinition, currentAmounts } from '../billing/catalog';
 import { DomainError } from '../errors';
 import { syncStripeCatalog } from '../sync/catalog';
 import { runCli, withRuntime } from './runtime';
@@ -14,15 +14,22 @@ import { explainStripeFailures, scriptBillingDeps } from './stripe';
 runCli(async () => {
   const opts = new Command('seed')
     .description('Create or update the Free, Day Pass and Premium plans')
-    .option('--free-amount <usd>', 'Free plan price per month in USD (default: seeds/catalog.json)')
-    .option('--day-pass-amount <usd>', 'Day Pass price per day in USD (default: seeds/catalog.json)')
-    .option('--premium-amount <usd>', 'Premium price per month in USD (default: seeds/catalog.json)')
+    .option('--free-amount <usd>', 'Free plan price per month in USD (default: the current price, or seeds/catalog.json for a new plan)')
+    .option('--day-pass-amount <usd>', 'Day Pass price per day in USD (default: the current price, or seeds/catalog.json for a new plan)')
+    .option('--premium-amount <usd>', 'Premium price per month in USD (default: the current price, or seeds/catalog.json for a new plan)')
     .parse()
     .opts<{ freeAmount?: string; dayPassAmount?: string; premiumAmount?: string }>();
-  const amounts = { free: opts.freeAmount, dayPass: opts.dayPassAmount, premium: opts.premiumAmount };
-  catalogDefinition(amounts); // validates every flag before anything is opened or written
+  const given = { free: opts.freeAmount, dayPass: opts.dayPassAmount, premium: opts.premiumAmount };
+  catalogDefinition(given); // validates every flag before anything is opened or written
 
   await withRuntime(async ({ em, config, logger }) => {
+    // A flag left out keeps the price the option has now; the file's amount is only for a new option.
+    const current = await currentAmounts(em.fork());
+    const amounts = {
+      free: given.free ?? current.free,
+      dayPass: given.dayPass ?? current.dayPass,
+      premium: given.premium ?? current.premium,
+    };
     const context: CatalogSeedContext = { amounts };
     await new CatalogSeeder().run(em as unknown as EntityManager, context);
     const report = context.report!;
