@@ -104,6 +104,12 @@ const schema = z.object({
     .int('expected a whole number of milliseconds')
     .min(0, 'expected a number of milliseconds, 0 or more')
     .default(5000),
+  EVENTS_DELIVERY: oneOf(['on', 'off'], 'on'),
+  EVENTS_POLL_MS: positiveInt(1000),
+  EVENTS_TIMEOUT_MS: positiveInt(10_000),
+  EVENTS_RETRY_BASE_MS: positiveInt(30_000),
+  EVENTS_RETRY_MAX_MS: positiveInt(3 * 3600_000),
+  EVENTS_RETRY_FOR_MS: positiveInt(3 * 24 * 3600_000),
   GRAPHQL_MAX_DEPTH: positiveInt(8),
   GRAPHQL_MAX_COST: positiveInt(5000),
   DEMO_USER_EMAIL: z.string().email('expected an email address').default('demo@tollgate.local'),
@@ -251,6 +257,16 @@ export type Config = Readonly<{
   };
   proxy: ProxyConfig;
   graphql: { maxDepth: number; maxCost: number };
+  /** Events to the product (src/events/): whether this process delivers, and how it retries. */
+  events: {
+    deliver: boolean;
+    pollMs: number;
+    timeoutMs: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    /** After this long since the event, a delivery that never got a 2xx is given up (failed). */
+    retryForMs: number;
+  };
   demoUserEmail: string;
   /** Browser origins that may call /graphql from another origin (CORS_ORIGINS): a list, '*', or none. */
   corsOrigins: string[] | '*';
@@ -338,6 +354,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       noProxy: setting('no_proxy', 'NO_PROXY'),
     },
     graphql: { maxDepth: v.GRAPHQL_MAX_DEPTH, maxCost: v.GRAPHQL_MAX_COST },
+    events: {
+      deliver: v.EVENTS_DELIVERY === 'on',
+      pollMs: v.EVENTS_POLL_MS,
+      timeoutMs: v.EVENTS_TIMEOUT_MS,
+      retryBaseMs: v.EVENTS_RETRY_BASE_MS,
+      retryMaxMs: v.EVENTS_RETRY_MAX_MS,
+      retryForMs: v.EVENTS_RETRY_FOR_MS,
+    },
     demoUserEmail: v.DEMO_USER_EMAIL,
     corsOrigins: v.CORS_ORIGINS === '*' ? '*' : (v.CORS_ORIGINS?.split(',').map((o) => o.trim()) ?? []),
     jwt:
