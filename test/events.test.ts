@@ -170,6 +170,53 @@ describe('events to the product', () => {
     expect((await cli(['list'])).stdout).toBe(before);
   });
 
+  it('admins manage endpoints and see deliveries over GraphQL; others may not; bad input writes nothing', async () => {
+    const admin = await server.createUser({ admin: true });
+    const user = await server.createUser();
+    const ADD = `mutation($input: AddEventEndpointInput!) { addEventEndpoint(input: $input) { endpoint { id url events enabled } secret } }`;
+    const refused = await server.gql(ADD, { input: { url: receiver.url } }, user.token);
+    expect(refused.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    const bad = await server.gql(ADD, { input: { url: 'javascript:alert(1)', events: ['payment.*'] } }, admin.token);
+    expect(bad.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'url' });
+    const before = await server.gql(`{ eventEndpoints { id } }`, undefined, admin.token);
+    expect(before.data.eventEndpoints).toHaveLength(1);
+
+    const added = await server.gql(ADD, { input: { url: `${receiver.url}?second`, events: ['payment.*'] } }, admin.token);
+    const second = added.data.addEventEndpoint;
+    expect(second).toMatchObject({ endpoint: { events: ['payment.*'], enabled: true }, secret: expect.stringMatching(/^whsec_/) });
+    const rotated = await server.gql(
+      `mutation($id: ID!) { rotateEventEndpointSecret(id: $id) { secret } }`,
+      { id: second.endpoint.id },
+      admin.token,
+    );
+    expect(rotated.data.rotateEventEndpointSecret.secret).not.toBe(second.secret);
+    const disabled = await server.gql(
+      `mutation($id: ID!) { disableEventEndpoint(id: $id) { enabled } }`,
+      { id: second.endpoint.id },
+      admin.token,
+    );
+    expect(disabled.data.disableEventEndpoint.enabled).toBe(false);
+
+    await receiver.waitFor(() => of(user.id).length === 1);
+    const deliveries = await server.gql(
+      `query($id: String) { eventDeliveries(eventId: $id) { eventId eventType endpointId status attempts lastStatus lastDurationMs deliveredAt } }`,
+      { id: of(user.id)[0].json.id },
+      admin.token,
+    );
+    expect(deliveries.data.eventDeliveries).toEqual([
+      {
+        eventId: of(user.id)[0].json.id,
+        eventType: 'user.created',
+        endpointId,
+        status: 'DELIVERED',
+        attempts: 1,
+        lastStatus: 200,
+        lastDurationMs: expect.any(Number),
+        deliveredAt: expect.any(String),
+      },
+    ]);
+  });
+
   describe('three server processes on one database', () => {
     const processes: Array<ServerProcess & { url: string }> = [];
     afterAll(async () => {

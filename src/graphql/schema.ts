@@ -9,8 +9,17 @@ import { PlanResolver } from './resolvers/planResolver';
 import { SubscriptionResolver } from './resolvers/subscriptionResolver';
 import { UserResolver } from './resolvers/userResolver';
 import { ApiKeyResolver } from './resolvers/apiKeyResolver';
+import { EventEndpointResolver } from './resolvers/eventEndpointResolver';
 
-export const RESOLVERS = [PlanResolver, UserResolver, LimitsResolver, SubscriptionResolver, PaymentResolver, ApiKeyResolver] as const;
+export const RESOLVERS = [
+  PlanResolver,
+  UserResolver,
+  LimitsResolver,
+  SubscriptionResolver,
+  PaymentResolver,
+  ApiKeyResolver,
+  EventEndpointResolver,
+] as const;
 
 /**
  * `@Authorized()` needs a caller; `@Authorized('usage' | 'billing' | 'users' | 'admin')` what that names
