@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { SeedManager } from '@mikro-orm/seeder';
+import { OutboxSubscriber } from './src/db/outbox';
 import { ENTITIES } from './src/entities';
 
 /**
@@ -19,6 +20,8 @@ export function ormOptions(clientUrl: string, overrides: Partial<Options> = {}):
     clientUrl,
     entities: ENTITIES,
     extensions: [Migrator, SeedManager],
+    // Events to the product are written in the flush of the change they report (src/db/outbox.ts).
+    subscribers: [new OutboxSubscriber()],
     discovery: { disableDynamicFileAccess: true, requireEntitiesArray: true },
     migrations: {
       tableName: 'mikro_orm_migrations',

@@ -12,6 +12,7 @@ import type { Authenticator } from './auth/principal';
 import { authenticateRequest, requestLogger, serviceKeyAudit } from './graphql/authentication';
 import { buildContext, type Context } from './graphql/context';
 import { createFormatError, rethrowUnavailable, serviceUnavailableStatus } from './graphql/errors';
+import { startEventWorker } from './events/worker';
 import { graphqlCors, graphqlHttpHandler, isGraphQLPath, requestProtocol } from './graphql/http';
 import { operationLimitRules } from './graphql/operationLimits';
 import { graphqlMetrics } from './graphql/metricsPlugin';
@@ -128,11 +129,15 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such route' } });
   });
 
+  // Every server process delivers events to the product; SKIP LOCKED keeps them from sending one twice.
+  const events = config.events.deliver ? startEventWorker(orm, config.events, logger) : undefined;
+
   return {
     app,
     httpServer,
     stop: async () => {
-      await apollo.stop();
+      // Apollo first, in the same tick as the signal: it also stops itself on SIGTERM, and a later call waits forever.
+      await Promise.all([apollo.stop(), events?.stop()]);
       if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     },
   };

@@ -106,6 +106,12 @@ const schema = z.object({
     .min(0, 'expected a number of milliseconds, 0 or more')
     .default(5000),
   METRICS_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 16, { message: 'expected 16 characters or more' }),
+  EVENTS_DELIVERY: oneOf(['on', 'off'], 'on'),
+  EVENTS_POLL_MS: positiveInt(1000),
+  EVENTS_TIMEOUT_MS: positiveInt(10_000),
+  EVENTS_RETRY_BASE_MS: positiveInt(30_000),
+  EVENTS_RETRY_MAX_MS: positiveInt(3 * 3600_000),
+  EVENTS_RETRY_FOR_MS: positiveInt(3 * 24 * 3600_000),
   GRAPHQL_MAX_DEPTH: positiveInt(8),
   GRAPHQL_MAX_COST: positiveInt(10_000),
   GRAPHQL_MAX_ALIASES: positiveInt(15),
@@ -262,6 +268,16 @@ export type Config = Readonly<{
   graphql: { maxDepth: number; maxCost: number; maxAliases: number; maxRootFields: number; maxDirectives: number; maxTokens: number };
   /** Bearer token GET /metrics requires; unset = /metrics is not served. */
   metricsToken?: string;
+  /** Events to the product (src/events/): whether this process delivers, and how it retries. */
+  events: {
+    deliver: boolean;
+    pollMs: number;
+    timeoutMs: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    /** After this long since the event, a delivery that never got a 2xx is given up (failed). */
+    retryForMs: number;
+  };
   demoUserEmail: string;
   /** Local mode: where the demo user's token is kept across restarts (default: beside the embedded PostgreSQL's folder). */
   demoTokenFile: string;
@@ -360,6 +376,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       maxTokens: v.GRAPHQL_MAX_TOKENS,
     },
     metricsToken: v.METRICS_TOKEN,
+    events: {
+      deliver: v.EVENTS_DELIVERY === 'on',
+      pollMs: v.EVENTS_POLL_MS,
+      timeoutMs: v.EVENTS_TIMEOUT_MS,
+      retryBaseMs: v.EVENTS_RETRY_BASE_MS,
+      retryMaxMs: v.EVENTS_RETRY_MAX_MS,
+      retryForMs: v.EVENTS_RETRY_FOR_MS,
+    },
     demoUserEmail: v.DEMO_USER_EMAIL,
     demoTokenFile: resolve(cwd, v.DEMO_TOKEN_FILE ?? join(dirname(v.EMBEDDED_PG_DIR), 'demo-token')),
     corsOrigins: v.CORS_ORIGINS === '*' ? '*' : (v.CORS_ORIGINS?.split(',').map((o) => o.trim()) ?? []),

@@ -1,5 +1,6 @@
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
+import { newEventId, userCreatedEventCte } from '../db/outbox';
 import { query } from '../db/sql';
 import { User, UserRole } from '../entities';
 import { badInput, conflict, DomainError, notFound } from '../errors';
@@ -139,12 +140,17 @@ async function upsertRow(em: EntityManager, r: UpsertRow, retried = false): Prom
   const statement =
     r.email === null
       ? `update app_user set ${changes} where external_id = $1 returning ${USER_COLUMNS}, false as created`
-      : `insert into app_user (id, created_at, updated_at, email, role, timezone, external_id, name)
-         values (gen_random_uuid(), now(), now(), $2, 'user', coalesce($3, 'UTC'), $1, $4)
-         on conflict (external_id) do update set ${changes}
-         returning ${USER_COLUMNS}, (xmax = 0) as created`;
+      : // A user made here is reported to the product (user.created) by the same statement.
+        `with u as (
+           insert into app_user (id, created_at, updated_at, email, role, timezone, external_id, name)
+           values (gen_random_uuid(), now(), now(), $2, 'user', coalesce($3, 'UTC'), $1, $4)
+           on conflict (external_id) do update set ${changes}
+           returning ${USER_COLUMNS}, (xmax = 0) as created),
+         event as (${userCreatedEventCte('u', '$5')})
+         select * from u`;
+  const params = [r.externalId, r.email, r.timezone, r.name, ...(r.email === null ? [] : [newEventId()])];
   try {
-    const [row] = await query<AuthUser & { created: boolean }>(em, statement, [r.externalId, r.email, r.timezone, r.name]);
+    const [row] = await query<AuthUser & { created: boolean }>(em, statement, params);
     if (!row) return null;
     const { created, ...user } = row;
     return { user, created };

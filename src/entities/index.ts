@@ -1,4 +1,7 @@
 import { ApiKey } from './apiKey';
+import { EventDelivery } from './eventDelivery';
+import { EventEndpoint } from './eventEndpoint';
+import { OutboxEvent } from './outboxEvent';
 import { Payment } from './payment';
 import { PaymentLog } from './paymentLog';
 import { Plan } from './plan';
@@ -12,6 +15,9 @@ import { User } from './user';
 import { UserToken } from './userToken';
 
 export * from './apiKey';
+export * from './eventDelivery';
+export * from './eventEndpoint';
+export * from './outboxEvent';
 export * from './payment';
 export * from './paymentLog';
 export * from './plan';
@@ -37,4 +43,7 @@ export const ENTITIES = [
   UsageRecord,
   UserToken,
   ApiKey,
+  OutboxEvent,
+  EventEndpoint,
+  EventDelivery,
 ];

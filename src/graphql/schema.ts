@@ -10,6 +10,7 @@ import { SubscriptionResolver } from './resolvers/subscriptionResolver';
 import { UserResolver } from './resolvers/userResolver';
 import { ApiKeyResolver } from './resolvers/apiKeyResolver';
 import { CatalogAdminResolver } from './resolvers/catalogAdminResolver';
+import { EventEndpointResolver } from './resolvers/eventEndpointResolver';
 
 export const RESOLVERS = [
   PlanResolver,
@@ -19,6 +20,7 @@ export const RESOLVERS = [
   PaymentResolver,
   ApiKeyResolver,
   CatalogAdminResolver,
+  EventEndpointResolver,
 ] as const;
 
 /**

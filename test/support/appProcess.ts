@@ -3,7 +3,7 @@
  * app (createApp) on a real port, its own connection pool, pointed at an emulator the test already runs.
  * Started by `startAppProcess`; prints "listening <url>" once it serves, then logs as the server does.
  *
- * env: DATABASE_URL, EMULATOR_URL (http://127.0.0.1:port), WEBHOOK_SECRET
+ * env: DATABASE_URL, EMULATOR_URL (http://127.0.0.1:port), WEBHOOK_SECRET; EVENTS_* (delivery is off unless EVENTS_DELIVERY=on)
  */
 import { createApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
@@ -13,7 +13,14 @@ import { openStripeApi } from '../../src/stripe/api';
 
 async function main(): Promise<void> {
   const emulator = new URL(process.env.EMULATOR_URL!);
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', DATABASE_URL: process.env.DATABASE_URL, PORT: '0' });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: process.env.DATABASE_URL,
+    PORT: '0',
+    EVENTS_DELIVERY: 'off',
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('EVENTS_'))),
+  });
   const logger = createLogger(config.logLevel);
   const orm = await createOrm(config.databaseUrl!, { logger });
   const api = await openStripeApi(

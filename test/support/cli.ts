@@ -29,7 +29,7 @@ export function cleanEnv(env: Record<string, string | undefined>): NodeJS.Proces
   const base: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (
-      /^(DATABASE_URL|TEST_DATABASE_URL|PORT|HOST|EMBEDDED_PG_|STRIPE_|LOG_LEVEL|NODE_ENV|PUBLIC_URL|GRAPHQL_|DEMO_USER_|AUTH_|HTTPS?_PROXY|NO_PROXY)/i.test(
+      /^(DATABASE_URL|TEST_DATABASE_URL|PORT|HOST|EMBEDDED_PG_|STRIPE_|LOG_LEVEL|NODE_ENV|PUBLIC_URL|GRAPHQL_|DEMO_USER_|AUTH_|EVENTS_|HTTPS?_PROXY|NO_PROXY)/i.test(
         k,
       )
     )

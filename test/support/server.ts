@@ -78,6 +78,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     LOG_LEVEL: options.logStream ? 'info' : (process.env.TEST_LOG_LEVEL ?? 'silent'),
     DATABASE_URL: databaseUrl,
     PORT: '0',
+    // Event delivery polls the database; tests that deliver turn it on.
+    EVENTS_DELIVERY: 'off',
     ...options.env,
   });
   const logger = createLogger(config.logLevel, { stream: options.logStream });
