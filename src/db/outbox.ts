@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ChangeSetType, type ChangeSet, type EventSubscriber, type FlushEventArgs } from '@mikro-orm/core';
 import { OutboxEvent, Payment, PaymentStatus, Subscription, SubscriptionStatus, User } from '../entities';
+import { paymentView, subscriptionView, userView } from '../entities/views';
 
 /**
  * The transactional outbox (DESIGN.md, "Events to the product"). Events are rows written in the flush
@@ -33,45 +34,6 @@ const FAILED = new Set<string>([PaymentStatus.REJECTED, PaymentStatus.ERROR]);
 type Snapshot = Record<string, unknown>;
 const idOf = (value: unknown) => (value && typeof value === 'object' && 'id' in value ? (value as { id: unknown }).id : value);
 const time = (value: unknown) => (value === null || value === undefined ? null : new Date(value as string | Date).getTime());
-
-export function subscriptionSnapshot(s: Subscription): Snapshot {
-  return {
-    id: s.id,
-    stripeSubscriptionId: s.stripeSubscriptionId ?? null,
-    status: s.status,
-    currentPeriodStart: s.currentPeriodStart ?? null,
-    currentPeriodEnd: s.currentPeriodEnd ?? null,
-    cancelAtPeriodEnd: s.cancelAtPeriodEnd,
-    canceledAt: s.canceledAt ?? null,
-    endedAt: s.endedAt ?? null,
-    planId: s.plan.id,
-    pricingId: s.pricing.id,
-  };
-}
-
-export function paymentSnapshot(p: Payment): Snapshot {
-  return {
-    id: p.id,
-    status: p.status,
-    captureMethod: p.captureMethod,
-    description: p.description ?? null,
-    orderId: p.orderId ?? null,
-    metadata: p.metadata ?? null,
-    failureCode: p.failureCode ?? null,
-    failureMessage: p.failureMessage ?? null,
-    stripePaymentIntentId: p.stripePaymentIntentId ?? null,
-    createdAt: p.createdAt,
-    updatedAt: p.updatedAt,
-    amountMinor: p.amountMinor,
-    capturedAmountMinor: p.capturedAmountMinor,
-    refundedAmountMinor: p.refundedAmountMinor,
-    currency: p.currency,
-  };
-}
-
-export function userSnapshot(u: Pick<User, 'id' | 'email' | 'name' | 'timezone' | 'role'> & { externalId?: string | null }): Snapshot {
-  return { id: u.id, externalId: u.externalId ?? null, email: u.email, name: u.name ?? null, timezone: u.timezone, role: u.role };
-}
 
 /** The subscription's event for one change set, if the change is one the product hears about. */
 function subscriptionEvent(cs: ChangeSet<Subscription>): { type: string; previous?: Snapshot } | null {
@@ -118,11 +80,11 @@ export class OutboxSubscriber implements EventSubscriber {
     for (const cs of uow.getChangeSets()) {
       if (cs.entity instanceof Subscription) {
         const found = subscriptionEvent(cs as ChangeSet<Subscription>);
-        if (found) add(found.type, cs.entity.user.id, { object: subscriptionSnapshot(cs.entity), previous: found.previous ?? null });
+        if (found) add(found.type, cs.entity.user.id, { object: subscriptionView(cs.entity), previous: found.previous ?? null });
       } else if (cs.entity instanceof Payment) {
-        for (const type of paymentEvents(cs as ChangeSet<Payment>)) add(type, cs.entity.user.id, { object: paymentSnapshot(cs.entity) });
+        for (const type of paymentEvents(cs as ChangeSet<Payment>)) add(type, cs.entity.user.id, { object: paymentView(cs.entity) });
       } else if (cs.entity instanceof User && cs.type === ChangeSetType.CREATE) {
-        add('user.created', cs.entity.id, { object: userSnapshot(cs.entity) });
+        add('user.created', cs.entity.id, { object: userView(cs.entity) });
       }
     }
   }

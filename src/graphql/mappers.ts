@@ -4,6 +4,7 @@ import type { PaymentPage } from '../billing/payments/queries';
 import type { SubscribeResult as SubscribeOutcome } from '../billing/subscriptions/subscribeCall';
 import { LimitPeriod, type Payment, type PlanLimit, type PlanPricing, type Subscription } from '../entities';
 import type { AuthUser } from '../auth/principal';
+import { paymentView, subscriptionView, userView } from '../entities/views';
 import { Money } from './types/common';
 import { LimitSource, type Limits } from './types/limits';
 import type { PaymentConnection, PaymentResult, PaymentType } from './types/payment';
@@ -15,23 +16,7 @@ import type { UserConnection, UserType } from './types/user';
 // references their ids. Where a service's shape already is the GraphQL one (Plan, PaymentLog, AuthUser,
 // usage) the compiler checks that, and no mapper is needed.
 
-export const toPayment = (p: Payment): PaymentType => ({
-  id: p.id,
-  status: p.status,
-  captureMethod: p.captureMethod,
-  description: p.description ?? null,
-  orderId: p.orderId ?? null,
-  metadata: p.metadata ?? null,
-  failureCode: p.failureCode ?? null,
-  failureMessage: p.failureMessage ?? null,
-  stripePaymentIntentId: p.stripePaymentIntentId ?? null,
-  createdAt: p.createdAt,
-  updatedAt: p.updatedAt,
-  amountMinor: p.amountMinor,
-  capturedAmountMinor: p.capturedAmountMinor,
-  refundedAmountMinor: p.refundedAmountMinor,
-  currency: p.currency,
-});
+export const toPayment = (p: Payment): PaymentType => paymentView(p);
 
 export const toPaymentResult = (r: CreatePaymentResult): PaymentResult => ({
   payment: toPayment(r.payment),
@@ -44,18 +29,7 @@ export const toPaymentConnection = (page: PaymentPage): PaymentConnection => ({
   pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
 });
 
-export const toSubscription = (s: Subscription): SubscriptionType => ({
-  id: s.id,
-  stripeSubscriptionId: s.stripeSubscriptionId ?? null,
-  status: s.status,
-  currentPeriodStart: s.currentPeriodStart ?? null,
-  currentPeriodEnd: s.currentPeriodEnd ?? null,
-  cancelAtPeriodEnd: s.cancelAtPeriodEnd,
-  canceledAt: s.canceledAt ?? null,
-  endedAt: s.endedAt ?? null,
-  planId: s.plan.id,
-  pricingId: s.pricing.id,
-});
+export const toSubscription = (s: Subscription): SubscriptionType => subscriptionView(s);
 
 export const toSubscribeResult = (r: SubscribeOutcome): SubscribeResult => ({
   subscription: toSubscription(r.subscription),
@@ -82,14 +56,7 @@ export const toPlanLimit = (l: PlanLimit): PlanLimitType => ({
 
 export const toLimits = (l: LimitsResult): Limits => ({ ...l, source: LimitSource[l.source] });
 
-export const toUser = (u: AuthUser): UserType => ({
-  id: u.id,
-  externalId: u.externalId,
-  email: u.email,
-  name: u.name,
-  timezone: u.timezone,
-  role: u.role,
-});
+export const toUser = (u: AuthUser): UserType => userView(u);
 
 export const toUserConnection = (page: { nodes: AuthUser[]; cursors: string[]; hasNextPage: boolean }): UserConnection => ({
   edges: page.nodes.map((u, i) => ({ cursor: page.cursors[i], node: toUser(u) })),
