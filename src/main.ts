@@ -6,7 +6,7 @@ import { catalogDefinition, isCatalogEmpty, seedCatalog } from './billing/catalo
 import { ensureDemoUser } from './auth/demoUser';
 import { ConfigError, loadConfig, type Config } from './config';
 import { openDatabase } from './db/embedded';
-import { createOrm, migrate } from './db/orm';
+import { createOrm, migrateLocked, withStartupLock } from './db/orm';
 import { createLogger, maskUrl, type Logger } from './logger';
 import { syncCatalogOnStart } from './sync/catalog';
 import { connectStripe, type StripeConnection } from './sync/connect';
@@ -63,14 +63,18 @@ async function main(): Promise<void> {
 
     const orm = await createOrm(db.url, { logger });
     closers.push({ name: 'orm', close: () => orm.close() });
-    await migrate(orm, logger);
+    // Replicas starting together on one database take turns: the first migrates and seeds, the others
+    // then find nothing to do.
+    await withStartupLock(orm, async () => {
+      await migrateLocked(orm, logger);
+      const em = orm.em.fork() as EntityManager;
+      if (await isCatalogEmpty(em)) {
+        const report = await seedCatalog(em, catalogDefinition());
+        logger.info({ report }, 'catalog seeded (it was empty)');
+      }
+    });
     if (stopping) return;
 
-    const em = orm.em.fork() as EntityManager;
-    if (await isCatalogEmpty(em)) {
-      const report = await seedCatalog(em, catalogDefinition());
-      logger.info({ report }, 'catalog seeded (it was empty)');
-    }
     const demo = config.stripe.secretKey
       ? undefined
       : await ensureDemoUser(orm.em.fork() as EntityManager, config.demoUserEmail, config.demoTokenFile);

@@ -174,3 +174,22 @@ describe('npm run migration:create', () => {
     expect(existsSync(file)).toBe(false);
   });
 });
+
+describe('migrations at startup', () => {
+  it('are applied once when two servers start together on an empty database (replicas)', async () => {
+    const url = await createTestDatabase('concurrent_migrate');
+    const logger = createLogger('silent');
+    const [a, b] = await Promise.all([createOrm(url, { logger }), createOrm(url, { logger })]);
+    try {
+      const results = await Promise.all([migrate(a, logger), migrate(b, logger)]);
+      const all = (await a.getMigrator().getExecutedMigrations()).map((m) => m.name);
+      expect(all.length).toBeGreaterThan(0);
+      // One start applied every migration, the other waited and found none pending.
+      expect(results.map((r) => r.length).sort((x, y) => x - y)).toEqual([0, all.length]);
+      expect(await a.getMigrator().getPendingMigrations()).toEqual([]);
+      expect(await sql(url, `select count(*)::int as n from mikro_orm_migrations`)).toEqual([{ n: all.length }]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
