@@ -1,5 +1,5 @@
 import { createParameterDecorator } from 'type-graphql';
-import { currentUser, type Context } from './context';
+import { currentPrincipal, currentUser, type Context } from './context';
 
 /**
  * `@CurrentUser() user: AuthUser`: the user the request acts for, never null. It asks the context
@@ -8,4 +8,9 @@ import { currentUser, type Context } from './context';
  */
 export function CurrentUser() {
   return createParameterDecorator<Context>(({ context }) => currentUser(context));
+}
+
+/** `@CurrentPrincipal() principal: Principal`: who is calling (a user, or a service key), for operations that name users themselves. */
+export function CurrentPrincipal() {
+  return createParameterDecorator<Context>(({ context }) => currentPrincipal(context));
 }

@@ -3,13 +3,15 @@ import type { CreatePaymentResult } from '../billing/payments/create';
 import type { PaymentPage } from '../billing/payments/queries';
 import type { SubscribeResult as SubscribeOutcome } from '../billing/subscriptions/subscribeCall';
 import { LimitPeriod, type Payment, type PlanLimit, type PlanPricing, type Subscription } from '../entities';
-import type { AuthUser } from '../auth/principal';
+import type { AuthUser, Principal } from '../auth/principal';
+import type { BatchSender, UsageEventResult as BatchOutcome } from '../billing/usageBatch';
 import { paymentView, subscriptionView, userView } from '../entities/views';
 import { Money } from './types/common';
 import { LimitSource, type Limits } from './types/limits';
 import type { PaymentConnection, PaymentResult, PaymentType } from './types/payment';
 import type { PlanLimitType, PricingOptionType } from './types/plan';
 import type { SubscribeResult, SubscriptionType } from './types/subscription';
+import type { UsageEventResult } from './types/usageBatch';
 import type { UserConnection, UserType } from './types/user';
 
 // What the services answer, as the GraphQL types say it: optional columns become explicit nulls and
@@ -62,3 +64,11 @@ export const toUserConnection = (page: { nodes: AuthUser[]; cursors: string[]; h
   edges: page.nodes.map((u, i) => ({ cursor: page.cursors[i], node: toUser(u) })),
   pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
 });
+
+/** A batch is sent by a user for themselves, or by a service key naming each event's user (src/billing/usageBatch.ts). */
+export const batchSender = (p: Principal): BatchSender => (p.kind === 'user' ? { kind: 'user', user: p.user } : { kind: 'service' });
+
+export const toUsageEventResult = (r: BatchOutcome): UsageEventResult =>
+  r.ok
+    ? { ok: true, usage: r.usage, error: null }
+    : { ok: false, usage: null, error: { code: r.error.code, message: r.error.message, extensions: r.error.extensions } };

@@ -1,13 +1,15 @@
 import { Arg, Authorized, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
-import type { AuthUser } from '../../auth/principal';
+import type { AuthUser, Principal } from '../../auth/principal';
 import { checkUsage, getLimits, hasFeature, recordUsage } from '../../billing/limits';
+import { MAX_BATCH, recordUsageBatch } from '../../billing/usageBatch';
 import { usageHistory } from '../../billing/usageHistory';
 import type { Context } from '../context';
 import { ApiKeyScope } from '../../entities';
-import { CurrentUser } from '../decorators';
-import { toLimits } from '../mappers';
+import { CurrentPrincipal, CurrentUser } from '../decorators';
+import { batchSender, toLimits, toUsageEventResult } from '../mappers';
 import { LocalDateScalar } from '../scalars';
 import { DailyUsage, Limits, MetricUsage, RecordUsageInput, UsageCheck } from '../types/limits';
+import { UsageEventInput, UsageEventResult } from '../types/usageBatch';
 
 @Resolver()
 export class LimitsResolver {
@@ -23,6 +25,18 @@ export class LimitsResolver {
   })
   recordUsage(@Arg('input') input: RecordUsageInput, @Ctx() { db }: Context, @CurrentUser() user: AuthUser): Promise<MetricUsage> {
     return recordUsage(db, user, input);
+  }
+
+  @Authorized(ApiKeyScope.USAGE)
+  @Mutation(() => [UsageEventResult], {
+    description: `Records up to ${MAX_BATCH} uses at once, each exactly as recordUsage would; a refused event is answered in its place.`,
+  })
+  async recordUsageBatch(
+    @Arg('events', () => [UsageEventInput]) events: UsageEventInput[],
+    @Ctx() { db }: Context,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<UsageEventResult[]> {
+    return (await recordUsageBatch(db, batchSender(principal), events)).map(toUsageEventResult);
   }
 
   @Authorized(ApiKeyScope.USAGE)

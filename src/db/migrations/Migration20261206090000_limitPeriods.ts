@@ -6,7 +6,7 @@ const PERIODS = `('day', 'week', 'month', 'billing_period', 'total')`;
  * Limits get a period (the daily ones so far become DAY), plans get features, and counters are keyed by
  * (user, metric, period, window start): a day's counter starts at the user's local midnight.
  */
-export class Migration20261210090000_limitPeriods extends Migration {
+export class Migration20261206090000_limitPeriods extends Migration {
   override async up(): Promise<void> {
     this.addSql(`alter table "plan" add column "features" text[] not null default '{}';`);
 
