@@ -37,6 +37,7 @@ export const toPaymentResult = (r: CreatePaymentResult): PaymentResult => ({
   payment: toPayment(r.payment),
   checkoutUrl: r.checkoutUrl,
   clientSecret: r.clientSecret,
+  nextActionUrl: r.nextActionUrl ?? null,
 });
 
 export const toPaymentConnection = (page: PaymentPage): PaymentConnection => ({
@@ -61,6 +62,7 @@ export const toSubscribeResult = (r: SubscribeOutcome): SubscribeResult => ({
   subscription: toSubscription(r.subscription),
   checkoutUrl: r.checkoutUrl,
   clientSecret: r.clientSecret,
+  nextActionUrl: r.nextActionUrl ?? null,
 });
 
 export const toPricingOption = (p: PlanPricing): PricingOptionType => ({
