@@ -3,7 +3,7 @@ import pg from 'pg';
 import type Stripe from 'stripe';
 import { sql } from './support/db';
 import { captureLogs } from './support/logs';
-import { advanceClock, MY_LIMITS, MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE, unix, userOnTestClock } from './support/billing';
+import { advanceClock, MY_LIMITS, MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE, subscriptionsOf, unix, userOnTestClock } from './support/billing';
 import { startTestServer, type TestServer } from './support/server';
 
 /**
@@ -220,7 +220,7 @@ describe('webhook sync of subscriptions (real emulator deliveries)', () => {
     );
     await server.stripe.checkout.sessions.expire(sessionId);
     await server.emulator.idle(10_000);
-    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    const [mine] = await subscriptionsOf(server, user.id);
     expect(mine).toMatchObject({ id: subscription.id, status: 'INCOMPLETE_EXPIRED' });
     expect(await eventsFor('checkout.session.expired', sessionId)).toEqual([expect.objectContaining({ status: 'processed' })]);
     const again = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token);
@@ -369,7 +369,7 @@ describe('webhook sync of subscriptions (real emulator deliveries)', () => {
     });
     await server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${forged.id}/complete`, { card_number: '4242424242424242' });
     await server.emulator.idle(10_000);
-    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    const [mine] = await subscriptionsOf(server, user.id);
     expect(mine).toMatchObject({ id: subscription.id, status: 'INCOMPLETE', stripeSubscriptionId: null });
     expect(await eventsFor('checkout.session.completed', forged.id)).toEqual([
       expect.objectContaining({ status: 'processed', outcome: `checkout ${forged.id} is not one of ours` }),
