@@ -12,7 +12,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { createApp } from '../src/app';
-import { CONSUME_SQL, LIMITS_SQL } from '../src/billing/limits';
+import { CONSUME_SQL, DEFAULT_PLAN_GRACE, LIMITS_SQL } from '../src/billing/limits';
+import { graceParams } from '../src/billing/limitsSql';
 import { localWindows, windowParams } from '../src/billing/periods';
 import { hashToken } from '../src/auth/secrets';
 import { loadConfig } from '../src/config';
@@ -40,7 +41,7 @@ function baselineServer(pool: pg.Pool): http.Server {
         const now = new Date();
         const windows = localWindows(user.timezone, now);
         const { day, dayEnd: resetsAt } = windows;
-        const params = [user.id, now, ...windowParams(windows)];
+        const params = [user.id, now, ...graceParams(DEFAULT_PLAN_GRACE), ...windowParams(windows)];
         if (op === 'limits') {
           const { rows } = await pool.query(LIMITS_SQL, params);
           res.writeHead(200, { 'content-type': 'application/json' });

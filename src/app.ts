@@ -19,6 +19,7 @@ import { graphqlMetrics } from './graphql/metricsPlugin';
 import { getSchema } from './graphql/schema';
 import { explorerRoutes, landingPagePlugin } from './http/explorer';
 import { metricsRoutes } from './http/metricsRoute';
+import { authenticationReturnRoutes } from './http/authenticationReturn';
 import { paymentReturnRoutes } from './http/paymentReturn';
 import { subscriptionReturnRoutes } from './http/subscriptionReturn';
 import { webhookRoutes } from './http/webhookRoute';
@@ -114,7 +115,14 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
     logger,
     context: async (req) => {
       const { principal, problem } = await authenticateRequest(authenticator, req).catch(rethrowUnavailable);
-      return buildContext(orm.em as EntityManager, principal, requestLogger(logger, principal), problem, stripe ? billing(req) : undefined);
+      return buildContext(
+        orm.em as EntityManager,
+        principal,
+        requestLogger(logger, principal),
+        problem,
+        stripe ? billing(req) : undefined,
+        config.grace,
+      );
     },
   });
 
@@ -123,6 +131,7 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
     app.use(webhookRoutes(orm, stripe.webhookSecret, billing));
     app.use(subscriptionReturnRoutes(orm, billing, logger));
     app.use(paymentReturnRoutes(orm, billing, logger));
+    app.use(authenticationReturnRoutes());
   }
 
   app.use((_req, res) => {

@@ -106,6 +106,18 @@ const schema = z.object({
     .min(0, 'expected a number of milliseconds, 0 or more')
     .default(5000),
   METRICS_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 16, { message: 'expected 16 characters or more' }),
+  RENEWAL_GRACE_SECONDS: z.coerce
+    .number({ invalid_type_error: 'expected a number of seconds' })
+    .int('expected a whole number of seconds')
+    .min(0, 'expected 0 to 604800 seconds (a week)')
+    .max(604_800, 'expected 0 to 604800 seconds (a week)')
+    .default(3600),
+  PAST_DUE_GRACE_DAYS: z.coerce
+    .number({ invalid_type_error: 'expected a number of days' })
+    .int('expected a whole number of days')
+    .min(0, 'expected 0 to 60 days')
+    .max(60, 'expected 0 to 60 days')
+    .default(3),
   EVENTS_DELIVERY: oneOf(['on', 'off'], 'on'),
   EVENTS_POLL_MS: positiveInt(1000),
   EVENTS_TIMEOUT_MS: positiveInt(10_000),
@@ -268,6 +280,11 @@ export type Config = Readonly<{
   graphql: { maxDepth: number; maxCost: number; maxAliases: number; maxRootFields: number; maxDirectives: number; maxTokens: number };
   /** Bearer token GET /metrics requires; unset = /metrics is not served. */
   metricsToken?: string;
+  /**
+   * How long a subscription keeps its plan past what its row says: a renewing one past its period end
+   * while the renewal is awaited (RENEWAL_GRACE_SECONDS), a past-due one from its period start (PAST_DUE_GRACE_DAYS).
+   */
+  grace: { renewalSeconds: number; pastDueDays: number };
   /** Events to the product (src/events/): whether this process delivers, and how it retries. */
   events: {
     deliver: boolean;
@@ -376,6 +393,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       maxTokens: v.GRAPHQL_MAX_TOKENS,
     },
     metricsToken: v.METRICS_TOKEN,
+    grace: { renewalSeconds: v.RENEWAL_GRACE_SECONDS, pastDueDays: v.PAST_DUE_GRACE_DAYS },
     events: {
       deliver: v.EVENTS_DELIVERY === 'on',
       pollMs: v.EVENTS_POLL_MS,

@@ -268,8 +268,10 @@ describe('daily limits and usage', () => {
     const big = await server.gql(RECORD, { input: { metric: 'minutes', amount: 500 } }, user.token);
     expect(big.data.recordUsage).toEqual({ metric: 'minutes', limit: null, used: 670, remaining: null });
 
-    // The period ends: Free again at once, no job or webhook needed, and today's usage still counts.
-    await sql(server.databaseUrl, `update subscription set current_period_end = now() - interval '1 second' where user_id = $1`, [user.id]);
+    // The period ended and its renewal grace (an hour) is over: Free again, no job or webhook needed, and today's usage still counts.
+    await sql(server.databaseUrl, `update subscription set current_period_end = now() - interval '1 hour 1 second' where user_id = $1`, [
+      user.id,
+    ]);
     const after = (await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits;
     expect(after).toMatchObject({ plan: { code: 'free' }, source: 'DEFAULT_PLAN' });
     expect(after.metrics.find((m: any) => m.metric === 'minutes')).toEqual({ metric: 'minutes', limit: 180, used: 670, remaining: 0 });

@@ -55,6 +55,7 @@ describe('committed GraphQL schema', () => {
       name: 'String',
       timezone: 'String!',
       role: 'Role!',
+      pendingCheckout: 'PendingCheckout',
     });
     expect(enumValues(schema, 'PricingInterval')).toEqual(['DAY', 'MONTH', 'ONE_TIME', 'YEAR']);
     expect(enumValues(schema, 'Role')).toEqual(['ADMIN', 'USER']);

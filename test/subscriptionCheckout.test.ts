@@ -1,5 +1,5 @@
 import { sql } from './support/db';
-import { MY_LIMITS, MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE } from './support/billing';
+import { MY_LIMITS, MY_SUBSCRIPTIONS, PENDING_CHECKOUT, pricingId, SUBSCRIBE, subscriptionsOf } from './support/billing';
 import { startTestServer, type TestServer } from './support/server';
 
 /** Where Stripe sends the person after paying: success_url with {CHECKOUT_SESSION_ID} filled in. */
@@ -81,7 +81,13 @@ describe('subscribing through Stripe Checkout', () => {
     const declined = await submit('4000 0000 0000 0002');
     expect(declined.status).toBe(402);
     expect(await declined.text()).toMatch(/declined/i);
-    expect((await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions[0].status).toBe('INCOMPLETE');
+    // Still unpaid: not a subscription of theirs yet, but the open Checkout they can go back to.
+    expect((await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions).toEqual([]);
+    expect((await server.gql(PENDING_CHECKOUT, undefined, user.token)).data.me.pendingCheckout).toMatchObject({
+      subscriptionId: subscription.id,
+      url: checkoutUrl,
+    });
+    expect((await subscriptionsOf(server, user.id))[0]).toMatchObject({ id: subscription.id, status: 'INCOMPLETE' });
 
     const paid = await submit('4242 4242 4242 4242');
     expect(paid.status).toBe(303);
@@ -164,8 +170,10 @@ describe('subscribing through Stripe Checkout', () => {
     expect(byCard.data.subscribe.subscription.status).toBe('ACTIVE');
     expect((await server.stripe.checkout.sessions.retrieve(secondSession)).status).toBe('expired');
     await expect(complete(secondSession)).rejects.toThrow();
+    // The expired attempts are not the user's subscriptions; admins still see them.
     const mine = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
-    expect(mine.map((s: any) => [s.plan.code, s.status])).toEqual([
+    expect(mine.map((s: any) => [s.plan.code, s.status])).toEqual([['premium', 'ACTIVE']]);
+    expect((await subscriptionsOf(server, user.id)).map((s: any) => [s.plan.code, s.status])).toEqual([
       ['premium', 'ACTIVE'],
       ['day_pass', 'INCOMPLETE_EXPIRED'],
       ['premium', 'INCOMPLETE_EXPIRED'],

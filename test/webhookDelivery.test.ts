@@ -1,7 +1,7 @@
 import type Stripe from 'stripe';
 import { runScript } from './support/cli';
 import { sql } from './support/db';
-import { MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE, userOnTestClock } from './support/billing';
+import { MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE, subscriptionsOf, userOnTestClock } from './support/billing';
 import { startAppProcess, type ServerProcess } from './support/process';
 import { startTestServer, type TestServer } from './support/server';
 import { deliver, signedHeader } from './support/webhooks';
@@ -397,7 +397,7 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     expect(await row(subscription.id)).toMatchObject({ status: 'incomplete', ended_at: null });
 
     expect((await runScript('stripeSync', [], env)).code).toBe(0);
-    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    const [mine] = await subscriptionsOf(server, user.id);
     expect(mine).toMatchObject({ id: subscription.id, status: 'INCOMPLETE_EXPIRED', endedAt: expect.any(String) });
     expect((await runScript('stripeSync', ['--dry-run'], env)).stdout).toMatch(/would change 0 objects/);
   });

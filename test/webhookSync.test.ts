@@ -1,8 +1,9 @@
+import { getLimits } from '../src/billing/limits';
 import pg from 'pg';
 import type Stripe from 'stripe';
 import { sql } from './support/db';
 import { captureLogs } from './support/logs';
-import { advanceClock, MY_LIMITS, MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE, unix, userOnTestClock } from './support/billing';
+import { advanceClock, MY_LIMITS, MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE, subscriptionsOf, unix, userOnTestClock } from './support/billing';
 import { startTestServer, type TestServer } from './support/server';
 
 /**
@@ -141,7 +142,7 @@ describe('webhook sync of subscriptions (real emulator deliveries)', () => {
     expect(paid.every((e) => e.status === 'processed' && e.outcome.includes(first.id))).toBe(true);
   });
 
-  it('invoice.payment_failed: a failed renewal makes the subscription PAST_DUE, and limits fall back to Free', async () => {
+  it('invoice.payment_failed: a failed renewal makes the subscription PAST_DUE, Premium for its grace, then Free', async () => {
     const user = await userOnTestClock(server);
     const res = await server.gql(
       SUBSCRIBE,
@@ -157,7 +158,12 @@ describe('webhook sync of subscriptions (real emulator deliveries)', () => {
     await advanceClock(server, user.clock.id, unix(first.currentPeriodEnd) + 3600);
     const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
     expect(mine.status).toBe('PAST_DUE');
-    expect((await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits.plan.code).toBe('free');
+    // PAST_DUE_GRACE_DAYS (3) from the new period's start, while Stripe retries the charge; then Free.
+    expect((await server.gql(MY_LIMITS, undefined, user.token)).data.myLimits.plan.code).toBe('premium');
+    const graceEnd = new Date(mine.currentPeriodStart).getTime() + 3 * 24 * 3600_000;
+    const owner = { id: user.id, timezone: 'UTC' };
+    expect((await getLimits(server.em(), owner, new Date(graceEnd - 1000))).plan.code).toBe('premium');
+    expect((await getLimits(server.em(), owner, new Date(graceEnd))).plan.code).toBe('free');
     expect(await eventsFor('invoice.payment_failed', first.stripeSubscriptionId)).toEqual([
       expect.objectContaining({ status: 'processed', outcome: expect.stringContaining('past_due') }),
     ]);
@@ -214,7 +220,7 @@ describe('webhook sync of subscriptions (real emulator deliveries)', () => {
     );
     await server.stripe.checkout.sessions.expire(sessionId);
     await server.emulator.idle(10_000);
-    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    const [mine] = await subscriptionsOf(server, user.id);
     expect(mine).toMatchObject({ id: subscription.id, status: 'INCOMPLETE_EXPIRED' });
     expect(await eventsFor('checkout.session.expired', sessionId)).toEqual([expect.objectContaining({ status: 'processed' })]);
     const again = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token);
@@ -363,7 +369,7 @@ describe('webhook sync of subscriptions (real emulator deliveries)', () => {
     });
     await server.stripe.rawRequest('POST', `/v1/test_helpers/checkout/sessions/${forged.id}/complete`, { card_number: '4242424242424242' });
     await server.emulator.idle(10_000);
-    const [mine] = (await server.gql(MY_SUBSCRIPTIONS, undefined, user.token)).data.mySubscriptions;
+    const [mine] = await subscriptionsOf(server, user.id);
     expect(mine).toMatchObject({ id: subscription.id, status: 'INCOMPLETE', stripeSubscriptionId: null });
     expect(await eventsFor('checkout.session.completed', forged.id)).toEqual([
       expect.objectContaining({ status: 'processed', outcome: `checkout ${forged.id} is not one of ours` }),

@@ -5,15 +5,24 @@ import { DomainError, badInput, conflict } from '../errors';
 import { boundedString, MAX_LENGTH, parseInput, shorten } from '../input';
 import { LimitPeriod } from '../entities';
 import { usageConsumed, usageRefused } from '../metrics';
-import { CONSUME_SQL, FEATURE_SQL, LIMITS_SQL, MAX_COUNT, REFUSED_SQLSTATE } from './limitsSql';
+import {
+  CONSUME_SQL,
+  DEFAULT_PLAN_GRACE,
+  FEATURE_SQL,
+  graceParams,
+  LIMITS_SQL,
+  MAX_COUNT,
+  type PlanGrace,
+  REFUSED_SQLSTATE,
+} from './limitsSql';
 import { localWindows, periodLabel, windowParams, windowWords } from './periods';
 
-export { LIMITS_SQL, CONSUME_SQL, MAX_COUNT } from './limitsSql';
+export { LIMITS_SQL, CONSUME_SQL, MAX_COUNT, DEFAULT_PLAN_GRACE, type PlanGrace } from './limitsSql';
 export { localDay, localWindows } from './periods';
 
 /**
- * Limits and usage. A user's limits come from their active subscription's plan (status active or
- * trialing, period not ended), otherwise from the default plan. A metric may be limited in several periods
+ * Limits and usage. A user's limits come from the plan in force (limitsSql CHOSEN_PLAN: their subscription
+ * that is active, trialing or within its grace), otherwise from the default plan. A metric may be limited in several periods
  * at once; a use must fit all of them. Counters are keyed (user, metric, period, window start), so a new
  * window needs no reset job, and a plan change keeps what was used in the current windows.
  */
@@ -71,9 +80,15 @@ interface LimitsRow {
   used: number;
 }
 
-export async function getLimits(em: EntityManager, user: LimitOwner, now: Date = new Date()): Promise<Limits> {
+/** `grace` is the configuration's (RENEWAL_GRACE_SECONDS, PAST_DUE_GRACE_DAYS); the same for every read and consume below. */
+export async function getLimits(
+  em: EntityManager,
+  user: LimitOwner,
+  now: Date = new Date(),
+  grace: PlanGrace = DEFAULT_PLAN_GRACE,
+): Promise<Limits> {
   const windows = localWindows(user.timezone, now);
-  const rows = await query<LimitsRow>(em, LIMITS_SQL, [user.id, now, ...windowParams(windows)]);
+  const rows = await query<LimitsRow>(em, LIMITS_SQL, [user.id, now, ...graceParams(grace), ...windowParams(windows)]);
   if (rows.length === 0) throw new Error('No plan applies: the catalog has no default plan (run npm run seed)');
   const first = rows[0];
   return {
@@ -100,9 +115,15 @@ function usage(metric: string, period: LimitPeriod, limit: number | null, used: 
 const featureInput = z.string().trim().min(1, 'key must not be empty').max(100, 'key must be at most 100 characters');
 
 /** Whether the plan in force grants the feature. */
-export async function hasFeature(em: EntityManager, user: LimitOwner, key: string, now: Date = new Date()): Promise<boolean> {
+export async function hasFeature(
+  em: EntityManager,
+  user: LimitOwner,
+  key: string,
+  now: Date = new Date(),
+  grace: PlanGrace = DEFAULT_PLAN_GRACE,
+): Promise<boolean> {
   const feature = parseInput(featureInput, key);
-  const [row] = await query<{ granted: boolean }>(em, FEATURE_SQL, [user.id, now, feature]);
+  const [row] = await query<{ granted: boolean }>(em, FEATURE_SQL, [user.id, now, ...graceParams(grace), feature]);
   return row?.granted ?? false;
 }
 
@@ -137,12 +158,13 @@ export async function recordUsage(
   user: LimitOwner,
   input: RecordUsageInput,
   now: Date = new Date(),
+  grace: PlanGrace = DEFAULT_PLAN_GRACE,
 ): Promise<MetricUsage> {
   const { metric, amount, idempotencyKey: key } = parseInput(usageInput, input);
   try {
-    return key ? await consumeOnce(em, user, metric, amount, key, now) : await consume(em, user, metric, amount, now);
+    return key ? await consumeOnce(em, user, metric, amount, key, now, grace) : await consume(em, user, metric, amount, now, grace);
   } catch (err) {
-    if (err instanceof Refused) throw await explainRefusal(em, user, metric, amount, now);
+    if (err instanceof Refused) throw await explainRefusal(em, user, metric, amount, now, grace);
     throw err;
   }
 }
@@ -157,7 +179,15 @@ interface PriorUse {
 }
 
 /** The key is claimed in the transaction of the consume: a refusal rolls both back and leaves the key free. */
-function consumeOnce(em: EntityManager, user: LimitOwner, metric: string, amount: number, key: string, now: Date): Promise<MetricUsage> {
+function consumeOnce(
+  em: EntityManager,
+  user: LimitOwner,
+  metric: string,
+  amount: number,
+  key: string,
+  now: Date,
+  grace: PlanGrace,
+): Promise<MetricUsage> {
   return em.transactional(async (tx) => {
     const { day } = localWindows(user.timezone, now);
     const claimed = await query<{ id: string }>(
@@ -183,7 +213,7 @@ function consumeOnce(em: EntityManager, user: LimitOwner, metric: string, amount
       }
       return usage(metric, prior.period_after ?? LimitPeriod.DAY, prior.per_day_after, prior.used_after, prior.resets_at_after);
     }
-    const result = await consume(tx, user, metric, amount, now);
+    const result = await consume(tx, user, metric, amount, now, grace);
     await query(tx, `update usage_record set used_after = $1, per_day_after = $2, period_after = $3, resets_at_after = $4 where id = $5`, [
       result.used,
       result.limit,
@@ -202,11 +232,18 @@ interface ConsumedRow {
   used: number;
 }
 
-async function consume(em: EntityManager, user: LimitOwner, metric: string, amount: number, now: Date): Promise<MetricUsage> {
+async function consume(
+  em: EntityManager,
+  user: LimitOwner,
+  metric: string,
+  amount: number,
+  now: Date,
+  grace: PlanGrace,
+): Promise<MetricUsage> {
   const windows = localWindows(user.timezone, now);
   let rows: ConsumedRow[];
   try {
-    rows = await query<ConsumedRow>(em, CONSUME_SQL, [user.id, now, ...windowParams(windows), metric, amount]);
+    rows = await query<ConsumedRow>(em, CONSUME_SQL, [user.id, now, ...graceParams(grace), ...windowParams(windows), metric, amount]);
   } catch (err) {
     if ((err as { code?: string }).code === REFUSED_SQLSTATE) throw new Refused();
     throw err;
@@ -230,8 +267,8 @@ function refusing(entries: MetricUsage[], amount: number): MetricUsage[] {
   return over.sort((a, b) => end(b) - end(a));
 }
 
-async function metricEntries(em: EntityManager, user: LimitOwner, metric: string, now: Date): Promise<MetricUsage[]> {
-  const limits = await getLimits(em, user, now);
+async function metricEntries(em: EntityManager, user: LimitOwner, metric: string, now: Date, grace: PlanGrace): Promise<MetricUsage[]> {
+  const limits = await getLimits(em, user, now, grace);
   const entries = limits.metrics.filter((m) => m.metric === metric);
   if (entries.length === 0) {
     const known = [...new Set(limits.metrics.map((m) => m.metric))];
@@ -241,8 +278,15 @@ async function metricEntries(em: EntityManager, user: LimitOwner, metric: string
 }
 
 /** Why nothing was consumed: an unknown metric, a full unlimited counter, or the limit that refused. */
-async function explainRefusal(em: EntityManager, user: LimitOwner, metric: string, amount: number, now: Date): Promise<DomainError> {
-  const entries = await metricEntries(em, user, metric, now);
+async function explainRefusal(
+  em: EntityManager,
+  user: LimitOwner,
+  metric: string,
+  amount: number,
+  now: Date,
+  grace: PlanGrace,
+): Promise<DomainError> {
+  const entries = await metricEntries(em, user, metric, now, grace);
   const refused = refusing(entries, amount).find((e) => e.limit !== null);
   if (!refused) {
     const used = Math.max(...entries.map((e) => e.used));
@@ -275,9 +319,10 @@ export async function checkUsage(
   user: LimitOwner,
   input: { metric: string; amount: number },
   now: Date = new Date(),
+  grace: PlanGrace = DEFAULT_PLAN_GRACE,
 ): Promise<UsageCheck> {
   const { metric, amount } = parseInput(usageInput, input);
-  const entries = await metricEntries(em, user, metric, now);
+  const entries = await metricEntries(em, user, metric, now, grace);
   const [refused] = refusing(entries, amount);
   return refused ? { allowed: false, limiting: refused } : { allowed: true, limiting: tightest(entries) };
 }

@@ -1,19 +1,53 @@
 /**
  * The statements behind limits and usage. Each decides the plan in force, the windows and the counters in
  * one statement, so a limit is never read in one statement and consumed in another.
- * Parameters shared by all: $1 user id, $2 now, $3..$8 the user's local windows (periods.windowParams).
+ * Parameters shared by all: $1 user id, $2 now, $3 renewal grace in seconds, $4 past-due grace in days
+ * (graceParams); LIMITS_SQL and CONSUME_SQL then take $5..$10, the user's local windows (periods.windowParams).
  */
 
+/** How long a subscription keeps its plan past what its row says (RENEWAL_GRACE_SECONDS, PAST_DUE_GRACE_DAYS). */
+export interface PlanGrace {
+  renewalSeconds: number;
+  pastDueDays: number;
+}
+
+export const DEFAULT_PLAN_GRACE: PlanGrace = Object.freeze({ renewalSeconds: 3600, pastDueDays: 3 });
+
+/** $3 and $4 of every statement here. */
+export function graceParams(grace: PlanGrace): number[] {
+  return [grace.renewalSeconds, grace.pastDueDays];
+}
+
 /**
- * The plan in force for a user at $2: the newest active/trialing subscription whose period has not ended,
- * else the default plan; with the subscription's period, which is the BILLING_PERIOD window.
+ * The plan in force for a user at $2, with the subscription's period (the BILLING_PERIOD window):
+ * - active/trialing within its period;
+ * - active/trialing that renews, past its period end by less than $3 seconds: the renewal webhook is
+ *   awaited (a Day Pass, cancel_at_period_end, gets none); its usage counts toward the next period, which
+ *   Stripe starts at the old period's end;
+ * - past_due less than $4 days after its period start (Stripe retries the renewal meanwhile);
+ * the newest one in force before any in grace; otherwise the default plan.
  */
 const CHOSEN_PLAN = `
+  candidates as (
+    select s.plan_id, s.current_period_start, s.current_period_end,
+           (s.current_period_end is not null and s.current_period_end <= $2) as renewing,
+           s.status = 'past_due' as past_due
+      from subscription s
+     where s.user_id = $1 and s.ended_at is null
+       and (
+         (s.status in ('active', 'trialing')
+           and (s.current_period_end is null or s.current_period_end > $2
+                or (not s.cancel_at_period_end and s.current_period_end + $3::int * interval '1 second' > $2)))
+         or (s.status = 'past_due' and s.current_period_start + $4::int * interval '1 day' > $2)
+       )
+  ),
   active as (
-    select s.plan_id, s.current_period_start, s.current_period_end from subscription s
-     where s.user_id = $1 and s.status in ('active', 'trialing') and s.ended_at is null
-       and (s.current_period_end is null or s.current_period_end > $2)
-     order by s.current_period_end desc nulls first
+    select c.plan_id,
+           case when c.renewing then c.current_period_end else c.current_period_start end as current_period_start,
+           case when c.renewing then c.current_period_end + (c.current_period_end - c.current_period_start)
+                else c.current_period_end end as current_period_end
+      from candidates c
+     order by (c.renewing or c.past_due), c.current_period_end desc nulls first
      limit 1
   ),
   chosen as (
@@ -26,11 +60,11 @@ const CHOSEN_PLAN = `
 /** Every period's current window: start and end (null = never ends). The default plan's billing period is the local month. */
 const WINDOWS = `
   windows as (
-    select 'day' as period, $3::timestamptz as start, $4::timestamptz as ends
-    union all select 'week', $5::timestamptz, $6::timestamptz
-    union all select 'month', $7::timestamptz, $8::timestamptz
-    union all select 'billing_period', coalesce(c.period_start, $7::timestamptz),
-                     case when c.period_start is null then $8::timestamptz else c.period_end end from chosen c
+    select 'day' as period, $5::timestamptz as start, $6::timestamptz as ends
+    union all select 'week', $7::timestamptz, $8::timestamptz
+    union all select 'month', $9::timestamptz, $10::timestamptz
+    union all select 'billing_period', coalesce(c.period_start, $9::timestamptz),
+                     case when c.period_start is null then $10::timestamptz else c.period_end end from chosen c
     union all select 'total', 'epoch'::timestamptz, null
   )`;
 
@@ -48,29 +82,29 @@ export const LIMITS_SQL = `with ${CHOSEN_PLAN}, ${WINDOWS}
               on u.user_id = $1 and u.metric = l.metric and u.period = l.period and u.window_start = w.start
       order by l.metric, ${PERIOD_RANK}`;
 
-/** Whether the plan in force grants feature $3. */
+/** Whether the plan in force grants feature $5. */
 export const FEATURE_SQL = `with ${CHOSEN_PLAN}
-     select $3 = any(p.features) as granted from chosen c join plan p on p.id = c.plan_id`;
+     select $5 = any(p.features) as granted from chosen c join plan p on p.id = c.plan_id`;
 
 /** The most a counter holds (a PostgreSQL int, and GraphQL's Int): an unlimited metric stops there. */
 export const MAX_COUNT = 2_147_483_647;
 
 /**
  * Check and consume in one statement: one INSERT ... ON CONFLICT DO UPDATE ... WHERE used + n <= limit
- * over every limited window of metric $9 (plus the DAY window, limited or not, which the usage history
+ * over every limited window of metric $11 (plus the DAY window, limited or not, which the usage history
  * reads), in a fixed order so concurrent consumes lock counters alike. The conflict path sees the latest
  * committed counter, so no limit is overshot; when any window refuses, tollgate_usage_refused() raises and
- * the whole statement is undone, so nothing is consumed in part. $10 amount. No row back = unknown metric.
+ * the whole statement is undone, so nothing is consumed in part. $12 amount. No row back = unknown metric.
  */
 export const CONSUME_SQL = `with ${CHOSEN_PLAN}, ${WINDOWS},
-     lims as (select l.period, l.allowance from chosen c join plan_limit l on l.plan_id = c.plan_id and l.metric = $9),
+     lims as (select l.period, l.allowance from chosen c join plan_limit l on l.plan_id = c.plan_id and l.metric = $11),
      targets as (
        select w.period, w.start, w.ends, l.allowance from windows w left join lims l on l.period = w.period
         where l.period is not null or (w.period = 'day' and exists (select 1 from lims))
      ),
      consumed as (
        insert into usage_counter as u (user_id, metric, period, window_start, used, updated_at)
-       select $1, $9, t.period, t.start, $10, now() from targets t where t.allowance is null or $10 <= t.allowance
+       select $1, $11, t.period, t.start, $12, now() from targets t where t.allowance is null or $12 <= t.allowance
         order by t.period
        on conflict (user_id, metric, period, window_start) do update
           set used = u.used + excluded.used, updated_at = now()

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { actingUser } from '../auth/permissions';
 import type { AuthUser, Principal } from '../auth/principal';
 import type { BillingDeps } from '../billing/deps';
+import { DEFAULT_PLAN_GRACE, type PlanGrace } from '../billing/limitsSql';
 import { DomainError } from '../errors';
 import type { Logger } from '../logger';
 import { createLoaders, type Loaders } from './loaders';
@@ -24,6 +25,8 @@ export interface Context {
   readonly logger: Logger;
   /** Stripe client and public URL; absent when the server runs without Stripe. */
   readonly billing?: BillingDeps;
+  /** The configured grace of the plan in force, for every limits read and consume. */
+  readonly grace: PlanGrace;
 }
 
 /** The billing environment, or an internal error when the server was started without Stripe. */
@@ -67,6 +70,7 @@ class RequestContext implements Context {
     readonly logger: Logger,
     readonly authProblem?: DomainError,
     readonly billing?: BillingDeps,
+    readonly grace: PlanGrace = DEFAULT_PLAN_GRACE,
   ) {}
 
   get em(): EntityManager {
@@ -85,6 +89,7 @@ export function buildContext(
   logger: Logger,
   authProblem?: DomainError,
   billing?: BillingDeps,
+  grace?: PlanGrace,
 ): Context {
-  return new RequestContext(root, principal, logger, authProblem, billing);
+  return new RequestContext(root, principal, logger, authProblem, billing, grace);
 }

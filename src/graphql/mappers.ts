@@ -24,6 +24,7 @@ export const toPaymentResult = (r: CreatePaymentResult): PaymentResult => ({
   payment: toPayment(r.payment),
   checkoutUrl: r.checkoutUrl,
   clientSecret: r.clientSecret,
+  nextActionUrl: r.nextActionUrl ?? null,
 });
 
 export const toPaymentConnection = (page: PaymentPage): PaymentConnection => ({
@@ -37,6 +38,7 @@ export const toSubscribeResult = (r: SubscribeOutcome): SubscribeResult => ({
   subscription: toSubscription(r.subscription),
   checkoutUrl: r.checkoutUrl,
   clientSecret: r.clientSecret,
+  nextActionUrl: r.nextActionUrl ?? null,
 });
 
 export const toPricingOption = (p: PlanPricing): PricingOptionType => ({

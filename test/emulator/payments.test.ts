@@ -440,8 +440,10 @@ describe('3-D Secure', () => {
     });
     expect((await t.stripe.paymentIntents.retrieve(pi.id)).status).toBe('succeeded');
 
+    // Without a return_url the next action is for Stripe.js (use_stripe_sdk), as in Stripe; its details carry the same page.
     const other = await pay({ payment_method: 'pm_card_authenticationRequired', confirm: true });
-    const otherUrl = new URL(other.next_action?.redirect_to_url?.url as string);
+    expect(other.next_action?.type).toBe('use_stripe_sdk');
+    const otherUrl = new URL((other.next_action?.use_stripe_sdk as { stripe_js: string }).stripe_js);
     const failed = await raw(t.em, 'POST', otherUrl.pathname + otherUrl.search, { auth: null, body: 'outcome=fail' });
     expect(failed.status).toBe(200);
     expect(failed.text).toContain('Authentication failed');

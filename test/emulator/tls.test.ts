@@ -55,6 +55,7 @@ test('serves HTTPS with the given certificate; the SDK works through an agent tr
     currency: 'usd',
     payment_method: 'pm_card_authenticationRequired',
     confirm: true,
+    return_url: 'https://shop.example/return',
     allowed_payment_method_types: ['card'],
   });
   // URLs the emulator hands out use the scheme it serves

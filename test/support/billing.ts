@@ -7,6 +7,17 @@ export const SUBSCRIBE = `mutation($input: SubscribeInput!) { subscribe(input: $
 export const CANCEL = `mutation($id: ID!) { cancelSubscription(id: $id) { ${SUBSCRIPTION_FIELDS} } }`;
 export const RESUME = `mutation($id: ID!) { resumeSubscription(id: $id) { ${SUBSCRIPTION_FIELDS} } }`;
 export const MY_SUBSCRIPTIONS = `query { mySubscriptions { ${SUBSCRIPTION_FIELDS} } }`;
+/** Admins: a user's subscriptions, unpaid attempts included. */
+export const USER_SUBSCRIPTIONS = `query($userId: ID!) { subscriptions(userId: $userId) { ${SUBSCRIPTION_FIELDS} } }`;
+export const PENDING_CHECKOUT = `query { me { pendingCheckout { subscriptionId url expiresAt } } }`;
+
+/** A user's subscriptions as an admin sees them (attempts included). */
+export async function subscriptionsOf(server: TestServer, userId: string): Promise<any[]> {
+  const admin = await server.createUser({ admin: true });
+  const res = await server.gql(USER_SUBSCRIPTIONS, { userId }, admin.token);
+  if (res.errors) throw new Error(`subscriptions failed: ${JSON.stringify(res.errors)}`);
+  return res.data.subscriptions;
+}
 export const MY_LIMITS = `query { myLimits { plan { code } source day resetsAt metrics { metric limit used remaining } } }`;
 
 /** The pricing option id of a plan, by plan code. */

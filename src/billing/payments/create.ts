@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Payment, PaymentLog, PaymentStatus, User } from '../../entities';
 import { DomainError, conflict } from '../../errors';
 import { parseInput, shorten } from '../../input';
+import { nextActionUrl } from '../authentication';
 import type { BillingDeps } from '../deps';
 import { lockUser } from '../locks';
 import { commitThenThrow } from '../transactions';
@@ -24,6 +25,8 @@ export interface CreatePaymentResult {
   payment: Payment;
   checkoutUrl?: string | null;
   clientSecret?: string | null;
+  /** Stripe's page for the 3-D Secure step (the emulator's in local mode), beside clientSecret. */
+  nextActionUrl?: string | null;
 }
 
 /** failureCode of a payment Stripe could not be asked about (unreachable, failing): asking again is safe. */
@@ -171,5 +174,6 @@ async function replay(tx: EntityManager, deps: BillingDeps, payment: Payment): P
     payment,
     checkoutUrl: state.session?.status === 'open' ? state.session.url : null,
     clientSecret: state.intent?.status === 'requires_action' ? state.intent.client_secret : null,
+    nextActionUrl: nextActionUrl(state.intent),
   };
 }

@@ -5,6 +5,7 @@ import { DomainError, badInput } from '../../errors';
 import { idempotencyKey } from '../../stripe/client';
 import { callStripe } from '../../stripe/errors';
 import { ensureCustomer } from '../customers';
+import { authenticationReturnUrl, nextActionUrl } from '../authentication';
 import type { BillingDeps } from '../deps';
 import { Unexpected } from '../transactions';
 import type { CreatePaymentResult } from './create';
@@ -106,6 +107,7 @@ async function confirmIntent(
             customer,
             payment_method: paymentMethod,
             confirm: true,
+            return_url: authenticationReturnUrl(deps, payment.successUrl),
             capture_method: stripeCaptureMethod(payment),
             allowed_payment_method_types: ['card'],
             description: payment.description ?? undefined,
@@ -123,7 +125,7 @@ async function confirmIntent(
     idempotencyKey: key,
   });
   applyStripeState(tx, payment, { intent }, 'createPayment');
-  return { payment, clientSecret: intent.status === 'requires_action' ? intent.client_secret : null };
+  return { payment, clientSecret: intent.status === 'requires_action' ? intent.client_secret : null, nextActionUrl: nextActionUrl(intent) };
 }
 
 /**

@@ -4,6 +4,7 @@ import { SubscriptionStatus, type Subscription } from '../../entities';
 import { DomainError, badInput } from '../../errors';
 import { stripeId } from '../../ids';
 import { callStripe } from '../../stripe/errors';
+import { authenticationReturnUrl, nextActionUrl } from '../authentication';
 import type { BillingDeps } from '../deps';
 import { applyStripeSubscription } from './stripeState';
 import { subscribeMetadata, subscribeStep, type SubscribeCall, type SubscribeResult } from './subscribeCall';
@@ -45,10 +46,44 @@ export async function subscribeWithCard(
   const intent = await firstPaymentOrCancel(deps, sub, created);
   if (intent?.status === 'requires_action') {
     await tx.flush();
-    return { subscription: sub, clientSecret: intent.client_secret };
+    return {
+      subscription: sub,
+      clientSecret: intent.client_secret,
+      nextActionUrl: await redirectForAuthentication(deps, call, sub, intent),
+    };
   }
   await cancelAttempt(deps, sub, created, 'declined');
   throw paymentFailed(intent);
+}
+
+/**
+ * Stripe confirmed the first payment itself, with no return_url, so its next action is for Stripe.js
+ * only; confirming it again with one gives the page to send the person to. Best effort: the client
+ * secret is answered either way.
+ */
+async function redirectForAuthentication(
+  deps: BillingDeps,
+  call: SubscribeCall,
+  sub: Subscription,
+  intent: Stripe.PaymentIntent,
+): Promise<string | null> {
+  const existing = nextActionUrl(intent);
+  if (existing) return existing;
+  try {
+    const confirmed = await callStripe(
+      () =>
+        deps.stripe.paymentIntents.confirm(
+          intent.id,
+          { return_url: authenticationReturnUrl(deps, call.successUrl) },
+          { idempotencyKey: subscribeStep(sub, 'confirm-redirect') },
+        ),
+      deps,
+    );
+    return nextActionUrl(confirmed);
+  } catch (err) {
+    deps.logger.warn({ err, paymentIntent: intent.id }, 'could not ask Stripe for the 3-D Secure page; the client secret still works');
+    return null;
+  }
 }
 
 /** A payment method Stripe does not know, or cannot attach, is the client's mistake. */

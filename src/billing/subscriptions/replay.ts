@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Subscription, SubscriptionStatus, type User } from '../../entities';
 import { conflict, type DomainError } from '../../errors';
 import { callStripe } from '../../stripe/errors';
+import { nextActionUrl } from '../authentication';
 import type { BillingDeps } from '../deps';
 import { firstPaymentIntent } from './card';
 import { alreadySubscribed, HOLDING, hasEnded } from './holding';
@@ -92,7 +93,11 @@ async function answerAgain(deps: BillingDeps, sub: Subscription): Promise<Subscr
   if (sub.status === SubscriptionStatus.INCOMPLETE && sub.stripeSubscriptionId) {
     const s = await callStripe(() => deps.stripe.subscriptions.retrieve(sub.stripeSubscriptionId!), deps);
     const intent = await firstPaymentIntent(deps, s);
-    return { subscription: sub, clientSecret: intent?.status === 'requires_action' ? intent.client_secret : null };
+    return {
+      subscription: sub,
+      clientSecret: intent?.status === 'requires_action' ? intent.client_secret : null,
+      nextActionUrl: nextActionUrl(intent),
+    };
   }
   return { subscription: sub };
 }

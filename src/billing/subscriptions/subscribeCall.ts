@@ -15,6 +15,8 @@ export interface SubscribeResult {
   subscription: Subscription;
   checkoutUrl?: string | null;
   clientSecret?: string | null;
+  /** Stripe's page for the 3-D Secure step, beside clientSecret. */
+  nextActionUrl?: string | null;
 }
 
 /** What Stripe keeps about the subscribe call: enough to find our row again, or to rebuild it if it was lost. */

@@ -3,7 +3,14 @@ import type { EmulatorContext } from '../core/context';
 import { ApiError, invalidRequest } from '../core/errors';
 import { Params } from '../core/params';
 import type { ApiRequest } from '../core/router';
-import { authenticatePaymentIntent, cancelPaymentIntent, confirmPaymentIntent, createPaymentIntent, intentMeta } from '../payments/intents';
+import {
+  authenticatePaymentIntent,
+  authenticationUrl,
+  cancelPaymentIntent,
+  confirmPaymentIntent,
+  createPaymentIntent,
+  intentMeta,
+} from '../payments/intents';
 import { behaviourOf, cardError, checkAttachable, createCardPaymentMethod } from '../payments/payment_methods';
 import { createCustomer } from '../resources/customers';
 import { asStripePrice, type PriceObject } from '../resources/prices';
@@ -342,8 +349,8 @@ function outcomeOf(
 ): SubmitOutcome {
   const fresh = ctx.store.find<Stripe.Checkout.Session>('checkout.session', session.id) ?? session;
   if (fresh.status === 'complete') return { kind: 'complete' };
-  if (pi?.status === 'requires_action' && pi.next_action?.redirect_to_url?.url)
-    return { kind: 'requires_action', redirectUrl: pi.next_action.redirect_to_url.url, paymentIntent: pi };
+  const redirectUrl = pi ? authenticationUrl(pi) : null;
+  if (pi && redirectUrl) return { kind: 'requires_action', redirectUrl, paymentIntent: pi };
   return {
     kind: 'declined',
     error:

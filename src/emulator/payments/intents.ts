@@ -203,7 +203,7 @@ const CONFIRMABLE: IntentStatus[] = ['requires_payment_method', 'requires_confir
 
 /**
  * Confirms a PaymentIntent: 3-D Secure when the card asks for it (`requires_action` with a
- * `redirect_to_url` next action), otherwise a charge attempt. Declines do not throw: the result carries
+ * `redirect_to_url` next action when confirmed with a return_url, `use_stripe_sdk` without), otherwise a charge attempt. Declines do not throw: the result carries
  * the card error, the intent is back to `requires_payment_method` with `last_payment_error`.
  * Request errors (wrong state, missing payment method...) throw.
  */
@@ -262,18 +262,23 @@ export function confirmPaymentIntent(
       return attemptCharge(ctx, pi, pm, { forcedDecline: DECLINES.authentication_required, authenticated: false });
     pi.status = 'requires_action';
     meta.pendingPaymentMethod = pm.id;
-    const base = origin ?? ctx.baseUrl;
-    pi.next_action = {
-      type: 'redirect_to_url',
-      redirect_to_url: {
-        url: `${base}/authenticate/${pi.id}?client_secret=${encodeURIComponent(pi.client_secret ?? '')}`,
-        return_url: meta.return_url ?? null,
-      },
-    };
+    const url = `${origin ?? ctx.baseUrl}/authenticate/${pi.id}?client_secret=${encodeURIComponent(pi.client_secret ?? '')}`;
+    // As Stripe: a page to redirect to only when confirmed with a return_url; otherwise an action for
+    // Stripe.js, whose (opaque) details carry the same page.
+    pi.next_action = meta.return_url
+      ? { type: 'redirect_to_url', redirect_to_url: { url, return_url: meta.return_url } }
+      : { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: url } };
     ctx.emit('payment_intent.requires_action', pi);
     return { paymentIntent: pi, error: null };
   }
   return attemptCharge(ctx, pi, pm, { authenticated: false });
+}
+
+/** The emulator's 3-D Secure page of an intent waiting for it, whichever next action points at it. */
+export function authenticationUrl(pi: Stripe.PaymentIntent): string | null {
+  if (pi.status !== 'requires_action') return null;
+  const sdk = pi.next_action?.use_stripe_sdk as { stripe_js?: string } | undefined;
+  return pi.next_action?.redirect_to_url?.url ?? sdk?.stripe_js ?? null;
 }
 
 /**

@@ -15,16 +15,16 @@ import { UsageEventInput, UsageEventResult } from '../types/usageBatch';
 export class LimitsResolver {
   @Authorized(ApiKeyScope.USAGE)
   @Query(() => Limits, { description: 'What the user may still use, per metric and period, and the features they have.' })
-  async myLimits(@Ctx() { db }: Context, @CurrentUser() user: AuthUser): Promise<Limits> {
-    return toLimits(await getLimits(db, user));
+  async myLimits(@Ctx() { db, grace }: Context, @CurrentUser() user: AuthUser): Promise<Limits> {
+    return toLimits(await getLimits(db, user, new Date(), grace));
   }
 
   @Authorized(ApiKeyScope.USAGE)
   @Mutation(() => MetricUsage, {
     description: 'Consumes an amount of a metric in every period it is limited in, atomically; LIMIT_EXCEEDED when any would go over.',
   })
-  recordUsage(@Arg('input') input: RecordUsageInput, @Ctx() { db }: Context, @CurrentUser() user: AuthUser): Promise<MetricUsage> {
-    return recordUsage(db, user, input);
+  recordUsage(@Arg('input') input: RecordUsageInput, @Ctx() { db, grace }: Context, @CurrentUser() user: AuthUser): Promise<MetricUsage> {
+    return recordUsage(db, user, input, new Date(), grace);
   }
 
   @Authorized(ApiKeyScope.USAGE)
@@ -44,16 +44,16 @@ export class LimitsResolver {
   checkUsage(
     @Arg('metric') metric: string,
     @Arg('amount', () => Int) amount: number,
-    @Ctx() { db }: Context,
+    @Ctx() { db, grace }: Context,
     @CurrentUser() user: AuthUser,
   ): Promise<UsageCheck> {
-    return checkUsage(db, user, { metric, amount });
+    return checkUsage(db, user, { metric, amount }, new Date(), grace);
   }
 
   @Authorized(ApiKeyScope.USAGE)
   @Query(() => Boolean, { description: 'Whether the plan in force grants the feature.' })
-  hasFeature(@Arg('key') key: string, @Ctx() { db }: Context, @CurrentUser() user: AuthUser): Promise<boolean> {
-    return hasFeature(db, user, key);
+  hasFeature(@Arg('key') key: string, @Ctx() { db, grace }: Context, @CurrentUser() user: AuthUser): Promise<boolean> {
+    return hasFeature(db, user, key, new Date(), grace);
   }
 
   @Authorized(ApiKeyScope.USAGE)

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { AuthUser } from '../../auth/principal';
 import { cancelSubscription, resumeSubscription } from '../../billing/subscriptions/lifecycle';
-import { listSubscriptions } from '../../billing/subscriptions/queries';
+import { listSubscriptions, userSubscriptions } from '../../billing/subscriptions/queries';
 import { subscribe } from '../../billing/subscriptions/subscribe';
 import { billingDeps, type Context } from '../context';
 import { ApiKeyScope } from '../../entities';
@@ -13,9 +13,18 @@ import { SubscribeInput, SubscribeResult, SubscriptionType } from '../types/subs
 @Resolver(() => SubscriptionType)
 export class SubscriptionResolver {
   @Authorized(ApiKeyScope.BILLING)
-  @Query(() => [SubscriptionType], { description: "The user's subscriptions, newest first." })
+  @Query(() => [SubscriptionType], {
+    description:
+      "The user's subscriptions that are or were in force (or wait for 3-D Secure), newest first; unpaid Checkout attempts are not listed (see User.pendingCheckout).",
+  })
   async mySubscriptions(@Ctx() { em }: Context, @CurrentUser() user: AuthUser): Promise<SubscriptionType[]> {
     return (await listSubscriptions(em, user.id)).map(toSubscription);
+  }
+
+  @Authorized(ApiKeyScope.ADMIN)
+  @Query(() => [SubscriptionType], { description: "Admins: a user's subscriptions, newest first, unpaid attempts included." })
+  async subscriptions(@Arg('userId', () => ID) userId: string, @Ctx() { em }: Context): Promise<SubscriptionType[]> {
+    return (await userSubscriptions(em, userId)).map(toSubscription);
   }
 
   @Authorized(ApiKeyScope.BILLING)

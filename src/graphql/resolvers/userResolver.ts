@@ -1,11 +1,13 @@
-import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { AuthUser } from '../../auth/principal';
 import { findUser, listUsers } from '../../auth/userQueries';
 import { upsertUser } from '../../auth/users';
 import { ApiKeyScope } from '../../entities';
-import type { Context } from '../context';
+import { pendingCheckout } from '../../billing/subscriptions/queries';
+import { billingDeps, type Context } from '../context';
 import { CurrentUser } from '../decorators';
 import { toUser, toUserConnection } from '../mappers';
+import { PendingCheckoutType } from '../types/subscription';
 import { UpsertUserInput, UpsertUserResult, UserConnection, UserType } from '../types/user';
 
 @Resolver(() => UserType)
@@ -43,5 +45,14 @@ export class UserResolver {
     @Arg('query', () => String, { nullable: true, description: 'Part of the email, the product id or the name.' }) search?: string | null,
   ): Promise<UserConnection> {
     return toUserConnection(await listUsers(db, { first, after, search }));
+  }
+
+  @Authorized(ApiKeyScope.BILLING)
+  @FieldResolver(() => PendingCheckoutType, {
+    nullable: true,
+    description: 'The Checkout subscribe opened and not paid yet (open in Stripe).',
+  })
+  async pendingCheckout(@Root() user: UserType, @Ctx() ctx: Context): Promise<PendingCheckoutType | null> {
+    return pendingCheckout(ctx.em, billingDeps(ctx), user.id);
   }
 }

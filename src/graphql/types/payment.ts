@@ -129,6 +129,13 @@ export class PaymentResult {
 
   @Field(() => String, { nullable: true, description: 'PaymentIntent client secret when the card needs authentication (3-D Secure).' })
   clientSecret?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "With clientSecret: the page to send the person to for the authentication step (Stripe's 3-D Secure page); afterwards they come back to successUrl, or to a Tollgate page.",
+  })
+  nextActionUrl?: string | null;
 }
 
 @ObjectType()

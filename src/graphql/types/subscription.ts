@@ -57,6 +57,18 @@ export class SubscribeInput {
   idempotencyKey?: string | null;
 }
 
+@ObjectType('PendingCheckout', { description: 'A Checkout opened by subscribe (no paymentMethod) and not paid yet.' })
+export class PendingCheckoutType {
+  @Field(() => ID, { description: 'The subscription the Checkout pays for (listed by mySubscriptions once paid).' })
+  subscriptionId!: string;
+
+  @Field({ description: 'Hosted Checkout page to send the person back to.' })
+  url!: string;
+
+  @Field(() => DateTimeScalar, { description: 'When Stripe expires the Checkout unpaid.' })
+  expiresAt!: Date;
+}
+
 @ObjectType()
 export class SubscribeResult {
   @Field(() => SubscriptionType)
@@ -67,4 +79,11 @@ export class SubscribeResult {
 
   @Field(() => String, { nullable: true, description: 'PaymentIntent client secret when the card needs authentication (3-D Secure).' })
   clientSecret?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "With clientSecret: the page to send the person to for the authentication step (Stripe's 3-D Secure page); afterwards they come back to successUrl, or to a Tollgate page.",
+  })
+  nextActionUrl?: string | null;
 }
