@@ -4,7 +4,7 @@ import { MAX_EXTERNAL_ID_LENGTH, type AuthUser } from '../auth/principal';
 import { query } from '../db/sql';
 import { badInput, DomainError, forbidden } from '../errors';
 import { parseInput, shorten } from '../input';
-import { recordUsage, type LimitOwner, type MetricUsage, type RecordUsageInput } from './limits';
+import { DEFAULT_PLAN_GRACE, recordUsage, type LimitOwner, type MetricUsage, type PlanGrace, type RecordUsageInput } from './limits';
 
 export const MAX_BATCH = 1000;
 
@@ -34,20 +34,27 @@ export async function recordUsageBatch(
   sender: BatchSender,
   events: UsageEventInput[],
   now: Date = new Date(),
+  grace: PlanGrace = DEFAULT_PLAN_GRACE,
 ): Promise<UsageEventResult[]> {
   parseInput(z.object({ events: batchSize }), { events });
   const owners = await ownersOf(em, sender, events);
   const results: UsageEventResult[] = [];
   // In order, one after the other: a user's later event sees what the earlier ones used.
-  for (const event of events) results.push(await recordOne(em, ownerOf(sender, owners, event.user), event, now));
+  for (const event of events) results.push(await recordOne(em, ownerOf(sender, owners, event.user), event, now, grace));
   return results;
 }
 
-async function recordOne(em: EntityManager, owner: LimitOwner | DomainError, event: UsageEventInput, now: Date): Promise<UsageEventResult> {
+async function recordOne(
+  em: EntityManager,
+  owner: LimitOwner | DomainError,
+  event: UsageEventInput,
+  now: Date,
+  grace: PlanGrace,
+): Promise<UsageEventResult> {
   if (owner instanceof DomainError) return { ok: false, error: owner };
   try {
     if (!event.idempotencyKey?.trim()) throw badInput('idempotencyKey is required for each event of a batch', { field: 'idempotencyKey' });
-    return { ok: true, usage: await recordUsage(em, owner, event, now) };
+    return { ok: true, usage: await recordUsage(em, owner, event, now, grace) };
   } catch (err) {
     if (err instanceof DomainError) return { ok: false, error: err };
     throw err;

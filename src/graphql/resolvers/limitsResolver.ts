@@ -33,10 +33,10 @@ export class LimitsResolver {
   })
   async recordUsageBatch(
     @Arg('events', () => [UsageEventInput]) events: UsageEventInput[],
-    @Ctx() { db }: Context,
+    @Ctx() { db, grace }: Context,
     @CurrentPrincipal() principal: Principal,
   ): Promise<UsageEventResult[]> {
-    return (await recordUsageBatch(db, batchSender(principal), events)).map(toUsageEventResult);
+    return (await recordUsageBatch(db, batchSender(principal), events, new Date(), grace)).map(toUsageEventResult);
   }
 
   @Authorized(ApiKeyScope.USAGE)
