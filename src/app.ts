@@ -114,7 +114,15 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
     logger,
     context: async (req) => {
       const { principal, problem } = await authenticateRequest(authenticator, req).catch(rethrowUnavailable);
-      return buildContext(orm.em as EntityManager, principal, requestLogger(logger, principal), problem, stripe ? billing(req) : undefined);
+      const deps = stripe ? billing(req) : undefined;
+      return buildContext(
+        orm.em as EntityManager,
+        principal,
+        requestLogger(logger, principal),
+        problem,
+        deps,
+        config.events.usageThresholdPercent,
+      );
     },
   });
 

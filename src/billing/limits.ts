@@ -106,6 +106,9 @@ export async function hasFeature(em: EntityManager, user: LimitOwner, key: strin
   return row?.granted ?? false;
 }
 
+/** usage.threshold's share of a limit when EVENTS_USAGE_THRESHOLD is not set, in percent. */
+export const DEFAULT_USAGE_THRESHOLD = 80;
+
 export interface RecordUsageInput {
   metric: string;
   amount: number;
@@ -137,10 +140,12 @@ export async function recordUsage(
   user: LimitOwner,
   input: RecordUsageInput,
   now: Date = new Date(),
+  thresholdPercent: number = DEFAULT_USAGE_THRESHOLD,
 ): Promise<MetricUsage> {
   const { metric, amount, idempotencyKey: key } = parseInput(usageInput, input);
+  const use: Use = { metric, amount, thresholdPercent };
   try {
-    return key ? await consumeOnce(em, user, metric, amount, key, now) : await consume(em, user, metric, amount, now);
+    return key ? await consumeOnce(em, user, use, key, now) : await consume(em, user, use, now);
   } catch (err) {
     if (err instanceof Refused) throw await explainRefusal(em, user, metric, amount, now);
     throw err;
@@ -156,8 +161,16 @@ interface PriorUse {
   resets_at_after: Date | string | null;
 }
 
+/** One consume: what, how much, and the share of a limit that makes a usage.threshold event. */
+interface Use {
+  metric: string;
+  amount: number;
+  thresholdPercent: number;
+}
+
 /** The key is claimed in the transaction of the consume: a refusal rolls both back and leaves the key free. */
-function consumeOnce(em: EntityManager, user: LimitOwner, metric: string, amount: number, key: string, now: Date): Promise<MetricUsage> {
+function consumeOnce(em: EntityManager, user: LimitOwner, use: Use, key: string, now: Date): Promise<MetricUsage> {
+  const { metric, amount } = use;
   return em.transactional(async (tx) => {
     const { day } = localWindows(user.timezone, now);
     const claimed = await query<{ id: string }>(
@@ -183,7 +196,7 @@ function consumeOnce(em: EntityManager, user: LimitOwner, metric: string, amount
       }
       return usage(metric, prior.period_after ?? LimitPeriod.DAY, prior.per_day_after, prior.used_after, prior.resets_at_after);
     }
-    const result = await consume(tx, user, metric, amount, now);
+    const result = await consume(tx, user, use, now);
     await query(tx, `update usage_record set used_after = $1, per_day_after = $2, period_after = $3, resets_at_after = $4 where id = $5`, [
       result.used,
       result.limit,
@@ -202,11 +215,11 @@ interface ConsumedRow {
   used: number;
 }
 
-async function consume(em: EntityManager, user: LimitOwner, metric: string, amount: number, now: Date): Promise<MetricUsage> {
+async function consume(em: EntityManager, user: LimitOwner, { metric, amount, thresholdPercent }: Use, now: Date): Promise<MetricUsage> {
   const windows = localWindows(user.timezone, now);
   let rows: ConsumedRow[];
   try {
-    rows = await query<ConsumedRow>(em, CONSUME_SQL, [user.id, now, ...windowParams(windows), metric, amount]);
+    rows = await query<ConsumedRow>(em, CONSUME_SQL, [user.id, now, ...windowParams(windows), metric, amount, thresholdPercent]);
   } catch (err) {
     if ((err as { code?: string }).code === REFUSED_SQLSTATE) throw new Refused();
     throw err;

@@ -24,6 +24,8 @@ export interface Context {
   readonly logger: Logger;
   /** Stripe client and public URL; absent when the server runs without Stripe. */
   readonly billing?: BillingDeps;
+  /** EVENTS_USAGE_THRESHOLD: the share of a limit, in percent, whose crossing is a usage.threshold event. */
+  readonly usageThresholdPercent?: number;
 }
 
 /** The billing environment, or an internal error when the server was started without Stripe. */
@@ -67,6 +69,7 @@ class RequestContext implements Context {
     readonly logger: Logger,
     readonly authProblem?: DomainError,
     readonly billing?: BillingDeps,
+    readonly usageThresholdPercent?: number,
   ) {}
 
   get em(): EntityManager {
@@ -85,6 +88,7 @@ export function buildContext(
   logger: Logger,
   authProblem?: DomainError,
   billing?: BillingDeps,
+  usageThresholdPercent?: number,
 ): Context {
-  return new RequestContext(root, principal, logger, authProblem, billing);
+  return new RequestContext(root, principal, logger, authProblem, billing, usageThresholdPercent);
 }

@@ -21,8 +21,12 @@ export class LimitsResolver {
   @Mutation(() => MetricUsage, {
     description: 'Consumes an amount of a metric in every period it is limited in, atomically; LIMIT_EXCEEDED when any would go over.',
   })
-  recordUsage(@Arg('input') input: RecordUsageInput, @Ctx() { db }: Context, @CurrentUser() user: AuthUser): Promise<MetricUsage> {
-    return recordUsage(db, user, input);
+  recordUsage(
+    @Arg('input') input: RecordUsageInput,
+    @Ctx() { db, usageThresholdPercent }: Context,
+    @CurrentUser() user: AuthUser,
+  ): Promise<MetricUsage> {
+    return recordUsage(db, user, input, new Date(), usageThresholdPercent);
   }
 
   @Authorized(ApiKeyScope.USAGE)
