@@ -1,4 +1,4 @@
-import { USAGE_EVENT_INSERT } from '../db/outbox';
+import { USAGE_CHANNEL, USAGE_EVENT_INSERT } from '../db/outbox';
 
 /**
  * The statements behind limits and usage. Each decides the plan in force, the windows and the counters in
@@ -68,7 +68,8 @@ export const MAX_COUNT = 2_147_483_647;
  * The usage events come from the same statement: a limited window the consume took from before < share <= after
  * (usage.threshold) or up to its limit exactly (usage.limit_reached) gets an outbox row, so an event commits
  * or rolls back with the consume, costs no extra round trip, and is written once per window (later consumes
- * start above the share; at the limit they are refused).
+ * start above the share; at the limit they are refused). It also notifies USAGE_CHANNEL with the user's id
+ * (sent by PostgreSQL on commit only, once per transaction), for live subscribers in any server process.
  */
 export const CONSUME_SQL = `with ${CHOSEN_PLAN}, ${WINDOWS},
      lims as (select l.period, l.allowance from chosen c join plan_limit l on l.plan_id = c.plan_id and l.metric = $9),
@@ -99,7 +100,8 @@ export const CONSUME_SQL = `with ${CHOSEN_PLAN}, ${WINDOWS},
        ${USAGE_EVENT_INSERT}
      )
      select t.period, t.allowance, t.ends as resets_at, c.used,
-            case when (select count(*) from consumed) < (select count(*) from targets) then tollgate_usage_refused() end as refused
+            case when (select count(*) from consumed) < (select count(*) from targets) then tollgate_usage_refused() end as refused,
+            (select pg_notify('${USAGE_CHANNEL}', $1::text)) as notified
        from targets t left join consumed c on c.period = t.period`;
 
 /** The SQLSTATE tollgate_usage_refused() raises. */

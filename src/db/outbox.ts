@@ -9,6 +9,11 @@ import { OutboxEvent, Payment, PaymentStatus, Subscription, SubscriptionStatus, 
  * rows hold the change in our own terms and src/events/payloads.ts renders them for receivers.
  */
 
+/** What the outbox trigger notifies when an event commits: { seq, type, userId } (LISTEN in events/live.ts). */
+export const EVENTS_CHANNEL = 'tollgate_events';
+/** What every consume notifies, with the user's id, so live subscribers see any use, not only events. */
+export const USAGE_CHANNEL = 'tollgate_usage';
+
 /** `evt_` and 24 hex characters. */
 export const newEventId = (): string => `evt_${randomBytes(12).toString('hex')}`;
 

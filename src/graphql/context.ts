@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { actingUser } from '../auth/permissions';
 import type { AuthUser, Principal } from '../auth/principal';
 import type { BillingDeps } from '../billing/deps';
+import type { LiveUpdates } from '../events/live';
 import { DomainError } from '../errors';
 import type { Logger } from '../logger';
 import { createLoaders, type Loaders } from './loaders';
@@ -26,12 +27,20 @@ export interface Context {
   readonly billing?: BillingDeps;
   /** EVENTS_USAGE_THRESHOLD: the share of a limit, in percent, whose crossing is a usage.threshold event. */
   readonly usageThresholdPercent?: number;
+  /** What GraphQL subscriptions listen to; absent where no subscription is served. */
+  readonly live?: LiveUpdates;
 }
 
 /** The billing environment, or an internal error when the server was started without Stripe. */
 export function billingDeps(ctx: Context): BillingDeps {
   if (!ctx.billing) throw new Error('Stripe is not configured for this server');
   return ctx.billing;
+}
+
+/** Live updates, which only a subscription's context has. */
+export function liveUpdates(ctx: Context): LiveUpdates {
+  if (!ctx.live) throw new Error('Subscriptions are served over WebSocket only');
+  return ctx.live;
 }
 
 /** Who is calling, or UNAUTHENTICATED saying why (a refused credential, or none sent). */
@@ -70,6 +79,7 @@ class RequestContext implements Context {
     readonly authProblem?: DomainError,
     readonly billing?: BillingDeps,
     readonly usageThresholdPercent?: number,
+    readonly live?: LiveUpdates,
   ) {}
 
   get em(): EntityManager {
@@ -89,6 +99,7 @@ export function buildContext(
   authProblem?: DomainError,
   billing?: BillingDeps,
   usageThresholdPercent?: number,
+  live?: LiveUpdates,
 ): Context {
-  return new RequestContext(root, principal, logger, authProblem, billing, usageThresholdPercent);
+  return new RequestContext(root, principal, logger, authProblem, billing, usageThresholdPercent, live);
 }
