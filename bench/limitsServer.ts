@@ -64,7 +64,7 @@ function baselineServer(pool: pg.Pool): http.Server {
             }),
           );
         } else {
-          const { rows } = await pool.query(CONSUME_SQL, [...params, 'minutes', 1]).catch(() => ({ rows: [] }));
+          const { rows } = await pool.query(CONSUME_SQL, [...params, 'minutes', 1, 80]).catch(() => ({ rows: [] }));
           if (rows.length === 0) {
             const limits = await pool.query(LIMITS_SQL, params);
             res.writeHead(200, { 'content-type': 'application/json' });

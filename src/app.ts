@@ -12,11 +12,13 @@ import type { Authenticator } from './auth/principal';
 import { authenticateRequest, requestLogger, serviceKeyAudit } from './graphql/authentication';
 import { buildContext, type Context } from './graphql/context';
 import { createFormatError, rethrowUnavailable, serviceUnavailableStatus } from './graphql/errors';
+import { startLiveUpdates } from './events/live';
 import { startEventWorker } from './events/worker';
 import { graphqlCors, graphqlHttpHandler, isGraphQLPath, requestProtocol } from './graphql/http';
 import { operationLimitRules } from './graphql/operationLimits';
 import { graphqlMetrics } from './graphql/metricsPlugin';
 import { getSchema } from './graphql/schema';
+import { serveSubscriptions } from './graphql/ws';
 import { explorerRoutes, landingPagePlugin } from './http/explorer';
 import { metricsRoutes } from './http/metricsRoute';
 import { authenticationReturnRoutes } from './http/authenticationReturn';
@@ -115,15 +117,40 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
     logger,
     context: async (req) => {
       const { principal, problem } = await authenticateRequest(authenticator, req).catch(rethrowUnavailable);
+      const deps = stripe ? billing(req) : undefined;
       return buildContext(
         orm.em as EntityManager,
         principal,
         requestLogger(logger, principal),
         problem,
-        stripe ? billing(req) : undefined,
+        deps,
         config.grace,
+        config.events.usageThresholdPercent,
       );
     },
+  });
+
+  // Subscriptions (graphql-ws) on the same path, fed by PostgreSQL's notices, so every process sees every change.
+  const live = startLiveUpdates(orm.config.getClientUrl(), logger);
+  const subscriptions = serveSubscriptions(httpServer, {
+    schema: await getSchema(),
+    authenticator,
+    validationRules: operationLimitRules(config.graphql),
+    maxTokens: config.graphql.maxTokens,
+    maxPayload: 1024 * 1024,
+    formatError: createFormatError(logger.child({ component: 'graphql' })),
+    logger,
+    context: (principal) =>
+      buildContext(
+        orm.em as EntityManager,
+        principal,
+        requestLogger(logger, principal),
+        undefined,
+        undefined,
+        config.grace,
+        config.events.usageThresholdPercent,
+        live,
+      ),
   });
 
   app.use(explorerRoutes(demoToken));
@@ -146,7 +173,7 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
     httpServer,
     stop: async () => {
       // Apollo first, in the same tick as the signal: it also stops itself on SIGTERM, and a later call waits forever.
-      await Promise.all([apollo.stop(), events?.stop()]);
+      await Promise.all([apollo.stop(), events?.stop(), subscriptions.stop(), live.stop()]);
       if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     },
   };

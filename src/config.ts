@@ -124,6 +124,12 @@ const schema = z.object({
   EVENTS_RETRY_BASE_MS: positiveInt(30_000),
   EVENTS_RETRY_MAX_MS: positiveInt(3 * 3600_000),
   EVENTS_RETRY_FOR_MS: positiveInt(3 * 24 * 3600_000),
+  EVENTS_USAGE_THRESHOLD: z.coerce
+    .number({ invalid_type_error: 'expected a whole number of percent from 1 to 99' })
+    .int('expected a whole number of percent from 1 to 99')
+    .min(1, 'expected a whole number of percent from 1 to 99')
+    .max(99, 'expected a whole number of percent from 1 to 99')
+    .default(80),
   GRAPHQL_MAX_DEPTH: positiveInt(8),
   GRAPHQL_MAX_COST: positiveInt(10_000),
   GRAPHQL_MAX_ALIASES: positiveInt(15),
@@ -294,6 +300,8 @@ export type Config = Readonly<{
     retryMaxMs: number;
     /** After this long since the event, a delivery that never got a 2xx is given up (failed). */
     retryForMs: number;
+    /** The share of a limit, in percent, whose crossing is a usage.threshold event. */
+    usageThresholdPercent: number;
   };
   demoUserEmail: string;
   /** Local mode: where the demo user's token is kept across restarts (default: beside the embedded PostgreSQL's folder). */
@@ -401,6 +409,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       retryBaseMs: v.EVENTS_RETRY_BASE_MS,
       retryMaxMs: v.EVENTS_RETRY_MAX_MS,
       retryForMs: v.EVENTS_RETRY_FOR_MS,
+      usageThresholdPercent: v.EVENTS_USAGE_THRESHOLD,
     },
     demoUserEmail: v.DEMO_USER_EMAIL,
     demoTokenFile: resolve(cwd, v.DEMO_TOKEN_FILE ?? join(dirname(v.EMBEDDED_PG_DIR), 'demo-token')),

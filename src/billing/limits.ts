@@ -127,6 +127,9 @@ export async function hasFeature(
   return row?.granted ?? false;
 }
 
+/** usage.threshold's share of a limit when EVENTS_USAGE_THRESHOLD is not set, in percent. */
+export const DEFAULT_USAGE_THRESHOLD = 80;
+
 export interface RecordUsageInput {
   metric: string;
   amount: number;
@@ -159,10 +162,12 @@ export async function recordUsage(
   input: RecordUsageInput,
   now: Date = new Date(),
   grace: PlanGrace = DEFAULT_PLAN_GRACE,
+  thresholdPercent: number = DEFAULT_USAGE_THRESHOLD,
 ): Promise<MetricUsage> {
   const { metric, amount, idempotencyKey: key } = parseInput(usageInput, input);
+  const use: Use = { metric, amount, thresholdPercent };
   try {
-    return key ? await consumeOnce(em, user, metric, amount, key, now, grace) : await consume(em, user, metric, amount, now, grace);
+    return key ? await consumeOnce(em, user, use, key, now, grace) : await consume(em, user, use, now, grace);
   } catch (err) {
     if (err instanceof Refused) throw await explainRefusal(em, user, metric, amount, now, grace);
     throw err;
@@ -178,16 +183,16 @@ interface PriorUse {
   resets_at_after: Date | string | null;
 }
 
+/** One consume: what, how much, and the share of a limit that makes a usage.threshold event. */
+interface Use {
+  metric: string;
+  amount: number;
+  thresholdPercent: number;
+}
+
 /** The key is claimed in the transaction of the consume: a refusal rolls both back and leaves the key free. */
-function consumeOnce(
-  em: EntityManager,
-  user: LimitOwner,
-  metric: string,
-  amount: number,
-  key: string,
-  now: Date,
-  grace: PlanGrace,
-): Promise<MetricUsage> {
+function consumeOnce(em: EntityManager, user: LimitOwner, use: Use, key: string, now: Date, grace: PlanGrace): Promise<MetricUsage> {
+  const { metric, amount } = use;
   return em.transactional(async (tx) => {
     const { day } = localWindows(user.timezone, now);
     const claimed = await query<{ id: string }>(
@@ -213,7 +218,7 @@ function consumeOnce(
       }
       return usage(metric, prior.period_after ?? LimitPeriod.DAY, prior.per_day_after, prior.used_after, prior.resets_at_after);
     }
-    const result = await consume(tx, user, metric, amount, now, grace);
+    const result = await consume(tx, user, use, now, grace);
     await query(tx, `update usage_record set used_after = $1, per_day_after = $2, period_after = $3, resets_at_after = $4 where id = $5`, [
       result.used,
       result.limit,
@@ -235,15 +240,22 @@ interface ConsumedRow {
 async function consume(
   em: EntityManager,
   user: LimitOwner,
-  metric: string,
-  amount: number,
+  { metric, amount, thresholdPercent }: Use,
   now: Date,
   grace: PlanGrace,
 ): Promise<MetricUsage> {
   const windows = localWindows(user.timezone, now);
   let rows: ConsumedRow[];
   try {
-    rows = await query<ConsumedRow>(em, CONSUME_SQL, [user.id, now, ...graceParams(grace), ...windowParams(windows), metric, amount]);
+    rows = await query<ConsumedRow>(em, CONSUME_SQL, [
+      user.id,
+      now,
+      ...graceParams(grace),
+      ...windowParams(windows),
+      metric,
+      amount,
+      thresholdPercent,
+    ]);
   } catch (err) {
     if ((err as { code?: string }).code === REFUSED_SQLSTATE) throw new Refused();
     throw err;

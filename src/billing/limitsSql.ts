@@ -1,3 +1,4 @@
+import { USAGE_CHANNEL, USAGE_EVENT_INSERT } from '../db/outbox';
 /**
  * The statements behind limits and usage. Each decides the plan in force, the windows and the counters in
  * one statement, so a limit is never read in one statement and consumed in another.
@@ -95,6 +96,13 @@ export const MAX_COUNT = 2_147_483_647;
  * reads), in a fixed order so concurrent consumes lock counters alike. The conflict path sees the latest
  * committed counter, so no limit is overshot; when any window refuses, tollgate_usage_refused() raises and
  * the whole statement is undone, so nothing is consumed in part. $12 amount. No row back = unknown metric.
+ * $13 the usage.threshold share of a limit, in percent.
+ *
+ * The usage events come from the same statement: a limited window the consume took from before < share <= after
+ * (usage.threshold) or up to its limit exactly (usage.limit_reached) gets an outbox row, so an event commits
+ * or rolls back with the consume, costs no extra round trip, and is written once per window (later consumes
+ * start above the share; at the limit they are refused). It also notifies USAGE_CHANNEL with the user's id
+ * (sent by PostgreSQL on commit only, once per transaction), for live subscribers in any server process.
  */
 export const CONSUME_SQL = `with ${CHOSEN_PLAN}, ${WINDOWS},
      lims as (select l.period, l.allowance from chosen c join plan_limit l on l.plan_id = c.plan_id and l.metric = $11),
@@ -110,9 +118,23 @@ export const CONSUME_SQL = `with ${CHOSEN_PLAN}, ${WINDOWS},
           set used = u.used + excluded.used, updated_at = now()
         where u.used::bigint + excluded.used <= coalesce((select allowance from targets t where t.period = excluded.period), ${MAX_COUNT})
        returning u.period, u.used
+     ),
+     crossed as (
+       select k.type, $11::text as metric, c.period, t.allowance, c.used, t.ends
+         from consumed c join targets t on t.period = c.period
+         cross join lateral (values
+           (1, 'usage.threshold', (c.used::bigint - $12) * 100 < $13::bigint * t.allowance and $13::bigint * t.allowance <= c.used::bigint * 100),
+           (2, 'usage.limit_reached', c.used = t.allowance)
+         ) k(rank, type, hit)
+        where t.allowance is not null and k.hit
+        order by ${PERIOD_RANK.replace('l.period', 'c.period')}, k.rank
+     ),
+     evented as (
+       ${USAGE_EVENT_INSERT}
      )
      select t.period, t.allowance, t.ends as resets_at, c.used,
-            case when (select count(*) from consumed) < (select count(*) from targets) then tollgate_usage_refused() end as refused
+            case when (select count(*) from consumed) < (select count(*) from targets) then tollgate_usage_refused() end as refused,
+            (select pg_notify('${USAGE_CHANNEL}', $1::text)) as notified
        from targets t left join consumed c on c.period = t.period`;
 
 /** The SQLSTATE tollgate_usage_refused() raises. */

@@ -35,12 +35,13 @@ export async function recordUsageBatch(
   events: UsageEventInput[],
   now: Date = new Date(),
   grace: PlanGrace = DEFAULT_PLAN_GRACE,
+  thresholdPercent?: number,
 ): Promise<UsageEventResult[]> {
   parseInput(z.object({ events: batchSize }), { events });
   const owners = await ownersOf(em, sender, events);
   const results: UsageEventResult[] = [];
   // In order, one after the other: a user's later event sees what the earlier ones used.
-  for (const event of events) results.push(await recordOne(em, ownerOf(sender, owners, event.user), event, now, grace));
+  for (const event of events) results.push(await recordOne(em, ownerOf(sender, owners, event.user), event, now, grace, thresholdPercent));
   return results;
 }
 
@@ -50,11 +51,12 @@ async function recordOne(
   event: UsageEventInput,
   now: Date,
   grace: PlanGrace,
+  thresholdPercent: number | undefined,
 ): Promise<UsageEventResult> {
   if (owner instanceof DomainError) return { ok: false, error: owner };
   try {
     if (!event.idempotencyKey?.trim()) throw badInput('idempotencyKey is required for each event of a batch', { field: 'idempotencyKey' });
-    return { ok: true, usage: await recordUsage(em, owner, event, now, grace) };
+    return { ok: true, usage: await recordUsage(em, owner, event, now, grace, thresholdPercent) };
   } catch (err) {
     if (err instanceof DomainError) return { ok: false, error: err };
     throw err;

@@ -10,6 +10,11 @@ import { paymentView, subscriptionView, userView } from '../entities/views';
  * rows hold the change in our own terms and src/events/payloads.ts renders them for receivers.
  */
 
+/** What the outbox trigger notifies when an event commits: { seq, type, userId } (LISTEN in events/live.ts). */
+export const EVENTS_CHANNEL = 'tollgate_events';
+/** What every consume notifies, with the user's id, so live subscribers see any use, not only events. */
+export const USAGE_CHANNEL = 'tollgate_usage';
+
 /** `evt_` and 24 hex characters. */
 export const newEventId = (): string => `evt_${randomBytes(12).toString('hex')}`;
 
@@ -103,3 +108,15 @@ export function userCreatedEventCte(source: string, idParam: string): string {
                  now()
             from ${source} u where u.created`;
 }
+
+/**
+ * For the consume statement (billing/limitsSql.ts): writes one usage event per row of the `crossed` CTE
+ * (type, period, allowance, used, ends), for user $1 and metric $9, in the CTE's order. The id is made here,
+ * as several rows may come from one statement; the period stays in our terms (payloads.ts renders it).
+ */
+export const USAGE_EVENT_INSERT = `insert into outbox_event (id, type, user_id, data, created_at)
+  select 'evt_' || substr(replace(gen_random_uuid()::text, '-', ''), 1, 24), x.type, $1,
+         jsonb_build_object('object', jsonb_build_object('metric', x.metric, 'period', x.period, 'limit', x.allowance,
+           'used', x.used, 'remaining', x.allowance - x.used, 'resetsAt', x.ends)),
+         now()
+    from crossed x`;

@@ -48,10 +48,17 @@ function payment(o: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
+/** A usage event's counter, as MetricUsage shows it (the period in capitals, resetsAt an ISO time). */
+function usage(o: Record<string, unknown>): Record<string, unknown> {
+  const { resetsAt, period, ...rest } = o;
+  return { ...rest, period: enumName(period), resetsAt: resetsAt ? new Date(resetsAt as string).toISOString() : null };
+}
+
 function renderObject(type: string, o: Record<string, unknown>): Record<string, unknown> {
   if (type.startsWith('subscription.')) return subscription(o);
   if (type.startsWith('payment.')) return payment(o);
   if (type.startsWith('user.')) return { ...o, role: enumName(o.role) };
+  if (type.startsWith('usage.')) return usage(o);
   return o;
 }
 

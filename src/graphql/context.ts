@@ -3,6 +3,7 @@ import { actingUser } from '../auth/permissions';
 import type { AuthUser, Principal } from '../auth/principal';
 import type { BillingDeps } from '../billing/deps';
 import { DEFAULT_PLAN_GRACE, type PlanGrace } from '../billing/limitsSql';
+import type { LiveUpdates } from '../events/live';
 import { DomainError } from '../errors';
 import type { Logger } from '../logger';
 import { createLoaders, type Loaders } from './loaders';
@@ -27,12 +28,22 @@ export interface Context {
   readonly billing?: BillingDeps;
   /** The configured grace of the plan in force, for every limits read and consume. */
   readonly grace: PlanGrace;
+  /** EVENTS_USAGE_THRESHOLD: the share of a limit, in percent, whose crossing is a usage.threshold event. */
+  readonly usageThresholdPercent?: number;
+  /** What GraphQL subscriptions listen to; absent where no subscription is served. */
+  readonly live?: LiveUpdates;
 }
 
 /** The billing environment, or an internal error when the server was started without Stripe. */
 export function billingDeps(ctx: Context): BillingDeps {
   if (!ctx.billing) throw new Error('Stripe is not configured for this server');
   return ctx.billing;
+}
+
+/** Live updates, which only a subscription's context has. */
+export function liveUpdates(ctx: Context): LiveUpdates {
+  if (!ctx.live) throw new Error('Subscriptions are served over WebSocket only');
+  return ctx.live;
 }
 
 /** Who is calling, or UNAUTHENTICATED saying why (a refused credential, or none sent). */
@@ -71,6 +82,8 @@ class RequestContext implements Context {
     readonly authProblem?: DomainError,
     readonly billing?: BillingDeps,
     readonly grace: PlanGrace = DEFAULT_PLAN_GRACE,
+    readonly usageThresholdPercent?: number,
+    readonly live?: LiveUpdates,
   ) {}
 
   get em(): EntityManager {
@@ -90,6 +103,8 @@ export function buildContext(
   authProblem?: DomainError,
   billing?: BillingDeps,
   grace?: PlanGrace,
+  usageThresholdPercent?: number,
+  live?: LiveUpdates,
 ): Context {
-  return new RequestContext(root, principal, logger, authProblem, billing, grace);
+  return new RequestContext(root, principal, logger, authProblem, billing, grace, usageThresholdPercent, live);
 }

@@ -11,6 +11,7 @@ import { UserResolver } from './resolvers/userResolver';
 import { ApiKeyResolver } from './resolvers/apiKeyResolver';
 import { CatalogAdminResolver } from './resolvers/catalogAdminResolver';
 import { EventEndpointResolver } from './resolvers/eventEndpointResolver';
+import { withSubscriptions } from './liveSchema';
 
 export const RESOLVERS = [
   PlanResolver,
@@ -37,6 +38,6 @@ let cached: Promise<GraphQLSchema> | undefined;
 
 /** The schema is built once per process (type-graphql metadata is global). */
 export function getSchema(): Promise<GraphQLSchema> {
-  cached ??= buildSchema({ resolvers: RESOLVERS, authChecker, validate: false });
+  cached ??= buildSchema({ resolvers: RESOLVERS, authChecker, validate: false }).then(withSubscriptions);
   return cached;
 }

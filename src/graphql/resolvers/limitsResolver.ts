@@ -23,8 +23,12 @@ export class LimitsResolver {
   @Mutation(() => MetricUsage, {
     description: 'Consumes an amount of a metric in every period it is limited in, atomically; LIMIT_EXCEEDED when any would go over.',
   })
-  recordUsage(@Arg('input') input: RecordUsageInput, @Ctx() { db, grace }: Context, @CurrentUser() user: AuthUser): Promise<MetricUsage> {
-    return recordUsage(db, user, input, new Date(), grace);
+  recordUsage(
+    @Arg('input') input: RecordUsageInput,
+    @Ctx() { db, grace, usageThresholdPercent }: Context,
+    @CurrentUser() user: AuthUser,
+  ): Promise<MetricUsage> {
+    return recordUsage(db, user, input, new Date(), grace, usageThresholdPercent);
   }
 
   @Authorized(ApiKeyScope.USAGE)
@@ -33,10 +37,10 @@ export class LimitsResolver {
   })
   async recordUsageBatch(
     @Arg('events', () => [UsageEventInput]) events: UsageEventInput[],
-    @Ctx() { db, grace }: Context,
+    @Ctx() { db, grace, usageThresholdPercent }: Context,
     @CurrentPrincipal() principal: Principal,
   ): Promise<UsageEventResult[]> {
-    return (await recordUsageBatch(db, batchSender(principal), events, new Date(), grace)).map(toUsageEventResult);
+    return (await recordUsageBatch(db, batchSender(principal), events, new Date(), grace, usageThresholdPercent)).map(toUsageEventResult);
   }
 
   @Authorized(ApiKeyScope.USAGE)
