@@ -5,7 +5,9 @@ import { z } from 'zod';
 
 /**
  * Every environment variable Tollgate reads, validated once. Nothing else in the code base reads
- * process.env: it receives a Config.
+ * process.env: it receives a Config. The file is long on purpose (DESIGN.md: one place for every
+ * variable): the schema, the checks across variables and the typed Config read side by side, so a new
+ * variable is added in one file and a reader finds every setting here.
  */
 /** A port; `lowest` 0 lets the system pick a free one (PORT=0), which makes no sense for a server others must find. */
 const port = (fallback: number, lowest: 0 | 1 = 0) =>

@@ -1,23 +1,16 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
-import { asDate, query } from '../db/sql';
+import { query } from '../db/sql';
 import { DomainError, badInput, conflict } from '../errors';
 import { boundedString, MAX_LENGTH, parseInput, shorten } from '../input';
 import { LimitPeriod } from '../entities';
 import { usageConsumed, usageRefused } from '../metrics';
-import {
-  CONSUME_SQL,
-  DEFAULT_PLAN_GRACE,
-  FEATURE_SQL,
-  graceParams,
-  LIMITS_SQL,
-  MAX_COUNT,
-  type PlanGrace,
-  REFUSED_SQLSTATE,
-} from './limitsSql';
+import { getLimits, usage, type LimitOwner, type MetricUsage } from './limitsRead';
+import { CONSUME_SQL, DEFAULT_PLAN_GRACE, graceParams, MAX_COUNT, type PlanGrace, REFUSED_SQLSTATE } from './limitsSql';
 import { localWindows, periodLabel, windowParams, windowWords } from './periods';
 
 export { LIMITS_SQL, CONSUME_SQL, MAX_COUNT, DEFAULT_PLAN_GRACE, type PlanGrace } from './limitsSql';
+export { getLimits, hasFeature, type LimitOwner, type Limits, type LimitsPlan, type MetricUsage } from './limitsRead';
 export { localDay, localWindows } from './periods';
 
 /**
@@ -26,106 +19,6 @@ export { localDay, localWindows } from './periods';
  * at once; a use must fit all of them. Counters are keyed (user, metric, period, window start), so a new
  * window needs no reset job, and a plan change keeps what was used in the current windows.
  */
-
-export interface LimitOwner {
-  id: string;
-  timezone: string;
-}
-
-export interface MetricUsage {
-  metric: string;
-  period: LimitPeriod;
-  /** null = unlimited */
-  limit: number | null;
-  used: number;
-  /** null = unlimited */
-  remaining: number | null;
-  /** When the window ends and the counter starts again from zero; null for TOTAL. */
-  resetsAt: Date | null;
-}
-
-export interface LimitsPlan {
-  id: string;
-  code: string;
-  name: string;
-  description: string;
-  isDefault: boolean;
-  features: string[];
-}
-
-export interface Limits {
-  plan: LimitsPlan;
-  source: 'SUBSCRIPTION' | 'DEFAULT_PLAN';
-  /** The user's local date, YYYY-MM-DD. */
-  day: string;
-  /** The next local midnight. */
-  resetsAt: Date;
-  features: string[];
-  /** One entry per limited (metric, period), by metric then period. */
-  metrics: MetricUsage[];
-}
-
-interface LimitsRow {
-  plan_id: string;
-  code: string;
-  name: string;
-  description: string;
-  is_default: boolean;
-  features: string[];
-  from_subscription: boolean;
-  metric: string | null;
-  period: LimitPeriod;
-  allowance: number | null;
-  resets_at: Date | string | null;
-  used: number;
-}
-
-/** `grace` is the configuration's (RENEWAL_GRACE_SECONDS, PAST_DUE_GRACE_DAYS); the same for every read and consume below. */
-export async function getLimits(
-  em: EntityManager,
-  user: LimitOwner,
-  now: Date = new Date(),
-  grace: PlanGrace = DEFAULT_PLAN_GRACE,
-): Promise<Limits> {
-  const windows = localWindows(user.timezone, now);
-  const rows = await query<LimitsRow>(em, LIMITS_SQL, [user.id, now, ...graceParams(grace), ...windowParams(windows)]);
-  if (rows.length === 0) throw new Error('No plan applies: the catalog has no default plan (run npm run seed)');
-  const first = rows[0];
-  return {
-    plan: {
-      id: first.plan_id,
-      code: first.code,
-      name: first.name,
-      description: first.description,
-      isDefault: first.is_default,
-      features: first.features,
-    },
-    source: first.from_subscription ? 'SUBSCRIPTION' : 'DEFAULT_PLAN',
-    day: windows.day,
-    resetsAt: windows.dayEnd,
-    features: first.features,
-    metrics: rows.filter((r) => r.metric !== null).map((r) => usage(r.metric!, r.period, r.allowance, r.used, r.resets_at)),
-  };
-}
-
-function usage(metric: string, period: LimitPeriod, limit: number | null, used: number, resetsAt: Date | string | null): MetricUsage {
-  return { metric, period, limit, used, remaining: limit === null ? null : Math.max(0, limit - used), resetsAt: asDate(resetsAt) };
-}
-
-const featureInput = z.string().trim().min(1, 'key must not be empty').max(100, 'key must be at most 100 characters');
-
-/** Whether the plan in force grants the feature. */
-export async function hasFeature(
-  em: EntityManager,
-  user: LimitOwner,
-  key: string,
-  now: Date = new Date(),
-  grace: PlanGrace = DEFAULT_PLAN_GRACE,
-): Promise<boolean> {
-  const feature = parseInput(featureInput, key);
-  const [row] = await query<{ granted: boolean }>(em, FEATURE_SQL, [user.id, now, ...graceParams(grace), feature]);
-  return row?.granted ?? false;
-}
 
 /** usage.threshold's share of a limit when EVENTS_USAGE_THRESHOLD is not set, in percent. */
 export const DEFAULT_USAGE_THRESHOLD = 80;
