@@ -7,6 +7,7 @@ import express from 'express';
 import type { BillingDeps } from './billing/deps';
 import type { Config } from './config';
 import type { Orm } from './db/orm';
+import { isDatabaseUnavailable } from './db/unavailable';
 import { createJwtVerifier } from './auth/jwt';
 import type { Authenticator } from './auth/principal';
 import { authenticateRequest, requestLogger, serviceKeyAudit } from './graphql/authentication';
@@ -22,6 +23,7 @@ import { serveSubscriptions } from './graphql/ws';
 import { explorerRoutes, landingPagePlugin } from './http/explorer';
 import { metricsRoutes } from './http/metricsRoute';
 import { authenticationReturnRoutes } from './http/authenticationReturn';
+import { sendPage } from './http/pages';
 import { paymentReturnRoutes } from './http/paymentReturn';
 import { subscriptionReturnRoutes } from './http/subscriptionReturn';
 import { webhookRoutes } from './http/webhookRoute';
@@ -163,6 +165,12 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
 
   app.use((_req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such route' } });
+  });
+  // A page that failed because the database cannot be reached says "try again shortly" (503), as GraphQL does.
+  app.use((err: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (!isDatabaseUnavailable(err) || res.headersSent) return next(err);
+    res.set('Retry-After', '5');
+    sendPage(res, 503, 'Try again shortly', 'This service is briefly unavailable; reload this page in a few seconds.');
   });
 
   // Every server process delivers events to the product; SKIP LOCKED keeps them from sending one twice.

@@ -92,6 +92,10 @@ describe('the embedded PostgreSQL restarted under a running server', () => {
       expect(body.errors[0].message).toMatch(/temporarily unavailable/);
       expect(JSON.stringify(body)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|postgres:/);
     }
+    // A Checkout return page, which reads the database first, says the same to the person.
+    const page = await fetch(`http://127.0.0.1:${port}/subscriptions/00000000-0000-4000-8000-000000000000/cancel`);
+    expect({ status: page.status, retryAfter: page.headers.get('retry-after') }).toEqual({ status: 503, retryAfter: '5' });
+    expect(await page.text()).toMatch(/Try again shortly/);
 
     startPostgres(dir, pgPort);
     await waitUntil('PostgreSQL back', async () => existsSync(join(dir, 'postmaster.pid')) && (await portOpen(pgPort)));
