@@ -1,46 +1,21 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Stripe from 'stripe';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator';
+import { makeCertificate, type TestCertificate } from '../support/tls';
 
-let dir: string;
+let certificate: TestCertificate;
 let key: Buffer;
 let cert: Buffer;
 let em: EmulatorHandle;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'stripe-emulator-tls-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ],
-    { stdio: 'ignore' },
-  );
-  key = readFileSync(join(dir, 'key.pem'));
-  cert = readFileSync(join(dir, 'cert.pem'));
+  certificate = makeCertificate(['localhost']);
+  ({ key, cert } = certificate);
   em = await startEmulator({ tls: { key, cert } });
 });
 afterAll(async () => {
   await em?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  certificate?.remove();
 });
 
 test('serves HTTPS with the given certificate; the SDK works through an agent trusting it', async () => {
