@@ -1,4 +1,4 @@
-import { MY_SUBSCRIPTIONS, PENDING_CHECKOUT, pricingId, SUBSCRIBE, USER_SUBSCRIPTIONS } from './support/billing';
+import { CANCEL, MY_SUBSCRIPTIONS, PENDING_CHECKOUT, pricingId, SUBSCRIBE, USER_SUBSCRIPTIONS } from './support/billing';
 import { sql } from './support/db';
 import { startTestServer, type TestServer } from './support/server';
 
@@ -66,6 +66,26 @@ describe('which subscriptions are listed', () => {
     const { subscription } = res.data.subscribe;
     expect((await mine(user.token)).map((s: any) => [s.id, s.status])).toEqual([[subscription.id, 'INCOMPLETE']]);
     expect(await pending(user.token)).toBeNull();
+  });
+
+  it('a 3-D Secure attempt canceled before it was paid is no longer listed; a subscription that ran and ended still is', async () => {
+    const user = await server.createUser();
+    const res = await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_authenticationRequired' } }, user.token);
+    const attempt = res.data.subscribe.subscription;
+    expect((await server.gql(CANCEL, { id: attempt.id }, user.token)).data.cancelSubscription.status).toBe('CANCELED');
+    await server.emulator.idle(10_000);
+    expect(await mine(user.token)).toEqual([]);
+
+    const ran = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token)).data.subscribe
+      .subscription;
+    const stripeId = (await sql(server.databaseUrl, 'select stripe_subscription_id from subscription where id = $1', [ran.id]))[0]
+      .stripe_subscription_id;
+    await server.stripe.subscriptions.cancel(stripeId);
+    await server.emulator.idle(10_000);
+    expect((await mine(user.token)).map((s: any) => [s.id, s.status])).toEqual([[ran.id, 'CANCELED']]);
+    const admin = await server.createUser({ admin: true });
+    const seen = (await server.gql(USER_SUBSCRIPTIONS, { userId: user.id }, admin.token)).data.subscriptions;
+    expect(seen.map((s: any) => s.id)).toEqual([ran.id, attempt.id]);
   });
 
   it('only admins see attempts: subscriptions(userId) is FORBIDDEN to a user and to a billing key; an unknown user is NOT_FOUND', async () => {

@@ -56,6 +56,13 @@ export class Subscription extends BaseEntity {
   @Property({ type: 'timestamptz', nullable: true })
   endedAt?: Date | null;
 
+  /**
+   * When Stripe first reported the subscription in force (active, trialing, past due or unpaid); null for
+   * an attempt that never was (a first payment abandoned, then canceled), which the user is not shown.
+   */
+  @Property({ type: 'timestamptz', nullable: true })
+  inForceSince?: Date | null;
+
   /** When this row was last written from Stripe's current state. */
   @Property({ type: 'timestamptz', nullable: true })
   stripeSyncedAt?: Date | null;

@@ -7,14 +7,13 @@ import { callStripe } from '../../stripe/errors';
 import type { BillingDeps } from '../deps';
 
 /**
- * The rows that are or were in force, or may still be: every status but INCOMPLETE_EXPIRED (a first
- * payment never made: an abandoned card attempt, or a Checkout that expired unpaid) and INCOMPLETE
- * without a Stripe subscription (a Checkout not paid yet: see pendingCheckout). A card subscription
- * waiting for 3-D Secure (INCOMPLETE, with its Stripe subscription) is listed: it is the user's to
- * complete or cancel.
+ * The rows that are or were in force, or may still be. Not listed: attempts whose first payment was never
+ * made (expired unpaid, or canceled before it was paid), and a Checkout not paid yet (see
+ * pendingCheckout). A card subscription waiting for 3-D Secure (INCOMPLETE, with its Stripe subscription)
+ * is listed: it is the user's to complete or cancel.
  */
 const HELD: FilterQuery<Subscription>[] = [
-  { status: { $nin: [SubscriptionStatus.INCOMPLETE, SubscriptionStatus.INCOMPLETE_EXPIRED] } },
+  { inForceSince: { $ne: null } },
   { status: SubscriptionStatus.INCOMPLETE, stripeSubscriptionId: { $ne: null } },
 ];
 

@@ -13,11 +13,15 @@ import type { Logger } from '../../logger';
 
 const seconds = (t: number | null | undefined) => (t ? new Date(t * 1000) : null);
 
+/** Stripe statuses that only a subscription in force (or once in force) can have. */
+const IN_FORCE: ReadonlyArray<Stripe.Subscription.Status> = ['active', 'trialing', 'past_due', 'unpaid'];
+
 /** Copies Stripe's state (status, periods from the first item, cancellation) onto our row. */
 export function applyStripeSubscription(sub: Subscription, s: Stripe.Subscription): void {
   const item = s.items.data[0];
   sub.stripeSubscriptionId = s.id;
   sub.status = s.status as SubscriptionStatus;
+  if (IN_FORCE.includes(s.status)) sub.inForceSince ??= seconds(s.start_date) ?? new Date();
   sub.currentPeriodStart = seconds(item?.current_period_start);
   sub.currentPeriodEnd = seconds(item?.current_period_end);
   sub.cancelAtPeriodEnd = s.cancel_at_period_end;
