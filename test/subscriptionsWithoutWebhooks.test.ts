@@ -122,6 +122,16 @@ describe('subscriptions when no webhook arrives', () => {
     expect(await limits(user.token)).toMatchObject({ plan: { code: 'free' }, source: 'DEFAULT_PLAN' });
   });
 
+  it('a renewing Premium past its period end, renewal not heard of yet, still holds: Premium limits, and buying a Day Pass is a CONFLICT', async () => {
+    const user = await server.createUser();
+    const sub = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token)).data.subscribe
+      .subscription;
+    await timePasses(sub.id, new Date(sub.currentPeriodEnd).getTime() - Date.now() + 60_000);
+    expect(await limits(user.token)).toMatchObject({ plan: { code: 'premium' } });
+    const again = await server.gql(SUBSCRIBE, { input: { pricingId: dayPass, paymentMethod: 'pm_card_visa' } }, user.token);
+    expect(again.errors?.[0].extensions).toMatchObject({ code: 'CONFLICT', subscriptionId: sub.id });
+  });
+
   it('cancel or resume of a subscription that ended in Stripe meanwhile is BAD_USER_INPUT and brings it up to date', async () => {
     const user = await server.createUser();
     const a = (await server.gql(SUBSCRIBE, { input: { pricingId: premium, paymentMethod: 'pm_card_visa' } }, user.token)).data.subscribe

@@ -10,13 +10,15 @@ export const HOLDING: SubscriptionStatus[] = [
   SubscriptionStatus.INCOMPLETE,
 ];
 
-/** Whether the subscription no longer holds the plan, though no webhook may have said so yet (its period is over). */
+/**
+ * Whether the subscription no longer holds the plan, though no webhook may have said so yet: one set to
+ * cancel whose period is over. One that renews still holds past its period end: Stripe renews it (or
+ * makes it past due) and the plan in force keeps it meanwhile (renewal grace).
+ */
 export function hasEnded(sub: Subscription): boolean {
-  return (
-    !HOLDING.includes(sub.status) ||
-    Boolean(sub.endedAt) ||
-    (sub.currentPeriodEnd !== null && sub.currentPeriodEnd !== undefined && sub.currentPeriodEnd <= new Date())
-  );
+  if (!HOLDING.includes(sub.status) || sub.endedAt) return true;
+  const periodOver = sub.currentPeriodEnd !== null && sub.currentPeriodEnd !== undefined && sub.currentPeriodEnd <= new Date();
+  return periodOver && sub.cancelAtPeriodEnd;
 }
 
 /** The CONFLICT a user gets who asks for a second paid subscription while `holding` still holds. */
