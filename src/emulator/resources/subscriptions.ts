@@ -45,6 +45,7 @@ const FEEDBACK = [
 /** Parameters whose behaviour the emulator does not implement: refused rather than silently ignored. */
 const NOT_IMPLEMENTED: Record<string, string> = {
   trial_from_plan: 'trial_from_plan (use trial_period_days or trial_end)',
+  trial_settings: 'trial_settings (a trial that ends without a payment method creates an invoice)',
   billing_cycle_anchor: 'billing cycle anchors',
   billing_cycle_anchor_config: 'billing cycle anchors',
   backdate_start_date: 'backdated subscriptions',
