@@ -180,6 +180,28 @@ describe('free trials', () => {
     expect((await invoicesOf(trial.stripeSubscriptionId))[1]).toMatchObject({ status: 'paid', amount_paid: 20000 });
   });
 
+  it('a trial ended early in Stripe (trial_end=now): charged at once and ACTIVE here; no trial_will_end for a trial already over', async () => {
+    const { user, sub } = await trialing('pm_card_visa');
+    await server.stripe.subscriptions.update(sub.stripeSubscriptionId, { trial_end: 'now' });
+    await server.emulator.idle(20_000);
+    const [after] = await mine(user.token);
+    expect(after).toMatchObject({ status: 'ACTIVE', trialEnd: after.currentPeriodStart });
+    expect(unix(after.trialEnd)).toBeLessThan(unix(sub.trialEnd));
+    expect((await invoicesOf(sub.stripeSubscriptionId))[1]).toMatchObject({ status: 'paid', amount_paid: 20000 });
+    const [inbox] = await sql(
+      server.databaseUrl,
+      `select status, outcome from stripe_event where type = 'customer.subscription.trial_will_end' and payload->'data'->'object'->>'id' = $1`,
+      [sub.stripeSubscriptionId],
+    );
+    expect(inbox).toMatchObject({ status: 'processed', outcome: expect.stringMatching(/no trial to announce/) });
+    const notices = await sql(
+      server.databaseUrl,
+      `select 1 from outbox_event where user_id = $1 and type = 'subscription.trial_will_end'`,
+      [user.id],
+    );
+    expect(notices).toEqual([]);
+  });
+
   it('an option without a trial subscribes as before', async () => {
     const user = await userOnTestClock(server);
     const res = await server.gql(
