@@ -27,6 +27,13 @@ describe('seeds/catalog.json', () => {
     ]);
   });
 
+  it("reads an option's trialDays (0 when the file leaves it out), and the trial flag over the file", () => {
+    expect(catalogDefinition().map((p) => p.pricing[0].trialDays)).toEqual([0, 0, 0]);
+    const path = write((plans) => (plans[2].pricingOptions[0].trialDays = 7));
+    expect(catalogDefinition({}, path)[2].pricing[0].trialDays).toBe(7);
+    expect(catalogDefinition({}, path, { premium: 21 })[2].pricing[0].trialDays).toBe(21);
+  });
+
   it('takes the amount flags over the file, and leaves an omitted one as the file has it', () => {
     const plans = catalogDefinition({ premium: '150.50' });
     expect(plans.map((p) => p.pricing[0].amountMinor)).toEqual([0, 500, 15050]);
@@ -40,6 +47,16 @@ describe('seeds/catalog.json', () => {
     ['a duplicate code', (plans) => (plans[2].code = 'free'), /A plan code is given twice/],
     ['a bad code', (plans) => (plans[2].code = 'Premium!'), /plans\.2\.code: Plan code must be/],
     ['a bad amount', (plans) => (plans[1].pricingOptions[0].amount = '5.001'), /at most 2 decimal places/],
+    [
+      'a trial over two years',
+      (plans) => (plans[2].pricingOptions[0].trialDays = 731),
+      /plans\.2\.pricingOptions\.0\.trialDays: trialDays is at most 730/,
+    ],
+    [
+      'a trial on an option that does not renew',
+      (plans) => (plans[1].pricingOptions[0].trialDays = 2),
+      /Only an option that renews can have a trial/,
+    ],
   ])('refuses a file with %s, naming the file and the place', (_what, change, message) => {
     const path = write(change);
     expect(() => catalogDefinition({}, path)).toThrow(message);

@@ -51,6 +51,7 @@ describe('committed GraphQL schema', () => {
       interval: 'PricingInterval!',
       intervalCount: 'Int!',
       autoRenew: 'Boolean!',
+      trialDays: 'Int!',
     });
     expect(fields('Money')).toEqual({ amount: 'String!', amountMinor: 'Int!', currency: 'String!' });
     expect(fields('User')).toEqual({

@@ -4,6 +4,7 @@ import { badInput } from '../errors';
 import { MAX_LENGTH } from '../input';
 import { catalogChange, writePlan, writePricing } from './catalogAdmin';
 import { catalogFilePath, readCatalogFile } from './catalogFile';
+import { trialDaysSchema } from './catalogInputs';
 import { formatAmount, parseAmount } from './money';
 import { PERIOD_ORDER } from './periods';
 
@@ -30,6 +31,8 @@ export interface PricingDefinition {
   interval: PricingInterval;
   intervalCount: number;
   autoRenew: boolean;
+  /** Days of free trial for a new subscriber (0: none). */
+  trialDays: number;
 }
 
 export interface LimitDefinition {
@@ -73,9 +76,46 @@ export async function currentAmounts(em: EntityManager): Promise<Partial<Catalog
   return current;
 }
 
-/** The catalog file (seeds/catalog.json), with the amounts the seed's flags give in place of the file's. */
-export function catalogDefinition(amounts: Partial<CatalogAmounts> = {}, file = catalogFilePath()): PlanDefinition[] {
+/** The seed's trial flags: days of free trial; an absent one keeps the option's trial as it is now. */
+export interface CatalogTrials {
+  premium: number;
+}
+
+/** The pricing option each trial flag sets. */
+const TRIAL_FLAGS: Record<keyof CatalogTrials, { lookupKey: string; field: string }> = {
+  premium: { lookupKey: 'premium_monthly', field: 'premium trial days' },
+};
+
+/** The trials the seed's flags set, as the pricing options have them now; an option not created yet is left out. */
+export async function currentTrials(em: EntityManager): Promise<Partial<CatalogTrials>> {
+  const rows = await em.find(PlanPricing, { lookupKey: { $in: Object.values(TRIAL_FLAGS).map((f) => f.lookupKey) } });
+  const current: Partial<CatalogTrials> = {};
+  for (const [flag, { lookupKey }] of Object.entries(TRIAL_FLAGS) as Array<[keyof CatalogTrials, { lookupKey: string }]>) {
+    const row = rows.find((r) => r.lookupKey === lookupKey);
+    if (row) current[flag] = row.trialDays;
+  }
+  return current;
+}
+
+/**
+ * The catalog file (seeds/catalog.json), with the amounts and trials the seed's flags give in place of the
+ * file's.
+ */
+export function catalogDefinition(
+  amounts: Partial<CatalogAmounts> = {},
+  file = catalogFilePath(),
+  trials: Partial<CatalogTrials> = {},
+): PlanDefinition[] {
   const plans = readCatalogFile(file);
+  for (const [flag, value] of Object.entries(trials) as Array<[keyof CatalogTrials, number | undefined]>) {
+    if (value === undefined) continue;
+    const { lookupKey, field } = TRIAL_FLAGS[flag];
+    const pricing = plans.flatMap((p) => p.pricing).find((p) => p.lookupKey === lookupKey);
+    if (!pricing) throw badInput(`The ${field} sets pricing option "${lookupKey}", which ${file} does not have`, { field });
+    const checked = trialDaysSchema.safeParse(value);
+    if (!checked.success) throw badInput(`The ${field} (${value}): ${checked.error.issues[0]?.message}`, { field });
+    pricing.trialDays = checked.data;
+  }
   for (const [flag, value] of Object.entries(amounts) as Array<[keyof CatalogAmounts, string | undefined]>) {
     if (value === undefined) continue;
     const { lookupKey, field, allowZero } = AMOUNT_FLAGS[flag];

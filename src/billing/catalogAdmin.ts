@@ -76,7 +76,10 @@ export function addPricingOption(em: EntityManager, code: string, input: Pricing
   });
 }
 
-/** A changed amount, currency or interval makes a new Stripe Price at the next sync; subscribers keep theirs. */
+/**
+ * A changed amount, currency or interval makes a new Stripe Price at the next sync; subscribers keep theirs.
+ * A changed trial applies to subscriptions made from then on (Stripe is told it when one is made).
+ */
 export function updatePricingOption(em: EntityManager, id: string, input: PricingChange): Promise<PlanPricing> {
   const checkedId = parseInput(pricingId, id);
   const checked = parseInput(pricingChange, input);
@@ -90,8 +93,10 @@ export function updatePricingOption(em: EntityManager, id: string, input: Pricin
     const amountMinor = checked.amount === undefined ? pricing.amountMinor : parseAmount(checked.amount, currency, { allowZero: true });
     const interval = checked.interval ?? pricing.interval;
     const intervalCount = checked.intervalCount ?? (checked.interval ? 1 : pricing.intervalCount);
-    parseInput(pricingChange, { interval, intervalCount });
-    tx.assign(pricing, { amountMinor, currency, interval, intervalCount, autoRenew: checked.autoRenew ?? pricing.autoRenew });
+    const autoRenew = checked.autoRenew ?? pricing.autoRenew;
+    const trialDays = checked.trialDays ?? pricing.trialDays;
+    parseInput(pricingChange, { interval, intervalCount, autoRenew, trialDays });
+    tx.assign(pricing, { amountMinor, currency, interval, intervalCount, autoRenew, trialDays });
     await tx.flush();
     return pricing;
   });
@@ -145,6 +150,7 @@ export function writePricing(tx: EntityManager, plan: Plan, def: PricingDefiniti
     interval: def.interval,
     intervalCount: def.intervalCount,
     autoRenew: def.autoRenew,
+    trialDays: def.trialDays,
     active: true,
   };
   const existing = opts.adding ? undefined : plan.pricings.getItems().find((x) => x.lookupKey === def.lookupKey);

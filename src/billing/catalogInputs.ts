@@ -101,6 +101,22 @@ const intervalCountProblem = (p: { interval?: PricingInterval }) => ({
 
 const intervalCountSchema = z.number().int('intervalCount must be a whole number').min(1, 'intervalCount must be at least 1');
 
+/** Stripe's longest trial is two years. */
+export const MAX_TRIAL_DAYS = 730;
+export const trialDaysSchema = z
+  .number()
+  .int('trialDays must be a whole number')
+  .min(0, 'trialDays cannot be negative (0 means no trial)')
+  .max(MAX_TRIAL_DAYS, `trialDays is at most ${MAX_TRIAL_DAYS} (two years, Stripe's longest trial)`);
+
+/** A trial leads into the first paid period, so only an option that renews can have one. */
+export const trialFits = (p: { trialDays?: number; autoRenew?: boolean; interval?: PricingInterval }) =>
+  !p.trialDays || (p.autoRenew !== false && p.interval !== PricingInterval.ONE_TIME);
+const trialProblem = {
+  message: 'Only an option that renews can have a trial (one that does not would end when its trial ends)',
+  path: ['trialDays'],
+};
+
 const pricingFields = {
   lookupKey,
   amount: z.string().max(20, 'Amount is longer than 20 characters'),
@@ -108,9 +124,14 @@ const pricingFields = {
   interval: intervalSchema,
   intervalCount: optional(intervalCountSchema, 1),
   autoRenew: optional(z.boolean(), true),
+  trialDays: optional(trialDaysSchema, 0),
 };
 
-export const pricingInput = z.object(pricingFields).refine(intervalCountFits, intervalCountProblem).transform(withAmountMinor);
+export const pricingInput = z
+  .object(pricingFields)
+  .refine(intervalCountFits, intervalCountProblem)
+  .refine(trialFits, trialProblem)
+  .transform(withAmountMinor);
 
 export const pricingChange = z
   .object({
@@ -119,8 +140,10 @@ export const pricingChange = z
     interval: optional(intervalSchema),
     intervalCount: optional(intervalCountSchema),
     autoRenew: optional(z.boolean()),
+    trialDays: optional(trialDaysSchema),
   })
-  .refine(intervalCountFits, intervalCountProblem);
+  .refine(intervalCountFits, intervalCountProblem)
+  .refine(trialFits, trialProblem);
 
 export const createPlanInput = z.object({
   code: planCode,

@@ -61,6 +61,11 @@ function subscriptionEvent(cs: ChangeSet<Subscription>): { type: string; previou
   return changed.some((f) => UPDATE_FIELDS.has(f)) ? { type: 'subscription.updated', previous } : null;
 }
 
+/** A trial end the product is now told is coming (sync sets trialEndNoticeFor when Stripe announces it). */
+function trialWillEnd(cs: ChangeSet<Subscription>): boolean {
+  return cs.type === ChangeSetType.UPDATE && 'trialEndNoticeFor' in cs.payload && !!cs.entity.trialEndNoticeFor;
+}
+
 /** The payment's events for one change set: it succeeded, failed, was refunded (more) or disputed. */
 function paymentEvents(cs: ChangeSet<Payment>): string[] {
   if (cs.type !== ChangeSetType.CREATE && cs.type !== ChangeSetType.UPDATE) return [];
@@ -86,6 +91,8 @@ export class OutboxSubscriber implements EventSubscriber {
       if (cs.entity instanceof Subscription) {
         const found = subscriptionEvent(cs as ChangeSet<Subscription>);
         if (found) add(found.type, cs.entity.user.id, { object: subscriptionView(cs.entity), previous: found.previous ?? null });
+        if (trialWillEnd(cs as ChangeSet<Subscription>))
+          add('subscription.trial_will_end', cs.entity.user.id, { object: subscriptionView(cs.entity), previous: null });
       } else if (cs.entity instanceof Payment) {
         for (const type of paymentEvents(cs as ChangeSet<Payment>)) add(type, cs.entity.user.id, { object: paymentView(cs.entity) });
       } else if (cs.entity instanceof User && cs.type === ChangeSetType.CREATE) {

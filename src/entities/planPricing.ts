@@ -39,6 +39,10 @@ export class PlanPricing extends BaseEntity {
   @Property({ type: 'boolean', default: true })
   active: Opt<boolean> = true;
 
+  /** Days of free trial a new subscriber gets (0: none); one trial per user and plan. */
+  @Property({ type: 'integer', default: 0 })
+  trialDays: Opt<number> = 0;
+
   @Property({ type: 'text', nullable: true })
   @Unique()
   stripePriceId?: string | null;

@@ -63,6 +63,14 @@ export class Subscription extends BaseEntity {
   @Property({ type: 'timestamptz', nullable: true })
   inForceSince?: Date | null;
 
+  /** The end of its free trial, kept after the trial is over (null: it had none). */
+  @Property({ type: 'timestamptz', nullable: true })
+  trialEnd?: Date | null;
+
+  /** The trial end the product was told is coming (`subscription.trial_will_end`), so it is told once. */
+  @Property({ type: 'timestamptz', nullable: true })
+  trialEndNoticeFor?: Date | null;
+
   /** When this row was last written from Stripe's current state. */
   @Property({ type: 'timestamptz', nullable: true })
   stripeSyncedAt?: Date | null;

@@ -17,6 +17,7 @@ export function subscriptionView(s: Subscription) {
     cancelAtPeriodEnd: s.cancelAtPeriodEnd,
     canceledAt: s.canceledAt ?? null,
     endedAt: s.endedAt ?? null,
+    trialEnd: s.trialEnd ?? null,
     planId: s.plan.id,
     pricingId: s.pricing.id,
   };

@@ -5,6 +5,7 @@ export const EVENT_TYPES = [
   'subscription.updated',
   'subscription.renewed',
   'subscription.ended',
+  'subscription.trial_will_end',
   'payment.succeeded',
   'payment.failed',
   'payment.refunded',

@@ -49,6 +49,7 @@ export const toPricingOption = (p: PlanPricing): PricingOptionType => ({
   interval: p.interval,
   intervalCount: p.intervalCount,
   autoRenew: p.autoRenew,
+  trialDays: p.trialDays,
 });
 
 export const toPlanLimit = (l: PlanLimit): PlanLimitType => ({

@@ -4,7 +4,13 @@ import type { BillingDeps } from '../billing/deps';
 import { lockUser } from '../billing/locks';
 import { syncCheckoutSession } from '../billing/subscriptions/checkout';
 import { keepFromRenewing } from '../billing/subscriptions/lifecycle';
-import { applyStripeSubscription, upsertFromStripe, userOfStripeSubscription } from '../billing/subscriptions/stripeState';
+import {
+  applyStripeSubscription,
+  upsertFromStripe,
+  userOfStripeSubscription,
+  type SyncOutcome,
+} from '../billing/subscriptions/stripeState';
+import { SubscriptionStatus, type Subscription } from '../entities';
 import { stripeId } from '../ids';
 import { callStripe } from '../stripe/errors';
 import type { EventHandler } from './handlers';
@@ -25,6 +31,16 @@ export async function syncSubscriptionById(
   subscriptionId: string,
   customerId?: string | null,
 ): Promise<string> {
+  return (await syncSubscription(em, deps, subscriptionId, customerId)).outcome;
+}
+
+/** syncSubscriptionById, answering our row (null when none applies) beside the description. */
+async function syncSubscription(
+  em: EntityManager,
+  deps: BillingDeps,
+  subscriptionId: string,
+  customerId?: string | null,
+): Promise<{ outcome: string; subscription: Subscription | null }> {
   const retrieve = () => callStripe(() => deps.stripe.subscriptions.retrieve(subscriptionId), deps);
   let userId = await userOfStripeSubscription(em, subscriptionId, customerId);
   let s: Stripe.Subscription | undefined;
@@ -42,16 +58,34 @@ export async function syncSubscriptionById(
     const kept = await keepFromRenewing(deps, subscription, s!);
     if (kept !== s) applyStripeSubscription(subscription, kept);
   }
-  if (result === 'unknown-customer') return `subscription ${s!.id} of unknown customer ${stripeId(s!.customer)} recorded, not applied`;
-  if (result === 'unknown-price') return `subscription ${s!.id} for a price outside the catalog recorded, not applied`;
+  return { outcome: outcomeOf(result, s!, subscription), subscription };
+}
+
+function outcomeOf(result: SyncOutcome['result'], s: Stripe.Subscription, subscription: Subscription | null): string {
+  if (result === 'unknown-customer') return `subscription ${s.id} of unknown customer ${stripeId(s.customer)} recorded, not applied`;
+  if (result === 'unknown-price') return `subscription ${s.id} for a price outside the catalog recorded, not applied`;
   if (result === 'abandoned')
-    return `subscription ${s!.id} is a subscribe attempt that ended without being kept (${s!.status} in Stripe): recorded, not applied`;
-  return `${result} subscription ${subscription!.id} from ${s!.id}: ${s!.status}`;
+    return `subscription ${s.id} is a subscribe attempt that ended without being kept (${s.status} in Stripe): recorded, not applied`;
+  return `${result} subscription ${subscription!.id} from ${s.id}: ${s.status}`;
 }
 
 export const onSubscription: EventHandler = (em, deps, event) => {
   const s = event.data.object as Stripe.Subscription;
   return syncSubscriptionById(em, deps, s.id, stripeId(s.customer));
+};
+
+/**
+ * Stripe says a trial ends soon: the subscription is synced and, while it is still trialing, the product is
+ * told once per trial end (`subscription.trial_will_end`, written by the outbox in this transaction). A
+ * trial already over (`trial_end=now`) is reported by the subscription's own events instead.
+ */
+export const onTrialWillEnd: EventHandler = async (em, deps, event) => {
+  const s = event.data.object as Stripe.Subscription;
+  const { outcome, subscription: sub } = await syncSubscription(em, deps, s.id, stripeId(s.customer));
+  if (!sub || sub.status !== SubscriptionStatus.TRIALING || !sub.trialEnd) return `${outcome}; no trial to announce`;
+  if (sub.trialEndNoticeFor?.getTime() === sub.trialEnd.getTime()) return `${outcome}; trial end already announced`;
+  sub.trialEndNoticeFor = sub.trialEnd;
+  return `${outcome}; the product is told the trial ends ${sub.trialEnd.toISOString()}`;
 };
 
 export const onInvoice: EventHandler = async (em, deps, event) => {

@@ -30,6 +30,7 @@ describe('triggers (in process)', () => {
       'customer.subscription.created',
       'customer.subscription.updated',
       'customer.subscription.deleted',
+      'customer.subscription.trial_will_end',
       'invoice.created',
       'invoice.paid',
       'invoice.payment_failed',

@@ -307,9 +307,9 @@ describe('creating a subscription', () => {
     );
     expect(foreign).toMatchObject({ statusCode: 400, param: 'default_payment_method' });
     const trial = await rejection<Stripe.errors.StripeError>(() =>
-      t.stripe.subscriptions.create({ customer: customer.id, items: [{ price: monthly.id }], trial_period_days: 7 }),
+      t.stripe.subscriptions.create({ customer: customer.id, items: [{ price: monthly.id }], trial_from_plan: true }),
     );
-    expect(trial).toMatchObject({ statusCode: 400, param: 'trial_period_days' });
+    expect(trial).toMatchObject({ statusCode: 400, param: 'trial_from_plan' });
   });
 
   test('idempotent creation replays the same subscription', async () => {

@@ -11,9 +11,10 @@ import { subscribeMetadata, subscribeStep, type SubscribeCall, type SubscribeRes
 import { shorten } from '../../input';
 
 /**
- * The card path: the Stripe subscription is made with the payment method. It answers active, or
- * incomplete with a client secret when the card needs authentication (3-D Secure); a declined card
- * fails with PAYMENT_FAILED, thrown so our row goes with the rolled-back transaction.
+ * The card path: the Stripe subscription is made with the payment method. It answers active (trialing
+ * with a trial: nothing is charged until it ends), or incomplete with a client secret when the card needs
+ * authentication (3-D Secure); a declined card fails with PAYMENT_FAILED, thrown so our row goes with the
+ * rolled-back transaction.
  */
 export async function subscribeWithCard(
   tx: EntityManager,
@@ -33,6 +34,7 @@ export async function subscribeWithCard(
           cancel_at_period_end: !call.pricing.autoRenew,
           payment_behavior: 'allow_incomplete',
           metadata: subscribeMetadata(call, sub),
+          ...(call.trialDays > 0 ? { trial_period_days: call.trialDays } : {}),
         },
         { idempotencyKey: subscribeStep(sub, 'create') },
       ),

@@ -26,7 +26,7 @@ export async function openCheckout(tx: EntityManager, deps: BillingDeps, call: S
           success_url: `${deps.publicUrl}/subscriptions/${sub.id}/success?session_id={CHECKOUT_SESSION_ID}`,
           cancel_url: `${deps.publicUrl}/subscriptions/${sub.id}/cancel`,
           metadata,
-          subscription_data: { metadata },
+          subscription_data: { metadata, ...(call.trialDays > 0 ? { trial_period_days: call.trialDays } : {}) },
         },
         { idempotencyKey: subscribeStep(sub, 'checkout') },
       ),

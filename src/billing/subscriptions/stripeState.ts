@@ -27,6 +27,7 @@ export function applyStripeSubscription(sub: Subscription, s: Stripe.Subscriptio
   sub.cancelAtPeriodEnd = s.cancel_at_period_end;
   sub.canceledAt = seconds(s.canceled_at);
   sub.endedAt = seconds(s.ended_at);
+  sub.trialEnd = seconds(s.trial_end);
   sub.stripeSyncedAt = new Date();
 }
 

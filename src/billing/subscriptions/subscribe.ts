@@ -10,6 +10,7 @@ import { subscribeWithCard } from './card';
 import { openCheckout, settleOpenCheckouts } from './checkout';
 import { subscribeInput, type SubscribeInput } from './inputs';
 import { replayOrConflict } from './replay';
+import { trialDaysFor } from './trials';
 import type { SubscribeCall, SubscribeResult } from './subscribeCall';
 
 /**
@@ -19,7 +20,8 @@ import type { SubscribeCall, SubscribeResult } from './subscribeCall';
  * opened and its URL returned; a user has at most one open Checkout (asking again for the same option
  * returns it, anything else expires it first), so no number of calls can end in two subscriptions.
  * Calls of one user are serialised; a user holding a paid subscription, here or in Stripe, gets
- * CONFLICT; the same idempotency key returns the first answer.
+ * CONFLICT; the same idempotency key returns the first answer. An option with a trial starts TRIALING,
+ * charged at the trial's end, unless the user already had a trial on that plan (trials.ts).
  */
 export async function subscribe(em: EntityManager, deps: BillingDeps, userId: string, raw: SubscribeInput): Promise<SubscribeResult> {
   const input = parseInput(subscribeInput, raw);
@@ -30,7 +32,8 @@ export async function subscribe(em: EntityManager, deps: BillingDeps, userId: st
   // A CONFLICT found under the lock is thrown after the commit, so what was learnt from Stripe on the way is kept.
   return commitThenThrow(em, async (tx) => {
     await lockUser(tx, userId);
-    const call: SubscribeCall = { ...input, user: await tx.findOneOrFail(User, userId), customerId, pricing };
+    const user = await tx.findOneOrFail(User, userId);
+    const call: SubscribeCall = { ...input, user, customerId, pricing, trialDays: await trialDaysFor(tx, user, pricing) };
     const replayed = await replayOrConflict(tx, deps, call);
     if (replayed) return replayed;
     const reopened = await settleOpenCheckouts(tx, deps, call);

@@ -8,6 +8,8 @@ export interface SubscribeCall extends CheckedSubscribeInput {
   user: User;
   customerId: string;
   pricing: PlanPricing;
+  /** Days of free trial this subscription gets (0: none; see trials.ts). */
+  trialDays: number;
 }
 
 /** What subscribe answers: the row, and what the client needs next (a Checkout URL, or a client secret for 3-D Secure). */

@@ -11,7 +11,7 @@ import {
   createPaymentIntent,
   intentMeta,
 } from '../payments/intents';
-import { behaviourOf, cardError, checkAttachable, createCardPaymentMethod } from '../payments/payment_methods';
+import { attachPaymentMethod, behaviourOf, cardError, checkAttachable, createCardPaymentMethod } from '../payments/payment_methods';
 import { createCustomer } from '../resources/customers';
 import { asStripePrice, type PriceObject } from '../resources/prices';
 import { createSubscription } from './subscriptions';
@@ -40,6 +40,9 @@ export interface SessionMeta {
   setupFutureUsage: Stripe.PaymentIntent.SetupFutureUsage | null;
   subscriptionMetadata: Record<string, string>;
   subscriptionDescription: string | null;
+  /** subscription mode: `subscription_data[trial_end]`, or `[trial_period_days]` counted from the subscription's creation */
+  trialEnd?: number;
+  trialPeriodDays?: number;
   /** subscription mode: the PaymentIntent of the first payment, reused by every attempt until it succeeds */
   firstPayment?: string;
   /** subscription mode: the subscription created once the first payment succeeded */
@@ -87,6 +90,8 @@ export interface CreateSessionInput {
   setup_future_usage: Stripe.PaymentIntent.SetupFutureUsage | null;
   subscription_metadata: Record<string, string>;
   subscription_description: string | null;
+  /** subscription mode: a free trial (checked by the caller) */
+  subscription_trial: { trial_end?: number; trial_period_days?: number };
   locale: string | null;
   submit_type: Stripe.Checkout.Session.SubmitType | null;
   origin: string;
@@ -118,7 +123,9 @@ export function createSession(ctx: EmulatorContext, input: CreateSessionInput): 
       taxes: [],
     });
   });
-  const total = items.reduce((s, li) => s + li.amount_total, 0);
+  // with a trial nothing is due today: the session's amounts are the first invoice's, $0
+  const trial = input.subscription_trial.trial_end !== undefined || input.subscription_trial.trial_period_days !== undefined;
+  const total = trial ? 0 : items.reduce((s, li) => s + li.amount_total, 0);
   const session: Stripe.Checkout.Session = {
     id,
     object: 'checkout.session',
@@ -216,6 +223,8 @@ export function createSession(ctx: EmulatorContext, input: CreateSessionInput): 
     setupFutureUsage: input.setup_future_usage,
     subscriptionMetadata: input.subscription_metadata,
     subscriptionDescription: input.subscription_description,
+    trialEnd: input.subscription_trial.trial_end,
+    trialPeriodDays: input.subscription_trial.trial_period_days,
   } satisfies SessionMeta);
   return session;
 }
@@ -376,6 +385,7 @@ function paySubscription(
   }
   const card = behaviourOf(ctx, pm);
   if (card.decline && card.threeDSecure === 'none') return { kind: 'declined', error: cardError(card.decline, { payment_method: pm }) };
+  if (hasTrial(meta)) return startTrial(ctx, session, pm);
 
   const customerId = ensureCustomer(ctx, session);
   const pi =
@@ -395,6 +405,33 @@ function paySubscription(
   // a success creates the subscription and completes the session (the payment_intent.succeeded listener)
   const result = confirmPaymentIntent(ctx, pi, { payment_method: pm.id, return_url: returnUrl }, origin);
   return outcomeOf(ctx, session, result.paymentIntent, result.error);
+}
+
+function hasTrial(meta: Partial<SessionMeta>): boolean {
+  return meta.trialEnd !== undefined || meta.trialPeriodDays !== undefined;
+}
+
+/**
+ * Subscription mode with a trial: nothing is charged today. The card is saved on the customer (Stripe does
+ * it with a SetupIntent; the emulator attaches it, with no 3-D Secure step) and the subscription is created
+ * `trialing` with it as its default payment method, to be charged at the trial's end.
+ */
+function startTrial(ctx: EmulatorContext, session: Stripe.Checkout.Session, pm: Stripe.PaymentMethod): SubmitOutcome {
+  const meta = sessionMeta(ctx, session);
+  const customerId = ensureCustomer(ctx, session);
+  attachPaymentMethod(ctx, pm, customerId);
+  const now = ctx.now(customerId);
+  const sub = createSubscription(ctx, {
+    customer: customerId,
+    items: lineItemsOf(ctx, session).map((li) => ({ price: li.price as unknown as PriceObject, quantity: li.quantity ?? 1 })),
+    default_payment_method: pm.id,
+    metadata: { ...(meta.subscriptionMetadata ?? {}) },
+    description: meta.subscriptionDescription ?? null,
+    trial_end: meta.trialEnd ?? now + (meta.trialPeriodDays ?? 0) * DAY,
+  });
+  meta.subscription = sub.id;
+  completeSession(ctx, session);
+  return { kind: 'complete' };
 }
 
 /**
@@ -459,7 +496,7 @@ export function completeSession(ctx: EmulatorContext, session: Stripe.Checkout.S
     const sub = meta.subscription ? ctx.store.find<Stripe.Subscription>('subscription', meta.subscription) : undefined;
     session.subscription = sub?.id ?? null;
     session.invoice = sub ? idOf(sub.latest_invoice) : null;
-    session.payment_status = 'paid';
+    session.payment_status = hasTrial(meta) ? 'no_payment_required' : 'paid';
   } else {
     const pi = session.payment_intent
       ? ctx.store.find<Stripe.PaymentIntent>('payment_intent', idOf(session.payment_intent) ?? '')

@@ -30,13 +30,15 @@ interface InvoiceIntentLink {
   invoice?: string;
 }
 
-export type BillingReason = 'subscription_create' | 'subscription_cycle';
+export type BillingReason = 'subscription_create' | 'subscription_cycle' | 'subscription_update';
 
 export interface InvoiceLineInput {
   price: PriceObject;
   quantity: number;
   subscriptionItem: string;
   description: string;
+  /** instead of the price times the quantity (a trial's line is free) */
+  amount?: number;
 }
 
 export interface SubscriptionInvoiceInput {
@@ -78,7 +80,7 @@ export function createSubscriptionInvoice(ctx: EmulatorContext, input: Subscript
   const now = ctx.now(customerId);
   const id = ctx.newId('in');
   const lines: Stripe.InvoiceLineItem[] = input.lines.map((l) => {
-    const amount = (l.price.unit_amount ?? 0) * l.quantity;
+    const amount = l.amount ?? (l.price.unit_amount ?? 0) * l.quantity;
     return {
       id: ctx.newId('il'),
       object: 'line_item',

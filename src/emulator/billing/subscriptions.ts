@@ -11,10 +11,12 @@ import {
   subscriptionIdOf,
   voidInvoice,
   invoiceMeta,
+  type BillingReason,
   type InvoiceLineInput,
   type InvoicePaymentResult,
 } from './invoices';
 import { periodAt, type Interval, type Recurrence } from './periods';
+import { changeTrialEnd, noticeIfDue } from './trials';
 import { HOUR, idOf, wireDecimal } from './util';
 
 /**
@@ -27,7 +29,7 @@ import { HOUR, idOf, wireDecimal } from './util';
 export interface SubscriptionMeta {
   /** set while a creation or renewal runs: changes made by payment listeners are reported in its one event */
   batch?: boolean;
-  /** the number of the current period (0 = the first), counted from `billing_cycle_anchor` */
+  /** the number of the current period (0 = the first paid one, -1 = a trial), counted from `billing_cycle_anchor` */
   periodIndex?: number;
 }
 
@@ -63,6 +65,8 @@ export interface CreateSubscriptionInput {
   onCreated?: (sub: Stripe.Subscription) => void;
   /** a PaymentIntent that already paid the first period (Checkout takes the payment before the subscription exists) */
   paidBy?: Stripe.PaymentIntent;
+  /** the end of a free trial starting now (trials.ts: requestedTrialEnd) */
+  trial_end?: number | null;
 }
 
 export function subscriptionMeta(ctx: EmulatorContext, sub: Stripe.Subscription | string): Partial<SubscriptionMeta> {
@@ -190,7 +194,8 @@ function batched<T>(ctx: EmulatorContext, sub: Stripe.Subscription, fn: () => T)
 /**
  * Creates a subscription and its first invoice, and (unless `default_incomplete`) pays it from the default
  * payment method: paid → `active`; declined or waiting for 3-D Secure → `incomplete` (with
- * `error_if_incomplete`, the card error is thrown instead and nothing is kept).
+ * `error_if_incomplete`, the card error is thrown instead and nothing is kept). With a trial the first
+ * invoice is a paid $0 one and the subscription `trialing`; no payment method is needed yet.
  */
 export function createSubscription(ctx: EmulatorContext, input: CreateSubscriptionInput): Stripe.Subscription {
   const customer = ctx.retrieve<Stripe.Customer>('customer', input.customer, 'customer');
@@ -198,7 +203,8 @@ export function createSubscription(ctx: EmulatorContext, input: CreateSubscripti
   checkSubscriptionPrices(input.items.map((it, i) => ({ price: it.price, param: `items[${i}][price]` })));
   const behavior = input.payment_behavior ?? 'allow_incomplete';
   const defaultPm = input.default_payment_method ? attachedPaymentMethod(ctx, customer.id, input.default_payment_method) : null;
-  if (behavior !== 'default_incomplete' && !defaultPm && !customerDefault(customer)) {
+  const trialEnd = input.trial_end ?? null;
+  if (behavior !== 'default_incomplete' && !trialEnd && !defaultPm && !customerDefault(customer)) {
     throw invalidRequest(
       'This customer has no attached payment source or default payment method. Please consider adding a default payment method. For more information, visit https://stripe.com/docs/billing/subscriptions/payment-methods-setting#payment-method-priority.',
       { code: 'resource_missing' },
@@ -208,7 +214,7 @@ export function createSubscription(ctx: EmulatorContext, input: CreateSubscripti
   const now = ctx.now(customer.id);
   const first = input.items[0]?.price as PriceObject;
   const r = recurrenceOf(first);
-  const period = periodAt(now, r, 0);
+  const period = trialEnd ? { start: now, end: trialEnd } : periodAt(now, r, 0);
   const id = ctx.newId('sub');
   const items: Stripe.SubscriptionItem[] = input.items.map((it) => ({
     id: ctx.newId('si'),
@@ -233,7 +239,7 @@ export function createSubscription(ctx: EmulatorContext, input: CreateSubscripti
     application: null,
     application_fee_percent: null,
     automatic_tax: { disabled_reason: null, enabled: false, liability: null },
-    billing_cycle_anchor: now,
+    billing_cycle_anchor: trialEnd ?? now,
     billing_cycle_anchor_config: null,
     billing_mode: { flexible: { proration_discounts: 'included' }, type: 'flexible', updated_at: now },
     billing_schedules: [],
@@ -276,12 +282,12 @@ export function createSubscription(ctx: EmulatorContext, input: CreateSubscripti
     status: 'incomplete',
     test_clock: customer.test_clock ? idOf(customer.test_clock) : null,
     transfer_data: null,
-    trial_end: null,
+    trial_end: trialEnd,
     trial_settings: { end_behavior: { billing_cycle_anchor: null, missing_payment_method: 'create_invoice' } },
-    trial_start: null,
+    trial_start: trialEnd ? now : null,
   };
   ctx.store.insert(sub);
-  subscriptionMeta(ctx, sub).periodIndex = 0;
+  subscriptionMeta(ctx, sub).periodIndex = trialEnd ? -1 : 0;
   input.onCreated?.(sub);
 
   let result: InvoicePaymentResult | null = null;
@@ -289,7 +295,7 @@ export function createSubscription(ctx: EmulatorContext, input: CreateSubscripti
     const inv = createSubscriptionInvoice(ctx, {
       subscription: sub,
       reason: 'subscription_create',
-      lines: invoiceLines(ctx, sub),
+      lines: trialEnd ? trialLines(ctx, sub) : invoiceLines(ctx, sub),
       period,
       invoicePeriod: { start: now, end: now },
     });
@@ -305,9 +311,9 @@ export function createSubscription(ctx: EmulatorContext, input: CreateSubscripti
     }
     return inv;
   });
-  if (invoice.status === 'paid') sub.status = 'active';
+  if (invoice.status === 'paid') sub.status = trialEnd ? 'trialing' : 'active';
 
-  if (behavior === 'error_if_incomplete' && sub.status !== 'active') {
+  if (behavior === 'error_if_incomplete' && sub.status === 'incomplete') {
     // Stripe answers the payment error (402) and keeps no subscription
     const payment = invoiceMeta(ctx, invoice).invoicePayment;
     if (payment) ctx.store.remove(payment);
@@ -320,6 +326,7 @@ export function createSubscription(ctx: EmulatorContext, input: CreateSubscripti
     );
   }
   ctx.emit('customer.subscription.created', sub);
+  noticeIfDue(ctx, sub);
   return sub;
 }
 
@@ -332,17 +339,39 @@ function invoiceLines(ctx: EmulatorContext, sub: Stripe.Subscription): InvoiceLi
   });
 }
 
+/** The trial's line on the first invoice: the items, free for the trial's length. */
+function trialLines(ctx: EmulatorContext, sub: Stripe.Subscription): InvoiceLineInput[] {
+  return sub.items.data.map((item) => {
+    const price = priceOfItem(item);
+    const product = typeof price.product === 'string' ? ctx.store.find<Stripe.Product>('product', price.product) : undefined;
+    const name = product?.name ?? price.nickname ?? 'Subscription';
+    return { price, quantity: item.quantity ?? 1, subscriptionItem: item.id, description: `Trial period for ${name}`, amount: 0 };
+  });
+}
+
 /**
  * Starts the next period at the end of the current one: new period on the items, a `subscription_cycle`
  * invoice finalized and paid off-session from the default payment method at once (Stripe waits about an hour
  * before finalizing). Paid → stays `active`; failed → `past_due`. One `customer.subscription.updated`.
+ * At the end of a trial the subscription becomes `active` and its first paid period starts the same way.
  */
 export function renewSubscription(ctx: EmulatorContext, sub: Stripe.Subscription): void {
-  const meta = subscriptionMeta(ctx, sub);
   const before = clone(sub);
+  if (sub.status === 'trialing') sub.status = 'active';
+  startPeriod(ctx, sub, (subscriptionMeta(ctx, sub).periodIndex ?? 0) + 1, 'subscription_cycle');
+  const previousAttributes = diff(before, sub);
+  if (previousAttributes) ctx.emit('customer.subscription.updated', sub, previousAttributes);
+}
+
+/**
+ * Moves the subscription to its period number `index` from `billing_cycle_anchor` and charges that period's
+ * invoice off-session at once; a failed charge makes an `active` subscription `past_due` (the listeners).
+ * Emits no subscription event: the caller emits one for everything that changed.
+ */
+export function startPeriod(ctx: EmulatorContext, sub: Stripe.Subscription, index: number, reason: BillingReason): void {
+  const meta = subscriptionMeta(ctx, sub);
   const r = recurrenceOf(priceOfItem(firstItem(sub)));
   const previous = currentPeriod(sub);
-  const index = (meta.periodIndex ?? 0) + 1;
   const next = periodAt(sub.billing_cycle_anchor, r, index);
   meta.periodIndex = index;
   for (const item of sub.items.data) {
@@ -353,7 +382,7 @@ export function renewSubscription(ctx: EmulatorContext, sub: Stripe.Subscription
   batched(ctx, sub, () => {
     const invoice = createSubscriptionInvoice(ctx, {
       subscription: sub,
-      reason: 'subscription_cycle',
+      reason,
       lines: invoiceLines(ctx, sub),
       period: next,
       invoicePeriod: previous,
@@ -369,8 +398,6 @@ export function renewSubscription(ctx: EmulatorContext, sub: Stripe.Subscription
       if (invoice.status === 'open') ctx.emit('invoice.payment_failed', invoice);
     }
   });
-  const previousAttributes = diff(before, sub);
-  if (previousAttributes) ctx.emit('customer.subscription.updated', sub, previousAttributes);
 }
 
 /** Ends a subscription that was set to cancel (`canceled`, `ended_at`, `customer.subscription.deleted`). */
@@ -436,7 +463,7 @@ export type DueKind = 'renew' | 'end' | 'expire';
 /** What happens next to a subscription without anyone asking, and when; null when nothing will. */
 export function subscriptionDue(sub: Stripe.Subscription): { at: number; kind: DueKind } | null {
   if (sub.status === 'incomplete') return { at: sub.created + INCOMPLETE_TTL, kind: 'expire' };
-  if (sub.status !== 'active' && sub.status !== 'past_due' && sub.status !== 'unpaid') return null;
+  if (!['active', 'trialing', 'past_due', 'unpaid'].includes(sub.status)) return null;
   const { end } = currentPeriod(sub);
   if (sub.cancel_at !== null && sub.cancel_at <= end) return { at: sub.cancel_at, kind: 'end' };
   return { at: end, kind: 'renew' };
@@ -456,6 +483,8 @@ export interface UpdateSubscriptionInput {
   description?: string | null;
   save_default_payment_method?: SaveDefaultPaymentMethod;
   cancellation_details?: { comment?: string | null; feedback?: Stripe.Subscription.CancellationDetails.Feedback | null };
+  /** a trialing subscription's new trial end, or `now` to end the trial (trials.ts) */
+  trial_end?: number | 'now';
 }
 
 /** Updates what can be updated for the subscription's status (`customer.subscription.updated`). */
@@ -475,6 +504,12 @@ export function updateSubscription(ctx: EmulatorContext, sub: Stripe.Subscriptio
   }
   const before = clone(sub);
   const customerId = idOf(sub.customer) as string;
+  // trial_end=now: `active`, and the first paid period, anchored now, is charged at once
+  if (input.trial_end !== undefined)
+    changeTrialEnd(ctx, sub, input.trial_end, () => {
+      sub.status = 'active';
+      startPeriod(ctx, sub, 0, 'subscription_update');
+    });
   if (input.metadata !== undefined) sub.metadata = input.metadata;
   if (input.description !== undefined) sub.description = input.description;
   if (input.save_default_payment_method !== undefined && sub.payment_settings)

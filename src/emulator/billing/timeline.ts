@@ -2,10 +2,11 @@ import type Stripe from 'stripe';
 import type { EmulatorContext } from '../core/context';
 import { expireSession, sessionMeta } from './checkout';
 import { runSubscriptionDue, subscriptionDue } from './subscriptions';
+import { sendTrialNotice, trialNoticeDue } from './trials';
 import { idOf } from './util';
 
 /**
- * What happens by itself as time passes: renewals, ends of canceled subscriptions, expiry of `incomplete`
+ * What happens by itself as time passes: renewals and ends of trials (with their notice three days before), ends of canceled subscriptions, expiry of `incomplete`
  * subscriptions and of open Checkout Sessions. Objects live either on a test clock (their customer's) or on
  * real time. A test clock's objects move only when the clock is advanced; real-time objects are swept every
  * `REAL_TIME_SWEEP_MS`.
@@ -29,6 +30,9 @@ function dueTasks(ctx: EmulatorContext, clock: string | null, until: number): Du
     const due = subscriptionDue(sub);
     if (due && due.at <= until)
       tasks.push({ at: due.at, key: `${sub.id}:${due.kind}:${due.at}`, run: () => runSubscriptionDue(ctx, sub, due.kind, due.at) });
+    const notice = trialNoticeDue(ctx, sub);
+    if (notice !== null && notice <= until)
+      tasks.push({ at: notice, key: `${sub.id}:trial_will_end:${sub.trial_end}`, run: () => sendTrialNotice(ctx, sub) });
   }
   for (const session of ctx.store.all<Stripe.Checkout.Session>('checkout.session')) {
     if (session.status !== 'open' || (sessionMeta(ctx, session).clock ?? null) !== clock) continue;

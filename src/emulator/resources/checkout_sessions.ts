@@ -16,10 +16,12 @@ import {
   submitCard,
   successUrl,
   type LineItemInput,
+  type SessionMeta,
   type SubmitOutcome,
 } from '../billing/checkout';
 import { checkSubscriptionPrices } from '../billing/subscriptions';
-import { HOUR, idOf } from '../billing/util';
+import { MAX_TRIAL_DAYS, requestedTrialEnd } from '../billing/trials';
+import { DAY, HOUR, idOf } from '../billing/util';
 import { createPrice, type PriceObject } from './prices';
 import { email as emailParam } from './shared';
 
@@ -171,11 +173,13 @@ function create(req: ApiRequest): Stripe.Checkout.Session {
   const sd = p.obj('subscription_data');
   if (sd && m !== 'subscription')
     throw invalidRequest('You can not pass `subscription_data` in `payment` mode.', { param: 'subscription_data' });
-  for (const k of ['trial_period_days', 'trial_end', 'billing_cycle_anchor']) {
-    if (sd?.has(k)) throw invalidRequest(`The Stripe emulator does not implement subscription_data[${k}].`, { param: sd.name(k) });
-  }
+  if (sd?.has('billing_cycle_anchor'))
+    throw invalidRequest('The Stripe emulator does not implement subscription_data[billing_cycle_anchor].', {
+      param: sd.name('billing_cycle_anchor'),
+    });
   const items = lineItems(ctx, p, m);
   const now = ctx.now(customer);
+  const trial = sd ? subscriptionTrial(sd, now) : {};
   const expiresAt = p.int('expires_at') ?? null;
   if (expiresAt !== null) {
     if (expiresAt > now + 24 * HOUR)
@@ -204,10 +208,25 @@ function create(req: ApiRequest): Stripe.Checkout.Session {
     setup_future_usage: pid?.enum('setup_future_usage', SETUP_FUTURE_USAGE) ?? null,
     subscription_metadata: sd?.metadata() ?? {},
     subscription_description: sd?.str('description', { max: 500 }) ?? null,
+    subscription_trial: trial,
     locale: p.str('locale') ?? null,
     submit_type: p.enum('submit_type', SUBMIT_TYPES) ?? null,
     origin: req.origin,
   });
+}
+
+/**
+ * `subscription_data[trial_period_days]` (1 to 730) or `subscription_data[trial_end]` (48 hours to two years
+ * ahead), as Stripe checks them when the session is created.
+ */
+function subscriptionTrial(sd: Params, now: number): { trial_end?: number; trial_period_days?: number } {
+  const names = { end: sd.name('trial_end'), days: sd.name('trial_period_days') };
+  const request = {
+    trial_end: sd.int('trial_end', { min: 0 }),
+    trial_period_days: sd.int('trial_period_days', { min: 1, max: MAX_TRIAL_DAYS }),
+  };
+  requestedTrialEnd(now, request, names, 48 * HOUR);
+  return Object.fromEntries(Object.entries(request).filter(([, v]) => v !== undefined));
 }
 
 function list(req: ApiRequest): Stripe.ApiList<Stripe.Checkout.Session> {
@@ -302,6 +321,7 @@ function showPage(req: ApiRequest, error?: string, status = 200): RawResponse {
   const body = `<h1>${session.mode === 'subscription' ? 'Subscribe' : 'Pay'}</h1>
 <table id="summary">
 ${rows}
+${trialRow(meta, session)}
 <tr><th>Total</th><th class="amount" id="total">${escapeHtml(formatAmount(session.amount_total ?? 0, currency))}</th></tr>
 </table>
 ${error ? `<p class="error" id="error" role="alert">${escapeHtml(error)}</p>` : ''}
@@ -321,6 +341,12 @@ ${error ? `<p class="error" id="error" role="alert">${escapeHtml(error)}</p>` : 
 ${cancel}
 <p class="hint">Test cards: 4242 4242 4242 4242 (succeeds), 4000 0000 0000 0002 (declined), 4000 0000 0000 9995 (insufficient funds), 4000 0025 0000 3155 (3-D Secure). Any future expiry, any CVC.</p>`;
   return RawResponse.html(page(session.mode === 'subscription' ? 'Subscribe' : 'Pay', body), status);
+}
+
+/** The trial a subscription-mode session starts, on its page: nothing is charged today. */
+function trialRow(meta: Partial<SessionMeta>, session: Stripe.Checkout.Session): string {
+  const days = meta.trialPeriodDays ?? (meta.trialEnd ? Math.ceil((meta.trialEnd - session.created) / DAY) : undefined);
+  return days ? `<tr><td id="trial">Free trial: ${days} days, then the price above</td><td class="amount">nothing today</td></tr>` : '';
 }
 
 function parseExpiry(value: string | undefined): { month: number; year: number } | null {

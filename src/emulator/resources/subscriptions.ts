@@ -14,6 +14,7 @@ import {
   type SaveDefaultPaymentMethod,
   type SubscriptionItemInput,
 } from '../billing/subscriptions';
+import { MAX_TRIAL_DAYS, requestedTrialEnd } from '../billing/trials';
 import { idOf } from '../billing/util';
 import { createPrice, type PriceObject } from './prices';
 
@@ -43,9 +44,8 @@ const FEEDBACK = [
 
 /** Parameters whose behaviour the emulator does not implement: refused rather than silently ignored. */
 const NOT_IMPLEMENTED: Record<string, string> = {
-  trial_period_days: 'trials',
-  trial_end: 'trials',
-  trial_from_plan: 'trials',
+  trial_from_plan: 'trial_from_plan (use trial_period_days or trial_end)',
+  trial_settings: 'trial_settings (a trial that ends without a payment method creates an invoice)',
   billing_cycle_anchor: 'billing cycle anchors',
   billing_cycle_anchor_config: 'billing cycle anchors',
   backdate_start_date: 'backdated subscriptions',
@@ -133,6 +133,7 @@ function create(req: ApiRequest): Stripe.Subscription {
   if (behavior === 'pending_if_incomplete')
     throw invalidRequest('The Stripe emulator does not implement payment_behavior=pending_if_incomplete.', { param: 'payment_behavior' });
   ctx.retrieve<Stripe.Customer>('customer', customer, 'customer');
+  const trial = { trial_end: trialEndParam(p), trial_period_days: p.int('trial_period_days', { min: 0, max: MAX_TRIAL_DAYS }) };
   return createSubscription(ctx, {
     customer,
     items: subscriptionItems(ctx, p),
@@ -144,7 +145,13 @@ function create(req: ApiRequest): Stripe.Subscription {
     description: p.str('description', { max: 500 }) ?? null,
     off_session: p.bool('off_session'),
     origin: req.origin,
+    trial_end: requestedTrialEnd(ctx.now(customer), trial, { end: 'trial_end', days: 'trial_period_days' }),
   });
+}
+
+/** `trial_end`: a unix time, or `now`. */
+function trialEndParam(p: Params): number | 'now' | undefined {
+  return p.str('trial_end') === 'now' ? 'now' : p.int('trial_end', { min: 0 });
 }
 
 /** `payment_settings[save_default_payment_method]`; the other payment settings are accepted and ignored. */
@@ -178,6 +185,7 @@ function update(req: ApiRequest): Stripe.Subscription {
     description: p.has('description') ? (p.nullableStr('description', { max: 500 }) ?? null) : undefined,
     save_default_payment_method: saveDefault(p),
     cancellation_details: cancellationDetails(p),
+    trial_end: trialEndParam(p),
   });
 }
 

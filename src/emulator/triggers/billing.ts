@@ -63,6 +63,13 @@ export const BILLING_TRIGGERS: Record<string, Trigger> = {
       await s.subscriptions.cancel(sub.id);
     },
   },
+  'customer.subscription.trial_will_end': {
+    description: 'creates a monthly subscription with a one-day trial: the trial ends in under three days, so it is announced at once',
+    run: async (s) => {
+      const [price, customer] = await Promise.all([monthlyPrice(s), customerPaying(s)]);
+      await s.subscriptions.create({ customer: customer.id, items: [{ price: price.id }], trial_period_days: 1 });
+    },
+  },
   'invoice.payment_failed': {
     description: 'creates a subscription for a customer whose card is declined (pm_card_chargeCustomerFail): incomplete',
     run: failedSubscription,

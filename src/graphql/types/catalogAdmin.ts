@@ -34,6 +34,12 @@ export class PricingOptionInput {
 
   @Field(() => Boolean, { nullable: true, description: 'Whether the subscription renews (default true).' })
   autoRenew?: boolean | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Days of free trial before the first charge, 0 to 730 (default 0: none); renewing options only.',
+  })
+  trialDays?: number | null;
 }
 
 @InputType({ description: 'What to change in a pricing option; a new amount, currency or interval makes a new Stripe Price.' })
@@ -52,6 +58,9 @@ export class PricingOptionChangeInput {
 
   @Field(() => Boolean, { nullable: true })
   autoRenew?: boolean | null;
+
+  @Field(() => Int, { nullable: true, description: 'Applies to subscriptions made from then on.' })
+  trialDays?: number | null;
 }
 
 @InputType()

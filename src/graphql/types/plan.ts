@@ -45,6 +45,11 @@ export class PricingOptionType {
 
   @Field({ description: 'Whether the subscription renews at the end of each period.' })
   autoRenew!: boolean;
+
+  @Field(() => Int, {
+    description: 'Days of free trial a new subscriber gets before the first charge (0: none); a user gets one trial per plan.',
+  })
+  trialDays!: number;
 }
 
 @ObjectType('Plan', { simpleResolvers: true })

@@ -31,6 +31,12 @@ export class SubscriptionType {
   @Field(() => DateTimeScalar, { nullable: true })
   endedAt!: Date | null;
 
+  @Field(() => DateTimeScalar, {
+    nullable: true,
+    description: 'When its free trial ends, or ended (status TRIALING until then); null when it had none.',
+  })
+  trialEnd!: Date | null;
+
   // Not in the schema: what the plan and pricing field resolvers load.
   planId!: string;
   pricingId!: string;
