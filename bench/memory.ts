@@ -52,7 +52,7 @@ function hostileShots(): Shot[] {
     { name: '1 MB string argument', body: gql(`{ plan(code: "${'x'.repeat(1_000_000)}") { code } }`), expect: [200] },
     { name: '2 MB body (over the limit)', body: gql(`{ plan(code: "${'x'.repeat(2_000_000)}") { code } }`), expect: [413] },
     { name: '5,000 usage events in variables', body: gql(BATCH, { events: events(5000) }), expect: [200] },
-    { name: '1,000 usage events (the most)', body: gql(BATCH, { events: events(1000) }), expect: [200] },
+    { name: '250 usage events', body: gql(BATCH, { events: events(250) }), expect: [200] },
     {
       name: 'variables nested 5,000 deep',
       body: `{"query":${JSON.stringify(BATCH)},"variables":{"events":${'['.repeat(5000)}${']'.repeat(5000)}}}`,
@@ -106,7 +106,7 @@ async function fire(url: string, token: string, shots: Shot[], until: number, ta
     } catch (err) {
       text = String(err);
     }
-    const t = tallies.get(shot.name) ?? { count: 0, statuses: new Map(), unexpected: 0 };
+    const t: Tally = tallies.get(shot.name) ?? { count: 0, statuses: new Map(), unexpected: 0 };
     t.count++;
     t.statuses.set(status, (t.statuses.get(status) ?? 0) + 1);
     if (!shot.expect.includes(status)) {
@@ -157,6 +157,8 @@ async function main() {
   let app: ServerProcess | undefined;
   try {
     const user = await createUser(db.orm.em.fork() as EntityManager, { email: 'bench-memory@example.com' });
+    // Uses are accepted for the whole run (a refusal costs a second statement): the batches are big lists, not refusals.
+    await db.orm.em.getConnection().execute(`update plan_limit set allowance = 100000000 where metric = 'minutes'`);
     log('starting the server in a process of its own...');
     const peakV8: Record<string, number> = {};
     app = await startServer('app', db.url, POOL, '/graphql', {

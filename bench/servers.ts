@@ -4,11 +4,12 @@
  * operating system says of that process (CPU time, resident memory).
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { catalogDefinition, seedCatalog } from '../src/billing/catalog';
 import { loadConfig } from '../src/config';
@@ -69,6 +70,16 @@ export async function openBenchDatabase(pool: number): Promise<BenchDatabase> {
   };
 }
 
+/**
+ * The flags `npm start` (and the Dockerfile, which a test keeps alike) gives node, such as the heap cap:
+ * the benchmarks run the server as it is shipped.
+ */
+export function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(resolve(__dirname, '../../package.json'), 'utf8')) as { scripts: { start: string } };
+  const words = pkg.scripts.start.split(/\s+/);
+  return words.slice(words.indexOf('node') + 1, -1);
+}
+
 export interface ServerProcess {
   url: string;
   pid: number;
@@ -77,7 +88,8 @@ export interface ServerProcess {
 
 /**
  * Starts one server (bench/limitsServer.ts: the real app, or the bare node:http + pg baseline) in a process
- * of its own and waits until it listens. `nodeFlags` go to that process's node (e.g. --cpu-prof).
+ * of its own, with the flags of `npm start`, and waits until it listens. `nodeFlags` are more flags for that
+ * process's node (e.g. --cpu-prof).
  */
 export function startServer(
   kind: 'app' | 'baseline',
@@ -86,7 +98,8 @@ export function startServer(
   path: string,
   { nodeFlags = [], env = {}, onLine }: { nodeFlags?: string[]; env?: Record<string, string>; onLine?: (line: string) => void } = {},
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...nodeFlags, join(__dirname, 'limitsServer.js'), kind, databaseUrl, String(pool)], {
+  const flags = [...startFlags(), ...nodeFlags];
+  const child = spawn(process.execPath, [...flags, join(__dirname, 'limitsServer.js'), kind, databaseUrl, String(pool)], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });
