@@ -34,4 +34,4 @@ EXPOSE 4000
 # Slim images have no curl: Node's own fetch checks the liveness endpoint.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "dist/src/main.js"]
+CMD ["node", "--max-old-space-size=160", "dist/src/main.js"]

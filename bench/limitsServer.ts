@@ -122,6 +122,10 @@ async function main() {
   }
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
+  // For bench/memory.ts: what V8 itself says of the process's memory, beside the RSS it reads from /proc.
+  if (process.env.BENCH_REPORT_MEMORY) {
+    setInterval(() => process.stdout.write(`memory ${JSON.stringify(process.memoryUsage())}\n`), 100).unref();
+  }
   process.once('SIGTERM', () => {
     stop().then(
       () => process.exit(0),

@@ -8,6 +8,7 @@ import type { BillingDeps } from './billing/deps';
 import type { Config } from './config';
 import type { Orm } from './db/orm';
 import { isDatabaseUnavailable } from './db/unavailable';
+import { startCredentialCache } from './auth/credentialCache';
 import { createJwtVerifier } from './auth/jwt';
 import type { Authenticator } from './auth/principal';
 import { authenticateRequest, requestLogger, serviceKeyAudit } from './graphql/authentication';
@@ -109,10 +110,13 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
   });
   await apollo.start();
 
-  // One plain statement per request, no identity map needed: the ORM's root EntityManager is enough.
+  // One plain statement per request, no identity map needed: the ORM's root EntityManager is enough; and
+  // remembered until PostgreSQL announces a change to users, tokens or keys (src/auth/credentialCache.ts).
+  const credentials = startCredentialCache(orm.config.getClientUrl(), logger);
   const authenticator: Authenticator = {
     em: orm.em as EntityManager,
     jwt: config.jwt ? createJwtVerifier(config.jwt, logger.child({ component: 'auth' })) : undefined,
+    credentials,
   };
   const serveGraphQL = graphqlHttpHandler(apollo, {
     bodyLimit: '1mb',
@@ -181,7 +185,7 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
     httpServer,
     stop: async () => {
       // Apollo first, in the same tick as the signal: it also stops itself on SIGTERM, and a later call waits forever.
-      await Promise.all([apollo.stop(), events?.stop(), subscriptions.stop(), live.stop()]);
+      await Promise.all([apollo.stop(), events?.stop(), subscriptions.stop(), live.stop(), credentials.stop()]);
       if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     },
   };

@@ -46,6 +46,8 @@ describe('authentication', () => {
     const logs = captureLogs();
     const traced = await startTestServer({ seed: false, logStream: logs.stream, env: { LOG_LEVEL: 'trace' } });
     const user = await traced.createUser();
+    // A token the server has not seen yet: one it has seen is remembered (src/auth/credentialCache.ts), not looked up.
+    const unseen = await traced.createUser();
     const wrong = 'tg_wrong-token-that-must-not-be-logged';
     try {
       expect((await traced.gql(ME, undefined, user.token)).data.me.id).toBe(user.id);
@@ -54,7 +56,7 @@ describe('authentication', () => {
       // The user table is gone: looking the token up fails inside, which is logged with its stack.
       await sql(traced.databaseUrl, 'alter table app_user rename to app_user_moved');
       try {
-        const failed = await traced.gql(ME, undefined, user.token);
+        const failed = await traced.gql(ME, undefined, unseen.token);
         expect(failed.errors?.[0]).toMatchObject({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
         expect(JSON.stringify(failed)).not.toMatch(/app_user|token_hash|select/);
       } finally {
@@ -66,6 +68,7 @@ describe('authentication', () => {
     const logged = logs.lines().find((l) => /unexpected error/.test(l.msg));
     expect(logged).toMatchObject({ err: { stack: expect.stringContaining('app_user') } });
     expect(logs.text()).not.toContain(user.token);
+    expect(logs.text()).not.toContain(unseen.token);
     expect(logs.text()).not.toContain(wrong);
   });
 

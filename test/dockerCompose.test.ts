@@ -197,7 +197,7 @@ describe('Dockerfile', () => {
 
   it('starts the server the way npm start does', () => {
     const cmd = JSON.parse(last(runtime, 'CMD') ?? 'null') as string[];
-    expect(cmd).toEqual(['node', 'dist/src/main.js']);
+    expect(cmd).toEqual(['node', '--max-old-space-size=160', 'dist/src/main.js']);
     const start = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.start;
     expect(start).toBe(`exec ${cmd.join(' ')}`);
   });

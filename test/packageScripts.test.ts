@@ -18,6 +18,7 @@ describe('package scripts', () => {
     const runners = Object.entries(pkg.scripts).filter(([name]) => !COMPILING.has(name));
     expect(runners.map(([name]) => name)).toEqual(expect.arrayContaining(['start', 'seed', 'user:create', 'doctor']));
     for (const [name, command] of runners) expect({ name, compiles: /\btsc\b/.test(command) }).toEqual({ name, compiles: false });
-    expect(pkg.scripts.start).toBe('exec node dist/src/main.js');
+    // The heap cap keeps the server under 300 MB under hostile queries (docs/benchmarks.md, bench:memory).
+    expect(pkg.scripts.start).toBe('exec node --max-old-space-size=160 dist/src/main.js');
   });
 });

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { query } from '../db/sql';
 import type { ApiKeyScope, UserRole } from '../entities';
 import { badInput, DomainError, forbidden } from '../errors';
+import type { CredentialCache } from './credentialCache';
 import { looksLikeJwt, type JwtVerifier } from './jwt';
 import { API_KEY_PREFIX, hashToken } from './secrets';
 import { userFromJwt } from './users';
@@ -48,21 +49,31 @@ export interface Authenticator {
   em: EntityManager;
   /** Absent when the product's JWTs are not configured. */
   jwt?: JwtVerifier;
+  /** Remembers who a token or key is (credentialCache.ts); absent: every request looks its credential up. */
+  credentials?: CredentialCache;
 }
 
 /**
  * Turns a request's credentials into its Principal. A credential that is wrong is a DomainError
  * (UNAUTHENTICATED, FORBIDDEN for a header a user may not send, SERVICE_UNAVAILABLE when the JWT keys
- * cannot be fetched). The token and key lookups are one statement each, on the hot path of every request.
+ * cannot be fetched). The token and key lookups are one statement each, on the hot path of every request,
+ * and are remembered by `credentials` until a change to users, tokens or keys commits.
  */
-export async function authenticate({ em, jwt }: Authenticator, credentials: Credentials): Promise<Principal> {
-  const { token, actingFor } = credentials;
-  if (token.startsWith(API_KEY_PREFIX)) return serviceKeyPrincipal(em, token, actingFor === undefined ? null : externalIdOf(actingFor));
+export async function authenticate({ em, jwt, credentials }: Authenticator, { token, actingFor }: Credentials): Promise<Principal> {
+  const remembered = (key: string, load: () => Promise<Principal>) => (credentials ? credentials.principal(key, load) : load());
+  if (token.startsWith(API_KEY_PREFIX)) {
+    const acting = actingFor === undefined ? null : externalIdOf(actingFor);
+    const hash = hashToken(token);
+    return remembered(`key ${hash} ${acting ?? ''}`, () => serviceKeyPrincipal(em, hash, acting));
+  }
   if (actingFor !== undefined) throw forbidden('Only a service API key may act for another user (the Tollgate-User header)');
   if (jwt && looksLikeJwt(token)) return { kind: 'user', user: await userFromJwt(em, await jwt(token)), via: 'jwt' };
-  const user = await userOfToken(em, token);
-  if (!user) throw new DomainError('UNAUTHENTICATED', 'Invalid or revoked token');
-  return { kind: 'user', user, via: 'token' };
+  const hash = hashToken(token);
+  return remembered(`token ${hash}`, async () => {
+    const user = await userOfToken(em, hash);
+    if (!user) throw new DomainError('UNAUTHENTICATED', 'Invalid or revoked token');
+    return { kind: 'user', user, via: 'token' };
+  });
 }
 
 /** The Tollgate-User header's value: a product user id of bounded length without control characters. */
@@ -79,11 +90,11 @@ export function externalIdOf(value: string): string {
 
 const USER_COLUMNS = `u.id, u.email, u.role, u.timezone, u.external_id as "externalId", u.name`;
 
-async function userOfToken(em: EntityManager, token: string): Promise<AuthUser | null> {
+async function userOfToken(em: EntityManager, tokenHash: string): Promise<AuthUser | null> {
   const [row] = await query<AuthUser>(
     em,
     `select ${USER_COLUMNS} from user_token t join app_user u on u.id = t.user_id where t.token_hash = $1 limit 1`,
-    [hashToken(token)],
+    [tokenHash],
   );
   return row ?? null;
 }
@@ -102,9 +113,10 @@ interface KeyRow {
 
 /**
  * The key, the user it acts for, and its last-used time, in one statement: last_used_at is written at
- * most once a minute, so a busy key does not turn every request into a write.
+ * most once a minute, so a busy key does not turn every request into a write (and, remembered for at most
+ * 30 s, a busy key is looked up again at least that often).
  */
-async function serviceKeyPrincipal(em: EntityManager, key: string, actingFor: string | null): Promise<Principal> {
+async function serviceKeyPrincipal(em: EntityManager, keyHash: string, actingFor: string | null): Promise<Principal> {
   const [row] = await query<KeyRow>(
     em,
     `with k as (select id, name, scopes, last_used_at from api_key where key_hash = $1 and revoked_at is null),
@@ -112,7 +124,7 @@ async function serviceKeyPrincipal(em: EntityManager, key: string, actingFor: st
                        where id = (select id from k) and (last_used_at is null or last_used_at < now() - interval '1 minute'))
      select k.id, k.name, k.scopes, u.id as user_id, u.email, u.role, u.timezone, u.external_id, u.name as user_name
        from k left join app_user u on u.external_id = $2`,
-    [hashToken(key), actingFor],
+    [keyHash, actingFor],
   );
   if (!row) throw new DomainError('UNAUTHENTICATED', 'Invalid or revoked API key');
   const user: AuthUser | null = row.user_id

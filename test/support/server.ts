@@ -66,13 +66,15 @@ export interface TestServerOptions {
   stripeVia?: (emulator: EmulatorHandle) => Promise<number>;
   /** Make the demo user and hand its token to the server, as local mode does. */
   demo?: boolean;
+  /** Serve this database (another test server's: two server processes on one database) instead of a fresh one. */
+  databaseUrl?: string;
 }
 
 let userSeq = 0;
 
 /** The real app on a real HTTP port over a fresh database of its own, migrated and (by default) seeded. */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const databaseUrl = await createTestDatabase('srv');
+  const databaseUrl = options.databaseUrl ?? (await createTestDatabase('srv'));
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: options.logStream ? 'info' : (process.env.TEST_LOG_LEVEL ?? 'silent'),
