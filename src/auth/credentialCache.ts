@@ -4,10 +4,12 @@ import type { Principal } from './principal';
 
 /**
  * Who a token or key is, remembered for a few seconds so that a busy caller's requests skip the lookup
- * statement (docs/benchmarks.md). Revocation still takes effect at once, in every server process: a trigger
+ * statement (docs/benchmarks.md). Revocation still takes effect in every server process as soon as it hears of it: a trigger
  * on app_user, user_token and api_key (Migration20261206160000_credentialNotices) notifies
  * `tollgate_credentials` when a change that could alter a Principal commits, and every process forgets all it
- * remembers when it hears that. PostgreSQL sends the notice at commit, before the revoking call returns.
+ * remembers when it hears that. PostgreSQL sends the notice at commit, before the revoking call returns; it
+ * reaches the other processes milliseconds later (a request that a process reads before the notice is
+ * still answered as the caller was).
  *
  * Nothing is remembered while the notice connection is down (notices could be missed then), a lookup that
  * a notice overtook is not stored, and refused credentials are never stored (so guessing cannot fill it).
