@@ -1,12 +1,17 @@
 import type Stripe from 'stripe';
+import { schedulePriceChangeAtPeriodEnd } from '../../src/emulator/billing/schedules';
+import type { PriceObject } from '../../src/emulator/resources/prices';
+import type { EmulatorContext } from '../../src/emulator/core/context';
 import { eventTypes, latestEventId, rejection, startTestEmulator, type TestEmulator } from './support';
 
 let t: TestEmulator;
+/** The emulator's context, for the functions hosted pages call directly. */
+let ctx: EmulatorContext;
 let monthly: Stripe.Price;
 let monthlyPlus: Stripe.Price;
 let daily: Stripe.Price;
 beforeAll(async () => {
-  t = await startTestEmulator();
+  t = await startTestEmulator({ modules: [{ name: 'context', register: (_router, c) => void (ctx = c) }] });
   monthly = await t.stripe.prices.create({
     currency: 'usd',
     unit_amount: 1500,
@@ -313,6 +318,18 @@ describe('subscription schedules', () => {
     await advance(clock, START + 32 * DAY);
     expect(await t.stripe.subscriptions.retrieve(sub.id)).toMatchObject({ status: 'canceled', ended_at: START + 31 * DAY });
     expect((await t.stripe.subscriptionSchedules.retrieve(schedule.id)).status).toBe('completed');
+  });
+
+  test('schedulePriceChangeAtPeriodEnd (for hosted pages) makes the same two phases', async () => {
+    const { sub } = await subscribed(monthlyPlus);
+    const stored = ctx.store.find<Stripe.Subscription>('subscription', sub.id)!;
+    const price = ctx.store.find<PriceObject>('price', monthly.id)!;
+    const schedule = schedulePriceChangeAtPeriodEnd(ctx, stored, price);
+    expect(schedule.phases.map((p) => [p.start_date, p.end_date, p.items[0]?.price])).toEqual([
+      [START, START + 30 * DAY, monthlyPlus.id],
+      [START + 30 * DAY, START + 61 * DAY, monthly.id],
+    ]);
+    expect((await t.stripe.subscriptions.retrieve(sub.id)).schedule).toBe(schedule.id);
   });
 
   test('release leaves the subscription as it is; cancel ends it; list by customer', async () => {

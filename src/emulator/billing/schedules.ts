@@ -194,6 +194,29 @@ export function updateSchedulePhases(
   return schedule;
 }
 
+/**
+ * A price change at the end of the current period (what a downgrade in the customer portal does): the
+ * subscription's schedule, made from it when it has none, gets the current phase and then one period of
+ * `price`, after which the subscription goes on by itself (or ends, when it was set to).
+ */
+export function schedulePriceChangeAtPeriodEnd(
+  ctx: EmulatorContext,
+  sub: Stripe.Subscription,
+  price: PriceObject,
+  quantity = 1,
+): Stripe.SubscriptionSchedule {
+  const schedule = scheduleOf(ctx, sub) ?? scheduleFromSubscription(ctx, sub);
+  const current = schedule.phases.find((p) => p.start_date === schedule.current_phase?.start_date) ?? schedule.phases[0]!;
+  const items = current.items.map((i) => ({
+    price: ctx.retrieve<PriceObject>('price', idOf(i.price as string)),
+    quantity: i.quantity ?? 1,
+  }));
+  return updateSchedulePhases(ctx, schedule, [
+    { items, start_date: current.start_date, end_date: current.end_date },
+    { items: [{ price, quantity }], proration_behavior: 'none' },
+  ]);
+}
+
 /** `POST /v1/subscription_schedules/:id/release`: the subscription goes on by itself, as it now is. */
 export function releaseSchedule(ctx: EmulatorContext, schedule: Stripe.SubscriptionSchedule): Stripe.SubscriptionSchedule {
   if (schedule.status !== 'active' && schedule.status !== 'not_started')
