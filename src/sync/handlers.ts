@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { BillingDeps } from '../billing/deps';
 import { onPaymentCheckout, onPaymentObject } from './paymentEvents';
-import { onInvoice, onSubscription, onSubscriptionCheckout, onTrialWillEnd } from './subscriptionEvents';
+import { onInvoice, onSchedule, onSubscription, onSubscriptionCheckout, onTrialWillEnd } from './subscriptionEvents';
 
 /**
  * What a Stripe event means to Tollgate. An event is only a signal: every handler re-fetches the object
@@ -25,6 +25,10 @@ export const HANDLERS = {
   'customer.subscription.updated': onSubscription,
   'customer.subscription.deleted': onSubscription,
   'customer.subscription.trial_will_end': onTrialWillEnd,
+  'subscription_schedule.updated': onSchedule,
+  'subscription_schedule.released': onSchedule,
+  'subscription_schedule.completed': onSchedule,
+  'subscription_schedule.canceled': onSchedule,
   'invoice.paid': onInvoice,
   'invoice.payment_failed': onInvoice,
   'checkout.session.completed': onCheckout,

@@ -3,7 +3,8 @@ import type Stripe from 'stripe';
 import type { BillingDeps } from '../billing/deps';
 import { lockUser } from '../billing/locks';
 import { syncCheckoutSession } from '../billing/subscriptions/checkout';
-import { keepFromRenewing } from '../billing/subscriptions/lifecycle';
+import { keepFromRenewing, renewAfterChange } from '../billing/subscriptions/lifecycle';
+import { applyStripeSchedule } from '../billing/subscriptions/schedule';
 import {
   applyStripeSubscription,
   upsertFromStripe,
@@ -54,9 +55,11 @@ async function syncSubscription(
   }
   const { subscription, result } = await upsertFromStripe(em, s!, deps.logger);
   if (subscription) {
-    // A Day Pass never renews, even one whose Checkout return and checkout.session.completed never came.
-    const kept = await keepFromRenewing(deps, subscription, s!);
+    // A Day Pass never renews, even one whose Checkout return and checkout.session.completed never came;
+    // one upgraded to Premium renews from then on.
+    const kept = await renewAfterChange(deps, subscription, await keepFromRenewing(deps, subscription, s!));
     if (kept !== s) applyStripeSubscription(subscription, kept);
+    await applyStripeSchedule(em, deps, subscription, kept);
   }
   return { outcome: outcomeOf(result, s!, subscription), subscription };
 }
@@ -99,4 +102,12 @@ export const onSubscriptionCheckout: EventHandler = async (em, deps, event) => {
   const session = event.data.object as Stripe.Checkout.Session;
   const sub = await syncCheckoutSession(em, deps, session.id);
   return sub ? `subscription ${sub.id} synced from checkout ${session.id}: ${sub.status}` : `checkout ${session.id} is not one of ours`;
+};
+
+/** A schedule's change (phases set, released, completed, canceled) is a signal to re-fetch its subscription. */
+export const onSchedule: EventHandler = async (em, deps, event) => {
+  const schedule = event.data.object as Stripe.SubscriptionSchedule;
+  const subscriptionId = stripeId(schedule.subscription) ?? schedule.released_subscription;
+  if (!subscriptionId) return `schedule ${schedule.id} has no subscription`;
+  return syncSubscriptionById(em, deps, subscriptionId, stripeId(schedule.customer));
 };

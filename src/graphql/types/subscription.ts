@@ -37,9 +37,11 @@ export class SubscriptionType {
   })
   trialEnd!: Date | null;
 
-  // Not in the schema: what the plan and pricing field resolvers load.
+  // Not in the schema: what the plan, pricing and scheduledChange field resolvers load.
   planId!: string;
   pricingId!: string;
+  scheduledPricingId?: string | null;
+  scheduledChangeAt?: Date | null;
 }
 
 @InputType()
