@@ -349,7 +349,7 @@ function trialRow(meta: Partial<SessionMeta>, session: Stripe.Checkout.Session):
   return days ? `<tr><td id="trial">Free trial: ${days} days, then the price above</td><td class="amount">nothing today</td></tr>` : '';
 }
 
-function parseExpiry(value: string | undefined): { month: number; year: number } | null {
+export function parseExpiry(value: string | undefined): { month: number; year: number } | null {
   const m = /^\s*(\d{1,2})\s*\/?\s*(\d{2}|\d{4})\s*$/.exec(value ?? '');
   if (!m) return null;
   const month = Number(m[1]);
