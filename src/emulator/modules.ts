@@ -12,6 +12,7 @@ import * as testClocks from './resources/test_clocks';
 import * as invoices from './resources/invoices';
 import * as subscriptions from './resources/subscriptions';
 import * as checkoutSessions from './resources/checkout_sessions';
+import * as billingPortal from './resources/billing_portal';
 
 /** A resource module: registers its types, routes, expandable fields and event listeners. */
 export interface EmulatorModule {
@@ -33,4 +34,5 @@ export const MODULES: EmulatorModule[] = [
   { name: 'invoices', register: invoices.register },
   { name: 'subscriptions', register: subscriptions.register },
   { name: 'checkout_sessions', register: checkoutSessions.register },
+  { name: 'billing_portal', register: billingPortal.register },
 ];
