@@ -12,6 +12,7 @@ import * as testClocks from './resources/test_clocks';
 import * as invoices from './resources/invoices';
 import * as subscriptions from './resources/subscriptions';
 import * as checkoutSessions from './resources/checkout_sessions';
+import * as subscriptionSchedules from './resources/subscription_schedules';
 import * as billingPortal from './resources/billing_portal';
 
 /** A resource module: registers its types, routes, expandable fields and event listeners. */
@@ -34,5 +35,6 @@ export const MODULES: EmulatorModule[] = [
   { name: 'invoices', register: invoices.register },
   { name: 'subscriptions', register: subscriptions.register },
   { name: 'checkout_sessions', register: checkoutSessions.register },
+  { name: 'subscription_schedules', register: subscriptionSchedules.register },
   { name: 'billing_portal', register: billingPortal.register },
 ];

@@ -30,13 +30,20 @@ interface InvoiceIntentLink {
   invoice?: string;
 }
 
-export type BillingReason = 'subscription_create' | 'subscription_cycle';
+export type BillingReason = 'subscription_create' | 'subscription_cycle' | 'subscription_update';
 
 export interface InvoiceLineInput {
   price: PriceObject;
   quantity: number;
   subscriptionItem: string;
   description: string;
+  /** default: unit amount × quantity (prorations carry their own, negative for a credit) */
+  amount?: number;
+  /** default: the invoice's service period */
+  period?: { start: number; end: number };
+  proration?: boolean;
+  /** for a credit: the invoice line of the time being credited */
+  creditedItems?: { invoice: string; invoice_line_items: string[] } | null;
 }
 
 export interface SubscriptionInvoiceInput {
@@ -72,13 +79,26 @@ export function subscriptionIdOf(invoice: Stripe.Invoice): string | null {
 
 /** Creates a draft subscription invoice (`invoice.created`). */
 export function createSubscriptionInvoice(ctx: EmulatorContext, input: SubscriptionInvoiceInput): Stripe.Invoice {
+  const invoice = buildSubscriptionInvoice(ctx, input, ctx.newId('in'));
+  ctx.store.insert(invoice);
+  invoiceMeta(ctx, invoice).subscription = input.subscription.id;
+  ctx.emit('invoice.created', invoice);
+  return invoice;
+}
+
+/**
+ * A subscription invoice as it would be drafted, neither stored nor announced (`POST /v1/invoices/create_preview`
+ * answers one with an `upcoming_in_` id). A negative total (more credited than charged) is due as 0, the
+ * credit going to the customer's balance when the invoice is finalized.
+ */
+export function buildSubscriptionInvoice(ctx: EmulatorContext, input: SubscriptionInvoiceInput, id: string): Stripe.Invoice {
   const sub = input.subscription;
   const customerId = idOf(sub.customer) as string;
   const customer = ctx.retrieve<Stripe.Customer>('customer', customerId, 'customer');
   const now = ctx.now(customerId);
-  const id = ctx.newId('in');
   const lines: Stripe.InvoiceLineItem[] = input.lines.map((l) => {
-    const amount = (l.price.unit_amount ?? 0) * l.quantity;
+    const amount = l.amount ?? (l.price.unit_amount ?? 0) * l.quantity;
+    const period = l.period ?? input.period;
     return {
       id: ctx.newId('il'),
       object: 'line_item',
@@ -96,13 +116,13 @@ export function createSubscriptionInvoice(ctx: EmulatorContext, input: Subscript
         invoice_item_details: null,
         subscription_item_details: {
           invoice_item: null,
-          proration: false,
-          proration_details: { credited_items: null },
+          proration: l.proration ?? false,
+          proration_details: { credited_items: l.creditedItems ?? null },
           subscription: sub.id,
           subscription_item: l.subscriptionItem,
         },
       },
-      period: { start: input.period.start, end: input.period.end },
+      period: { start: period.start, end: period.end },
       pretax_credit_amounts: [],
       pricing: {
         type: 'price_details',
@@ -117,16 +137,17 @@ export function createSubscriptionInvoice(ctx: EmulatorContext, input: Subscript
     };
   });
   const total = lines.reduce((s, l) => s + l.amount, 0);
+  const due = Math.max(0, total);
   const invoice: Stripe.Invoice = {
     id,
     object: 'invoice',
     account_country: 'US',
     account_name: 'Stripe emulator',
     account_tax_ids: null,
-    amount_due: total,
+    amount_due: due,
     amount_overpaid: 0,
     amount_paid: 0,
-    amount_remaining: total,
+    amount_remaining: due,
     amount_shipping: 0,
     application: null,
     attempt_count: 0,
@@ -197,9 +218,6 @@ export function createSubscriptionInvoice(ctx: EmulatorContext, input: Subscript
     total_taxes: [],
     webhooks_delivered_at: null,
   };
-  ctx.store.insert(invoice);
-  invoiceMeta(ctx, invoice).subscription = sub.id;
-  ctx.emit('invoice.created', invoice);
   return invoice;
 }
 
@@ -225,6 +243,7 @@ export function finalizeInvoice(
     invoice.number = `${customer.invoice_prefix ?? 'INV'}-${String(customer.next_invoice_sequence ?? 1).padStart(4, '0')}`;
     customer.next_invoice_sequence = (customer.next_invoice_sequence ?? 1) + 1;
   }
+  if (customer && invoice.total < 0) creditBalance(ctx, customer, invoice);
   invoice.status = 'open';
   invoice.status_transitions.finalized_at = now;
   invoice.effective_at = now;
@@ -275,6 +294,15 @@ export function finalizeInvoice(
   ctx.emit('invoice.finalized', invoice);
   if (!chargeable || paidBy) markInvoicePaid(ctx, invoice);
   return invoice;
+}
+
+/** What an invoice credits beyond its charges goes to the customer's balance, as at Stripe (`customer.updated`). */
+function creditBalance(ctx: EmulatorContext, customer: Stripe.Customer, invoice: Stripe.Invoice): void {
+  const before = customer.balance;
+  invoice.starting_balance = before;
+  customer.balance = before + invoice.total;
+  invoice.ending_balance = customer.balance;
+  ctx.emit('customer.updated', customer, { balance: before });
 }
 
 export interface PayInvoiceInput {

@@ -29,6 +29,10 @@ export interface SubscriptionMeta {
   batch?: boolean;
   /** the number of the current period (0 = the first), counted from `billing_cycle_anchor` */
   periodIndex?: number;
+  /** the invoice of a change that waits for its payment: its failures leave the subscription's status alone */
+  pendingInvoice?: string;
+  /** prorations of changes made with `create_prorations`, billed on the next renewal invoice */
+  pendingProrations?: InvoiceLineInput[];
 }
 
 /** An `incomplete` subscription whose first invoice is not paid within 23 hours expires. */
@@ -74,11 +78,11 @@ export function recurrenceOf(price: PriceObject): Recurrence {
   return { interval: price.recurring.interval as Interval, interval_count: price.recurring.interval_count };
 }
 
-function priceOfItem(item: Stripe.SubscriptionItem): PriceObject {
+export function priceOfItem(item: Stripe.SubscriptionItem): PriceObject {
   return item.price as unknown as PriceObject;
 }
 
-function firstItem(sub: Stripe.Subscription): Stripe.SubscriptionItem {
+export function firstItem(sub: Stripe.Subscription): Stripe.SubscriptionItem {
   const item = sub.items.data[0];
   if (!item) throw new Error(`subscription ${sub.id} has no items`);
   return item;
@@ -98,7 +102,7 @@ export function describeLine(ctx: EmulatorContext, price: PriceObject, quantity:
   return `${quantity} × ${name} (at ${formatAmount(price.unit_amount ?? 0, price.currency)}${every ? ` / ${every}` : ''})`;
 }
 
-function planOf(price: PriceObject): Stripe.Plan {
+export function planOf(price: PriceObject): Stripe.Plan {
   const r = price.recurring as Stripe.Price.Recurring;
   return {
     id: price.id,
@@ -177,7 +181,7 @@ export function attachedPaymentMethod(ctx: EmulatorContext, customerId: string, 
  * Runs `fn` with the subscription's state changes gathered: the payment listeners update its status without
  * emitting, and the caller emits one event for everything that changed.
  */
-function batched<T>(ctx: EmulatorContext, sub: Stripe.Subscription, fn: () => T): T {
+export function batched<T>(ctx: EmulatorContext, sub: Stripe.Subscription, fn: () => T): T {
   const meta = subscriptionMeta(ctx, sub);
   meta.batch = true;
   try {
@@ -324,7 +328,7 @@ export function createSubscription(ctx: EmulatorContext, input: CreateSubscripti
 }
 
 /** The lines of a subscription's invoice for its current items. */
-function invoiceLines(ctx: EmulatorContext, sub: Stripe.Subscription): InvoiceLineInput[] {
+export function invoiceLines(ctx: EmulatorContext, sub: Stripe.Subscription): InvoiceLineInput[] {
   return sub.items.data.map((item) => {
     const price = priceOfItem(item);
     const quantity = item.quantity ?? 1;
@@ -351,10 +355,12 @@ export function renewSubscription(ctx: EmulatorContext, sub: Stripe.Subscription
   }
   if (sub.cancel_at_period_end) sub.cancel_at = next.end;
   batched(ctx, sub, () => {
+    const prorations = meta.pendingProrations ?? [];
+    delete meta.pendingProrations;
     const invoice = createSubscriptionInvoice(ctx, {
       subscription: sub,
       reason: 'subscription_cycle',
-      lines: invoiceLines(ctx, sub),
+      lines: [...prorations, ...invoiceLines(ctx, sub)],
       period: next,
       invoicePeriod: previous,
     });
@@ -458,8 +464,16 @@ export interface UpdateSubscriptionInput {
   cancellation_details?: { comment?: string | null; feedback?: Stripe.Subscription.CancellationDetails.Feedback | null };
 }
 
-/** Updates what can be updated for the subscription's status (`customer.subscription.updated`). */
-export function updateSubscription(ctx: EmulatorContext, sub: Stripe.Subscription, input: UpdateSubscriptionInput): Stripe.Subscription {
+/**
+ * Updates what can be updated for the subscription's status (`customer.subscription.updated`). `before`: the
+ * subscription before the request's other changes (an item change), so one event reports them all.
+ */
+export function updateSubscription(
+  ctx: EmulatorContext,
+  sub: Stripe.Subscription,
+  input: UpdateSubscriptionInput,
+  before: Stripe.Subscription = clone(sub),
+): Stripe.Subscription {
   const ended = sub.status === 'canceled' || sub.status === 'incomplete_expired';
   if (
     ended &&
@@ -467,13 +481,18 @@ export function updateSubscription(ctx: EmulatorContext, sub: Stripe.Subscriptio
   ) {
     throw invalidRequest('A canceled subscription can only update its cancellation_details and metadata.');
   }
+  if (sub.schedule && input.cancel_at_period_end !== undefined && input.cancel_at_period_end !== sub.cancel_at_period_end) {
+    throw invalidRequest(
+      `The subscription is managed by the subscription schedule \`${idOf(sub.schedule)}\`, and updating any cancelation behavior directly is not allowed. Please update the schedule instead.`,
+      { param: 'cancel_at_period_end' },
+    );
+  }
   if (sub.status === 'incomplete' && input.cancel_at_period_end !== undefined) {
     throw invalidRequest(
       'A subscription with status `incomplete` can only update its metadata and default payment method. Pay its first invoice, or cancel it.',
       { param: 'cancel_at_period_end' },
     );
   }
-  const before = clone(sub);
   const customerId = idOf(sub.customer) as string;
   if (input.metadata !== undefined) sub.metadata = input.metadata;
   if (input.description !== undefined) sub.description = input.description;
@@ -539,6 +558,7 @@ export function registerSubscriptionListeners(ctx: EmulatorContext): void {
     const subId = invoice ? subscriptionIdOf(invoice) : null;
     const sub = subId ? ctx.store.find<Stripe.Subscription>('subscription', subId) : undefined;
     if (!sub || !invoice || invoice.billing_reason === 'subscription_create') return;
+    if (subscriptionMeta(ctx, sub).pendingInvoice === invoice.id) return;
     if (sub.status === 'active') setStatus(ctx, sub, 'past_due');
   });
 }

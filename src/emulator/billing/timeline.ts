@@ -1,6 +1,8 @@
 import type Stripe from 'stripe';
 import type { EmulatorContext } from '../core/context';
 import { expireSession, sessionMeta } from './checkout';
+import { expirePendingUpdate, pendingUpdateDue } from './proration';
+import { advanceSchedule, SCHEDULE_OBJECT, scheduleDue } from './schedules';
 import { runSubscriptionDue, subscriptionDue } from './subscriptions';
 import { idOf } from './util';
 
@@ -24,8 +26,16 @@ interface DueTask {
 /** The tasks due at or before `until` for the objects of `clock` (null: objects on real time). */
 function dueTasks(ctx: EmulatorContext, clock: string | null, until: number): DueTask[] {
   const tasks: DueTask[] = [];
+  // first, so that a phase ending with the period puts its prices on the subscription before the renewal bills them
+  for (const schedule of ctx.store.all<Stripe.SubscriptionSchedule>(SCHEDULE_OBJECT)) {
+    const at = (idOf(schedule.test_clock) ?? null) === clock ? scheduleDue(schedule) : null;
+    if (at !== null && at <= until) tasks.push({ at, key: `${schedule.id}:phase:${at}`, run: () => advanceSchedule(ctx, schedule) });
+  }
   for (const sub of ctx.store.all<Stripe.Subscription>('subscription')) {
     if ((idOf(sub.test_clock) ?? null) !== clock) continue;
+    const expires = pendingUpdateDue(ctx, sub);
+    if (expires !== null && expires <= until)
+      tasks.push({ at: expires, key: `${sub.id}:pending:${expires}`, run: () => expirePendingUpdate(ctx, sub) });
     const due = subscriptionDue(sub);
     if (due && due.at <= until)
       tasks.push({ at: due.at, key: `${sub.id}:${due.kind}:${due.at}`, run: () => runSubscriptionDue(ctx, sub, due.kind, due.at) });

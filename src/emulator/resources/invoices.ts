@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import { clone, diff, type EmulatorContext } from '../core/context';
-import { ApiError } from '../core/errors';
+import { ApiError, invalidRequest } from '../core/errors';
 import { filterCreated, paginate } from '../core/list';
 import type { ApiRequest, Router } from '../core/router';
 import {
@@ -15,6 +15,8 @@ import {
   voidInvoice,
 } from '../billing/invoices';
 import { idOf } from '../billing/util';
+import { previewPriceChange } from '../billing/proration';
+import { priceChange } from './subscriptions';
 
 const STATUSES = ['draft', 'open', 'paid', 'uncollectible', 'void'] as const;
 
@@ -30,6 +32,7 @@ export function register(router: Router, ctx: EmulatorContext): void {
     return invoice ? confirmationSecret(ctx, invoice) : null;
   });
 
+  router.post('/v1/invoices/create_preview', (req) => preview(req));
   router.get('/v1/invoices/:id', (req) => ctx.retrieve<Stripe.Invoice>('invoice', req.pathParams['id']));
   router.post('/v1/invoices/:id', (req) => {
     const invoice = ctx.retrieve<Stripe.Invoice>('invoice', req.pathParams['id']);
@@ -106,4 +109,28 @@ function pay(req: ApiRequest): Stripe.Invoice {
     });
   }
   return invoice;
+}
+
+/**
+ * `POST /v1/invoices/create_preview` for a change of an existing subscription: `subscription` with
+ * `subscription_details[items]`, `[proration_behavior]`, `[proration_date]`. Nothing is stored.
+ */
+function preview(req: ApiRequest): Stripe.Invoice {
+  const { ctx, params: p } = req;
+  const subId = p.str('subscription');
+  if (!subId)
+    throw invalidRequest('The Stripe emulator previews changes of an existing subscription only (subscription).', {
+      param: 'subscription',
+    });
+  const sub = ctx.retrieve<Stripe.Subscription>('subscription', subId, 'subscription');
+  const customer = p.str('customer');
+  if (customer !== undefined && customer !== idOf(sub.customer))
+    throw invalidRequest(`The subscription ${sub.id} does not belong to customer ${customer}.`, { param: 'customer' });
+  const details = p.obj('subscription_details');
+  const change = details ? priceChange({ ...req, params: details }, sub) : null;
+  if (!change)
+    throw invalidRequest('The Stripe emulator previews item changes only (subscription_details[items]).', {
+      param: 'subscription_details[items]',
+    });
+  return previewPriceChange(ctx, sub, change);
 }

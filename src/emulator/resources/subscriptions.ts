@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import type { EmulatorContext } from '../core/context';
+import { clone, type EmulatorContext } from '../core/context';
 import { invalidRequest, missingParam } from '../core/errors';
 import { filterCreated, paginate } from '../core/list';
 import type { Params } from '../core/params';
@@ -15,6 +15,7 @@ import {
   type SubscriptionItemInput,
 } from '../billing/subscriptions';
 import { idOf } from '../billing/util';
+import { changeSubscriptionPrice, registerPendingUpdateListeners, type PriceChangeInput } from '../billing/proration';
 import { createPrice, type PriceObject } from './prices';
 
 const PAYMENT_BEHAVIORS = ['allow_incomplete', 'default_incomplete', 'error_if_incomplete', 'pending_if_incomplete'] as const;
@@ -60,6 +61,7 @@ export function register(router: Router, ctx: EmulatorContext): void {
   ctx.registerType({ object: 'subscription', prefix: 'sub', name: 'subscription' });
   ctx.registerType({ object: 'subscription_item', prefix: 'si', name: 'subscription_item' });
   registerSubscriptionListeners(ctx);
+  registerPendingUpdateListeners(ctx);
   registerCustomerDeletion(ctx);
 
   // `customer.subscriptions` is not part of a customer unless expanded (current API versions).
@@ -163,22 +165,79 @@ function cancellationDetails(
   };
 }
 
+/** What may accompany `payment_behavior=pending_if_incomplete` (Stripe's pending updates take only these). */
+const PENDING_UPDATE_PARAMS = new Set(['expand', 'payment_behavior', 'proration_behavior', 'proration_date', 'items', 'off_session']);
+
+/**
+ * The price change an update asks for: `items[0][id]` (the item to change) with `items[0][price]` and/or
+ * `items[0][quantity]`, and `proration_behavior`, `proration_date`, `payment_behavior`. Adding or deleting
+ * items is not implemented.
+ */
+export function priceChange(req: ApiRequest, sub: Stripe.Subscription): PriceChangeInput | null {
+  const { ctx, params: p } = req;
+  const items = p.objList('items');
+  if (!items || items.length === 0) return null;
+  if (items.length > 1 || !items[0]?.has('id') || items[0].has('deleted'))
+    throw invalidRequest(
+      'The Stripe emulator implements changing the price or quantity of one existing item (items[0][id]); it does not add or delete items.',
+      { param: 'items' },
+    );
+  const ip = items[0];
+  const itemId = ip.reqStr('id');
+  const item = sub.items.data.find((i) => i.id === itemId);
+  if (!item)
+    throw invalidRequest(`Subscription item ${itemId} does not belong to subscription ${sub.id}.`, {
+      param: ip.name('id'),
+      code: 'resource_missing',
+    });
+  const ref = ip.str('price') ?? ip.str('plan');
+  const price = ref ? ctx.retrieve<PriceObject>('price', ref, ip.name('price')) : (item.price as unknown as PriceObject);
+  const behavior = p.enum('payment_behavior', PAYMENT_BEHAVIORS);
+  if (behavior === 'pending_if_incomplete') {
+    const extra = p.keys().find((k) => !PENDING_UPDATE_PARAMS.has(k));
+    if (extra)
+      throw invalidRequest(
+        `When using payment_behavior=pending_if_incomplete you can only pass the parameters supported by pending updates; \`${extra}\` is not one of them.`,
+        { param: extra },
+      );
+  }
+  return {
+    item: itemId,
+    price,
+    quantity: ip.int('quantity', { min: 1 }),
+    proration_behavior: p.enum('proration_behavior', ['create_prorations', 'always_invoice', 'none']),
+    proration_date: p.int('proration_date', { min: 0 }),
+    payment_behavior: behavior,
+    off_session: p.bool('off_session'),
+    origin: req.origin,
+  };
+}
+
 function update(req: ApiRequest): Stripe.Subscription {
   const { ctx, params: p } = req;
   const sub = ctx.retrieve<Stripe.Subscription>('subscription', req.pathParams['id']);
   refuseNotImplemented(p);
-  if (p.has('items'))
-    throw invalidRequest('The Stripe emulator does not implement changing the items of a subscription; cancel it and create another.', {
-      param: 'items',
-    });
-  return updateSubscription(ctx, sub, {
-    metadata: p.has('metadata') ? p.metadata(sub.metadata) : undefined,
-    cancel_at_period_end: p.bool('cancel_at_period_end'),
-    default_payment_method: p.has('default_payment_method') ? (p.nullableStr('default_payment_method') ?? null) : undefined,
-    description: p.has('description') ? (p.nullableStr('description', { max: 500 }) ?? null) : undefined,
-    save_default_payment_method: saveDefault(p),
-    cancellation_details: cancellationDetails(p),
-  });
+  const change = priceChange(req, sub);
+  if (change && sub.schedule)
+    throw invalidRequest(
+      `The Stripe emulator does not implement changing the items of a subscription managed by a schedule (${idOf(sub.schedule)}); release it or update its phases.`,
+      { param: 'items' },
+    );
+  const before = clone(sub);
+  if (change) changeSubscriptionPrice(ctx, sub, change, { emit: false });
+  return updateSubscription(
+    ctx,
+    sub,
+    {
+      metadata: p.has('metadata') ? p.metadata(sub.metadata) : undefined,
+      cancel_at_period_end: p.bool('cancel_at_period_end'),
+      default_payment_method: p.has('default_payment_method') ? (p.nullableStr('default_payment_method') ?? null) : undefined,
+      description: p.has('description') ? (p.nullableStr('description', { max: 500 }) ?? null) : undefined,
+      save_default_payment_method: saveDefault(p),
+      cancellation_details: cancellationDetails(p),
+    },
+    before,
+  );
 }
 
 function list(req: ApiRequest): Stripe.ApiList<Stripe.Subscription> {

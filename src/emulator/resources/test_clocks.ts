@@ -4,6 +4,7 @@ import { invalidRequest } from '../core/errors';
 import { paginate } from '../core/list';
 import type { ApiRequest, Router } from '../core/router';
 import { sessionMeta } from '../billing/checkout';
+import { SCHEDULE_OBJECT } from '../billing/schedules';
 import { runDue, startRealTimeSweep } from '../billing/timeline';
 import { DAY, idOf } from '../billing/util';
 import { TEST_CLOCK_OBJECT } from './customers';
@@ -89,6 +90,8 @@ function remove(req: ApiRequest): unknown {
       .map((c) => c.id),
   );
   for (const sub of ctx.store.all<Stripe.Subscription>('subscription')) if (idOf(sub.test_clock) === clock.id) ctx.store.remove(sub.id);
+  for (const schedule of ctx.store.all<Stripe.SubscriptionSchedule>(SCHEDULE_OBJECT))
+    if (idOf(schedule.test_clock) === clock.id) ctx.store.remove(schedule.id);
   for (const inv of ctx.store.all<Stripe.Invoice>('invoice')) if (idOf(inv.test_clock) === clock.id) ctx.store.remove(inv.id);
   for (const s of ctx.store.all<Stripe.Checkout.Session>('checkout.session'))
     if (sessionMeta(ctx, s).clock === clock.id) ctx.store.remove(s.id);
