@@ -4,7 +4,9 @@ import { invalidRequest } from '../core/errors';
 import { attachPaymentMethod, createCardPaymentMethod } from '../payments/payment_methods';
 import type { PriceObject } from '../resources/prices';
 import { offeredPrices, type PortalConfiguration } from './portal';
-import { cancelSubscription, updateSubscription } from './subscriptions';
+import { changeSubscriptionPrice, type ProrationBehavior } from './proration';
+import { releaseSchedule, scheduleFromSubscription, scheduleOf, updateSchedulePhases } from './schedules';
+import { cancelSubscription, currentPeriod, updateSubscription } from './subscriptions';
 import { idOf } from './util';
 
 /**
@@ -46,6 +48,9 @@ export function portalCancel(
   const details = { feedback: offered ? (reason.feedback as Feedback) : null, comment: asked ? reason.comment : null };
   if (cancel.mode === 'immediately') return cancelSubscription(ctx, sub, details);
   if (sub.cancel_at_period_end) return sub;
+  // A plan that ends does not change first: a scheduled change is dropped with its schedule.
+  const schedule = scheduleOf(ctx, sub);
+  if (schedule) releaseSchedule(ctx, schedule);
   return updateSubscription(ctx, sub, { cancel_at_period_end: true, cancellation_details: details });
 }
 
@@ -109,8 +114,7 @@ export function portalInvoices(ctx: EmulatorContext, customerId: string): Stripe
 
 /** The change a subscription schedule makes at the end of the current phase, if any. */
 export function scheduledChange(ctx: EmulatorContext, sub: Stripe.Subscription): { price: PriceObject; at: number } | null {
-  const id = idOf(sub.schedule);
-  const schedule = id ? ctx.store.find<Stripe.SubscriptionSchedule>('subscription_schedule', id) : undefined;
+  const schedule = scheduleOf(ctx, sub);
   if (!schedule || (schedule.status !== 'active' && schedule.status !== 'not_started')) return null;
   const now = ctx.now(idOf(sub.customer));
   const next = schedule.phases.find((phase) => phase.start_date > now);
@@ -138,9 +142,10 @@ export function changesAtPeriodEnd(config: PortalConfiguration, from: PriceObjec
 }
 
 /**
- * Switches a subscription to another of the configured prices: at once with the configuration's proration
- * behaviour, or, when a condition says so, at the end of the period through a subscription schedule.
- * Answers the notice the page shows.
+ * Switches a subscription to another of the configured prices: at once, with the configuration's proration
+ * behaviour (a payment the card refuses changes nothing and says why), or, when a `schedule_at_period_end`
+ * condition holds, at the end of the period through a subscription schedule whose next phase has the new
+ * price. Choosing the current price again drops a scheduled change. Answers the page's notice.
  */
 export function portalChangePrice(
   ctx: EmulatorContext,
@@ -148,13 +153,35 @@ export function portalChangePrice(
   sub: Stripe.Subscription,
   priceId: string,
   origin: string,
-): 'updated' | 'scheduled' {
-  const offer = offeredPrices(ctx, config).find(({ price }) => price.id === priceId);
-  if (!offer) throw invalidRequest('This plan is not offered here.', { param: 'price' });
+): 'updated' | 'scheduled' | 'kept' {
   const item = sub.items.data[0];
   if (!item || sub.cancel_at_period_end) throw invalidRequest('Renew this plan before changing it.', { param: 'price' });
   const from = item.price as unknown as PriceObject;
-  if (from.id === offer.price.id) throw invalidRequest('This is already your plan.', { param: 'price' });
-  void origin;
-  throw invalidRequest('The Stripe emulator does not implement plan changes in the portal yet.', { param: 'price' });
+  const quantity = item.quantity ?? 1;
+  const schedule = scheduleOf(ctx, sub);
+  if (priceId === from.id) {
+    if (!schedule) throw invalidRequest('This is already your plan.', { param: 'price' });
+    releaseSchedule(ctx, schedule);
+    return 'kept';
+  }
+  const offer = offeredPrices(ctx, config).find(({ price }) => price.id === priceId);
+  if (!offer || offer.price.currency !== sub.currency) throw invalidRequest('This plan is not offered here.', { param: 'price' });
+  const update = config.features.subscription_update;
+  if (changesAtPeriodEnd(config, from, quantity, offer.price)) {
+    const current = { items: [{ price: from, quantity }], start_date: currentPeriod(sub).start, end_date: currentPeriod(sub).end };
+    const next = { items: [{ price: offer.price, quantity }], proration_behavior: update.proration_behavior as ProrationBehavior };
+    updateSchedulePhases(ctx, schedule ?? scheduleFromSubscription(ctx, sub), [current, next], 'release');
+    return 'scheduled';
+  }
+  // An upgrade replaces a downgrade that was waiting for the period end.
+  if (schedule) releaseSchedule(ctx, schedule);
+  changeSubscriptionPrice(ctx, sub, {
+    item: item.id,
+    price: offer.price,
+    quantity,
+    proration_behavior: update.proration_behavior as ProrationBehavior,
+    payment_behavior: 'error_if_incomplete',
+    origin,
+  });
+  return 'updated';
 }

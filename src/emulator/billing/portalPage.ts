@@ -32,6 +32,7 @@ const NOTICES: Record<string, string> = {
   renewed: 'Your plan will renew.',
   updated: 'Your plan has been updated.',
   scheduled: 'Your plan will change at the end of the billing period.',
+  kept: 'Your plan will stay as it is.',
   card: 'Your payment method has been updated.',
 };
 
@@ -173,7 +174,7 @@ function subscriptionBlock(
   const path = (verb: string) => action(`/subscriptions/${encodeURIComponent(sub.id)}/${verb}`);
   const forms = sub.cancel_at_period_end
     ? `<form method="post" action="${path('renew')}"><button type="submit" class="renew">Renew plan</button></form>`
-    : `${updateForm(ctx, config, sub, price, path('update'))}${cancelForm(config, path('cancel'))}`;
+    : `${updateForm(ctx, config, sub, price, scheduled !== null, path('update'))}${cancelForm(config, path('cancel'))}`;
   return `<div class="subscription" id="${escapeHtml(sub.id)}" data-status="${escapeHtml(sub.status)}" data-cancel-at-period-end="${sub.cancel_at_period_end}">
 <h3 class="plan">${escapeHtml(productName(ctx, price))}</h3>
 <p class="price">${escapeHtml(priceLabel(price))}</p>
@@ -184,16 +185,26 @@ ${forms}
 </div>`;
 }
 
-function updateForm(ctx: EmulatorContext, config: PortalConfiguration, sub: Stripe.Subscription, current: PriceObject, to: string): string {
+function updateForm(
+  ctx: EmulatorContext,
+  config: PortalConfiguration,
+  sub: Stripe.Subscription,
+  current: PriceObject,
+  changeScheduled: boolean,
+  to: string,
+): string {
   const choices = offeredPrices(ctx, config).filter(({ price }) => price.id !== current.id && price.currency === sub.currency);
   if (choices.length === 0) return '';
+  const keep = changeScheduled
+    ? `<button type="submit" name="price" value="${escapeHtml(current.id)}" class="secondary keep-plan">Keep ${escapeHtml(productName(ctx, current))}</button>`
+    : '';
   const buttons = choices
     .map(
       ({ price, product }) =>
         `<button type="submit" name="price" value="${escapeHtml(price.id)}" class="secondary change-plan">${escapeHtml(product.name)} · ${escapeHtml(priceLabel(price))}</button>`,
     )
     .join('\n');
-  return `<form method="post" action="${to}" class="update-plan"><p>Change plan</p>${buttons}</form>`;
+  return `<form method="post" action="${to}" class="update-plan"><p>Change plan</p>${buttons}${keep}</form>`;
 }
 
 function cancelForm(config: PortalConfiguration, to: string): string {
