@@ -55,6 +55,15 @@ export const PageInput = z.object({
 
 /** One page out of the `first + 1` rows read: the extra row only says that there is a next page. */
 export function toPage<T extends PageCursor>(rows: T[], first: number): { nodes: T[]; cursors: string[]; hasNextPage: boolean } {
+  return toPageBy(rows, first, (row) => row);
+}
+
+/** toPage for rows ordered by another time than their own creation (`position` says which). */
+export function toPageBy<T>(
+  rows: T[],
+  first: number,
+  position: (row: T) => PageCursor,
+): { nodes: T[]; cursors: string[]; hasNextPage: boolean } {
   const nodes = rows.slice(0, first);
-  return { nodes, cursors: nodes.map(encodeCursor), hasNextPage: rows.length > first };
+  return { nodes, cursors: nodes.map((row) => encodeCursor(position(row))), hasNextPage: rows.length > first };
 }

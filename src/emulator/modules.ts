@@ -10,6 +10,7 @@ import * as events from './resources/events';
 import * as webhookEndpoints from './resources/webhook_endpoints';
 import * as testClocks from './resources/test_clocks';
 import * as invoices from './resources/invoices';
+import * as invoicePages from './resources/invoice_pages';
 import * as subscriptions from './resources/subscriptions';
 import * as checkoutSessions from './resources/checkout_sessions';
 import * as subscriptionSchedules from './resources/subscription_schedules';
@@ -33,6 +34,7 @@ export const MODULES: EmulatorModule[] = [
   { name: 'webhook_endpoints', register: webhookEndpoints.register },
   { name: 'test_clocks', register: testClocks.register },
   { name: 'invoices', register: invoices.register },
+  { name: 'invoice_pages', register: invoicePages.register },
   { name: 'subscriptions', register: subscriptions.register },
   { name: 'checkout_sessions', register: checkoutSessions.register },
   { name: 'subscription_schedules', register: subscriptionSchedules.register },

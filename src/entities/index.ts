@@ -1,6 +1,7 @@
 import { ApiKey } from './apiKey';
 import { EventDelivery } from './eventDelivery';
 import { EventEndpoint } from './eventEndpoint';
+import { Invoice } from './invoice';
 import { OutboxEvent } from './outboxEvent';
 import { Payment } from './payment';
 import { PaymentLog } from './paymentLog';
@@ -17,6 +18,7 @@ import { UserToken } from './userToken';
 export * from './apiKey';
 export * from './eventDelivery';
 export * from './eventEndpoint';
+export * from './invoice';
 export * from './outboxEvent';
 export * from './payment';
 export * from './paymentLog';
@@ -38,6 +40,7 @@ export const ENTITIES = [
   Subscription,
   Payment,
   PaymentLog,
+  Invoice,
   StripeEvent,
   UsageCounter,
   UsageRecord,

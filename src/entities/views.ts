@@ -1,3 +1,4 @@
+import type { Invoice } from './invoice';
 import type { Payment } from './payment';
 import type { Subscription } from './subscription';
 import type { User } from './user';
@@ -44,4 +45,24 @@ export function paymentView(p: Payment) {
 
 export function userView(u: Pick<User, 'id' | 'email' | 'name' | 'timezone' | 'role'> & { externalId?: string | null }) {
   return { id: u.id, externalId: u.externalId ?? null, email: u.email, name: u.name ?? null, timezone: u.timezone, role: u.role };
+}
+
+export function invoiceView(i: Invoice) {
+  return {
+    id: i.id,
+    stripeInvoiceId: i.stripeInvoiceId,
+    number: i.number ?? null,
+    status: i.status,
+    periodStart: i.periodStart,
+    periodEnd: i.periodEnd,
+    hostedInvoiceUrl: i.hostedInvoiceUrl ?? null,
+    invoicePdfUrl: i.invoicePdfUrl ?? null,
+    created: i.stripeCreatedAt,
+    subscriptionId: i.subscription?.id ?? null,
+    currency: i.currency,
+    totalMinor: i.totalMinor,
+    amountPaidMinor: i.amountPaidMinor,
+    amountDueMinor: i.amountDueMinor,
+    amountRemainingMinor: i.amountRemainingMinor,
+  };
 }

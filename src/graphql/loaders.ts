@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import DataLoader from 'dataloader';
 import { limitsByPlan, pricingsByPlan } from '../billing/catalog';
+import { newestInvoices, type NewestInvoicesKey } from '../billing/invoices/queries';
 import { logsByPayment } from '../billing/payments/queries';
-import { Plan, PlanPricing, type PaymentLog, type PlanLimit } from '../entities';
+import { Plan, PlanPricing, type Invoice, type PaymentLog, type PlanLimit } from '../entities';
 
 /** Per-request batching: one statement per kind of child, whatever the number of parents. */
 export function createLoaders(em: EntityManager) {
@@ -12,6 +13,9 @@ export function createLoaders(em: EntityManager) {
     planById: new DataLoader<string, Plan>((ids) => byId(em, Plan, ids)),
     pricingById: new DataLoader<string, PlanPricing>((ids) => byId(em, PlanPricing, ids)),
     paymentLogs: new DataLoader<string, PaymentLog[]>((ids) => logsByPayment(em, ids)),
+    subscriptionInvoices: new DataLoader<NewestInvoicesKey, Invoice[], string>((keys) => newestInvoices(em, keys), {
+      cacheKeyFn: (k) => `${k.first ?? ''}:${k.subscriptionId}`,
+    }),
   };
 }
 

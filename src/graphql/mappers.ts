@@ -1,13 +1,15 @@
+import type { InvoicePage } from '../billing/invoices/queries';
 import type { Limits as LimitsResult } from '../billing/limits';
 import type { CreatePaymentResult } from '../billing/payments/create';
 import type { PaymentPage } from '../billing/payments/queries';
 import type { SubscribeResult as SubscribeOutcome } from '../billing/subscriptions/subscribeCall';
-import { LimitPeriod, type Payment, type PlanLimit, type PlanPricing, type Subscription } from '../entities';
+import { LimitPeriod, type Invoice, type Payment, type PlanLimit, type PlanPricing, type Subscription } from '../entities';
 import type { AuthUser, Principal } from '../auth/principal';
 import type { BatchSender, UsageEventResult as BatchOutcome } from '../billing/usageBatch';
-import { paymentView, subscriptionView, userView } from '../entities/views';
+import { invoiceView, paymentView, subscriptionView, userView } from '../entities/views';
 import { Money } from './types/common';
 import { LimitSource, type Limits } from './types/limits';
+import type { InvoiceConnection, InvoiceType } from './types/invoice';
 import type { PaymentConnection, PaymentResult, PaymentType } from './types/payment';
 import type { PlanLimitType, PricingOptionType } from './types/plan';
 import type { SubscribeResult, SubscriptionType } from './types/subscription';
@@ -29,6 +31,13 @@ export const toPaymentResult = (r: CreatePaymentResult): PaymentResult => ({
 
 export const toPaymentConnection = (page: PaymentPage): PaymentConnection => ({
   edges: page.payments.map((p, i) => ({ cursor: page.cursors[i], node: toPayment(p) })),
+  pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
+});
+
+export const toInvoice = (i: Invoice): InvoiceType => invoiceView(i);
+
+export const toInvoiceConnection = (page: InvoicePage): InvoiceConnection => ({
+  edges: page.invoices.map((i, n) => ({ cursor: page.cursors[n], node: toInvoice(i) })),
   pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
 });
 

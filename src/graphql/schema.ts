@@ -4,6 +4,7 @@ import { buildSchema, type AuthChecker } from 'type-graphql';
 import { refusal } from '../auth/permissions';
 import { currentPrincipal, type Context } from './context';
 import { LimitsResolver } from './resolvers/limitsResolver';
+import { InvoiceResolver, SubscriptionInvoicesResolver } from './resolvers/invoiceResolver';
 import { PaymentResolver } from './resolvers/paymentResolver';
 import { PlanResolver } from './resolvers/planResolver';
 import { SubscriptionResolver } from './resolvers/subscriptionResolver';
@@ -19,6 +20,8 @@ export const RESOLVERS = [
   LimitsResolver,
   SubscriptionResolver,
   PaymentResolver,
+  InvoiceResolver,
+  SubscriptionInvoicesResolver,
   ApiKeyResolver,
   CatalogAdminResolver,
   EventEndpointResolver,

@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
 import type { BillingDeps } from '../billing/deps';
+import { onInvoiceObject, onInvoicePayment } from './invoiceEvents';
 import { onPaymentCheckout, onPaymentObject } from './paymentEvents';
-import { onInvoice, onSubscription, onSubscriptionCheckout } from './subscriptionEvents';
+import { onSubscription, onSubscriptionCheckout } from './subscriptionEvents';
 
 /**
  * What a Stripe event means to Tollgate. An event is only a signal: every handler re-fetches the object
@@ -24,8 +25,13 @@ export const HANDLERS = {
   'customer.subscription.created': onSubscription,
   'customer.subscription.updated': onSubscription,
   'customer.subscription.deleted': onSubscription,
-  'invoice.paid': onInvoice,
-  'invoice.payment_failed': onInvoice,
+  'invoice.created': onInvoiceObject,
+  'invoice.finalized': onInvoiceObject,
+  'invoice.updated': onInvoiceObject,
+  'invoice.paid': onInvoicePayment,
+  'invoice.payment_failed': onInvoicePayment,
+  'invoice.voided': onInvoiceObject,
+  'invoice.marked_uncollectible': onInvoiceObject,
   'checkout.session.completed': onCheckout,
   'checkout.session.expired': onCheckout,
   'payment_intent.succeeded': onPaymentObject,

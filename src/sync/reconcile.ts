@@ -2,6 +2,7 @@ import { FlushMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { BillingDeps } from '../billing/deps';
 import { lockUser } from '../billing/locks';
+import { reconcileInvoices } from '../billing/invoices/sync';
 import { reconcilePayments } from '../billing/payments/sync';
 import { applyExpiredCheckout, upsertFromStripe } from '../billing/subscriptions/stripeState';
 import { Subscription, SubscriptionStatus, User } from '../entities';
@@ -44,7 +45,7 @@ const reconcileSubscriptions: CustomerReconciler = async (em, deps, user, pageSi
 };
 
 /** Every kind of object stripe:sync reconciles, in order. */
-const RECONCILERS: CustomerReconciler[] = [reconcileSubscriptions, reconcilePayments];
+const RECONCILERS: CustomerReconciler[] = [reconcileSubscriptions, reconcileInvoices, reconcilePayments];
 
 class DryRun extends Error {}
 

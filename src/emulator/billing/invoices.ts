@@ -4,6 +4,7 @@ import { ApiError, invalidRequest } from '../core/errors';
 import { MINIMUM_CHARGE } from '../core/currency';
 import { cancelPaymentIntent, confirmPaymentIntent, createPaymentIntent, intentMeta } from '../payments/intents';
 import { resolvePaymentMethod } from '../payments/payment_methods';
+import { publishInvoice } from './invoiceLinks';
 import type { PriceObject } from '../resources/prices';
 import { idOf, wireDecimal } from './util';
 
@@ -248,6 +249,7 @@ export function finalizeInvoice(
   invoice.status_transitions.finalized_at = now;
   invoice.effective_at = now;
   invoice.automatically_finalizes_at = null;
+  publishInvoice(ctx, invoice);
   const paidBy = opts.paidBy;
   if (paidBy && (paidBy.status !== 'succeeded' || paidBy.amount_received !== invoice.amount_due || paidBy.currency !== invoice.currency)) {
     throw new Error(

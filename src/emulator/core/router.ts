@@ -24,11 +24,11 @@ export interface ApiRequest {
   ctx: EmulatorContext;
 }
 
-/** A non-JSON answer (HTML pages, redirects). Handlers return it instead of an API object. */
+/** A non-JSON answer (HTML pages, redirects, documents). Handlers return it instead of an API object. */
 export class RawResponse {
   constructor(
     readonly status: number,
-    readonly body: string,
+    readonly body: string | Buffer,
     readonly headers: Record<string, string> = {},
   ) {}
 

@@ -53,7 +53,7 @@ export function createRequestListener(ctx: EmulatorContext, router: Router, log:
     const apiVersion = headerString(req.headers['stripe-version']) ?? ctx.apiVersion;
     const idempotencyKey = headerString(req.headers['idempotency-key']) ?? null;
 
-    const send = (status: number, body: string, headers: Record<string, string>) => {
+    const send = (status: number, body: string | Buffer, headers: Record<string, string>) => {
       if (res.headersSent) return;
       res.writeHead(status, {
         Server: EMULATOR_SERVER_HEADER,

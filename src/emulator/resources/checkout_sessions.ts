@@ -323,7 +323,7 @@ ${cancel}
   return RawResponse.html(page(session.mode === 'subscription' ? 'Subscribe' : 'Pay', body), status);
 }
 
-function parseExpiry(value: string | undefined): { month: number; year: number } | null {
+export function parseExpiry(value: string | undefined): { month: number; year: number } | null {
   const m = /^\s*(\d{1,2})\s*\/?\s*(\d{2}|\d{4})\s*$/.exec(value ?? '');
   if (!m) return null;
   const month = Number(m[1]);
