@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type Stripe from 'stripe';
-import { MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE, userOnTestClock } from './support/billing';
+import { advanceClock, MY_SUBSCRIPTIONS, pricingId, SUBSCRIBE, userOnTestClock } from './support/billing';
 import { describeInBrowser, expectText, launchChromium, startShop } from './support/browser';
 import { sql } from './support/db';
 import { startTestServer, type TestServer } from './support/server';
@@ -120,6 +120,26 @@ describeInBrowser('customer portal')('the customer portal in Chromium', () => {
     expect(mine).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: false });
   });
 
+  test('upgrade to Premium: at once in Stripe and in Tollgate, the prorated difference invoiced and paid', async () => {
+    await Promise.all([page.waitForURL(/done=updated/), page.click(`${subscription()} button.change-plan:has-text("Premium")`)]);
+    await expectText(page, `${subscription()} .plan`, 'Premium');
+    await expectText(page, `${subscription()} .price`, '$200.00 per month');
+    const { mine, stripe } = await expectInSync();
+    expect(mine.plan.code).toBe('premium');
+    const invoice = await server.stripe.invoices.retrieve(stripe.latest_invoice as string);
+    expect(invoice).toMatchObject({ billing_reason: 'subscription_update', status: 'paid' });
+    expect(invoice.amount_paid).toBeGreaterThan(14_000);
+  });
+
+  test('downgrade to Basic: scheduled for the period end; Premium stays in force meanwhile', async () => {
+    await Promise.all([page.waitForURL(/done=scheduled/), page.click(`${subscription()} button.change-plan:has-text("Basic")`)]);
+    await expectText(page, `${subscription()} .scheduled`, 'Changes to Basic ($50.00 per month) on');
+    await expectText(page, `${subscription()} .plan`, 'Premium');
+    const { mine, stripe } = await expectInSync();
+    expect(mine).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: false, plan: { code: 'premium' } });
+    expect(stripe.schedule).not.toBeNull();
+  });
+
   test('replace the card with another test card: the default for invoices and for the subscription', async () => {
     await page.fill('#cardNumber', '5555 5555 5555 4444');
     await page.fill('#cardExpiry', '12 / 34');
@@ -149,15 +169,32 @@ describeInBrowser('customer portal')('the customer portal in Chromium', () => {
     const invoices = await server.stripe.invoices.list({ customer: user.customerId, limit: 100 });
     const rows = await page.$$eval('#invoices tr.invoice', (trs) => trs.map((tr) => tr.id));
     expect(rows).toEqual(invoices.data.filter((i) => i.status !== 'draft').map((i) => i.id));
+    // the first invoice and the upgrade's
+    expect(rows.length).toBe(2);
     for (const invoice of invoices.data) {
       const links = await page.$$eval(`[id="${invoice.id}"] a`, (as) => as.map((a) => a.getAttribute('href')));
-      expect(links).toEqual([invoice.hosted_invoice_url, invoice.invoice_pdf].filter(Boolean));
-      for (const link of links) expect((await fetch(link)).status).toBe(200);
+      expect(links).toEqual([invoice.hosted_invoice_url, invoice.invoice_pdf]);
+      expect(links).toHaveLength(2);
+      const [pageRes, pdf] = await Promise.all(links.map((link) => fetch(link!)));
+      expect(pageRes.status).toBe(200);
+      expect(await pageRes.text()).toContain(invoice.number!);
+      expect(pdf.headers.get('content-type')).toBe('application/pdf');
     }
   });
 
   test('the return link goes back to returnUrl', async () => {
     await Promise.all([page.waitForURL(`${shop.url}/account`), page.click('#return')]);
     await expectText(page, '#path', '/account');
+  });
+
+  test('at the period end the downgrade applies: Basic in Stripe, in Tollgate and on a new portal page', async () => {
+    const { stripe } = await expectInSync();
+    await advanceClock(server, user.clock.id, stripe.items.data[0]!.current_period_end + 60);
+    const { mine, stripe: after } = await expectInSync();
+    expect(after.items.data[0]!.price.id).toBe((await server.stripe.prices.list({ lookup_keys: ['basic_monthly'] })).data[0]!.id);
+    expect(mine).toMatchObject({ status: 'ACTIVE', plan: { code: 'basic' } });
+    await openPortal();
+    await expectText(page, `${subscription()} .plan`, 'Basic');
+    expect(await page.$(`${subscription()} .scheduled`)).toBeNull();
   });
 });
