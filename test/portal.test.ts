@@ -150,6 +150,9 @@ describe('the portal configuration follows the catalog', () => {
     const user = await server.createUser();
     const refused = await server.gql(PORTAL, { returnUrl: 'https://app.example.com/' }, user.token);
     expect(refused.errors?.[0].extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+    expect(
+      (await sql(server.databaseUrl, 'select stripe_customer_id from app_user where id = $1', [user.id]))[0].stripe_customer_id,
+    ).toBeNull();
     expect((await syncStripeCatalog(server.em(), server.stripe)).portalConfiguration).toBe('created');
     const made = await server.gql(PORTAL, { returnUrl: 'https://app.example.com/' }, user.token);
     expect(made.errors).toBeUndefined();

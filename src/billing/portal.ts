@@ -32,9 +32,9 @@ export async function createBillingPortalSession(
   raw: BillingPortalInput,
 ): Promise<BillingPortalSession> {
   const { returnUrl } = parseInput(portalInput, raw);
-  const customer = await ensureCustomer(em.fork(), deps.stripe, userId, deps);
   const configuration = await callStripe(() => findPortalConfiguration(deps.stripe), deps);
   if (!configuration) throw new Error('Stripe has no customer portal configuration of Tollgate: the Stripe catalog is not synced');
+  const customer = await ensureCustomer(em.fork(), deps.stripe, userId, deps);
   const session = await callStripe(
     () =>
       deps.stripe.billingPortal.sessions.create(

@@ -156,6 +156,7 @@ export function openSession(ctx: EmulatorContext, urlToken: string): SessionLook
   const expiresAt = meta.lastActivity === undefined ? session.created + UNVISITED_TTL : meta.lastActivity + IDLE_TTL;
   if (now >= expiresAt) return { kind: 'expired', session };
   meta.lastActivity = now;
+  ctx.store.changed();
   const config = ctx.retrieve<PortalConfiguration>('billing_portal.configuration', idOf(session.configuration));
   return { kind: 'open', session, config, customer };
 }

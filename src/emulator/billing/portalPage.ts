@@ -94,28 +94,33 @@ function cancel(ctx: EmulatorContext, req: ApiRequest, open: Open, sub: Stripe.S
 }
 
 function replaceCard(ctx: EmulatorContext, req: ApiRequest, open: Open): RawResponse {
+  try {
+    const message = saveCard(ctx, req, open);
+    return message ? render(ctx, open, { error: message, status: 402 }) : backToPage(req, 'card');
+  } catch (err) {
+    if (err instanceof ApiError) return render(ctx, open, { error: err.body.message, status: err.status });
+    throw err;
+  }
+}
+
+/** Reads the card form as Stripe's page does and saves the card; answers what is missing, if anything. */
+function saveCard(ctx: EmulatorContext, req: ApiRequest, open: Open): string | null {
   const p = req.params;
   const number = (p.str('cardNumber', { max: 40 }) ?? '').replace(/[\s-]/g, '');
   const expiry = /^\s*(\d{1,2})\s*\/?\s*(\d{2}|\d{4})\s*$/.exec(p.str('cardExpiry', { max: 20 }) ?? '');
   const cvc = (p.str('cardCvc', { max: 10 }) ?? '').trim();
-  const fail = (message: string, status = 402) => render(ctx, open, { error: message, status });
-  if (!number) return fail('Your card number is incomplete.');
-  if (!expiry) return fail("Your card's expiration date is incomplete.");
-  if (!/^\d{3,4}$/.test(cvc)) return fail("Your card's security code is incomplete.");
+  if (!number) return 'Your card number is incomplete.';
+  if (!expiry) return "Your card's expiration date is incomplete.";
+  if (!/^\d{3,4}$/.test(cvc)) return "Your card's security code is incomplete.";
   const year = Number(expiry[2]);
-  try {
-    portalReplaceCard(ctx, open.config, open.customer, {
-      number,
-      exp_month: Number(expiry[1]),
-      exp_year: year < 100 ? 2000 + year : year,
-      cvc,
-      name: p.str('billingName', { max: 200 })?.trim() || null,
-    });
-  } catch (err) {
-    if (err instanceof ApiError) return fail(err.body.message, err.status);
-    throw err;
-  }
-  return backToPage(req, 'card');
+  portalReplaceCard(ctx, open.config, open.customer, {
+    number,
+    exp_month: Number(expiry[1]),
+    exp_year: year < 100 ? 2000 + year : year,
+    cvc,
+    name: p.str('billingName', { max: 200 })?.trim() || null,
+  });
+  return null;
 }
 
 // ------------------------------------------------------------------ rendering
