@@ -39,6 +39,7 @@ describe('committed GraphQL schema', () => {
       description: 'String!',
       isDefault: 'Boolean!',
       features: '[String!]!',
+      rank: 'Int!',
       limits: '[PlanLimit!]!',
       pricingOptions: '[PricingOption!]!',
     });

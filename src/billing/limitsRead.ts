@@ -34,6 +34,8 @@ export interface LimitsPlan {
   name: string;
   description: string;
   isDefault: boolean;
+  /** the plan's rank (see Plan.rank) */
+  sortOrder: number;
   features: string[];
 }
 
@@ -55,6 +57,7 @@ interface LimitsRow {
   name: string;
   description: string;
   is_default: boolean;
+  sort_order: number;
   features: string[];
   from_subscription: boolean;
   metric: string | null;
@@ -82,6 +85,7 @@ export async function getLimits(
       name: first.name,
       description: first.description,
       isDefault: first.is_default,
+      sortOrder: first.sort_order,
       features: first.features,
     },
     source: first.from_subscription ? 'SUBSCRIPTION' : 'DEFAULT_PLAN',

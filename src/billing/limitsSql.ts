@@ -73,7 +73,7 @@ const PERIOD_RANK = `array_position(array['day', 'week', 'month', 'billing_perio
 
 /** The plan in force, its features, and every limit with its window's usage. */
 export const LIMITS_SQL = `with ${CHOSEN_PLAN}, ${WINDOWS}
-     select p.id as plan_id, p.code, p.name, p.description, p.is_default, p.features, c.from_subscription,
+     select p.id as plan_id, p.code, p.name, p.description, p.is_default, p.sort_order, p.features, c.from_subscription,
             l.metric, l.period, l.allowance, w.ends as resets_at, coalesce(u.used, 0)::int as used
        from chosen c
        join plan p on p.id = c.plan_id

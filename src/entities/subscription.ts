@@ -70,4 +70,23 @@ export class Subscription extends BaseEntity {
 
   @Property({ type: 'text', nullable: true })
   cancelUrl?: string | null;
+
+  /** A change to another pricing option waiting for scheduledChangeAt (a downgrade: Stripe's subscription schedule). */
+  @ManyToOne(() => PlanPricing, { nullable: true })
+  scheduledPricing?: PlanPricing | null;
+
+  @Property({ type: 'timestamptz', nullable: true })
+  scheduledChangeAt?: Date | null;
+
+  /** The Stripe subscription schedule that holds the scheduled change. */
+  @Property({ type: 'text', nullable: true })
+  @Unique()
+  stripeScheduleId?: string | null;
+
+  /** The client's idempotency key of the latest changeSubscription, and the pricing option it asked for. */
+  @Property({ type: 'text', nullable: true })
+  changeIdempotencyKey?: string | null;
+
+  @ManyToOne(() => PlanPricing, { nullable: true })
+  changePricing?: PlanPricing | null;
 }

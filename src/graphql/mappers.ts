@@ -3,6 +3,9 @@ import type { Limits as LimitsResult } from '../billing/limits';
 import type { CreatePaymentResult } from '../billing/payments/create';
 import type { PaymentPage } from '../billing/payments/queries';
 import type { SubscribeResult as SubscribeOutcome } from '../billing/subscriptions/subscribeCall';
+import type { ChangeResult as ChangeOutcome } from '../billing/subscriptions/change';
+import type { ChangePreview } from '../billing/subscriptions/preview';
+import { PlanChangeKind, type ChangeSubscriptionResult, type SubscriptionChangePreviewType } from './types/planChange';
 import { LimitPeriod, type Invoice, type Payment, type PlanLimit, type PlanPricing, type Subscription } from '../entities';
 import type { AuthUser, Principal } from '../auth/principal';
 import type { BatchSender, UsageEventResult as BatchOutcome } from '../billing/usageBatch';
@@ -41,7 +44,33 @@ export const toInvoiceConnection = (page: InvoicePage): InvoiceConnection => ({
   pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
 });
 
-export const toSubscription = (s: Subscription): SubscriptionType => subscriptionView(s);
+export const toSubscription = (s: Subscription): SubscriptionType => ({
+  ...subscriptionView(s),
+  scheduledPricingId: s.scheduledPricing?.id ?? null,
+  scheduledChangeAt: s.scheduledChangeAt ?? null,
+});
+
+export const toChangeResult = (r: ChangeOutcome): ChangeSubscriptionResult => ({
+  subscription: toSubscription(r.subscription),
+  kind: PlanChangeKind[r.kind],
+  amountCharged: r.charged ? Money.of(r.charged.amountMinor, r.charged.currency) : null,
+  clientSecret: r.clientSecret ?? null,
+  nextActionUrl: r.nextActionUrl ?? null,
+});
+
+export const toChangePreview = (p: ChangePreview): SubscriptionChangePreviewType => ({
+  kind: PlanChangeKind[p.kind],
+  pricing: toPricingOption(p.pricing),
+  amountDue: Money.of(p.amountDueMinor, p.currency),
+  lines: p.lines.map((l) => ({
+    description: l.description,
+    amount: Money.of(l.amountMinor, p.currency),
+    periodStart: l.periodStart,
+    periodEnd: l.periodEnd,
+  })),
+  effectiveAt: p.effectiveAt,
+  newPeriodEnd: p.newPeriodEnd,
+});
 
 export const toSubscribeResult = (r: SubscribeOutcome): SubscribeResult => ({
   subscription: toSubscription(r.subscription),

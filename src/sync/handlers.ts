@@ -3,7 +3,7 @@ import type Stripe from 'stripe';
 import type { BillingDeps } from '../billing/deps';
 import { onInvoiceObject, onInvoicePayment } from './invoiceEvents';
 import { onPaymentCheckout, onPaymentObject } from './paymentEvents';
-import { onSubscription, onSubscriptionCheckout } from './subscriptionEvents';
+import { onSchedule, onSubscription, onSubscriptionCheckout } from './subscriptionEvents';
 
 /**
  * What a Stripe event means to Tollgate. An event is only a signal: every handler re-fetches the object
@@ -25,6 +25,10 @@ export const HANDLERS = {
   'customer.subscription.created': onSubscription,
   'customer.subscription.updated': onSubscription,
   'customer.subscription.deleted': onSubscription,
+  'subscription_schedule.updated': onSchedule,
+  'subscription_schedule.released': onSchedule,
+  'subscription_schedule.completed': onSchedule,
+  'subscription_schedule.canceled': onSchedule,
   'invoice.created': onInvoiceObject,
   'invoice.finalized': onInvoiceObject,
   'invoice.updated': onInvoiceObject,

@@ -3,7 +3,8 @@ import type Stripe from 'stripe';
 import type { BillingDeps } from '../billing/deps';
 import { lockUser } from '../billing/locks';
 import { syncCheckoutSession } from '../billing/subscriptions/checkout';
-import { keepFromRenewing } from '../billing/subscriptions/lifecycle';
+import { keepFromRenewing, renewAfterChange } from '../billing/subscriptions/lifecycle';
+import { applyStripeSchedule } from '../billing/subscriptions/schedule';
 import { applyStripeSubscription, upsertFromStripe, userOfStripeSubscription } from '../billing/subscriptions/stripeState';
 import { stripeId } from '../ids';
 import { callStripe } from '../stripe/errors';
@@ -38,9 +39,11 @@ export async function syncSubscriptionById(
   }
   const { subscription, result } = await upsertFromStripe(em, s!, deps.logger);
   if (subscription) {
-    // A Day Pass never renews, even one whose Checkout return and checkout.session.completed never came.
-    const kept = await keepFromRenewing(deps, subscription, s!);
+    // A Day Pass never renews, even one whose Checkout return and checkout.session.completed never came;
+    // one upgraded to Premium renews from then on.
+    const kept = await renewAfterChange(deps, subscription, await keepFromRenewing(deps, subscription, s!));
     if (kept !== s) applyStripeSubscription(subscription, kept);
+    await applyStripeSchedule(em, deps, subscription, kept);
   }
   if (result === 'unknown-customer') return `subscription ${s!.id} of unknown customer ${stripeId(s!.customer)} recorded, not applied`;
   if (result === 'unknown-price') return `subscription ${s!.id} for a price outside the catalog recorded, not applied`;
@@ -65,4 +68,12 @@ export const onSubscriptionCheckout: EventHandler = async (em, deps, event) => {
   const session = event.data.object as Stripe.Checkout.Session;
   const sub = await syncCheckoutSession(em, deps, session.id);
   return sub ? `subscription ${sub.id} synced from checkout ${session.id}: ${sub.status}` : `checkout ${session.id} is not one of ours`;
+};
+
+/** A schedule's change (phases set, released, completed, canceled) is a signal to re-fetch its subscription. */
+export const onSchedule: EventHandler = async (em, deps, event) => {
+  const schedule = event.data.object as Stripe.SubscriptionSchedule;
+  const subscriptionId = stripeId(schedule.subscription) ?? schedule.released_subscription;
+  if (!subscriptionId) return `schedule ${schedule.id} has no subscription`;
+  return syncSubscriptionById(em, deps, subscriptionId, stripeId(schedule.customer));
 };

@@ -136,8 +136,8 @@ function cancelAttempt(
   return callStripe(() => deps.stripe.subscriptions.cancel(created.id, {}, { idempotencyKey: subscribeStep(sub, `cancel-${why}`) }), deps);
 }
 
-/** The declined first payment, as Stripe explained it. */
-function paymentFailed(intent: Stripe.PaymentIntent | null): DomainError {
+/** A declined payment, as Stripe explained it. */
+export function paymentFailed(intent: Stripe.PaymentIntent | null): DomainError {
   const error = intent?.last_payment_error;
   return new DomainError('PAYMENT_FAILED', error?.message ?? 'The payment was declined', {
     declineCode: error?.decline_code ?? error?.code ?? 'card_declined',

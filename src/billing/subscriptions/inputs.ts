@@ -52,3 +52,28 @@ export const subscribeInput = z.object({
 export type SubscribeInput = z.input<typeof subscribeInput>;
 /** The same, checked: URLs normalised, the payment method and key trimmed, absent ones null. */
 export type CheckedSubscribeInput = z.output<typeof subscribeInput>;
+
+const uuidField = (field: string) =>
+  boundedString(field, MAX_LENGTH.id).refine(
+    (id) => UUID.test(id),
+    (id) => ({ message: `Invalid ${field} "${shorten(id)}"` }),
+  );
+
+/** changeSubscription's input: the subscription, the pricing option to move to, and an optional idempotency key. */
+export const changeInput = z.object({
+  id: uuidField('id'),
+  pricingId: uuidField('pricingId'),
+  idempotencyKey: z
+    .string()
+    .trim()
+    .min(1, 'idempotencyKey must not be empty')
+    .max(MAX_KEY_LENGTH, `idempotencyKey is longer than ${MAX_KEY_LENGTH} characters`)
+    .nullish()
+    .transform((key) => key ?? null),
+});
+
+export type ChangeInput = z.input<typeof changeInput>;
+export type CheckedChangeInput = z.output<typeof changeInput>;
+
+/** previewSubscriptionChange's input: changeSubscription's without the key. */
+export const previewInput = changeInput.pick({ id: true, pricingId: true });

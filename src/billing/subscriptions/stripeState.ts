@@ -20,10 +20,31 @@ export function applyStripeSubscription(sub: Subscription, s: Stripe.Subscriptio
   sub.status = s.status as SubscriptionStatus;
   sub.currentPeriodStart = seconds(item?.current_period_start);
   sub.currentPeriodEnd = seconds(item?.current_period_end);
-  sub.cancelAtPeriodEnd = s.cancel_at_period_end;
+  // a schedule ending with its last phase sets cancel_at (not cancel_at_period_end): it ends all the same
+  sub.cancelAtPeriodEnd = s.cancel_at_period_end || (s.cancel_at !== null && !!item && s.cancel_at <= item.current_period_end);
   sub.canceledAt = seconds(s.canceled_at);
   sub.endedAt = seconds(s.ended_at);
   sub.stripeSyncedAt = new Date();
+}
+
+/**
+ * The row's pricing option (and plan) follow the price of the Stripe subscription's item, which a plan
+ * change moves: at once for an upgrade, at the period end for a scheduled downgrade. A price outside
+ * the catalog leaves the row as it is.
+ */
+export async function followStripePrice(em: EntityManager, sub: Subscription, s: Stripe.Subscription, logger?: Logger): Promise<void> {
+  const priceId = stripeId(s.items.data[0]?.price);
+  if (!priceId || priceId === sub.pricing.stripePriceId) return;
+  const pricing = await em.findOne(PlanPricing, { stripePriceId: priceId }, { populate: ['plan'] });
+  if (!pricing) {
+    logger?.warn(
+      { stripeSubscription: s.id, price: priceId },
+      'Stripe subscription moved to a price that is not in the catalog; not applied',
+    );
+    return;
+  }
+  sub.pricing = pricing;
+  sub.plan = pricing.plan;
 }
 
 /**
@@ -91,6 +112,7 @@ export async function upsertFromStripe(em: EntityManager, s: Stripe.Subscription
   const sub = linked ?? (named && isOwnRow(named, s, customerId, logger) ? named : null);
   if (sub) {
     applyStripeSubscription(sub, s);
+    await followStripePrice(em, sub, s, logger);
     return { subscription: sub, result: 'updated' };
   }
   const user = customerId ? await em.findOne(User, { stripeCustomerId: customerId }) : null;

@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
 import { findPlan, listPlans } from '../../billing/catalog';
 import type { Context } from '../context';
 import { toPlanLimit, toPricingOption } from '../mappers';
@@ -14,6 +14,14 @@ export class PlanResolver {
   @Query(() => PlanType, { nullable: true })
   plan(@Arg('code') code: string, @Ctx() { em }: Context): Promise<PlanType | null> {
     return findPlan(em, code);
+  }
+
+  @FieldResolver(() => Int, {
+    description:
+      'Orders the plans (Free 0, Day Pass 1, Premium 2): moving to a higher rank is an upgrade, at once; to a lower one a downgrade, at the period end.',
+  })
+  rank(@Root() plan: PlanType): number {
+    return plan.sortOrder;
   }
 
   @FieldResolver(() => [PlanLimitType])

@@ -7,7 +7,11 @@ import { createBillingPortalSession } from '../../billing/portal';
 import { billingDeps, type Context } from '../context';
 import { ApiKeyScope } from '../../entities';
 import { CurrentUser } from '../decorators';
-import { toPricingOption, toSubscribeResult, toSubscription } from '../mappers';
+import { toChangePreview, toChangeResult, toPricingOption, toSubscribeResult, toSubscription } from '../mappers';
+import { changeSubscription } from '../../billing/subscriptions/change';
+import { previewSubscriptionChange } from '../../billing/subscriptions/preview';
+import { cancelScheduledChange } from '../../billing/subscriptions/schedule';
+import { ChangeSubscriptionInput, ChangeSubscriptionResult, ScheduledChangeType, SubscriptionChangePreviewType } from '../types/planChange';
 import { PlanType, PricingOptionType } from '../types/plan';
 import { BillingPortalSessionType, SubscribeInput, SubscribeResult, SubscriptionType } from '../types/subscription';
 
@@ -57,6 +61,48 @@ export class SubscriptionResolver {
     @CurrentUser() user: AuthUser,
   ): Promise<BillingPortalSessionType> {
     return createBillingPortalSession(ctx.em, billingDeps(ctx), user.id, { returnUrl });
+  }
+
+  @Authorized(ApiKeyScope.BILLING)
+  @Mutation(() => ChangeSubscriptionResult, {
+    description:
+      'Move to another pricing option: an upgrade at once (prorated, charged now), a downgrade at the period end (see Plan.rank).',
+  })
+  async changeSubscription(
+    @Arg('input') input: ChangeSubscriptionInput,
+    @Ctx() ctx: Context,
+    @CurrentUser() user: AuthUser,
+  ): Promise<ChangeSubscriptionResult> {
+    return toChangeResult(await changeSubscription(ctx.em, billingDeps(ctx), user.id, input));
+  }
+
+  @Authorized(ApiKeyScope.BILLING)
+  @Query(() => SubscriptionChangePreviewType, {
+    description: 'What changeSubscription would charge now and when it takes effect; changes nothing.',
+  })
+  async previewSubscriptionChange(
+    @Arg('id', () => ID) id: string,
+    @Arg('pricingId', () => ID) pricingId: string,
+    @Ctx() ctx: Context,
+    @CurrentUser() user: AuthUser,
+  ): Promise<SubscriptionChangePreviewType> {
+    return toChangePreview(await previewSubscriptionChange(ctx.em, billingDeps(ctx), user.id, { id, pricingId }));
+  }
+
+  @Authorized(ApiKeyScope.BILLING)
+  @Mutation(() => SubscriptionType, { description: 'Drop the scheduled change: the subscription keeps its pricing option.' })
+  async cancelScheduledChange(
+    @Arg('id', () => ID) id: string,
+    @Ctx() ctx: Context,
+    @CurrentUser() user: AuthUser,
+  ): Promise<SubscriptionType> {
+    return toSubscription(await cancelScheduledChange(ctx.em, billingDeps(ctx), user.id, id));
+  }
+
+  @FieldResolver(() => ScheduledChangeType, { nullable: true, description: 'The downgrade waiting for the period end; null when none.' })
+  async scheduledChange(@Root() sub: SubscriptionType, @Ctx() { loaders }: Context): Promise<ScheduledChangeType | null> {
+    if (!sub.scheduledPricingId || !sub.scheduledChangeAt) return null;
+    return { pricing: toPricingOption(await loaders.pricingById.load(sub.scheduledPricingId)), effectiveAt: sub.scheduledChangeAt };
   }
 
   @FieldResolver(() => PricingOptionType)

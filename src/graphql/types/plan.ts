@@ -64,6 +64,9 @@ export class PlanType {
   @Field({ description: 'The plan everyone has without a subscription.' })
   isDefault!: boolean;
 
+  // Not in the schema under this name: Plan.rank (PlanResolver) reads it.
+  sortOrder!: number;
+
   @Field(() => [String], { description: 'The boolean features the plan grants, by key.' })
   features!: string[];
 }

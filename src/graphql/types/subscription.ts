@@ -31,9 +31,11 @@ export class SubscriptionType {
   @Field(() => DateTimeScalar, { nullable: true })
   endedAt!: Date | null;
 
-  // Not in the schema: what the plan and pricing field resolvers load.
+  // Not in the schema: what the plan, pricing and scheduledChange field resolvers load.
   planId!: string;
   pricingId!: string;
+  scheduledPricingId?: string | null;
+  scheduledChangeAt?: Date | null;
 }
 
 @InputType()
