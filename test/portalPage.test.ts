@@ -138,6 +138,12 @@ describeInBrowser('customer portal')('the customer portal in Chromium', () => {
     const { mine, stripe } = await expectInSync();
     expect(mine).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: false, plan: { code: 'premium' } });
     expect(stripe.schedule).not.toBeNull();
+    const query = `query { mySubscriptions { scheduledChange { pricing { lookupKey } effectiveAt } } }`;
+    const [{ scheduledChange }] = (await server.gql(query, undefined, user.token)).data.mySubscriptions;
+    expect(scheduledChange).toEqual({
+      pricing: { lookupKey: 'basic_monthly' },
+      effectiveAt: new Date(stripe.items.data[0]!.current_period_end * 1000).toISOString(),
+    });
   });
 
   test('replace the card with another test card: the default for invoices and for the subscription', async () => {
