@@ -80,6 +80,10 @@ describe('database schema', () => {
       `select table_name, column_name, data_type from information_schema.columns where table_schema = 'public' and column_name like '%amount\\_minor' order by 1, 2`,
     );
     expect(amounts.map((c) => `${c.table_name}.${c.column_name} ${c.data_type}`)).toEqual([
+      'invoice.due_amount_minor integer',
+      'invoice.paid_amount_minor integer',
+      'invoice.remaining_amount_minor integer',
+      'invoice.total_amount_minor integer',
       'payment.amount_minor integer',
       'payment.captured_amount_minor integer',
       'payment.refunded_amount_minor integer',
@@ -90,6 +94,7 @@ describe('database schema', () => {
       `select table_name, data_type, character_maximum_length as len from information_schema.columns where table_schema = 'public' and column_name = 'currency' order by 1`,
     );
     expect(currencies).toEqual([
+      { table_name: 'invoice', data_type: 'character', len: 3 },
       { table_name: 'payment', data_type: 'character', len: 3 },
       { table_name: 'plan_pricing', data_type: 'character', len: 3 },
     ]);
@@ -103,6 +108,7 @@ describe('database schema', () => {
     expect(stripeColumns.map((c) => c.col)).toEqual(
       expect.arrayContaining([
         'app_user.stripe_customer_id',
+        'invoice.stripe_invoice_id',
         'payment.stripe_checkout_session_id',
         'payment.stripe_payment_intent_id',
         'plan.stripe_product_id',

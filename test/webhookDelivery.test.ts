@@ -324,7 +324,7 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     expect(again.stdout).toMatch(/would change 0 objects/);
   });
 
-  it('stripe:sync reads every customer and every subscription page by page, and its dry run shows each change', async () => {
+  it('stripe:sync reads every customer, subscription and invoice page by page, and its dry run shows each change', async () => {
     const ours = await subscribed();
     await server.stripe.subscriptions.update(ours.stripeSubscriptionId, { cancel_at_period_end: true });
     // A known customer with three subscriptions made in Stripe's dashboard, two of them already canceled.
@@ -345,8 +345,22 @@ describe('webhook delivery order, failures, replay, several processes and stripe
     );
     expect(customers).toBeGreaterThan(1);
     const env = { DATABASE_URL: server.databaseUrl, STRIPE_EMULATOR_PORT: String(server.emulator.port), LOG_LEVEL: 'silent' };
-    const snapshot = () => sql(server.databaseUrl, 'select * from subscription order by id');
+    const snapshot = async () => [
+      await sql(server.databaseUrl, 'select * from subscription order by id'),
+      await sql(server.databaseUrl, 'select * from invoice order by id'),
+    ];
     const before = await snapshot();
+    // No webhook reaches this server: the invoices of every known customer are missing too, and filled in.
+    const missing: string[] = [];
+    for (const { stripe_customer_id: customer } of await sql(
+      server.databaseUrl,
+      'select stripe_customer_id from app_user where stripe_customer_id is not null',
+    ))
+      for await (const invoice of server.stripe.invoices.list({ customer, limit: 100 })) missing.push(invoice.id);
+    const kept = (await sql(server.databaseUrl, 'select stripe_invoice_id from invoice')).map((r) => r.stripe_invoice_id);
+    const invoices = missing.filter((id) => !kept.includes(id));
+    expect(invoices.length).toBeGreaterThanOrEqual(4); // ours and the three made in Stripe, at least
+    const changes = 4 + invoices.length;
 
     // One customer per page here and one object per page from Stripe, so every page boundary is crossed.
     const dry = await runScript('stripeSync', ['--dry-run', '--page-size', '1'], env);
@@ -360,12 +374,22 @@ describe('webhook delivery order, failures, replay, several processes and stripe
           'm',
         ),
       );
-    expect(dry.stdout).toContain(`${customers} customers checked; would change 4 objects (dry run: nothing written)`);
+    for (const id of invoices)
+      expect(dry.stdout).toMatch(new RegExp(`^\\+ Invoice [0-9a-f-]{36}\n(    .*\n)*    stripeInvoiceId: null -> "${id}"`, 'm'));
+    expect(dry.stdout).toContain(`${customers} customers checked; would change ${changes} objects (dry run: nothing written)`);
     expect(await snapshot()).toEqual(before);
 
     const real = await runScript('stripeSync', ['--page-size', '1'], env);
     expect(real.code).toBe(0);
-    expect(real.stdout).toContain(`${customers} customers checked; changed 4 objects`);
+    expect(real.stdout).toContain(`${customers} customers checked; changed ${changes} objects`);
+    expect((await sql(server.databaseUrl, 'select count(*)::int as n from invoice'))[0].n).toBe(kept.length + invoices.length);
+    // The invoices of the subscriptions adopted in the same run are linked to them.
+    const unlinked = await sql(
+      server.databaseUrl,
+      'select count(*)::int as n from invoice where user_id = $1 and subscription_id is null',
+      [other.id],
+    );
+    expect(unlinked).toEqual([{ n: 0 }]);
     expect(await row(ours.id)).toMatchObject({ cancel_at_period_end: true });
     const adopted = (await server.gql(MY_SUBSCRIPTIONS, undefined, other.token)).data.mySubscriptions;
     expect(adopted.map((s: { stripeSubscriptionId: string; status: string }) => [s.stripeSubscriptionId, s.status]).sort()).toEqual(

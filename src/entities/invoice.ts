@@ -32,10 +32,6 @@ export class Invoice extends BaseEntity {
   @Unique()
   stripeInvoiceId!: string;
 
-  /** Stripe's subscription id, kept so the invoice is linked once our subscription row knows it. */
-  @Property({ type: 'text', nullable: true })
-  stripeSubscriptionId?: string | null;
-
   /** Set by Stripe when the invoice is finalized; null on a draft. */
   @Property({ type: 'text', nullable: true })
   number?: string | null;
@@ -47,18 +43,18 @@ export class Invoice extends BaseEntity {
   currency!: string;
 
   @Property({ type: 'integer' })
-  totalMinor!: number;
+  totalAmountMinor!: number;
 
   @Property({ type: 'integer' })
-  amountPaidMinor!: number;
+  paidAmountMinor!: number;
 
   /** Stripe's `amount_due`: what the invoice asks for (it stays the same once paid). */
   @Property({ type: 'integer' })
-  amountDueMinor!: number;
+  dueAmountMinor!: number;
 
   /** Stripe's `amount_remaining`: what is still to be paid. */
   @Property({ type: 'integer' })
-  amountRemainingMinor!: number;
+  remainingAmountMinor!: number;
 
   @Property({ type: 'timestamptz' })
   periodStart!: Date;

@@ -60,9 +60,9 @@ export function invoiceView(i: Invoice) {
     created: i.stripeCreatedAt,
     subscriptionId: i.subscription?.id ?? null,
     currency: i.currency,
-    totalMinor: i.totalMinor,
-    amountPaidMinor: i.amountPaidMinor,
-    amountDueMinor: i.amountDueMinor,
-    amountRemainingMinor: i.amountRemainingMinor,
+    totalAmountMinor: i.totalAmountMinor,
+    paidAmountMinor: i.paidAmountMinor,
+    dueAmountMinor: i.dueAmountMinor,
+    remainingAmountMinor: i.remainingAmountMinor,
   };
 }

@@ -46,15 +46,14 @@ function applyStripeInvoice(em: EntityManager, user: User, s: Stripe.Invoice, ro
     rows.invoices.set(s.id, row);
   }
   const subscriptionId = stripeId(s.parent?.subscription_details?.subscription);
-  row.stripeSubscriptionId = subscriptionId;
   row.subscription = (subscriptionId ? rows.subscriptions.get(subscriptionId) : null) ?? null;
   row.number = s.number ?? null;
   row.status = (s.status ?? InvoiceStatus.DRAFT) as InvoiceStatus;
   row.currency = s.currency;
-  row.totalMinor = s.total;
-  row.amountPaidMinor = s.amount_paid;
-  row.amountDueMinor = s.amount_due;
-  row.amountRemainingMinor = s.amount_remaining;
+  row.totalAmountMinor = s.total;
+  row.paidAmountMinor = s.amount_paid;
+  row.dueAmountMinor = s.amount_due;
+  row.remainingAmountMinor = s.amount_remaining;
   row.periodStart = at(s.period_start);
   row.periodEnd = at(s.period_end);
   row.hostedInvoiceUrl = s.hosted_invoice_url ?? null;

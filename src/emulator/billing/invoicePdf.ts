@@ -6,7 +6,12 @@ import type { InvoiceDocument } from './invoicePages';
  * fonts, whose metrics ship with it) need no font files and no network.
  */
 export function invoicePdf(doc: InvoiceDocument): Promise<Buffer> {
-  const pdf = new PDFDocument({ size: 'A4', margin: 50, info: { Title: `Invoice ${doc.number}`, Author: doc.account } });
+  const pdf = new PDFDocument({
+    size: 'A4',
+    margin: 50,
+    displayTitle: true,
+    info: { Title: `Invoice ${doc.number}`, Author: doc.account },
+  });
   const done = new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     pdf.on('data', (c: Buffer) => chunks.push(c));

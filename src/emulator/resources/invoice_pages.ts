@@ -37,7 +37,13 @@ function summary(doc: InvoiceDocument, token: string): string {
     )
     .join('\n');
   const billed = [doc.customerName, doc.customerEmail].filter(Boolean).map((v) => escapeHtml(v as string));
-  return `<h1>Invoice <span id="number">${escapeHtml(doc.number)}</span></h1>
+  return `<style>
+  table { width: 100%; border-collapse: collapse; margin-top: 1rem; }
+  th, td { text-align: left; padding: .25rem 0; vertical-align: top; }
+  .amount { text-align: right; }
+  .period { color: #697386; }
+</style>
+<h1>Invoice <span id="number">${escapeHtml(doc.number)}</span></h1>
 <p>Status: <strong id="status">${escapeHtml(doc.status)}</strong>${doc.paid ? ` · paid on ${escapeHtml(doc.paid)}` : ''}</p>
 <p>From <strong id="account">${escapeHtml(doc.account)}</strong>${doc.issued ? ` · issued ${escapeHtml(doc.issued)}` : ''}</p>
 <p>Billed to <span id="customer">${billed.join(' · ') || '—'}</span></p>

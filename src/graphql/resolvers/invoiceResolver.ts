@@ -35,22 +35,22 @@ export class InvoiceResolver {
 
   @FieldResolver(() => Money)
   total(@Root() i: InvoiceType): Money {
-    return Money.of(i.totalMinor, i.currency);
+    return Money.of(i.totalAmountMinor, i.currency);
   }
 
   @FieldResolver(() => Money)
   amountPaid(@Root() i: InvoiceType): Money {
-    return Money.of(i.amountPaidMinor, i.currency);
+    return Money.of(i.paidAmountMinor, i.currency);
   }
 
   @FieldResolver(() => Money, { description: "What the invoice asks for (Stripe's amount_due); it stays the same once paid." })
   amountDue(@Root() i: InvoiceType): Money {
-    return Money.of(i.amountDueMinor, i.currency);
+    return Money.of(i.dueAmountMinor, i.currency);
   }
 
   @FieldResolver(() => Money, { description: 'What is still to be paid (zero once paid or void).' })
   amountRemaining(@Root() i: InvoiceType): Money {
-    return Money.of(i.amountRemainingMinor, i.currency);
+    return Money.of(i.remainingAmountMinor, i.currency);
   }
 }
 

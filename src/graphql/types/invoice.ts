@@ -50,10 +50,10 @@ export class InvoiceType {
 
   // Not in the schema: what the Money field resolvers are made of.
   currency!: string;
-  totalMinor!: number;
-  amountPaidMinor!: number;
-  amountDueMinor!: number;
-  amountRemainingMinor!: number;
+  totalAmountMinor!: number;
+  paidAmountMinor!: number;
+  dueAmountMinor!: number;
+  remainingAmountMinor!: number;
 }
 
 @ObjectType()
