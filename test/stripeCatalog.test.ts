@@ -66,6 +66,7 @@ describe('Stripe catalog and customers', () => {
       pricesReplaced: [],
       pricesDeactivated: [],
       unchanged: ['day_pass_daily', 'premium_monthly'],
+      portalConfiguration: 'unchanged',
     });
     expect(await stripePrices()).toHaveLength(before.length);
     expect((await server.stripe.products.list({ limit: 100 })).data).toHaveLength(products);

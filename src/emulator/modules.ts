@@ -14,6 +14,7 @@ import * as invoicePages from './resources/invoice_pages';
 import * as subscriptions from './resources/subscriptions';
 import * as checkoutSessions from './resources/checkout_sessions';
 import * as subscriptionSchedules from './resources/subscription_schedules';
+import * as billingPortal from './resources/billing_portal';
 
 /** A resource module: registers its types, routes, expandable fields and event listeners. */
 export interface EmulatorModule {
@@ -37,4 +38,5 @@ export const MODULES: EmulatorModule[] = [
   { name: 'subscriptions', register: subscriptions.register },
   { name: 'checkout_sessions', register: checkoutSessions.register },
   { name: 'subscription_schedules', register: subscriptionSchedules.register },
+  { name: 'billing_portal', register: billingPortal.register },
 ];

@@ -4,12 +4,14 @@ import { Plan, PlanPricing, PricingInterval } from '../entities';
 import type { Orm } from '../db/orm';
 import type { Logger } from '../logger';
 import { idempotencyKey, type StripeContext } from '../stripe/client';
+import { ensurePortalConfiguration, type PortalConfigurationResult } from '../billing/portalConfiguration';
 
 /**
  * Makes Stripe match our catalog: one Product per plan, one Price per paid pricing option, found by the
  * pricing's lookup_key so a second run creates nothing. A changed amount (or interval) creates a new
  * Price, moves the lookup key to it and deactivates the old one; an archived or free option's Price is
- * deactivated. Stripe ids are stored on our rows.
+ * deactivated. Stripe ids are stored on our rows. Then the customer portal's configuration is made to
+ * offer the plans as they now are.
  */
 export interface StripeCatalogReport {
   productsCreated: string[];
@@ -18,6 +20,8 @@ export interface StripeCatalogReport {
   /** Prices of options archived or made free. */
   pricesDeactivated: string[];
   unchanged: string[];
+  /** The customer portal's configuration, which offers the renewing paid plans to switch between. */
+  portalConfiguration: PortalConfigurationResult;
 }
 
 export async function syncStripeCatalog(
@@ -26,7 +30,14 @@ export async function syncStripeCatalog(
   logger?: Logger,
   only?: { planIds: string[] },
 ): Promise<StripeCatalogReport> {
-  const report: StripeCatalogReport = { productsCreated: [], pricesCreated: [], pricesReplaced: [], pricesDeactivated: [], unchanged: [] };
+  const report: StripeCatalogReport = {
+    productsCreated: [],
+    pricesCreated: [],
+    pricesReplaced: [],
+    pricesDeactivated: [],
+    unchanged: [],
+    portalConfiguration: 'unchanged',
+  };
   const where = only ? { active: true, id: { $in: only.planIds } } : { active: true };
   const plans = await em.find(Plan, where, { populate: ['pricings'], orderBy: { sortOrder: 'asc' } });
   for (const plan of plans) {
@@ -40,6 +51,8 @@ export async function syncStripeCatalog(
     await em.flush();
     logger?.info({ plan: plan.code, product: productId }, 'Stripe catalog in sync for plan');
   }
+  // From every plan, not only those synced now: the portal offers the whole catalog.
+  report.portalConfiguration = await ensurePortalConfiguration(em, stripe, logger);
   return report;
 }
 

@@ -3,6 +3,7 @@ import type { AuthUser } from '../../auth/principal';
 import { cancelSubscription, resumeSubscription } from '../../billing/subscriptions/lifecycle';
 import { listSubscriptions, userSubscriptions } from '../../billing/subscriptions/queries';
 import { subscribe } from '../../billing/subscriptions/subscribe';
+import { createBillingPortalSession } from '../../billing/portal';
 import { billingDeps, type Context } from '../context';
 import { ApiKeyScope } from '../../entities';
 import { CurrentUser } from '../decorators';
@@ -12,7 +13,7 @@ import { previewSubscriptionChange } from '../../billing/subscriptions/preview';
 import { cancelScheduledChange } from '../../billing/subscriptions/schedule';
 import { ChangeSubscriptionInput, ChangeSubscriptionResult, ScheduledChangeType, SubscriptionChangePreviewType } from '../types/planChange';
 import { PlanType, PricingOptionType } from '../types/plan';
-import { SubscribeInput, SubscribeResult, SubscriptionType } from '../types/subscription';
+import { BillingPortalSessionType, SubscribeInput, SubscribeResult, SubscriptionType } from '../types/subscription';
 
 @Resolver(() => SubscriptionType)
 export class SubscriptionResolver {
@@ -47,6 +48,19 @@ export class SubscriptionResolver {
   @Mutation(() => SubscriptionType, { description: 'Undo a cancellation before the period ends.' })
   async resumeSubscription(@Arg('id', () => ID) id: string, @Ctx() ctx: Context, @CurrentUser() user: AuthUser): Promise<SubscriptionType> {
     return toSubscription(await resumeSubscription(ctx.em, billingDeps(ctx), user.id, id));
+  }
+
+  @Authorized(ApiKeyScope.BILLING)
+  @Mutation(() => BillingPortalSessionType, {
+    description:
+      "A link to Stripe's customer portal, where the user cancels or renews, changes plan (upgrades at once, downgrades at period end), replaces the card and sees invoices; returnUrl is where the portal's return link goes.",
+  })
+  async createBillingPortalSession(
+    @Arg('returnUrl') returnUrl: string,
+    @Ctx() ctx: Context,
+    @CurrentUser() user: AuthUser,
+  ): Promise<BillingPortalSessionType> {
+    return createBillingPortalSession(ctx.em, billingDeps(ctx), user.id, { returnUrl });
   }
 
   @Authorized(ApiKeyScope.BILLING)

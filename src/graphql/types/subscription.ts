@@ -95,3 +95,9 @@ export class SubscribeResult {
   })
   nextActionUrl?: string | null;
 }
+
+@ObjectType('BillingPortalSession', { description: "A link to Stripe's customer portal for the user." })
+export class BillingPortalSessionType {
+  @Field({ description: 'Send the person here; it expires soon (Stripe: 5 minutes unless opened), so make one per visit.' })
+  url!: string;
+}
