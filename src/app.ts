@@ -15,6 +15,7 @@ import { buildContext, type Context } from './graphql/context';
 import { createFormatError, rethrowUnavailable, serviceUnavailableStatus } from './graphql/errors';
 import { startLiveUpdates } from './events/live';
 import { startEventWorker } from './events/worker';
+import { startWebhookWorker, type WebhookWorker } from './sync/worker';
 import { graphqlCors, graphqlHttpHandler, isGraphQLPath, requestProtocol } from './graphql/http';
 import { operationLimitRules } from './graphql/operationLimits';
 import { graphqlMetrics } from './graphql/metricsPlugin';
@@ -44,6 +45,8 @@ export interface AppDeps {
 export interface App {
   app: express.Express;
   httpServer: http.Server;
+  /** The Stripe webhook worker of this process (with Stripe and WEBHOOK_PROCESSING=on). */
+  webhooks?: WebhookWorker;
   /** Stops Apollo and drains open HTTP connections. */
   stop(): Promise<void>;
 }
@@ -157,7 +160,7 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
 
   app.use(explorerRoutes(demoToken));
   if (stripe) {
-    app.use(webhookRoutes(orm, stripe.webhookSecret, billing));
+    app.use(webhookRoutes(orm, stripe.webhookSecret, logger));
     app.use(subscriptionReturnRoutes(orm, billing, logger));
     app.use(paymentReturnRoutes(orm, billing, logger));
     app.use(authenticationReturnRoutes());
@@ -175,13 +178,29 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
 
   // Every server process delivers events to the product; SKIP LOCKED keeps them from sending one twice.
   const events = config.events.deliver ? startEventWorker(orm, config.events, logger) : undefined;
+  // And processes Stripe's events from the inbox, likewise each by one process.
+  const webhooks =
+    stripe && config.webhooks.process
+      ? startWebhookWorker(
+          orm,
+          {
+            stripe: stripe.client,
+            publicUrl: (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/$/, ''),
+            logger,
+            stripeEndpoint: stripe.endpoint,
+          },
+          config.webhooks,
+          logger,
+        )
+      : undefined;
 
   return {
     app,
     httpServer,
+    webhooks,
     stop: async () => {
       // Apollo first, in the same tick as the signal: it also stops itself on SIGTERM, and a later call waits forever.
-      await Promise.all([apollo.stop(), events?.stop(), subscriptions.stop(), live.stop()]);
+      await Promise.all([apollo.stop(), events?.stop(), webhooks?.stop(), subscriptions.stop(), live.stop()]);
       if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     },
   };

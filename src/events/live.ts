@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import pg from 'pg';
 import { ownSubscription } from '../billing/subscriptions/queries';
 import { query } from '../db/sql';
 import type { Subscription } from '../entities';
+import { listenTo } from '../db/listener';
 import { EVENTS_CHANNEL, USAGE_CHANNEL } from '../db/outbox';
 import type { Logger } from '../logger';
 
@@ -10,8 +10,8 @@ import type { Logger } from '../logger';
  * Live updates for GraphQL subscriptions. Every change is announced by PostgreSQL, not by the process that
  * made it, so a subscriber hears about changes made through any server process: the outbox trigger
  * notifies `tollgate_events` when an event commits, and every consume notifies `tollgate_usage` with the
- * user's id (limitsSql.ts). One dedicated connection per process LISTENs and hands each notice to the
- * subscribers of its user. Notices sent while that connection is down are lost; it reconnects.
+ * user's id (limitsSql.ts). One dedicated connection per process LISTENs (src/db/listener.ts) and hands each
+ * notice to the subscribers of its user.
  */
 
 /** One notice: an outbox event (with its seq) or a consume (type `usage.recorded`). */
@@ -37,16 +37,8 @@ export interface LiveUpdates {
   stop(): Promise<void>;
 }
 
-const RECONNECT_MS = 1000;
-
 export function startLiveUpdates(clientUrl: string, logger: Logger): LiveUpdates {
-  const log = logger.child({ component: 'live' });
   const subscribers = new Map<string, Set<(s: LiveSignal) => void>>();
-  let running = true;
-  let client: pg.Client | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let markReady: () => void;
-  const readyOnce = new Promise<void>((resolve) => (markReady = resolve));
 
   const dispatch = (channel: string, payload: string | undefined) => {
     let signal: LiveSignal;
@@ -57,30 +49,7 @@ export function startLiveUpdates(clientUrl: string, logger: Logger): LiveUpdates
     }
     for (const deliver of subscribers.get(signal.userId) ?? []) deliver(signal);
   };
-
-  const connect = async () => {
-    const c = new pg.Client({ connectionString: clientUrl });
-    client = c;
-    c.on('notification', (n) => dispatch(n.channel, n.payload));
-    // Whichever comes first, a failed connect or the connection ending, starts the next attempt once.
-    const retry = () => {
-      if (client !== c) return;
-      client = undefined;
-      if (running) timer = setTimeout(() => void connect(), RECONNECT_MS);
-    };
-    c.on('error', (err) => log.warn({ err }, 'live updates connection failed'));
-    c.on('end', retry);
-    try {
-      await c.connect();
-      await c.query(`listen ${EVENTS_CHANNEL}; listen ${USAGE_CHANNEL}`);
-      markReady();
-    } catch (err) {
-      log.warn({ err }, 'live updates cannot listen; retrying');
-      retry();
-      await c.end().catch(() => undefined);
-    }
-  };
-  void connect();
+  const listener = listenTo(clientUrl, [EVENTS_CHANNEL, USAGE_CHANNEL], { onNotice: dispatch }, logger.child({ component: 'live' }));
 
   return {
     listen(userId, accept, { coalesce = false, first } = {}) {
@@ -122,12 +91,8 @@ export function startLiveUpdates(clientUrl: string, logger: Logger): LiveUpdates
         },
       };
     },
-    ready: () => readyOnce,
-    async stop() {
-      running = false;
-      clearTimeout(timer);
-      await client?.end().catch(() => undefined);
-    },
+    ready: () => listener.ready(),
+    stop: () => listener.stop(),
   };
 }
 

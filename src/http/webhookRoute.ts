@@ -1,25 +1,24 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import express, { Router } from 'express';
 import Stripe from 'stripe';
-import type { BillingDeps } from '../billing/deps';
 import type { Orm } from '../db/orm';
 import { DomainError } from '../errors';
 import { webhookEvents } from '../metrics';
-import { isDataException, parseStripeEvent, processEvent, storeEvent } from '../sync/inbox';
+import type { Logger } from '../logger';
+import { isDataException, parseStripeEvent, storeEvent, type StoreResult } from '../sync/inbox';
 
 /** Stripe's default tolerance for the signature timestamp, in seconds. */
 const TOLERANCE_SECONDS = 300;
 
 /**
- * POST /webhooks/stripe: raw body, signature always verified, event stored in the inbox before it is
- * acknowledged. 400 for a bad signature or a body that is not an event (zod, nothing stored); 200 for a
- * duplicate or an ignored type; 500 when processing failed (Stripe retries); 503 when the database is
- * unreachable.
+ * POST /webhooks/stripe: raw body, signature always verified, event stored in the inbox, then
+ * acknowledged at once; the webhook worker (src/sync/worker.ts) processes it, so Stripe's answer time is
+ * not in the acknowledgement. 400 for a bad signature or a body that is not an event (zod, nothing
+ * stored); 200 once stored (or already stored, or of an ignored type); 503 when the database is unreachable.
  */
-export function webhookRoutes(orm: Orm, secret: string | undefined, deps: (req: express.Request) => BillingDeps): Router {
+export function webhookRoutes(orm: Orm, secret: string | undefined, logger: Logger): Router {
   const router = Router();
   router.post('/webhooks/stripe', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
-    const { logger } = deps(req);
     if (!secret) {
       logger.error('a Stripe webhook arrived but STRIPE_WEBHOOK_SECRET is not set');
       res.status(500).json({ error: 'webhook secret not configured' });
@@ -50,10 +49,11 @@ export function webhookRoutes(orm: Orm, secret: string | undefined, deps: (req: 
       return;
     }
 
-    const em = orm.em.fork() as EntityManager;
-    let stored: boolean;
+    // One plain insert: the ORM's root EntityManager is enough.
+    const em = orm.em as EntityManager;
+    let status: StoreResult;
     try {
-      stored = await storeEvent(em, event);
+      status = await storeEvent(em, event);
     } catch (err) {
       if (isDataException(err)) {
         logger.warn({ err, stripeEvent: event.id }, 'refused a Stripe event the database cannot store');
@@ -66,13 +66,9 @@ export function webhookRoutes(orm: Orm, secret: string | undefined, deps: (req: 
       res.status(503).set('retry-after', '5').json({ error: 'database unavailable' });
       return;
     }
-    const result = await processEvent(em, deps(req), event.id);
-    webhookEvents.inc({ type: event.type, outcome: result.status });
-    if (result.status === 'failed') {
-      res.status(500).json({ received: true, processed: false });
-      return;
-    }
-    res.status(200).json({ received: true, status: result.status, stored });
+    webhookEvents.inc({ type: event.type, outcome: status === 'pending' ? 'queued' : status });
+    logger.debug({ stripeEvent: event.id, type: event.type, status }, 'Stripe event received');
+    res.status(200).json({ received: true, status, stored: status !== 'duplicate' });
   });
   return router;
 }
