@@ -27,7 +27,7 @@ import { authenticationReturnRoutes } from './http/authenticationReturn';
 import { sendPage } from './http/pages';
 import { paymentReturnRoutes } from './http/paymentReturn';
 import { subscriptionReturnRoutes } from './http/subscriptionReturn';
-import { webhookRoutes } from './http/webhookRoute';
+import { isWebhookRequest, webhookHandler } from './http/webhookRoute';
 import type { Logger } from './logger';
 import type { StripeContext } from './stripe/client';
 import { stripeReadiness } from './stripe/health';
@@ -56,11 +56,13 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // GraphQL goes straight to Apollo (src/graphql/http.ts, set up below, before the server listens);
-  // everything else is an Express route.
+  // GraphQL goes straight to Apollo (src/graphql/http.ts, set up below, before the server listens), and
+  // Stripe's webhooks to their handler; everything else is an Express route.
   const allowCrossOrigin = graphqlCors(config.corsOrigins);
+  const serveWebhook = stripe && webhookHandler(orm, stripe.webhookSecret, logger);
   const httpServer = http.createServer((req, res) => {
     if (isGraphQLPath(req.url)) allowCrossOrigin(req, res, () => void serveGraphQL(req, res));
+    else if (serveWebhook && isWebhookRequest(req)) void serveWebhook(req, res);
     else app(req, res);
   });
 
@@ -160,7 +162,6 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
 
   app.use(explorerRoutes(demoToken));
   if (stripe) {
-    app.use(webhookRoutes(orm, stripe.webhookSecret, logger));
     app.use(subscriptionReturnRoutes(orm, billing, logger));
     app.use(paymentReturnRoutes(orm, billing, logger));
     app.use(authenticationReturnRoutes());

@@ -63,33 +63,38 @@ export function isDataException(err: unknown): boolean {
   return typeof code === 'string' && code.startsWith('22');
 }
 
+/** Stores one event unless its id is stored already; returns its status when it was stored. */
+export const STORE_EVENT_SQL = `
+  insert into stripe_event (id, type, status, attempts, payload, livemode, stripe_created_at, received_at, own_request,
+                            processed_at, outcome, next_attempt_at)
+  values ($1, $2, $3, $4, $5, $6, to_timestamp($7), now(), $8,
+          case when $3 = 'ignored' then now() end, $9, case when $3 = 'pending' then now() end)
+  on conflict (id) do nothing
+  returning status`;
+
 /**
- * Stores the event once (a duplicate changes nothing). A type without a handler is stored as ignored at
- * once; any other is pending and due now, and its insert notifies the workers.
+ * STORE_EVENT_SQL's parameters: a type without a handler is stored as ignored at once; any other is
+ * pending and due now, and its insert notifies the workers.
  */
-export async function storeEvent(em: EntityManager, event: Stripe.Event): Promise<StoreResult> {
+export function storeEventParams(event: Stripe.Event): unknown[] {
   const ownRequest = Boolean(event.request?.idempotency_key?.startsWith(`${IDEMPOTENCY_PREFIX}:`));
   const status = handlerFor(event.type) ? 'pending' : 'ignored';
-  const rows = await query<{ status: StoreResult }>(
-    em,
-    `insert into stripe_event (id, type, status, attempts, payload, livemode, stripe_created_at, received_at, own_request,
-                               processed_at, outcome, next_attempt_at)
-     values ($1, $2, $3, $4, $5, $6, to_timestamp($7), now(), $8,
-             case when $3 = 'ignored' then now() end, $9, case when $3 = 'pending' then now() end)
-     on conflict (id) do nothing
-     returning status`,
-    [
-      event.id,
-      event.type,
-      status,
-      status === 'ignored' ? 1 : 0,
-      JSON.stringify(event),
-      event.livemode,
-      event.created,
-      ownRequest,
-      status === 'ignored' ? `no handler for ${event.type}` : null,
-    ],
-  );
+  return [
+    event.id,
+    event.type,
+    status,
+    status === 'ignored' ? 1 : 0,
+    JSON.stringify(event),
+    event.livemode,
+    event.created,
+    ownRequest,
+    status === 'ignored' ? `no handler for ${event.type}` : null,
+  ];
+}
+
+/** Stores the event once (a duplicate changes nothing). */
+export async function storeEvent(em: EntityManager, event: Stripe.Event): Promise<StoreResult> {
+  const rows = await query<{ status: StoreResult }>(em, STORE_EVENT_SQL, storeEventParams(event));
   return rows[0]?.status ?? 'duplicate';
 }
 
