@@ -1,7 +1,8 @@
 /**
  * Load benchmark for Stripe's webhooks: how fast POST /webhooks/stripe acknowledges signed events, and
  * how long the webhook worker then takes to process them all, against a bare node:http + pg server that
- * verifies the signature with the same SDK call and inserts the same row, in the same run. Each server
+ * verifies the signature with the same SDK call and inserts the same row, in the same run (and Tollgate
+ * with WEBHOOK_PROCESSING=off, acknowledging only, to tell the route's cost from the worker's). Each server
  * runs in a process of its own (bench/webhooksServer.ts), the Stripe emulator in a third; the load comes
  * from this one.
  *
@@ -194,7 +195,7 @@ async function main() {
 
     const secret = `whsec_${randomBytes(24).toString('hex')}`;
     const serverArgs = [db.url, String(POOL), secret, String(emulatorPort)];
-    const server = (kind: 'app' | 'baseline') =>
+    const server = (kind: 'app' | 'receiver' | 'baseline') =>
       startChild('webhooksServer.js', [kind, ...serverArgs], /listening (\d+)/, (m) => `http://127.0.0.1:${m[1]}`);
 
     // The baseline first, alone; its rows (the same table, the same trigger) are removed before Tollgate runs.
@@ -203,6 +204,14 @@ async function main() {
     await load('warm-up', baseline.url, templates, secret, 2, connections);
     const base = await load('baseline', baseline.url, templates, secret, duration, connections);
     await baseline.stop();
+    await pool.query('delete from stripe_event');
+
+    // Tollgate acknowledging only (no worker in the process), to tell the route's cost from the worker's.
+    log('tollgate receiving only (WEBHOOK_PROCESSING=off)');
+    const receiver = await server('receiver');
+    await load('warm-up', receiver.url, templates, secret, 2, connections);
+    const receiving = await load('receiving', receiver.url, templates, secret, duration, connections);
+    await receiver.stop();
     await pool.query('delete from stripe_event');
 
     log('tollgate: POST /webhooks/stripe and the webhook worker');
@@ -228,9 +237,11 @@ async function main() {
         '| run       |  acked | events/s | p50ms | p99ms |  ratio | errors |',
         '|-----------|--------|----------|-------|-------|--------|--------|',
         row(base),
+        row(receiving, base),
         row(ours, base),
         '',
         `acknowledged: ${ours.rps.toFixed(0)} events/s (goal >= 1000), p99 ${ours.p99} ms (goal <= 50 ms), ${((ours.rps / base.rps) * 100).toFixed(0)}% of the baseline`,
+        `without the worker in the process (WEBHOOK_PROCESSING=off): ${receiving.rps.toFixed(0)} events/s, p99 ${receiving.p99} ms, ${((receiving.rps / base.rps) * 100).toFixed(0)}% of the baseline`,
         `processed: all ${ours.acked} within ${(drainMs / 1000).toFixed(1)} s after the load ended (${(ours.acked / totalS).toFixed(0)} events/s from the start of the run)`,
         `inbox: ${outcome.map((o) => `${o.status}=${o.n}`).join(', ')}`,
         '',

@@ -2,10 +2,11 @@
  * One server of bench/webhooks.ts, in a process of its own so that it has its event loop to itself (the
  * load generator runs in the parent, the Stripe emulator in a third process):
  *
- *   node dist/bench/webhooksServer.js app|baseline <database url> <pool size> <webhook secret> <emulator port>
+ *   node dist/bench/webhooksServer.js app|receiver|baseline <database url> <pool size> <webhook secret> <emulator port>
  *
  * `app` is the real Tollgate app (createApp: POST /webhooks/stripe and the webhook worker, which re-fetches
- * each event's object from the emulator); `baseline` is a bare node:http + pg server that verifies the
+ * each event's object from the emulator); `receiver` is the same app with WEBHOOK_PROCESSING=off (it only
+ * acknowledges, to tell the route's cost from the worker's); `baseline` is a bare node:http + pg server that verifies the
  * signature with the same SDK call and inserts the same row with the same statement. Prints
  * "listening <port>" when ready and stops on SIGTERM.
  */
@@ -46,14 +47,20 @@ function baselineServer(pool: pg.Pool, secret: string): http.Server {
 async function main() {
   const [kind, databaseUrl, poolSize, secret, emulatorPort] = process.argv.slice(2);
   const pool = Number(poolSize);
-  if (!['app', 'baseline'].includes(kind) || !databaseUrl || !Number.isInteger(pool) || !secret || !emulatorPort) {
-    throw new Error('usage: webhooksServer.js app|baseline <database url> <pool size> <webhook secret> <emulator port>');
+  if (!['app', 'receiver', 'baseline'].includes(kind) || !databaseUrl || !Number.isInteger(pool) || !secret || !emulatorPort) {
+    throw new Error('usage: webhooksServer.js app|receiver|baseline <database url> <pool size> <webhook secret> <emulator port>');
   }
   const logger = createLogger('warn', { destination: 2 });
   let server: http.Server;
   let stop: () => Promise<void>;
-  if (kind === 'app') {
-    const config = loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', PORT: '0', EVENTS_DELIVERY: 'off' });
+  if (kind !== 'baseline') {
+    const config = loadConfig({
+      DATABASE_URL: databaseUrl,
+      LOG_LEVEL: 'silent',
+      PORT: '0',
+      EVENTS_DELIVERY: 'off',
+      WEBHOOK_PROCESSING: kind === 'app' ? 'on' : 'off',
+    });
     const orm = await createOrm(databaseUrl, { logger, poolMax: pool });
     const api = await openStripeApi(config, { protocol: 'http', host: '127.0.0.1', port: Number(emulatorPort) }, 'sk_test_bench', {
       maxNetworkRetries: 0,
