@@ -167,10 +167,12 @@ describe('webhook delivery order, failures, replay, several processes and stripe
       });
       expect(await row(sub.id)).toMatchObject({ cancel_at_period_end: false });
       // A replay while the failure lasts fails too, says why and exits non-zero.
+      // Its failure schedules the next attempt as the server would: an hour away, so the replay below is what applies it.
       const early = await runScript('stripeReplay', ['--failed'], {
         DATABASE_URL: server.databaseUrl,
         STRIPE_EMULATOR_PORT: String(server.emulator.port),
         LOG_LEVEL: 'silent',
+        WEBHOOK_RETRY_BASE_MS: '3600000',
       });
       expect(early.code).toBe(1);
       expect(early.stdout).toContain(`${event.id}: failed - `);
