@@ -16,6 +16,7 @@ import { buildContext, type Context } from './graphql/context';
 import { createFormatError, rethrowUnavailable, serviceUnavailableStatus } from './graphql/errors';
 import { startLiveUpdates } from './events/live';
 import { startEventWorker } from './events/worker';
+import { startWebhookWorker, type WebhookWorker } from './sync/worker';
 import { graphqlCors, graphqlHttpHandler, isGraphQLPath, requestProtocol } from './graphql/http';
 import { operationLimitRules } from './graphql/operationLimits';
 import { graphqlMetrics } from './graphql/metricsPlugin';
@@ -27,7 +28,7 @@ import { authenticationReturnRoutes } from './http/authenticationReturn';
 import { sendPage } from './http/pages';
 import { paymentReturnRoutes } from './http/paymentReturn';
 import { subscriptionReturnRoutes } from './http/subscriptionReturn';
-import { webhookRoutes } from './http/webhookRoute';
+import { isWebhookRequest, webhookHandler } from './http/webhookRoute';
 import type { Logger } from './logger';
 import type { StripeContext } from './stripe/client';
 import { stripeReadiness } from './stripe/health';
@@ -45,6 +46,8 @@ export interface AppDeps {
 export interface App {
   app: express.Express;
   httpServer: http.Server;
+  /** The Stripe webhook worker of this process (with Stripe and WEBHOOK_PROCESSING=on). */
+  webhooks?: WebhookWorker;
   /** Stops Apollo and drains open HTTP connections. */
   stop(): Promise<void>;
 }
@@ -54,11 +57,13 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // GraphQL goes straight to Apollo (src/graphql/http.ts, set up below, before the server listens);
-  // everything else is an Express route.
+  // GraphQL goes straight to Apollo (src/graphql/http.ts, set up below, before the server listens), and
+  // Stripe's webhooks to their handler; everything else is an Express route.
   const allowCrossOrigin = graphqlCors(config.corsOrigins);
+  const serveWebhook = stripe && webhookHandler(orm, stripe.webhookSecret, logger);
   const httpServer = http.createServer((req, res) => {
     if (isGraphQLPath(req.url)) allowCrossOrigin(req, res, () => void serveGraphQL(req, res));
+    else if (serveWebhook && isWebhookRequest(req)) void serveWebhook(req, res);
     else app(req, res);
   });
 
@@ -161,7 +166,6 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
 
   app.use(explorerRoutes(demoToken));
   if (stripe) {
-    app.use(webhookRoutes(orm, stripe.webhookSecret, billing));
     app.use(subscriptionReturnRoutes(orm, billing, logger));
     app.use(paymentReturnRoutes(orm, billing, logger));
     app.use(authenticationReturnRoutes());
@@ -179,13 +183,29 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
 
   // Every server process delivers events to the product; SKIP LOCKED keeps them from sending one twice.
   const events = config.events.deliver ? startEventWorker(orm, config.events, logger) : undefined;
+  // And processes Stripe's events from the inbox, likewise each by one process.
+  const webhooks =
+    stripe && config.webhooks.process
+      ? startWebhookWorker(
+          orm,
+          {
+            stripe: stripe.client,
+            publicUrl: (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/$/, ''),
+            logger,
+            stripeEndpoint: stripe.endpoint,
+          },
+          config.webhooks,
+          logger,
+        )
+      : undefined;
 
   return {
     app,
     httpServer,
+    webhooks,
     stop: async () => {
       // Apollo first, in the same tick as the signal: it also stops itself on SIGTERM, and a later call waits forever.
-      await Promise.all([apollo.stop(), events?.stop(), subscriptions.stop(), live.stop(), credentials.stop()]);
+      await Promise.all([apollo.stop(), events?.stop(), webhooks?.stop(), subscriptions.stop(), live.stop(), credentials.stop()]);
       if (httpServer.listening) await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     },
   };

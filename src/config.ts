@@ -132,6 +132,12 @@ const schema = z.object({
     .min(1, 'expected a whole number of percent from 1 to 99')
     .max(99, 'expected a whole number of percent from 1 to 99')
     .default(80),
+  WEBHOOK_PROCESSING: oneOf(['on', 'off'], 'on'),
+  WEBHOOK_CONCURRENCY: positiveInt(4),
+  WEBHOOK_POLL_MS: positiveInt(5000),
+  WEBHOOK_RETRY_BASE_MS: positiveInt(10_000),
+  WEBHOOK_RETRY_MAX_MS: positiveInt(3600_000),
+  WEBHOOK_MAX_ATTEMPTS: positiveInt(12),
   GRAPHQL_MAX_DEPTH: positiveInt(8),
   GRAPHQL_MAX_COST: positiveInt(10_000),
   GRAPHQL_MAX_ALIASES: positiveInt(15),
@@ -305,6 +311,18 @@ export type Config = Readonly<{
     /** The share of a limit, in percent, whose crossing is a usage.threshold event. */
     usageThresholdPercent: number;
   };
+  /**
+   * Stripe's webhooks (src/sync/worker.ts): whether this process works the inbox, with how many events at
+   * once, how often it looks when no notice came, and how a failing event is retried before it is given up.
+   */
+  webhooks: {
+    process: boolean;
+    concurrency: number;
+    pollMs: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    maxAttempts: number;
+  };
   demoUserEmail: string;
   /** Local mode: where the demo user's token is kept across restarts (default: beside the embedded PostgreSQL's folder). */
   demoTokenFile: string;
@@ -412,6 +430,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       retryMaxMs: v.EVENTS_RETRY_MAX_MS,
       retryForMs: v.EVENTS_RETRY_FOR_MS,
       usageThresholdPercent: v.EVENTS_USAGE_THRESHOLD,
+    },
+    webhooks: {
+      process: v.WEBHOOK_PROCESSING === 'on',
+      concurrency: v.WEBHOOK_CONCURRENCY,
+      pollMs: v.WEBHOOK_POLL_MS,
+      retryBaseMs: v.WEBHOOK_RETRY_BASE_MS,
+      retryMaxMs: v.WEBHOOK_RETRY_MAX_MS,
+      maxAttempts: v.WEBHOOK_MAX_ATTEMPTS,
     },
     demoUserEmail: v.DEMO_USER_EMAIL,
     demoTokenFile: resolve(cwd, v.DEMO_TOKEN_FILE ?? join(dirname(v.EMBEDDED_PG_DIR), 'demo-token')),

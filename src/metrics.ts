@@ -50,8 +50,15 @@ export const stripeDuration = new Histogram({
 });
 export const webhookEvents = new Counter({
   name: 'tollgate_webhook_events_total',
-  help: 'Stripe webhook deliveries by event type and outcome',
+  help: 'Stripe webhook deliveries (queued, ignored, duplicate, refused) and processing attempts (processed, retrying, failed) by event type',
   labelNames: ['type', 'outcome'] as const,
+  registers: [registry],
+});
+export const webhookDelay = new Histogram({
+  name: 'tollgate_webhook_processing_delay_seconds',
+  help: 'Time from storing a Stripe event to processing it, by event type',
+  labelNames: ['type'] as const,
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
   registers: [registry],
 });
 

@@ -146,8 +146,8 @@ describe('database schema', () => {
         // payments by PaymentIntent id and by Checkout Session id
         'CREATE UNIQUE INDEX payment_stripe_payment_intent_id_unique ON payment (stripe_payment_intent_id)',
         'CREATE UNIQUE INDEX payment_stripe_checkout_session_id_unique ON payment (stripe_checkout_session_id)',
-        // unprocessed webhook events, oldest first
-        "CREATE INDEX stripe_event_unprocessed_idx ON stripe_event (received_at) WHERE (status = ANY (ARRAY['pending'::text, 'failed'::text]))",
+        // the webhook workers' queue: events to do, the first due first
+        "CREATE INDEX stripe_event_due_idx ON stripe_event (next_attempt_at) WHERE (status = ANY (ARRAY['pending'::text, 'failed'::text]))",
         // exactly one default plan (with the deferred trigger)
         'CREATE UNIQUE INDEX plan_single_default ON plan ((true)) WHERE is_default',
       ]),

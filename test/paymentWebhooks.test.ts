@@ -258,7 +258,8 @@ describe('webhook sync of payments (real emulator deliveries)', () => {
       created: stale.created,
     });
     const lateRes = await send(late);
-    expect(lateRes).toMatchObject({ status: 200, body: { status: 'processed' } });
+    expect(lateRes).toMatchObject({ status: 200, body: { status: 'pending' } });
+    await server.inboxDrained();
     expect(await sql(server.databaseUrl, 'select outcome from stripe_event where id = $1', [late.id])).toEqual([
       { outcome: `payment ${payment.id} from ${pi}: confirmed (no change)` },
     ]);

@@ -38,14 +38,15 @@ describe('webhooks in local mode (server process with the in-process emulator)',
     expect({ code, output: code === 0 ? '' : server.output() }).toEqual({ code: 0, output: '' });
   });
 
-  /** Waits until the emulator has no event left to deliver (each answered 2xx). */
+  /** Waits until the emulator has no event left to deliver (each answered 2xx) and the server's worker has processed them. */
   async function delivered(): Promise<void> {
     for (let i = 0; i < 200; i++) {
       const events = await stripe.events.list({ limit: 100 });
-      if (events.data.length > 0 && events.data.every((e) => e.pending_webhooks === 0)) return;
+      const [{ n: pending }] = await sql(databaseUrl, `select count(*)::int as n from stripe_event where status = 'pending'`);
+      if (events.data.length > 0 && events.data.every((e) => e.pending_webhooks === 0) && pending === 0) return;
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error('the emulator still has undelivered events');
+    throw new Error('the emulator still has undelivered events, or the server unprocessed ones');
   }
 
   const inbox = () => sql(databaseUrl, 'select id, type, status, own_request from stripe_event order by received_at');

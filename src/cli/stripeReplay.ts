@@ -25,7 +25,7 @@ runCli(async () => {
     }
     let failed = 0;
     for (const [i, id] of ids.entries()) {
-      const result = await processEvent(em.fork() as EntityManager, deps, id, { force: Boolean(opts.event) });
+      const result = await processEvent(em.fork() as EntityManager, deps, id, { force: Boolean(opts.event), retry: config.webhooks });
       if (result.status === 'failed') failed++;
       process.stdout.write(
         `[${i + 1}/${ids.length}] ${id}: ${result.status}${'outcome' in result && result.outcome ? ` (${result.outcome})` : ''}${result.status === 'failed' ? ` - ${result.error}` : ''}\n`,

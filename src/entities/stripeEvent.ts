@@ -7,11 +7,15 @@ export enum StripeEventStatus {
   FAILED = 'failed',
 }
 
-/** The webhook inbox: every delivered event, keyed by Stripe's event id, stored before it is acknowledged. */
+/**
+ * The webhook inbox: every delivered event, keyed by Stripe's event id, stored before it is acknowledged
+ * and processed by the webhook worker (src/sync/worker.ts). `failed` with a `nextAttemptAt` will be
+ * retried; `failed` without one was given up after WEBHOOK_MAX_ATTEMPTS (stripe:replay runs it again).
+ */
 @Entity({ tableName: 'stripe_event' })
 @Index({
-  name: 'stripe_event_unprocessed_idx',
-  expression: `create index "stripe_event_unprocessed_idx" on "stripe_event" ("received_at") where "status" in ('pending', 'failed')`,
+  name: 'stripe_event_due_idx',
+  expression: `create index "stripe_event_due_idx" on "stripe_event" ("next_attempt_at") where "status" in ('pending', 'failed')`,
 })
 export class StripeEvent {
   @PrimaryKey({ type: 'text' })
@@ -45,6 +49,10 @@ export class StripeEvent {
 
   @Property({ type: 'timestamptz', nullable: true })
   processedAt?: Date | null;
+
+  /** When a worker may next take the event; null once there is nothing left to do. */
+  @Property({ type: 'timestamptz', nullable: true })
+  nextAttemptAt?: Date | null;
 
   /** What processing did, for people reading the inbox: "updated subscription ...", "unknown customer ...". */
   @Property({ type: 'text', nullable: true })

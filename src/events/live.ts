@@ -10,8 +10,8 @@ import type { Logger } from '../logger';
  * Live updates for GraphQL subscriptions. Every change is announced by PostgreSQL, not by the process that
  * made it, so a subscriber hears about changes made through any server process: the outbox trigger
  * notifies `tollgate_events` when an event commits, and every consume notifies `tollgate_usage` with the
- * user's id (limitsSql.ts). One dedicated connection per process LISTENs and hands each notice to the
- * subscribers of its user. Notices sent while that connection is down are lost; it reconnects.
+ * user's id (limitsSql.ts). One dedicated connection per process LISTENs (src/db/listener.ts) and hands each
+ * notice to the subscribers of its user.
  */
 
 /** One notice: an outbox event (with its seq) or a consume (type `usage.recorded`). */

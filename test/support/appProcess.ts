@@ -3,7 +3,8 @@
  * app (createApp) on a real port, its own connection pool, pointed at an emulator the test already runs.
  * Started by `startAppProcess`; prints "listening <url>" once it serves, then logs as the server does.
  *
- * env: DATABASE_URL, EMULATOR_URL (http://127.0.0.1:port), WEBHOOK_SECRET; EVENTS_* (delivery is off unless EVENTS_DELIVERY=on)
+ * env: DATABASE_URL, EMULATOR_URL (http://127.0.0.1:port), WEBHOOK_SECRET; EVENTS_* (delivery is off unless EVENTS_DELIVERY=on),
+ * WEBHOOK_* (the webhook worker's settings)
  */
 import { createApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
@@ -19,7 +20,11 @@ async function main(): Promise<void> {
     DATABASE_URL: process.env.DATABASE_URL,
     PORT: '0',
     EVENTS_DELIVERY: 'off',
-    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('EVENTS_'))),
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([name]) => name.startsWith('EVENTS_') || (name.startsWith('WEBHOOK_') && name !== 'WEBHOOK_SECRET'),
+      ),
+    ),
   });
   const logger = createLogger(config.logLevel);
   const orm = await createOrm(config.databaseUrl!, { logger });

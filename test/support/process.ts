@@ -21,7 +21,7 @@ export async function startAppProcess(env: {
   DATABASE_URL: string;
   EMULATOR_URL: string;
   WEBHOOK_SECRET: string;
-  [name: `EVENTS_${string}`]: string;
+  [name: `EVENTS_${string}` | `WEBHOOK_${string}`]: string;
 }): Promise<ServerProcess & { url: string }> {
   const proc = startNodeProcess(join(__dirname, 'appProcess.js'), env);
   const line = await proc.waitFor(/listening (\S+)/, 30_000);

@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Stripe from 'stripe';
-import { createApp } from '../../src/app';
+import { createApp, type App } from '../../src/app';
 import { catalogDefinition, seedCatalog } from '../../src/billing/catalog';
 import { ensureDemoUser } from '../../src/auth/demoUser';
 import { createUser } from '../../src/auth/users';
@@ -40,7 +40,14 @@ export interface TestServer {
   createUser(opts?: { email?: string; admin?: boolean; timezone?: string }): Promise<{ id: string; token: string; email: string }>;
   /** With `stripe: true`: the official SDK pointed at the in-process emulator the server uses. */
   stripe: Stripe;
+  /**
+   * The emulator the server uses. Its `idle()` resolves once the emulator's webhook deliveries are settled
+   * and the server's inbox is drained (nothing pending or in hand), and again after any events that
+   * processing caused: what tests mean by "the webhooks have been applied".
+   */
   emulator: EmulatorHandle;
+  /** Resolves once the server's webhook inbox has nothing pending and its worker nothing in hand. */
+  inboxDrained(timeoutMs?: number): Promise<void>;
   /** The signing secret of the server's webhook endpoint on the emulator. */
   webhookSecret: string;
   close(): Promise<void>;
@@ -125,6 +132,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     : undefined;
   const app = await createApp({ orm, config, logger, stripe, demoToken: demo?.token });
   await new Promise<void>((resolve) => app.httpServer.listen(port, '127.0.0.1', () => resolve()));
+  const drain = (deadline: number) => waitForDrainedInbox(orm, app, deadline);
+  const settled = emulator && withDrainedInbox(emulator, drain);
 
   return {
     url,
@@ -152,9 +161,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       return stripe.client;
     },
     get emulator(): EmulatorHandle {
-      if (!emulator) throw new Error('start the test server with { stripe: true }');
-      return emulator;
+      if (!settled) throw new Error('start the test server with { stripe: true }');
+      return settled;
     },
+    inboxDrained: async (timeoutMs = 20_000) => void (await drain(Date.now() + timeoutMs)),
     get webhookSecret(): string {
       if (!stripe?.webhookSecret) throw new Error('start the test server with { stripe: true }');
       return stripe.webhookSecret;
@@ -165,4 +175,33 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       await orm.close();
     },
   };
+}
+
+/**
+ * Waits until no stored Stripe event is pending and the app's worker holds none (a retry scheduled for
+ * later does not count). Returns whether there was anything to wait for.
+ */
+async function waitForDrainedInbox(orm: Orm, app: App, deadline: number): Promise<boolean> {
+  for (let round = 0; ; round++) {
+    const [{ pending }] = await orm.em
+      .getConnection()
+      .execute<Array<{ pending: boolean }>>(
+        `select exists (select 1 from stripe_event where status = 'pending' and next_attempt_at is not null) as pending`,
+      );
+    if (!pending && (app.webhooks?.busy() ?? 0) === 0) return round > 0;
+    if (!app.webhooks) throw new Error('the server has stored Stripe events but processes none (WEBHOOK_PROCESSING=off)');
+    if (Date.now() > deadline) throw new Error('the webhook inbox was not drained in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The emulator, with idle() also waiting for the server to process what was delivered (see TestServer.emulator). */
+function withDrainedInbox(emulator: EmulatorHandle, drain: (deadline: number) => Promise<boolean>): EmulatorHandle {
+  const idle = async (timeoutMs?: number) => {
+    const deadline = Date.now() + (timeoutMs ?? 600_000);
+    // Processing an event may make Stripe calls that emit more events: settle both until neither has work.
+    do await emulator.idle(timeoutMs === undefined ? undefined : Math.max(1, deadline - Date.now()));
+    while (await drain(deadline));
+  };
+  return new Proxy(emulator, { get: (target, key, receiver) => (key === 'idle' ? idle : Reflect.get(target, key, receiver)) });
 }
