@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { createApp } from '../src/app';
 import { CONSUME_SQL, DEFAULT_PLAN_GRACE, LIMITS_SQL } from '../src/billing/limits';
-import { graceParams } from '../src/billing/limitsSql';
+import { consumeParams, graceParams } from '../src/billing/limitsSql';
 import { localWindows, windowParams } from '../src/billing/periods';
 import { hashToken } from '../src/auth/secrets';
 import { loadConfig } from '../src/config';
@@ -64,8 +64,9 @@ function baselineServer(pool: pg.Pool): http.Server {
             }),
           );
         } else {
-          const { rows } = await pool.query(CONSUME_SQL, [...params, 'minutes', 1, 80]).catch(() => ({ rows: [] }));
-          if (rows.length === 0) {
+          const use = { owner: user, metric: 'minutes', amount: 1, key: null };
+          const { rows } = await pool.query(CONSUME_SQL, consumeParams([use], now, DEFAULT_PLAN_GRACE, 80));
+          if (rows[0].status !== 'ok') {
             const limits = await pool.query(LIMITS_SQL, params);
             res.writeHead(200, { 'content-type': 'application/json' });
             res.end(
