@@ -9,22 +9,10 @@
  * Prints requests/s, p50 and p99 latency and the ratio to the baseline, and checks that the hot
  * counter never went over its limit. Uses DATABASE_URL when set, else a throw-away embedded PostgreSQL.
  */
-import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import autocannon from 'autocannon';
 import { Command } from 'commander';
-import pg from 'pg';
-import { catalogDefinition, seedCatalog } from '../src/billing/catalog';
 import { createUser } from '../src/auth/users';
-import { loadConfig } from '../src/config';
-import { openDatabase } from '../src/db/embedded';
-import { createOrm, migrate } from '../src/db/orm';
-import { createLogger } from '../src/logger';
+import { log, openBenchDatabase, startServer } from './support';
 
 const HOT_LIMIT = 8_000;
 const POOL = 20;
@@ -36,18 +24,6 @@ interface Result {
   p99: number;
   errors: number;
   non2xx: number;
-}
-
-function log(message: string) {
-  process.stderr.write(`${message}\n`);
-}
-
-async function freePort(): Promise<number> {
-  const srv = http.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 async function load(name: string, url: string, body: string, token: string, duration: number, connections: number): Promise<Result> {
@@ -66,28 +42,6 @@ async function load(name: string, url: string, body: string, token: string, dura
   return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
 }
 
-interface ServerProcess {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** Starts one server (bench/limitsServer.ts) in a process of its own and waits until it listens. */
-function startServer(kind: 'app' | 'baseline', databaseUrl: string, path: string): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [join(__dirname, 'limitsServer.js'), kind, databaseUrl, String(POOL)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /listening (\d+)/.exec(out);
-      if (m) resolve({ url: `http://127.0.0.1:${m[1]}${path}`, stop: async () => void (child.kill('SIGTERM'), await exited) });
-    });
-    void exited.then((code) => reject(new Error(`the ${kind} server exited with code ${code} before listening`)));
-  });
-}
-
 async function main() {
   const opts = new Command('bench:limits')
     .option('--duration <s>', 'seconds per run', '10')
@@ -96,40 +50,21 @@ async function main() {
     .opts<{ duration: string; connections: string }>();
   const duration = Number(opts.duration);
   const connections = Number(opts.connections);
-  const logger = createLogger('warn', { destination: 2 });
-
-  const dir = await mkdtemp(join(tmpdir(), 'tollgate-bench-'));
-  await chmod(dir, 0o755);
-  const config = loadConfig(
-    {
-      ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
-      EMBEDDED_PG_DIR: join(dir, 'pg'),
-      EMBEDDED_PG_PORT: String(await freePort()),
-      LOG_LEVEL: 'silent',
-      PORT: '0',
-    },
-    dir,
-  );
-  log('starting PostgreSQL...');
-  const db = await openDatabase(config, logger);
-  const orm = await createOrm(db.url, { logger, poolMax: POOL });
-  const pool = new pg.Pool({ connectionString: db.url, max: POOL });
+  const db = await openBenchDatabase(POOL);
+  const { pool } = db;
   const stops: Array<() => Promise<void>> = [];
   try {
-    log('migrating and seeding...');
-    await migrate(orm, logger);
-    await seedCatalog(orm.em.fork() as EntityManager, catalogDefinition());
     // One hot counter per server, with a limit the recordUsage runs reach, to prove zero overshoot.
     await pool.query(`update plan_limit set allowance = $1 where metric = 'minutes' and plan_id = (select id from plan where is_default)`, [
       HOT_LIMIT,
     ]);
-    const ours = await createUser(orm.em.fork() as EntityManager, { email: 'bench-app@example.com' });
-    const base = await createUser(orm.em.fork() as EntityManager, { email: 'bench-baseline@example.com' });
+    const ours = await createUser(db.em(), { email: 'bench-app@example.com' });
+    const base = await createUser(db.em(), { email: 'bench-baseline@example.com' });
 
     log('starting the two servers, each in a process of its own...');
-    const app = await startServer('app', db.url, '/graphql');
+    const app = await startServer('app', db.url, '/graphql', POOL);
     stops.push(() => app.stop());
-    const baseline = await startServer('baseline', db.url, '/');
+    const baseline = await startServer('baseline', db.url, '/', POOL);
     stops.push(() => baseline.stop());
     const appUrl = app.url;
     const baseUrl = baseline.url;
@@ -180,10 +115,7 @@ async function main() {
     if (overshoot.length > 0) process.exitCode = 1;
   } finally {
     for (const stop of stops) await stop();
-    await pool.end();
-    await orm.close();
-    await db.stop();
-    await rm(dir, { recursive: true, force: true });
+    await db.close();
   }
 }
 
