@@ -18,7 +18,7 @@ import { createApiKey } from '../src/auth/apiKeys';
 import { CONSUME_SQL, DEFAULT_PLAN_GRACE } from '../src/billing/limits';
 import { consumeParams } from '../src/billing/limitsSql';
 import { checkPopulation, resend, settled, type Answer, type SentBatch } from './ingestCheck';
-import { log, openBenchDatabase, startServer } from './support';
+import { cpuMs, cpuSince, log, openBenchDatabase, postgresPids, startServer } from './support';
 
 const USERS = 10_000;
 const POOL = 20;
@@ -67,7 +67,13 @@ async function createPopulation(pool: pg.Pool, population: string): Promise<Map<
 }
 
 /** Tollgate: batches over GraphQL with a service key; every answer is kept for the checks. */
-async function loadTollgate(url: string, key: string, next: () => Event, opts: Options, sent: SentBatch[]): Promise<number> {
+interface Run {
+  /** Events answered per second. */
+  rate: number;
+  events: number;
+}
+
+async function loadTollgate(url: string, key: string, next: () => Event, opts: Options, sent: SentBatch[]): Promise<Run> {
   const started = Date.now();
   let events = 0;
   const ticker = setInterval(() => process.stderr.write('.'), 1000);
@@ -97,11 +103,11 @@ async function loadTollgate(url: string, key: string, next: () => Event, opts: O
   process.stderr.write('\n');
   if (result.errors + result.timeouts + result.non2xx > 0)
     log(`  ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx`);
-  return events / ((Date.now() - started) / 1000);
+  return { rate: events / ((Date.now() - started) / 1000), events };
 }
 
 /** The baseline: each event alone, the statement recordUsage runs, over as many pg connections. */
-async function loadBaseline(pool: pg.Pool, people: Map<string, Person>, next: () => Event, opts: Options): Promise<number> {
+async function loadBaseline(pool: pg.Pool, people: Map<string, Person>, next: () => Event, opts: Options): Promise<Run> {
   const started = Date.now();
   const until = started + opts.duration * 1000;
   let events = 0;
@@ -117,7 +123,7 @@ async function loadBaseline(pool: pg.Pool, people: Map<string, Person>, next: ()
   await Promise.all(Array.from({ length: opts.connections }, worker));
   clearInterval(ticker);
   process.stderr.write('\n');
-  return events / ((Date.now() - started) / 1000);
+  return { rate: events / ((Date.now() - started) / 1000), events };
 }
 
 interface Options {
@@ -157,26 +163,44 @@ async function main() {
     const appEvents = eventSource('app', opts.hotShare);
     log('warming up...');
     await loadTollgate(app.url, key, appEvents, { ...opts, duration: 2 }, []);
+    await settled(db.pool);
+    // CPU time of PostgreSQL's processes (those that start during a run count from zero) and of the client.
+    const cpuOf = async (others: number[]) => cpuMs([...others, ...(await postgresPids(db.pool))]);
+
     log(`baseline: one CONSUME_SQL per event, ${opts.connections} pg connections, ${opts.duration}s...`);
+    const [baseCpu, clientCpu] = [await cpuOf([]), process.cpuUsage()];
     const baseline = await loadBaseline(db.pool, basePeople, eventSource('base', opts.hotShare), opts);
+    const baseCpuMs = cpuSince(baseCpu, await cpuOf([])) + cpuOfThisProcess(clientCpu);
+    await settled(db.pool);
+
     log(`tollgate: recordUsageBatch of ${opts.batch}, ${opts.connections} connections, ${opts.duration}s...`);
+    const appCpu = await cpuOf([app.pid]);
     const tollgate = await loadTollgate(app.url, key, appEvents, opts, sent);
+    const appCpuMs = cpuSince(appCpu, await cpuOf([app.pid]));
+    const serverCpuMs = cpuSince(appCpu, await cpuMs([app.pid]));
 
     log('checking the database...');
     await settled(db.pool);
     const resent = await resend(app.url, key, BATCH_MUTATION, sent.filter((b) => b.answers).slice(0, KEEP), db.pool, 'app');
     const checks = [await checkPopulation(db.pool, 'base', []), await checkPopulation(db.pool, 'app', sent), resent];
     const failed = checks.filter((c) => !c.ok);
+    // CPU time per event (the server's and PostgreSQL's, or the baseline's client and PostgreSQL's): what the
+    // events would cost on an idle machine, whatever else runs on this one; 2 cores / that = a ceiling.
+    const perEvent = (ms: number, run: Run) => (ms * 1000) / Math.max(1, run.events);
+    const row = (name: string, run: Run, cpu: number, ratio: string) =>
+      `| ${name.padEnd(30)} | ${run.rate.toFixed(0).padStart(8)} | ${ratio.padStart(5)} | ${perEvent(cpu, run).toFixed(0).padStart(12)} | ${(2e6 / perEvent(cpu, run)).toFixed(0).padStart(15)} |`;
+    const ratio = tollgate.rate / baseline.rate;
     process.stdout.write(
       [
         '',
         `duration ${opts.duration}s per run, ${opts.connections} connections, batches of ${opts.batch}, ${USERS} users + 1 hot (${opts.hotShare * 100}% of events)`,
-        '| run                                 | events/s | ratio |',
-        '|-------------------------------------|----------|-------|',
-        `| baseline CONSUME_SQL per event      | ${baseline.toFixed(0).padStart(8)} |     - |`,
-        `| tollgate recordUsageBatch           | ${tollgate.toFixed(0).padStart(8)} | ${(tollgate / baseline).toFixed(2).padStart(5)} |`,
+        '| run                            | events/s | ratio | CPU µs/event | 2 cores / CPU  |',
+        '|--------------------------------|----------|-------|--------------|-----------------|',
+        row('baseline CONSUME_SQL per event', baseline, baseCpuMs, '-'),
+        row('tollgate recordUsageBatch', tollgate, appCpuMs, ratio.toFixed(2)),
         '',
-        `tollgate: ${tollgate.toFixed(0)} events/s (goal >= 10000), ${(tollgate / baseline).toFixed(2)}x the baseline`,
+        `tollgate: ${tollgate.rate.toFixed(0)} events/s (goal >= 10000), ${ratio.toFixed(2)}x the baseline; ` +
+          `CPU per event: server ${perEvent(serverCpuMs, tollgate).toFixed(0)} µs, PostgreSQL ${perEvent(appCpuMs - serverCpuMs, tollgate).toFixed(0)} µs`,
         ...checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.summary}`),
         '',
       ].join('\n'),
@@ -186,6 +210,12 @@ async function main() {
     for (const stop of stops) await stop();
     await db.close();
   }
+}
+
+/** This process's CPU time since `since`, in milliseconds. */
+function cpuOfThisProcess(since: NodeJS.CpuUsage): number {
+  const { user, system } = process.cpuUsage(since);
+  return (user + system) / 1000;
 }
 
 main().catch((err) => {

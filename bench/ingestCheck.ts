@@ -116,14 +116,26 @@ export async function resend(
   };
 }
 
-/** Waits until no consume is running: requests the load generator gave up on at the end may still be executing. */
+/**
+ * Waits until no consume is running and none is still to come: batches the load generator gave up on at the
+ * end of a run may still be queued in the server, waiting for a database connection.
+ */
 export async function settled(pool: pg.Pool): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    const { rows } = await pool.query<{ running: number }>(
-      `select count(*)::int as running from pg_stat_activity where state = 'active' and query like '%tollgate_consume%' and pid <> pg_backend_pid()`,
+  const state = async () =>
+    JSON.stringify(
+      (
+        await pool.query(
+          `select (select count(*) from pg_stat_activity where state = 'active' and query like '%tollgate_consume%' and pid <> pg_backend_pid()) as running,
+                  (select count(*) from usage_record) as records`,
+        )
+      ).rows[0],
     );
-    if (rows[0].running === 0) return;
-    await new Promise((r) => setTimeout(r, 100));
+  let last = '';
+  for (let i = 0; i < 120; i++) {
+    const now = await state();
+    if (now === last && JSON.parse(now).running === '0') return;
+    last = now;
+    await new Promise((r) => setTimeout(r, 1000));
   }
-  throw new Error('consumes were still running a minute after the load ended');
+  throw new Error('consumes were still running two minutes after the load ended');
 }

@@ -67,11 +67,10 @@ function baselineServer(pool: pg.Pool): http.Server {
           const use = { owner: user, metric: 'minutes', amount: 1, key: null };
           const { rows } = await pool.query(CONSUME_SQL, consumeParams([use], now, DEFAULT_PLAN_GRACE, 80));
           if (rows[0].status !== 'ok') {
-            const limits = await pool.query(LIMITS_SQL, params);
+            // The consume's own row explains a refusal, as it does for Tollgate.
+            const { period, allowance: limit, used } = rows[0];
             res.writeHead(200, { 'content-type': 'application/json' });
-            res.end(
-              JSON.stringify({ errors: [{ message: 'limit', extensions: { code: 'LIMIT_EXCEEDED', remaining: limits.rows.length } }] }),
-            );
+            res.end(JSON.stringify({ errors: [{ message: 'limit', extensions: { code: 'LIMIT_EXCEEDED', period, limit, used } }] }));
             return;
           }
           res.writeHead(200, { 'content-type': 'application/json' });

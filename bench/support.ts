@@ -1,6 +1,6 @@
 /** What the load benchmarks share: a throw-away database, and a server of bench/limitsServer.ts in a process of its own. */
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -63,6 +63,7 @@ export async function openBenchDatabase(poolSize: number): Promise<BenchDatabase
 
 export interface ServerProcess {
   url: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -77,8 +78,43 @@ export function startServer(kind: 'app' | 'baseline', databaseUrl: string, path:
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const m = /listening (\d+)/.exec(out);
-      if (m) resolve({ url: `http://127.0.0.1:${m[1]}${path}`, stop: async () => void (child.kill('SIGTERM'), await exited) });
+      if (m)
+        resolve({ url: `http://127.0.0.1:${m[1]}${path}`, pid: child.pid!, stop: async () => void (child.kill('SIGTERM'), await exited) });
     });
     void exited.then((code) => reject(new Error(`the ${kind} server exited with code ${code} before listening`)));
   });
+}
+
+/** CPU time (user + system) each process has used so far, in milliseconds, from /proc (Linux). */
+export async function cpuMs(pids: number[]): Promise<Map<number, number>> {
+  const used = new Map<number, number>();
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+    if (!stat) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    used.set(pid, (Number(fields[11]) + Number(fields[12])) * 10); // USER_HZ is 100 on Linux
+  }
+  return used;
+}
+
+/** The CPU time used between two readings, a process started in between counting from zero. */
+export function cpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, now] of after) ms += now - (before.get(pid) ?? 0);
+  return ms;
+}
+
+/** The processes of the PostgreSQL server behind `pool`, when it runs on this machine: its postmaster's children. */
+export async function postgresPids(pool: pg.Pool): Promise<number[]> {
+  const { rows } = await pool.query<{ pid: number }>('select pg_backend_pid() as pid');
+  const backend = await readFile(`/proc/${rows[0].pid}/stat`, 'utf8').catch(() => null);
+  if (!backend) return [];
+  const postmaster = Number(backend.slice(backend.lastIndexOf(')') + 2).split(' ')[1]);
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    if (stat && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster) pids.push(Number(entry));
+  }
+  return pids;
 }

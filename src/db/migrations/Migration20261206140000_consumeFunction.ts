@@ -14,9 +14,15 @@ export class Migration20261206140000_consumeFunction extends Migration {
     this.addSql(WINDOWS);
     this.addSql(CONSUME);
     this.addSql(`drop function "tollgate_usage_refused"();`);
+    // A consume rewrites the counters it locks and the records it claimed: room on their pages lets those
+    // updates stay on the page (HOT) instead of adding index entries for every new row version.
+    this.addSql(`alter table "usage_counter" set (fillfactor = 70);`);
+    this.addSql(`alter table "usage_record" set (fillfactor = 70);`);
   }
 
   override async down(): Promise<void> {
+    this.addSql(`alter table "usage_record" reset (fillfactor);`);
+    this.addSql(`alter table "usage_counter" reset (fillfactor);`);
     this.addSql(`create function "tollgate_usage_refused"() returns int language plpgsql as $$
       begin raise exception 'usage refused by a limit' using errcode = 'TG429'; end $$;`);
     this.addSql(`drop function "tollgate_consume"(jsonb, timestamptz, int, int, int);`);
