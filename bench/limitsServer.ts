@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { createApp } from '../src/app';
 import { CONSUME_SQL, DEFAULT_PLAN_GRACE, LIMITS_SQL } from '../src/billing/limits';
-import { graceParams } from '../src/billing/limitsSql';
+import { consumeParams, graceParams } from '../src/billing/limitsSql';
 import { localWindows, windowParams } from '../src/billing/periods';
 import { hashToken } from '../src/auth/secrets';
 import { loadConfig } from '../src/config';
@@ -64,13 +64,13 @@ function baselineServer(pool: pg.Pool): http.Server {
             }),
           );
         } else {
-          const { rows } = await pool.query(CONSUME_SQL, [...params, 'minutes', 1, 80]).catch(() => ({ rows: [] }));
-          if (rows.length === 0) {
-            const limits = await pool.query(LIMITS_SQL, params);
+          const use = { owner: user, metric: 'minutes', amount: 1, key: null };
+          const { rows } = await pool.query(CONSUME_SQL, consumeParams([use], now, DEFAULT_PLAN_GRACE, 80));
+          if (rows[0].status !== 'ok') {
+            // The consume's own row explains a refusal, as it does for Tollgate.
+            const { period, allowance: limit, used } = rows[0];
             res.writeHead(200, { 'content-type': 'application/json' });
-            res.end(
-              JSON.stringify({ errors: [{ message: 'limit', extensions: { code: 'LIMIT_EXCEEDED', remaining: limits.rows.length } }] }),
-            );
+            res.end(JSON.stringify({ errors: [{ message: 'limit', extensions: { code: 'LIMIT_EXCEEDED', period, limit, used } }] }));
             return;
           }
           res.writeHead(200, { 'content-type': 'application/json' });

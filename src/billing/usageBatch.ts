@@ -4,7 +4,9 @@ import { MAX_EXTERNAL_ID_LENGTH, type AuthUser } from '../auth/principal';
 import { query } from '../db/sql';
 import { badInput, DomainError, forbidden } from '../errors';
 import { parseInput, shorten } from '../input';
-import { DEFAULT_PLAN_GRACE, recordUsage, type LimitOwner, type MetricUsage, type PlanGrace, type RecordUsageInput } from './limits';
+import { consumeUses, type ConsumeResult } from './consume';
+import { DEFAULT_PLAN_GRACE, DEFAULT_USAGE_THRESHOLD, parseUse, type LimitOwner, type PlanGrace, type RecordUsageInput } from './limits';
+import type { ConsumeEvent } from './limitsSql';
 
 export const MAX_BATCH = 1000;
 
@@ -17,7 +19,7 @@ export interface UsageEventInput extends RecordUsageInput {
 }
 
 /** One event's outcome: what it left, or why it was refused (nothing recorded for it). */
-export type UsageEventResult = { ok: true; usage: MetricUsage } | { ok: false; error: DomainError };
+export type UsageEventResult = ConsumeResult;
 
 const batchSize = z
   .array(z.unknown())
@@ -26,8 +28,9 @@ const batchSize = z
 
 /**
  * Records many uses in one call, in order. Each event is checked and consumed exactly as recordUsage would
- * (one atomic statement against every limit of its metric, its idempotency key answering a retry again), and
- * a refused event is reported in its place without failing the others.
+ * (against every limit of its metric, its idempotency key answering a retry again; a later event sees what
+ * the earlier ones used), and a refused event is reported in its place without failing the others. The
+ * users are looked up in one statement and all the events are consumed in one more (consumeUses).
  */
 export async function recordUsageBatch(
   em: EntityManager,
@@ -35,30 +38,26 @@ export async function recordUsageBatch(
   events: UsageEventInput[],
   now: Date = new Date(),
   grace: PlanGrace = DEFAULT_PLAN_GRACE,
-  thresholdPercent?: number,
+  thresholdPercent: number = DEFAULT_USAGE_THRESHOLD,
 ): Promise<UsageEventResult[]> {
   parseInput(z.object({ events: batchSize }), { events });
   const owners = await ownersOf(em, sender, events);
-  const results: UsageEventResult[] = [];
-  // In order, one after the other: a user's later event sees what the earlier ones used.
-  for (const event of events) results.push(await recordOne(em, ownerOf(sender, owners, event.user), event, now, grace, thresholdPercent));
-  return results;
+  const checked = events.map((event) => checkEvent(ownerOf(sender, owners, event.user), event));
+  const uses = checked.filter((c): c is ConsumeEvent => !(c instanceof DomainError));
+  const consumed = await consumeUses(em, uses, now, grace, thresholdPercent);
+  let next = 0;
+  return checked.map((c) => (c instanceof DomainError ? { ok: false, error: c } : consumed[next++]));
 }
 
-async function recordOne(
-  em: EntityManager,
-  owner: LimitOwner | DomainError,
-  event: UsageEventInput,
-  now: Date,
-  grace: PlanGrace,
-  thresholdPercent: number | undefined,
-): Promise<UsageEventResult> {
-  if (owner instanceof DomainError) return { ok: false, error: owner };
+/** The use an event asks for, or why it cannot be made (a bad user, key, metric or amount): recordUsage's checks. */
+function checkEvent(owner: LimitOwner | DomainError, event: UsageEventInput): ConsumeEvent | DomainError {
+  if (owner instanceof DomainError) return owner;
+  if (!event.idempotencyKey?.trim()) return badInput('idempotencyKey is required for each event of a batch', { field: 'idempotencyKey' });
   try {
-    if (!event.idempotencyKey?.trim()) throw badInput('idempotencyKey is required for each event of a batch', { field: 'idempotencyKey' });
-    return { ok: true, usage: await recordUsage(em, owner, event, now, grace, thresholdPercent) };
+    const { metric, amount, idempotencyKey } = parseUse(event);
+    return { owner, metric, amount, key: idempotencyKey! };
   } catch (err) {
-    if (err instanceof DomainError) return { ok: false, error: err };
+    if (err instanceof DomainError) return err;
     throw err;
   }
 }

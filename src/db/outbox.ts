@@ -115,15 +115,3 @@ export function userCreatedEventCte(source: string, idParam: string): string {
                  now()
             from ${source} u where u.created`;
 }
-
-/**
- * For the consume statement (billing/limitsSql.ts): writes one usage event per row of the `crossed` CTE
- * (type, period, allowance, used, ends), for user $1 and metric $9, in the CTE's order. The id is made here,
- * as several rows may come from one statement; the period stays in our terms (payloads.ts renders it).
- */
-export const USAGE_EVENT_INSERT = `insert into outbox_event (id, type, user_id, data, created_at)
-  select 'evt_' || substr(replace(gen_random_uuid()::text, '-', ''), 1, 24), x.type, $1,
-         jsonb_build_object('object', jsonb_build_object('metric', x.metric, 'period', x.period, 'limit', x.allowance,
-           'used', x.used, 'remaining', x.allowance - x.used, 'resetsAt', x.ends)),
-         now()
-    from crossed x`;
