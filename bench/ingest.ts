@@ -18,7 +18,7 @@ import { createApiKey } from '../src/auth/apiKeys';
 import { CONSUME_SQL, DEFAULT_PLAN_GRACE } from '../src/billing/limits';
 import { consumeParams } from '../src/billing/limitsSql';
 import { checkPopulation, resend, settled, type Answer, type SentBatch } from './ingestCheck';
-import { cpuMs, cpuSince, log, openBenchDatabase, postgresPids, startServer } from './support';
+import { cpuOfAll, cpuSince, log, openBenchDatabase, postgresPids, startServer } from './servers';
 
 const USERS = 10_000;
 const POOL = 20;
@@ -156,7 +156,7 @@ async function main() {
     const { key } = await createApiKey(db.em(), { name: 'bench-ingest', scopes: ['usage'] });
 
     log('starting Tollgate in a process of its own...');
-    const app = await startServer('app', db.url, '/graphql', POOL);
+    const app = await startServer('app', db.url, POOL, '/graphql');
     stops.push(() => app.stop());
 
     const sent: SentBatch[] = [];
@@ -165,7 +165,7 @@ async function main() {
     await loadTollgate(app.url, key, appEvents, { ...opts, duration: 2 }, []);
     await settled(db.pool);
     // CPU time of PostgreSQL's processes (those that start during a run count from zero) and of the client.
-    const cpuOf = async (others: number[]) => cpuMs([...others, ...(await postgresPids(db.pool))]);
+    const cpuOf = async (others: number[]) => cpuOfAll([...others, ...(await postgresPids(db.pool))]);
 
     log(`baseline: one CONSUME_SQL per event, ${opts.connections} pg connections, ${opts.duration}s...`);
     const [baseCpu, clientCpu] = [await cpuOf([]), process.cpuUsage()];
@@ -177,7 +177,7 @@ async function main() {
     const appCpu = await cpuOf([app.pid]);
     const tollgate = await loadTollgate(app.url, key, appEvents, opts, sent);
     const appCpuMs = cpuSince(appCpu, await cpuOf([app.pid]));
-    const serverCpuMs = cpuSince(appCpu, await cpuMs([app.pid]));
+    const serverCpuMs = cpuSince(appCpu, await cpuOfAll([app.pid]));
 
     log('checking the database...');
     await settled(db.pool);

@@ -13,7 +13,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import autocannon from 'autocannon';
 import { Command } from 'commander';
-import pg from 'pg';
 import { createUser } from '../src/auth/users';
 import { cpuMs, log, openBenchDatabase, startServer, type ServerProcess } from './servers';
 
@@ -74,8 +73,7 @@ async function main() {
   const duration = Number(opts.duration);
   const connections = Number(opts.connections);
   const db = await openBenchDatabase(POOL);
-  const orm = db.orm;
-  const pool = new pg.Pool({ connectionString: db.url, max: POOL });
+  const { orm, pool } = db;
   const stops: Array<() => Promise<void>> = [];
   try {
     // One hot counter per server, with a limit the recordUsage runs reach, to prove zero overshoot.
@@ -138,7 +136,6 @@ async function main() {
     if (overshoot.length > 0) process.exitCode = 1;
   } finally {
     for (const stop of stops) await stop();
-    await pool.end();
     await db.close();
   }
 }

@@ -5,12 +5,13 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import pg from 'pg';
 import { catalogDefinition, seedCatalog } from '../src/billing/catalog';
 import { loadConfig } from '../src/config';
 import { openDatabase } from '../src/db/embedded';
@@ -32,6 +33,9 @@ export async function freePort(): Promise<number> {
 export interface BenchDatabase {
   url: string;
   orm: Orm;
+  /** A pg pool of `pool` connections, for setting up and checking. */
+  pool: pg.Pool;
+  em(): EntityManager;
   logger: Logger;
   /** Closes the ORM, stops the embedded PostgreSQL and removes its folder. */
   close(): Promise<void>;
@@ -55,14 +59,18 @@ export async function openBenchDatabase(pool: number): Promise<BenchDatabase> {
   log('starting PostgreSQL...');
   const db = await openDatabase(config, logger);
   const orm = await createOrm(db.url, { logger, poolMax: pool });
+  const pgPool = new pg.Pool({ connectionString: db.url, max: pool });
   log('migrating and seeding...');
   await migrate(orm, logger);
   await seedCatalog(orm.em.fork() as EntityManager, catalogDefinition());
   return {
     url: db.url,
     orm,
+    pool: pgPool,
+    em: () => orm.em.fork() as EntityManager,
     logger,
     async close() {
+      await pgPool.end();
       await orm.close();
       await db.stop();
       await rm(dir, { recursive: true, force: true });
@@ -137,4 +145,36 @@ export async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1]);
   return kb / 1024;
+}
+
+/** The CPU time (as cpuMs) of each of these processes that still runs. */
+export async function cpuOfAll(pids: number[]): Promise<Map<number, number>> {
+  const used = new Map<number, number>();
+  for (const pid of pids) {
+    const ms = await cpuMs(pid).catch(() => null);
+    if (ms !== null) used.set(pid, ms);
+  }
+  return used;
+}
+
+/** The CPU time used between two readings of cpuOfAll, a process started in between counting from zero. */
+export function cpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, now] of after) ms += now - (before.get(pid) ?? 0);
+  return ms;
+}
+
+/** The processes of the PostgreSQL server behind `pool`, when it runs on this machine: its postmaster's children. */
+export async function postgresPids(pool: pg.Pool): Promise<number[]> {
+  const { rows } = await pool.query<{ pid: number }>('select pg_backend_pid() as pid');
+  const backend = await readFile(`/proc/${rows[0].pid}/stat`, 'utf8').catch(() => null);
+  if (!backend) return [];
+  const postmaster = Number(backend.slice(backend.lastIndexOf(')') + 2).split(' ')[1]);
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    if (stat && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster) pids.push(Number(entry));
+  }
+  return pids;
 }
