@@ -152,6 +152,8 @@ export async function upsertFromStripe(em: EntityManager, s: Stripe.Subscription
     idempotencyKey: keyFree ? key : null,
   });
   applyStripeSubscription(adopted, s);
+  // Its history is not ours to know: one that ended canceled (not expired unpaid) is taken as once in force.
+  if (s.status === 'canceled') adopted.inForceSince ??= seconds(s.start_date) ?? new Date();
   logger?.info(
     { stripeSubscription: s.id, user: user.id },
     restored ? 'adopted a Tollgate subscription whose row was lost' : 'adopted a subscription made outside Tollgate',
