@@ -15,24 +15,16 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import autocannon from 'autocannon';
 import { Command } from 'commander';
-import pg from 'pg';
+import type pg from 'pg';
 import Stripe from 'stripe';
-import { catalogDefinition, seedCatalog } from '../src/billing/catalog';
 import { createUser } from '../src/auth/users';
-import { loadConfig } from '../src/config';
-import { openDatabase } from '../src/db/embedded';
-import { createOrm, migrate } from '../src/db/orm';
-import { createLogger } from '../src/logger';
 import { syncStripeCatalog } from '../src/sync/catalog';
 import { handledTypes } from '../src/sync/handlers';
+import { freePort, log, openBenchDatabase } from './servers';
 
 const POOL = 20;
 
@@ -45,17 +37,6 @@ interface Result {
   errors: number;
 }
 
-function log(message: string) {
-  process.stderr.write(`${message}\n`);
-}
-
-async function freePort(): Promise<number> {
-  const srv = http.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 interface Child {
   url: string;
@@ -160,30 +141,10 @@ async function main() {
     .opts<{ duration: string; connections: string; users: string }>();
   const duration = Number(opts.duration);
   const connections = Number(opts.connections);
-  const logger = createLogger('warn', { destination: 2 });
-
-  const dir = await mkdtemp(join(tmpdir(), 'tollgate-bench-'));
-  await chmod(dir, 0o755);
-  const config = loadConfig(
-    {
-      ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
-      EMBEDDED_PG_DIR: join(dir, 'pg'),
-      EMBEDDED_PG_PORT: String(await freePort()),
-      LOG_LEVEL: 'silent',
-      PORT: '0',
-    },
-    dir,
-  );
-  log('starting PostgreSQL...');
-  const db = await openDatabase(config, logger);
-  const orm = await createOrm(db.url, { logger, poolMax: 4 });
-  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  const db = await openBenchDatabase(4);
+  const { orm, pool } = db;
   const stops: Array<() => Promise<void>> = [];
   try {
-    log('migrating and seeding...');
-    await migrate(orm, logger);
-    await seedCatalog(orm.em.fork() as EntityManager, catalogDefinition());
-
     log('starting the Stripe emulator in a process of its own and making customers, subscriptions and payments...');
     const emulatorPort = await freePort();
     const emulator = await startChild('../src/cli/stripeEmulator.js', ['--port', String(emulatorPort)], /listening on (\S+)/, (m) => m[1]);
@@ -249,10 +210,7 @@ async function main() {
     );
   } finally {
     for (const stop of stops.reverse()) await stop();
-    await pool.end();
-    await orm.close();
-    await db.stop();
-    await rm(dir, { recursive: true, force: true });
+    await db.close();
   }
 }
 
