@@ -37,7 +37,6 @@ interface Result {
   errors: number;
 }
 
-
 interface Child {
   url: string;
   stop(): Promise<void>;
