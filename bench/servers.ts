@@ -60,6 +60,8 @@ export async function openBenchDatabase(pool: number): Promise<BenchDatabase> {
   const db = await openDatabase(config, logger);
   const orm = await createOrm(db.url, { logger, poolMax: pool });
   const pgPool = new pg.Pool({ connectionString: db.url, max: pool });
+  // An idle connection PostgreSQL closes (at its stop) must not crash the benchmark.
+  pgPool.on('error', (err) => log(`database pool: ${err.message}`));
   log('migrating and seeding...');
   await migrate(orm, logger);
   await seedCatalog(orm.em.fork() as EntityManager, catalogDefinition());
