@@ -28,6 +28,15 @@ export function clientUrl(value: string | null | undefined, field: string): stri
   return parseInput(z.object({ [field]: clientUrlField(field) }), { [field]: value })[field];
 }
 
+/** A client's idempotency key: trimmed, 1 to MAX_KEY_LENGTH characters; none is null. */
+const idempotencyKeyField = z
+  .string()
+  .trim()
+  .min(1, 'idempotencyKey must not be empty')
+  .max(MAX_KEY_LENGTH, `idempotencyKey is longer than ${MAX_KEY_LENGTH} characters`)
+  .nullish()
+  .transform((key) => key ?? null);
+
 /** SubscribeInput's checks that need nothing but the input, in the order their problems are reported. */
 export const subscribeInput = z.object({
   pricingId: boundedString('pricingId', MAX_LENGTH.id).refine(
@@ -39,13 +48,7 @@ export const subscribeInput = z.object({
   paymentMethod: boundedString('paymentMethod', PAYMENT_METHOD_MAX)
     .nullish()
     .transform((id) => id?.trim() || null),
-  idempotencyKey: z
-    .string()
-    .trim()
-    .min(1, 'idempotencyKey must not be empty')
-    .max(MAX_KEY_LENGTH, `idempotencyKey is longer than ${MAX_KEY_LENGTH} characters`)
-    .nullish()
-    .transform((key) => key ?? null),
+  idempotencyKey: idempotencyKeyField,
 });
 
 /** What the client sends. */
@@ -63,13 +66,7 @@ const uuidField = (field: string) =>
 export const changeInput = z.object({
   id: uuidField('id'),
   pricingId: uuidField('pricingId'),
-  idempotencyKey: z
-    .string()
-    .trim()
-    .min(1, 'idempotencyKey must not be empty')
-    .max(MAX_KEY_LENGTH, `idempotencyKey is longer than ${MAX_KEY_LENGTH} characters`)
-    .nullish()
-    .transform((key) => key ?? null),
+  idempotencyKey: idempotencyKeyField,
 });
 
 export type ChangeInput = z.input<typeof changeInput>;
