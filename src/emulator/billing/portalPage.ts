@@ -2,7 +2,7 @@ import type Stripe from 'stripe';
 import type { EmulatorContext } from '../core/context';
 import { ApiError } from '../core/errors';
 import { formatAmount } from '../core/currency';
-import { escapeHtml, page } from '../core/html';
+import { CARD_FIELDS, escapeHtml, page } from '../core/html';
 import { RawResponse, type ApiRequest, type Router } from '../core/router';
 import type { PriceObject } from '../resources/prices';
 import { offeredPrices, openSession, type PortalConfiguration, type PortalSession, type PortalSessionMeta } from './portal';
@@ -231,14 +231,7 @@ function cardBlock(ctx: EmulatorContext, customer: Stripe.Customer, action: (pat
   return `<h2>Payment method</h2>
 ${shown}
 <form method="post" action="${action('/payment_method')}" id="payment-method-form">
-  <label for="cardNumber">Card number</label>
-  <input id="cardNumber" name="cardNumber" inputmode="numeric" autocomplete="cc-number" placeholder="1234 1234 1234 1234" required>
-  <label for="cardExpiry">Expiration (MM / YY)</label>
-  <input id="cardExpiry" name="cardExpiry" autocomplete="cc-exp" placeholder="MM / YY" required>
-  <label for="cardCvc">CVC</label>
-  <input id="cardCvc" name="cardCvc" inputmode="numeric" autocomplete="cc-csc" placeholder="CVC" required>
-  <label for="billingName">Name on card</label>
-  <input id="billingName" name="billingName" autocomplete="cc-name">
+${CARD_FIELDS}
   <button type="submit" id="save-card">Update payment method</button>
 </form>`;
 }

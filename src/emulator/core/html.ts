@@ -26,3 +26,13 @@ ${body}
 </body>
 </html>`;
 }
+
+/** The card inputs of every page that takes a test card (Checkout, the hosted invoice page, the portal); the pages read these names. */
+export const CARD_FIELDS = `  <label for="cardNumber">Card number</label>
+  <input id="cardNumber" name="cardNumber" inputmode="numeric" autocomplete="cc-number" placeholder="1234 1234 1234 1234" required>
+  <label for="cardExpiry">Expiration (MM / YY)</label>
+  <input id="cardExpiry" name="cardExpiry" autocomplete="cc-exp" placeholder="MM / YY" required>
+  <label for="cardCvc">CVC</label>
+  <input id="cardCvc" name="cardCvc" inputmode="numeric" autocomplete="cc-csc" placeholder="CVC" required>
+  <label for="billingName">Name on card</label>
+  <input id="billingName" name="billingName" autocomplete="cc-name">`;

@@ -2,7 +2,7 @@ import type Stripe from 'stripe';
 import type { EmulatorContext } from '../core/context';
 import { ApiError, invalidRequest, missingParam } from '../core/errors';
 import { formatAmount, MINIMUM_CHARGE } from '../core/currency';
-import { escapeHtml, page } from '../core/html';
+import { CARD_FIELDS, escapeHtml, page } from '../core/html';
 import { filterCreated, paginate } from '../core/list';
 import type { Params } from '../core/params';
 import { RawResponse, type ApiRequest, type Router } from '../core/router';
@@ -328,14 +328,7 @@ ${error ? `<p class="error" id="error" role="alert">${escapeHtml(error)}</p>` : 
 <form method="post" action="${escapeHtml(action)}" id="payment-form">
   <label for="email">Email</label>
   <input id="email" name="email" type="email" autocomplete="email" value="${escapeHtml(email)}"${customer?.email ? ' readonly' : ''}>
-  <label for="cardNumber">Card number</label>
-  <input id="cardNumber" name="cardNumber" inputmode="numeric" autocomplete="cc-number" placeholder="1234 1234 1234 1234" required>
-  <label for="cardExpiry">Expiration (MM / YY)</label>
-  <input id="cardExpiry" name="cardExpiry" autocomplete="cc-exp" placeholder="MM / YY" required>
-  <label for="cardCvc">CVC</label>
-  <input id="cardCvc" name="cardCvc" inputmode="numeric" autocomplete="cc-csc" placeholder="CVC" required>
-  <label for="billingName">Name on card</label>
-  <input id="billingName" name="billingName" autocomplete="cc-name">
+${CARD_FIELDS}
   <button type="submit" id="submit" class="SubmitButton">Pay</button>
 </form>
 ${cancel}

@@ -1,6 +1,6 @@
 import type Stripe from 'stripe';
 import { ApiError } from '../core/errors';
-import { escapeHtml, page } from '../core/html';
+import { CARD_FIELDS, escapeHtml, page } from '../core/html';
 import { RawResponse, type ApiRequest, type Router } from '../core/router';
 import { invoiceByToken } from '../billing/invoiceLinks';
 import { invoiceDocument, lastFailure, payOnPage, type InvoiceDocument } from '../billing/invoicePages';
@@ -65,14 +65,7 @@ function payForm(doc: InvoiceDocument, token: string, error?: string): string {
   if (!doc.payable) return '';
   return `${error ? `<p class="error" id="error" role="alert">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="/i/${encodeURIComponent(token)}" id="payment-form">
-  <label for="cardNumber">Card number</label>
-  <input id="cardNumber" name="cardNumber" inputmode="numeric" autocomplete="cc-number" placeholder="1234 1234 1234 1234" required>
-  <label for="cardExpiry">Expiration (MM / YY)</label>
-  <input id="cardExpiry" name="cardExpiry" autocomplete="cc-exp" placeholder="MM / YY" required>
-  <label for="cardCvc">CVC</label>
-  <input id="cardCvc" name="cardCvc" inputmode="numeric" autocomplete="cc-csc" placeholder="CVC" required>
-  <label for="billingName">Name on card</label>
-  <input id="billingName" name="billingName" autocomplete="cc-name">
+${CARD_FIELDS}
   <button type="submit" id="submit">Pay ${escapeHtml(doc.amountRemaining)}</button>
 </form>
 <p class="hint">Test cards: 4242 4242 4242 4242 (succeeds), 4000 0000 0000 0002 (declined), 4000 0025 0000 3155 (3-D Secure). Any future expiry, any CVC.</p>`;
