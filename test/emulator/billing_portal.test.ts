@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { portalPrices, productOf, subscribedCustomer, tollgateFeatures, visit } from './portalFixture';
 import { raw, rejection, startTestEmulator, type TestEmulator } from './support';
 
 let t: TestEmulator;
@@ -7,59 +8,10 @@ let premium: Stripe.Price;
 let oneTime: Stripe.Price;
 beforeAll(async () => {
   t = await startTestEmulator();
-  basic = await t.stripe.prices.create({
-    currency: 'usd',
-    unit_amount: 1000,
-    recurring: { interval: 'month' },
-    product_data: { name: 'Basic' },
-  });
-  premium = await t.stripe.prices.create({
-    currency: 'usd',
-    unit_amount: 2500,
-    recurring: { interval: 'month' },
-    product_data: { name: 'Premium' },
-  });
+  ({ basic, premium } = await portalPrices(t));
   oneTime = await t.stripe.prices.create({ currency: 'usd', unit_amount: 500, product: basic.product as string });
 });
 afterAll(() => t.em.stop());
-
-const productOf = (price: Stripe.Price) => price.product as string;
-
-function tollgateFeatures(): Stripe.BillingPortal.ConfigurationCreateParams.Features {
-  return {
-    invoice_history: { enabled: true },
-    payment_method_update: { enabled: true },
-    subscription_cancel: {
-      enabled: true,
-      mode: 'at_period_end',
-      cancellation_reason: { enabled: true, options: ['too_expensive', 'unused', 'other'] },
-    },
-    subscription_update: {
-      enabled: true,
-      default_allowed_updates: ['price'],
-      products: [
-        { product: productOf(basic), prices: [basic.id] },
-        { product: productOf(premium), prices: [premium.id] },
-      ],
-      proration_behavior: 'always_invoice',
-      schedule_at_period_end: { conditions: [{ type: 'decreasing_item_amount' }, { type: 'shortening_interval' }] },
-    },
-  };
-}
-
-/** A page of the portal, fetched as a browser would (no API key). */
-const visit = (url: string) => raw(t.em, 'GET', new URL(url).pathname, { auth: null });
-
-async function subscribedCustomer(opts: { clock?: string } = {}) {
-  const customer = await t.stripe.customers.create({
-    email: 'ada@example.com',
-    payment_method: 'pm_card_visa',
-    ...(opts.clock ? { test_clock: opts.clock } : {}),
-  });
-  const pm = (await t.stripe.customers.listPaymentMethods(customer.id)).data[0]!;
-  const sub = await t.stripe.subscriptions.create({ customer: customer.id, items: [{ price: basic.id }], default_payment_method: pm.id });
-  return { customer, sub, pm };
-}
 
 describe('configurations', () => {
   test('a default configuration exists: invoice history, card updates, cancellation at period end', async () => {
@@ -85,7 +37,7 @@ describe('configurations', () => {
 
   test('create, retrieve, update and list a configuration', async () => {
     const created = await t.stripe.billingPortal.configurations.create({
-      features: tollgateFeatures(),
+      features: tollgateFeatures({ basic, premium }),
       metadata: { owner: 'tollgate' },
       name: 'Plans',
       default_return_url: 'https://shop.example.com/account',
@@ -177,7 +129,7 @@ describe('configurations', () => {
     const [config] = (await t.stripe.billingPortal.configurations.list({ is_default: true })).data;
     const err = await rejection(() => t.stripe.billingPortal.configurations.update(config!.id, { active: false }));
     expect(err).toMatchObject({ param: 'active' });
-    const created = await t.stripe.billingPortal.configurations.create({ features: tollgateFeatures() });
+    const created = await t.stripe.billingPortal.configurations.create({ features: tollgateFeatures({ basic, premium }) });
     await rejection(() =>
       t.stripe.billingPortal.configurations.update(created.id, {
         metadata: { changed: 'yes' },
@@ -190,8 +142,8 @@ describe('configurations', () => {
 
 describe('sessions', () => {
   test('a session for a customer: the configuration, return_url and an unguessable page URL', async () => {
-    const { customer } = await subscribedCustomer();
-    const config = await t.stripe.billingPortal.configurations.create({ features: tollgateFeatures() });
+    const { customer } = await subscribedCustomer(t, basic);
+    const config = await t.stripe.billingPortal.configurations.create({ features: tollgateFeatures({ basic, premium }) });
     const session = await t.stripe.billingPortal.sessions.create({
       customer: customer.id,
       return_url: 'https://shop.example.com/account',
@@ -209,7 +161,7 @@ describe('sessions', () => {
     expect(session.id).toMatch(/^bps_/);
     expect(session.url).toMatch(new RegExp(`^${t.em.url}/p/session/test_[A-Za-z0-9]{40}$`));
     expect(session.url).not.toContain(session.id);
-    const page = await visit(session.url);
+    const page = await visit(t, session.url);
     expect(page.status).toBe(200);
     expect(page.text).toContain('Basic');
     expect(page.text).toContain('$10.00 per month');
@@ -224,13 +176,13 @@ describe('sessions', () => {
   test('refusals: an unknown customer, flow_data, an inactive configuration; a made-up link', async () => {
     const missing = await rejection(() => t.stripe.billingPortal.sessions.create({ customer: 'cus_nope' }));
     expect(missing).toMatchObject({ statusCode: 404, code: 'resource_missing', param: 'customer' });
-    const { customer } = await subscribedCustomer();
+    const { customer } = await subscribedCustomer(t, basic);
     const flow = await rejection(() =>
       t.stripe.billingPortal.sessions.create({ customer: customer.id, flow_data: { type: 'payment_method_update' } }),
     );
     expect(flow).toMatchObject({ param: 'flow_data' });
     expect(flow.message).toMatch(/does not implement portal flows/);
-    const config = await t.stripe.billingPortal.configurations.create({ features: tollgateFeatures() });
+    const config = await t.stripe.billingPortal.configurations.create({ features: tollgateFeatures({ basic, premium }) });
     await t.stripe.billingPortal.configurations.update(config.id, { active: false });
     const inactive = await rejection(() => t.stripe.billingPortal.sessions.create({ customer: customer.id, configuration: config.id }));
     expect(inactive).toMatchObject({ param: 'configuration' });
@@ -239,23 +191,23 @@ describe('sessions', () => {
 
   test('a link expires 5 minutes after creation unless opened; an opened one an hour after the last action', async () => {
     const clock = await t.stripe.testHelpers.testClocks.create({ frozen_time: Math.floor(Date.now() / 1000) });
-    const { customer } = await subscribedCustomer({ clock: clock.id });
+    const { customer } = await subscribedCustomer(t, basic, { clock: clock.id });
     const advance = (seconds: number) =>
       t.stripe.testHelpers.testClocks
         .retrieve(clock.id)
         .then((c) => t.stripe.testHelpers.testClocks.advance(clock.id, { frozen_time: c.frozen_time + seconds }));
     const unopened = await t.stripe.billingPortal.sessions.create({ customer: customer.id, return_url: 'https://shop.example.com/' });
     const opened = await t.stripe.billingPortal.sessions.create({ customer: customer.id });
-    expect((await visit(opened.url)).status).toBe(200);
+    expect((await visit(t, opened.url)).status).toBe(200);
     await advance(6 * 60);
-    const gone = await visit(unopened.url);
+    const gone = await visit(t, unopened.url);
     expect(gone.status).toBe(410);
     expect(gone.text).toContain('This session has expired');
     expect(gone.text).toContain('href="https://shop.example.com/"');
-    expect((await visit(opened.url)).status).toBe(200);
+    expect((await visit(t, opened.url)).status).toBe(200);
     await advance(59 * 60);
-    expect((await visit(opened.url)).status).toBe(200);
+    expect((await visit(t, opened.url)).status).toBe(200);
     await advance(61 * 60);
-    expect((await visit(opened.url)).status).toBe(410);
+    expect((await visit(t, opened.url)).status).toBe(410);
   });
 });

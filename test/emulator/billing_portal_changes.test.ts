@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { portalPrices } from './portalFixture';
 import { eventTypes, raw, startTestEmulator, type TestEmulator } from './support';
 
 /** Plan changes on the portal page: upgrades at once with the configured proration, downgrades at period end. */
@@ -8,18 +9,7 @@ let premium: Stripe.Price;
 let config: Stripe.BillingPortal.Configuration;
 beforeAll(async () => {
   t = await startTestEmulator();
-  basic = await t.stripe.prices.create({
-    currency: 'usd',
-    unit_amount: 1000,
-    recurring: { interval: 'month' },
-    product_data: { name: 'Basic' },
-  });
-  premium = await t.stripe.prices.create({
-    currency: 'usd',
-    unit_amount: 2500,
-    recurring: { interval: 'month' },
-    product_data: { name: 'Premium' },
-  });
+  ({ basic, premium } = await portalPrices(t));
   config = await t.stripe.billingPortal.configurations.create({
     features: {
       subscription_cancel: { enabled: true, mode: 'at_period_end' },

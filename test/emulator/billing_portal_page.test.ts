@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { portalPrices, subscribedCustomer, tollgateFeatures, visit } from './portalFixture';
 import { eventTypes, raw, startTestEmulator, type TestEmulator } from './support';
 
 let t: TestEmulator;
@@ -6,69 +7,21 @@ let basic: Stripe.Price;
 let premium: Stripe.Price;
 beforeAll(async () => {
   t = await startTestEmulator();
-  basic = await t.stripe.prices.create({
-    currency: 'usd',
-    unit_amount: 1000,
-    recurring: { interval: 'month' },
-    product_data: { name: 'Basic' },
-  });
-  premium = await t.stripe.prices.create({
-    currency: 'usd',
-    unit_amount: 2500,
-    recurring: { interval: 'month' },
-    product_data: { name: 'Premium' },
-  });
+  ({ basic, premium } = await portalPrices(t));
 });
 afterAll(() => t.em.stop());
 
-const productOf = (price: Stripe.Price) => price.product as string;
-
-function tollgateFeatures(): Stripe.BillingPortal.ConfigurationCreateParams.Features {
-  return {
-    invoice_history: { enabled: true },
-    payment_method_update: { enabled: true },
-    subscription_cancel: {
-      enabled: true,
-      mode: 'at_period_end',
-      cancellation_reason: { enabled: true, options: ['too_expensive', 'unused', 'other'] },
-    },
-    subscription_update: {
-      enabled: true,
-      default_allowed_updates: ['price'],
-      products: [
-        { product: productOf(basic), prices: [basic.id] },
-        { product: productOf(premium), prices: [premium.id] },
-      ],
-      proration_behavior: 'always_invoice',
-      schedule_at_period_end: { conditions: [{ type: 'decreasing_item_amount' }, { type: 'shortening_interval' }] },
-    },
-  };
-}
-
-/** A page of the portal, fetched as a browser would (no API key). */
-const visit = (url: string) => raw(t.em, 'GET', new URL(url).pathname, { auth: null });
 const submit = (url: string, action: string, form: Record<string, string>) =>
   raw(t.em, 'POST', `${new URL(url).pathname}${action}`, { auth: null, body: new URLSearchParams(form).toString() });
-
-async function subscribedCustomer(opts: { clock?: string } = {}) {
-  const customer = await t.stripe.customers.create({
-    email: 'ada@example.com',
-    payment_method: 'pm_card_visa',
-    ...(opts.clock ? { test_clock: opts.clock } : {}),
-  });
-  const pm = (await t.stripe.customers.listPaymentMethods(customer.id)).data[0]!;
-  const sub = await t.stripe.subscriptions.create({ customer: customer.id, items: [{ price: basic.id }], default_payment_method: pm.id });
-  return { customer, sub, pm };
-}
 
 describe('what the customer does on the page', () => {
   let config: Stripe.BillingPortal.Configuration;
   beforeAll(async () => {
-    config = await t.stripe.billingPortal.configurations.create({ features: tollgateFeatures() });
+    config = await t.stripe.billingPortal.configurations.create({ features: tollgateFeatures({ basic, premium }) });
   });
 
   test('cancel at period end with a reason, then renew: the subscription and its events, as a customer action', async () => {
-    const { customer, sub } = await subscribedCustomer();
+    const { customer, sub } = await subscribedCustomer(t, basic);
     const session = await t.stripe.billingPortal.sessions.create({ customer: customer.id, configuration: config.id });
     const since = (await t.stripe.events.list({ limit: 1 })).data[0]!.id;
     const canceled = await submit(session.url, `/subscriptions/${sub.id}/cancel`, { reason: 'too_expensive', comment: 'Costs too much' });
@@ -80,7 +33,7 @@ describe('what the customer does on the page', () => {
       cancel_at: after.items.data[0]!.current_period_end,
       cancellation_details: { reason: 'cancellation_requested', feedback: 'too_expensive', comment: 'Costs too much' },
     });
-    const page = await visit(session.url);
+    const page = await visit(t, session.url);
     expect(page.text).toContain('Cancels on');
     expect(page.text).toContain('Renew plan');
 
@@ -93,8 +46,8 @@ describe('what the customer does on the page', () => {
   });
 
   test("another customer's subscription cannot be touched through a session", async () => {
-    const mine = await subscribedCustomer();
-    const theirs = await subscribedCustomer();
+    const mine = await subscribedCustomer(t, basic);
+    const theirs = await subscribedCustomer(t, basic);
     const session = await t.stripe.billingPortal.sessions.create({ customer: mine.customer.id, configuration: config.id });
     const res = await submit(session.url, `/subscriptions/${theirs.sub.id}/cancel`, {});
     expect(res.status).toBe(400);
@@ -103,7 +56,7 @@ describe('what the customer does on the page', () => {
   });
 
   test('replace the card: attached, the default for invoices and for the subscription', async () => {
-    const { customer, sub, pm } = await subscribedCustomer();
+    const { customer, sub, pm } = await subscribedCustomer(t, basic);
     const session = await t.stripe.billingPortal.sessions.create({ customer: customer.id, configuration: config.id });
     const since = (await t.stripe.events.list({ limit: 1 })).data[0]!.id;
     const res = await submit(session.url, '/payment_method', {
@@ -123,11 +76,11 @@ describe('what the customer does on the page', () => {
     });
     expect((await t.stripe.subscriptions.retrieve(sub.id)).default_payment_method).toBe(newPm);
     expect(await eventTypes(t.stripe, since)).toEqual(['payment_method.attached', 'customer.updated', 'customer.subscription.updated']);
-    expect((await visit(session.url)).text).toContain('mastercard •••• 4444');
+    expect((await visit(t, session.url)).text).toContain('mastercard •••• 4444');
   });
 
   test('a card that cannot be saved, or a wrong number, shows why and changes nothing', async () => {
-    const { customer, sub, pm } = await subscribedCustomer();
+    const { customer, sub, pm } = await subscribedCustomer(t, basic);
     const session = await t.stripe.billingPortal.sessions.create({ customer: customer.id, configuration: config.id });
     const declined = await submit(session.url, '/payment_method', { cardNumber: '4000000000000002', cardExpiry: '12/34', cardCvc: '123' });
     expect(declined.status).toBe(402);
@@ -139,10 +92,10 @@ describe('what the customer does on the page', () => {
   });
 
   test('the invoice list shows the finalized invoices, with links when they have them', async () => {
-    const { customer } = await subscribedCustomer();
+    const { customer } = await subscribedCustomer(t, basic);
     const session = await t.stripe.billingPortal.sessions.create({ customer: customer.id, configuration: config.id });
     const invoices = await t.stripe.invoices.list({ customer: customer.id });
-    const page = await visit(session.url);
+    const page = await visit(t, session.url);
     for (const inv of invoices.data) {
       expect(page.text).toContain(`id="${inv.id}"`);
       if (inv.hosted_invoice_url) expect(page.text).toContain(`href="${inv.hosted_invoice_url}"`);
