@@ -168,6 +168,10 @@ describe('daily limits and usage', () => {
     const exceeded = results.filter((r) => r.errors?.[0].extensions?.code === 'LIMIT_EXCEEDED');
     expect(ok).toHaveLength(180);
     expect(exceeded).toHaveLength(20);
+    // Uses that arrive together are consumed together (joined), yet each answers its own place in line.
+    expect(ok.map((r) => r.data.recordUsage.used).sort((a: number, b: number) => a - b)).toEqual(
+      Array.from({ length: 180 }, (_, i) => i + 1),
+    );
     const [{ used }] = await sql(
       server.databaseUrl,
       `select used from usage_counter where user_id = $1 and metric = 'minutes' and period = 'day'`,

@@ -5,7 +5,17 @@ import { shorten } from '../input';
 import { LimitPeriod } from '../entities';
 import { usageConsumed, usageRefused } from '../metrics';
 import { usage, type MetricUsage } from './limitsRead';
-import { CONSUME_SQL, consumeParams, MAX_COUNT, type ConsumedRow, type ConsumeEvent, type PlanGrace } from './limitsSql';
+import { Coalescer } from '../db/coalesce';
+import {
+  CONSUME_SQL,
+  consumeUse,
+  consumeUseParams,
+  MAX_COUNT,
+  type ConsumedRow,
+  type ConsumeEvent,
+  type ConsumeUse,
+  type PlanGrace,
+} from './limitsSql';
 import { periodLabel, windowWords } from './periods';
 
 /** One use's outcome: what it left, or why it was refused (nothing recorded for it). */
@@ -14,6 +24,8 @@ export type ConsumeResult = { ok: true; usage: MetricUsage } | { ok: false; erro
 /**
  * Checks and consumes uses in one statement (CONSUME_SQL), each as if it were alone and in order, and
  * answers each: its tightest window, the first answer again for a retried key, or its coded refusal.
+ * Outside a transaction, calls that arrive while others are being consumed join them (joined): under load
+ * a hot counter is locked once per group of uses instead of once per use.
  */
 export async function consumeUses(
   em: EntityManager,
@@ -23,8 +35,55 @@ export async function consumeUses(
   thresholdPercent: number,
 ): Promise<ConsumeResult[]> {
   if (events.length === 0) return [];
-  const rows = await query<ConsumedRow>(em, CONSUME_SQL, consumeParams(events, now, grace, thresholdPercent));
+  const uses = events.map((e) => consumeUse(e, now));
+  const rows = em.isInTransaction()
+    ? await query<ConsumedRow>(em, CONSUME_SQL, consumeUseParams(uses, now, grace, thresholdPercent))
+    : await joined(em, uses, now, grace, thresholdPercent);
   return rows.map((row, i) => outcome(row, events[i]));
+}
+
+interface QueuedUse {
+  use: ConsumeUse;
+  now: Date;
+  grace: PlanGrace;
+  thresholdPercent: number;
+}
+
+/** Consume statements running at once per database; more calls wait and join (src/db/coalesce.ts). */
+const CONSUMES_IN_FLIGHT = 4;
+/** The most uses one joined statement holds (a batch's own limit: a full batch runs alone). */
+const MAX_JOINED_USES = 1000;
+const coalescers = new WeakMap<object, Coalescer<QueuedUse, ConsumedRow>>();
+
+// Joined calls share one time, the latest of theirs (the statement runs after each of them began): so only
+// calls within the same second join, and calls with other settings (tests) never do.
+function joined(em: EntityManager, uses: ConsumeUse[], now: Date, grace: PlanGrace, thresholdPercent: number): Promise<ConsumedRow[]> {
+  const connection = em.getConnection();
+  let coalescer = coalescers.get(connection);
+  if (!coalescer) {
+    coalescer = new Coalescer({ maxInFlight: CONSUMES_IN_FLIGHT, maxItems: MAX_JOINED_USES, run: (queued) => consumeQueued(em, queued) });
+    coalescers.set(connection, coalescer);
+  }
+  const key = `${Math.floor(now.getTime() / 1000)}:${grace.renewalSeconds}:${grace.pastDueDays}:${thresholdPercent}`;
+  return coalescer.submit(
+    key,
+    uses.map((use) => ({ use, now, grace, thresholdPercent })),
+  );
+}
+
+function consumeQueued(em: EntityManager, queued: QueuedUse[]): Promise<ConsumedRow[]> {
+  const { grace, thresholdPercent } = queued[0];
+  const now = new Date(Math.max(...queued.map((q) => q.now.getTime())));
+  return query<ConsumedRow>(
+    em,
+    CONSUME_SQL,
+    consumeUseParams(
+      queued.map((q) => q.use),
+      now,
+      grace,
+      thresholdPercent,
+    ),
+  );
 }
 
 function outcome(row: ConsumedRow, { metric, amount, key }: ConsumeEvent): ConsumeResult {

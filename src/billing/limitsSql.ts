@@ -85,11 +85,31 @@ export interface ConsumedRow {
   known: string[] | null;
 }
 
+/** One use as tollgate_consume reads it: user, metric, amount, key, local date and local windows at `now`. */
+export interface ConsumeUse {
+  u: string;
+  m: string;
+  a: number;
+  k: string | null;
+  d: string;
+  w: Date[];
+}
+
+export function consumeUse({ owner, metric, amount, key }: ConsumeEvent, now: Date): ConsumeUse {
+  const windows = localWindows(owner.timezone, now);
+  return { u: owner.id, m: metric, a: amount, k: key, d: windows.day, w: windowParams(windows) };
+}
+
 /** CONSUME_SQL's parameters: the uses with their user's local windows, the time, the grace and the usage.threshold share. */
 export function consumeParams(events: ConsumeEvent[], now: Date, grace: PlanGrace, thresholdPercent: number): unknown[] {
-  const uses = events.map(({ owner, metric, amount, key }) => {
-    const windows = localWindows(owner.timezone, now);
-    return { u: owner.id, m: metric, a: amount, k: key, d: windows.day, w: windowParams(windows) };
-  });
+  return consumeUseParams(
+    events.map((e) => consumeUse(e, now)),
+    now,
+    grace,
+    thresholdPercent,
+  );
+}
+
+export function consumeUseParams(uses: ConsumeUse[], now: Date, grace: PlanGrace, thresholdPercent: number): unknown[] {
   return [JSON.stringify(uses), now, ...graceParams(grace), thresholdPercent];
 }
