@@ -2,6 +2,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { recordUsage } from '../src/billing/limits';
 import { recordUsageBatch, type UsageEventInput, type UsageEventResult } from '../src/billing/usageBatch';
 import { DomainError } from '../src/errors';
+import { CONSUME_SQL, consumeParams, DEFAULT_PLAN_GRACE } from '../src/billing/limitsSql';
+import pg from 'pg';
 import { sql } from './support/db';
 import { startTestServer, type TestServer } from './support/server';
 
@@ -181,5 +183,58 @@ describe('recordUsageBatch follows recordUsage event by event', () => {
     const results = await Promise.all(batches.map((events) => recordUsageBatch(em, service, events, now)));
     expect(results.flat().filter((r) => r.ok)).toHaveLength(4 * 180);
     for (const p of people) expect(await dayUsed(p.id)).toBe(180);
+  });
+  describe('a key another call is recording at the same moment', () => {
+    /** Records `use` with `key` in a transaction of its own and keeps it open (holding its counters and record). */
+    async function openCall(owner: { id: string; timezone: string }, metric: string, amount: number, key: string) {
+      const client = new pg.Client({ connectionString: server.databaseUrl });
+      await client.connect();
+      await client.query('begin');
+      await client.query(CONSUME_SQL, consumeParams([{ owner, metric, amount, key }], now, DEFAULT_PLAN_GRACE, 80));
+      return {
+        async commit() {
+          await client.query('commit');
+          await client.end();
+        },
+      };
+    }
+
+    /** Resolves once some statement waits for a lock another transaction holds. */
+    async function someoneWaits() {
+      for (;;) {
+        const [{ waiting }] = await sql(
+          server.databaseUrl,
+          `select count(*)::int as waiting from pg_stat_activity where wait_event_type = 'Lock'`,
+        );
+        if (waiting > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+
+    it('answers the same use as a retry once that call commits, counted once', async () => {
+      const a = await person();
+      const other = await openCall(a, 'minutes', 7, 'race-1');
+      const retried = recordUsage(em, a, { metric: 'minutes', amount: 7, idempotencyKey: 'race-1' }, now);
+      await someoneWaits();
+      await other.commit();
+      expect(await retried).toMatchObject({ metric: 'minutes', used: 7 });
+      expect(await dayUsed(a.id)).toBe(7);
+      expect(await sql(server.databaseUrl, 'select metric, amount from usage_record where user_id = $1', [a.id])).toEqual([
+        { metric: 'minutes', amount: 7 },
+      ]);
+    });
+
+    it('refuses the key for another use with CONFLICT once that call commits, writing nothing of its own', async () => {
+      const a = await person();
+      const other = await openCall(a, 'minutes', 7, 'race-2');
+      const reused = recordUsage(em, a, { metric: 'megabytes', amount: 3, idempotencyKey: 'race-2' }, now).catch((err: unknown) => err);
+      await someoneWaits();
+      await other.commit();
+      const err = await reused;
+      expect(err).toBeInstanceOf(DomainError);
+      expect(err).toMatchObject({ code: 'CONFLICT' });
+      expect(await dayUsed(a.id, 'megabytes')).toBe(0);
+      expect(await dayUsed(a.id)).toBe(7);
+    });
   });
 });

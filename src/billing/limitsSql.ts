@@ -55,12 +55,14 @@ export const FEATURE_SQL = `with ${CHOSEN_PLAN}
 export const MAX_COUNT = 2_147_483_647;
 
 /**
- * Check and consume: one call of the database function tollgate_consume (Migration20261206140000_consumeFunction),
- * for one use (recordUsage) or a batch (recordUsageBatch) alike, with the parameters consumeParams makes. Each
- * use is checked and consumed against every limited window of its metric (plus the DAY window, limited or
- * not, which the usage history reads) with its counters locked, so no limit is overshot; a refused use
- * consumes nothing. Its idempotency key is claimed in the same transaction, its usage events written to the
- * outbox and its user notified on USAGE_CHANNEL (on commit). One row per use, in order (ConsumedRow).
+ * Check and consume: one call of the database function tollgate_consume (its current text is in
+ * Migration20261206170000_consumeWritesOnce), for one use (recordUsage) or a batch (recordUsageBatch) alike,
+ * with the parameters consumeParams makes. Each use is checked and consumed against every limited window of
+ * its metric (plus the DAY window, limited or not, which the usage history reads) with its counters locked,
+ * so no limit is overshot; a refused use consumes nothing. Its idempotency key is recorded in the same
+ * transaction (SQLSTATE TG409 when another call recorded it meanwhile: nothing is written, run it again),
+ * its usage events written to the outbox and its user notified on USAGE_CHANNEL (on commit). One row per
+ * use, in order (ConsumedRow).
  */
 export const CONSUME_SQL = `select * from tollgate_consume($1::jsonb, $2, $3, $4, $5)`;
 

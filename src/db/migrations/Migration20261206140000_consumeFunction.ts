@@ -109,7 +109,7 @@ $$;`;
  * without a lock already refuses is refused without locking it: a full hot counter does not make every
  * call wait for the others.
  */
-const CONSUME = `create function "tollgate_consume"(p_events jsonb, p_now timestamptz, p_renewal int, p_past_due int, p_threshold int)
+export const CONSUME = `create function "tollgate_consume"(p_events jsonb, p_now timestamptz, p_renewal int, p_past_due int, p_threshold int)
   returns table (ord int, status text, metric text, amount int, period text, allowance int, used int, resets_at timestamptz, known text[])
   language plpgsql as $$
 declare
