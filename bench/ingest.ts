@@ -116,7 +116,8 @@ async function loadBaseline(pool: pg.Pool, people: Map<string, Person>, next: ()
     while (Date.now() < until) {
       const e = next();
       const use = { owner: people.get(e.user)!, metric: e.metric, amount: e.amount, key: e.idempotencyKey };
-      await pool.query(CONSUME_SQL, consumeParams([use], new Date(), DEFAULT_PLAN_GRACE, 80));
+      // Prepared once per connection, as Tollgate's statements are (src/db/sql.ts).
+      await pool.query({ name: 'consume', text: CONSUME_SQL, values: consumeParams([use], new Date(), DEFAULT_PLAN_GRACE, 80) });
       events++;
     }
   };

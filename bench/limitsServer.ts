@@ -20,7 +20,11 @@ import { loadConfig } from '../src/config';
 import { createOrm, type Orm } from '../src/db/orm';
 import { createLogger } from '../src/logger';
 
-/** The baseline: node:http + pg, the same token lookup and the same statements, JSON out. */
+/**
+ * The baseline: node:http + pg, the same token lookup and the same statements, JSON out. Its statements are
+ * prepared once per connection (named), as Tollgate's hand-written statements are (src/db/sql.ts), so that
+ * the comparison is of the servers, not of how often PostgreSQL parses and plans.
+ */
 function baselineServer(pool: pg.Pool): http.Server {
   return http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -29,10 +33,11 @@ function baselineServer(pool: pg.Pool): http.Server {
       try {
         const { op } = JSON.parse(Buffer.concat(chunks).toString()) as { op: string };
         const token = (req.headers.authorization ?? '').replace(/^Bearer\s+/i, '');
-        const users = await pool.query(
-          'select u.id, u.timezone from user_token t join app_user u on u.id = t.user_id where t.token_hash = $1',
-          [hashToken(token)],
-        );
+        const users = await pool.query({
+          name: 'token',
+          text: 'select u.id, u.timezone from user_token t join app_user u on u.id = t.user_id where t.token_hash = $1',
+          values: [hashToken(token)],
+        });
         const user = users.rows[0];
         if (!user) {
           res.writeHead(401).end();
@@ -43,7 +48,7 @@ function baselineServer(pool: pg.Pool): http.Server {
         const { day, dayEnd: resetsAt } = windows;
         const params = [user.id, now, ...graceParams(DEFAULT_PLAN_GRACE), ...windowParams(windows)];
         if (op === 'limits') {
-          const { rows } = await pool.query(LIMITS_SQL, params);
+          const { rows } = await pool.query({ name: 'limits', text: LIMITS_SQL, values: params });
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end(
             JSON.stringify({
@@ -65,7 +70,11 @@ function baselineServer(pool: pg.Pool): http.Server {
           );
         } else {
           const use = { owner: user, metric: 'minutes', amount: 1, key: null };
-          const { rows } = await pool.query(CONSUME_SQL, consumeParams([use], now, DEFAULT_PLAN_GRACE, 80));
+          const { rows } = await pool.query({
+            name: 'consume',
+            text: CONSUME_SQL,
+            values: consumeParams([use], now, DEFAULT_PLAN_GRACE, 80),
+          });
           if (rows[0].status !== 'ok') {
             // The consume's own row explains a refusal, as it does for Tollgate.
             const { period, allowance: limit, used } = rows[0];
