@@ -72,6 +72,7 @@ const schema = z.object({
   DATABASE_URL: optionalString.refine((v) => v === undefined || (isUrl(v) && /^postgres(ql)?:$/.test(new URL(v).protocol)), {
     message: 'expected a PostgreSQL URL such as postgres://user:password@host:5432/tollgate',
   }),
+  DATABASE_PREPARED_STATEMENTS: oneOf(['on', 'off'], 'on'),
   EMBEDDED_PG_DIR: z.string().trim().default('.data/postgres'),
   EMBEDDED_PG_PORT: port(54329, 1),
   STRIPE_SECRET_KEY: optionalString.refine((v) => v === undefined || /^(sk|rk)_(test|live)_/.test(v), {
@@ -271,6 +272,8 @@ export type Config = Readonly<{
   /** LOG_FORMAT: auto = readable lines on a terminal, JSON lines otherwise. */
   logFormat: 'auto' | 'json' | 'pretty';
   databaseUrl: string | undefined;
+  /** DATABASE_PREPARED_STATEMENTS: hot statements prepared once per connection (off behind a pooler that cannot keep them). */
+  preparedStatements: boolean;
   embeddedPg: { dir: string; port: number };
   stripe: {
     secretKey: string | undefined;
@@ -388,6 +391,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     logLevel: v.LOG_LEVEL,
     logFormat: v.LOG_FORMAT,
     databaseUrl: v.DATABASE_URL,
+    preparedStatements: v.DATABASE_PREPARED_STATEMENTS === 'on',
     embeddedPg: { dir: resolve(cwd, v.EMBEDDED_PG_DIR), port: v.EMBEDDED_PG_PORT },
     stripe: {
       secretKey: v.STRIPE_SECRET_KEY,

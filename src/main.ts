@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     closers.push({ name: 'database', close: db.stop });
     if (stopping) return;
 
-    const orm = await createOrm(db.url, { logger });
+    const orm = await createOrm(db.url, { logger, preparedStatements: config.preparedStatements });
     closers.push({ name: 'orm', close: () => orm.close() });
     // Replicas starting together on one database take turns: the first migrates and seeds, the others
     // then find nothing to do.

@@ -24,7 +24,7 @@ export async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>, options: {
   const db = await openDatabase(config, logger);
   let orm: Orm | undefined;
   try {
-    orm = await createOrm(db.url, { logger });
+    orm = await createOrm(db.url, { logger, preparedStatements: config.preparedStatements });
     if (options.migrate !== false) await migrate(orm, logger);
     return await fn({ config, logger, orm, em: orm.em.fork() as EntityManager });
   } finally {

@@ -2,6 +2,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import { ormOptions } from '../../mikro-orm.config';
 import type { Logger } from '../logger';
+import { unpreparedStatements } from './sql';
 
 export type Orm = MikroORM;
 
@@ -10,11 +11,13 @@ export interface OrmOptions {
   /** Called with every SQL statement the ORM sends (used to count statements). */
   onQuery?: (sql: string) => void;
   poolMax?: number;
+  /** Whether hand-written statements are prepared once per connection (db/sql.ts); default yes. */
+  preparedStatements?: boolean;
 }
 
-export async function createOrm(clientUrl: string, { logger, onQuery, poolMax }: OrmOptions): Promise<Orm> {
+export async function createOrm(clientUrl: string, { logger, onQuery, poolMax, preparedStatements = true }: OrmOptions): Promise<Orm> {
   const log = logger.child({ component: 'orm' });
-  return MikroORM.init(
+  const orm = await MikroORM.init(
     ormOptions(clientUrl, {
       debug: onQuery ? ['query'] : false,
       ...(poolMax ? { pool: { min: 0, max: poolMax } } : {}),
@@ -41,6 +44,8 @@ export async function createOrm(clientUrl: string, { logger, onQuery, poolMax }:
         : undefined,
     }),
   );
+  if (!preparedStatements) unpreparedStatements(orm.em.getConnection());
+  return orm;
 }
 
 /**

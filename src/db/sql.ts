@@ -40,7 +40,8 @@ async function direct<T>(em: EntityManager, text: string, params: unknown[]): Pr
   const run = async () => {
     const client = await pool.acquireConnection();
     try {
-      return (await client.query({ text, values: params, name: statementName(text) })).rows as T[];
+      const name = unprepared.has(connection) ? undefined : statementName(text);
+      return (await client.query({ text, values: params, name })).rows as T[];
     } finally {
       await pool.releaseConnection(client);
     }
@@ -58,6 +59,16 @@ async function direct<T>(em: EntityManager, text: string, params: unknown[]): Pr
  */
 const MAX_PREPARED = 200;
 const statementNames = new Map<string, string>();
+const unprepared = new WeakSet<object>();
+
+/**
+ * Runs `connection`'s hand-written statements unnamed, each parsed on every call (DATABASE_PREPARED_STATEMENTS=off):
+ * for a pooler in transaction mode that hands every transaction another server connection, where a
+ * statement prepared on one is unknown on the next (PgBouncer before 1.21, or without max_prepared_statements).
+ */
+export function unpreparedStatements(connection: object): void {
+  unprepared.add(connection);
+}
 
 function statementName(text: string): string | undefined {
   let name = statementNames.get(text);
