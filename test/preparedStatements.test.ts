@@ -36,4 +36,14 @@ describe('hand-written statements', () => {
     const [row] = await query<{ prepared: number; probe: number }>(em, PREPARED_HERE, [3]);
     expect(row).toEqual({ prepared: 0, probe: 3 });
   });
+
+  it('are prepared afresh when what they read changes shape meanwhile (a migration run by another process)', async () => {
+    const em = await ormWith(undefined);
+    await query(em, 'create table shape (a int)');
+    await query(em, 'insert into shape values (1)');
+    expect(await query(em, 'select * from shape')).toEqual([{ a: 1 }]);
+    await query(em, 'alter table shape add column b int default 2');
+    expect(await query(em, 'select * from shape')).toEqual([{ a: 1, b: 2 }]);
+    expect(await query(em, 'select * from shape')).toEqual([{ a: 1, b: 2 }]);
+  });
 });

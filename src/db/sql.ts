@@ -41,7 +41,14 @@ async function direct<T>(em: EntityManager, text: string, params: unknown[]): Pr
     const client = await pool.acquireConnection();
     try {
       const name = unprepared.has(connection) ? undefined : statementName(text);
-      return (await client.query({ text, values: params, name })).rows as T[];
+      try {
+        return (await client.query({ text, values: params, name })).rows as T[];
+      } catch (err) {
+        if (name === undefined || !isStalePlan(err)) throw err;
+        // What the statement reads changed shape since this connection prepared it (another process ran a
+        // migration): it is prepared afresh, under a new name, on every connection.
+        return (await client.query({ text, values: params, name: renamed(text, name) })).rows as T[];
+      }
     } finally {
       await pool.releaseConnection(client);
     }
@@ -70,13 +77,27 @@ export function unpreparedStatements(connection: object): void {
   unprepared.add(connection);
 }
 
+let named = 0;
+
 function statementName(text: string): string | undefined {
   let name = statementNames.get(text);
   if (name === undefined && statementNames.size < MAX_PREPARED) {
-    name = `tollgate_${statementNames.size + 1}`;
+    name = `tollgate_${++named}`;
     statementNames.set(text, name);
   }
   return name;
+}
+
+/** The statement's next name, unless a call that met the same change has already given it one. */
+function renamed(text: string, stale: string): string {
+  if (statementNames.get(text) === stale) statementNames.set(text, `tollgate_${++named}`);
+  return statementNames.get(text)!;
+}
+
+/** PostgreSQL's answer to a prepared statement whose result columns changed since it was prepared. */
+function isStalePlan(err: unknown): boolean {
+  const { code, message } = err as { code?: string; message?: string };
+  return code === '0A000' && /cached plan must not change result type/.test(message ?? '');
 }
 
 /**
