@@ -9,7 +9,6 @@
  * and stops on SIGTERM after its queued requests have finished.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { createApp } from '../src/app';
 import { CONSUME_SQL, DEFAULT_PLAN_GRACE, LIMITS_SQL } from '../src/billing/limits';
@@ -19,6 +18,7 @@ import { hashToken } from '../src/auth/secrets';
 import { loadConfig } from '../src/config';
 import { createOrm, type Orm } from '../src/db/orm';
 import { createLogger } from '../src/logger';
+import { exitWith, serveUntilSigterm } from './servers';
 
 /**
  * The baseline: node:http + pg, the same token lookup and the same statements, JSON out. Its statements are
@@ -129,24 +129,11 @@ async function main() {
       await pgPool.end();
     };
   }
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
+  await serveUntilSigterm(server, stop);
   // For bench/memory.ts: what V8 itself says of the process's memory, beside the RSS it reads from /proc.
   if (process.env.BENCH_REPORT_MEMORY) {
     setInterval(() => process.stdout.write(`memory ${JSON.stringify(process.memoryUsage())}\n`), 100).unref();
   }
-  process.once('SIGTERM', () => {
-    stop().then(
-      () => process.exit(0),
-      (err) => {
-        process.stderr.write(`${err?.stack ?? err}\n`);
-        process.exit(1);
-      },
-    );
-  });
 }
 
-main().catch((err) => {
-  process.stderr.write(`${err?.stack ?? err}\n`);
-  process.exit(1);
-});
+main().catch(exitWith);

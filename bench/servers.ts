@@ -180,3 +180,21 @@ export async function postgresPids(pool: pg.Pool): Promise<number[]> {
   }
   return pids;
 }
+
+/**
+ * The child side of startServer: listens on a free loopback port, says "listening <port>" (what startServer
+ * waits for), and on SIGTERM runs `stop` and exits 0 (1 with the error when it fails).
+ */
+export async function serveUntilSigterm(server: http.Server, stop: () => Promise<void>): Promise<void> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
+  process.once('SIGTERM', () => {
+    stop().then(() => process.exit(0), exitWith);
+  });
+}
+
+/** Ends a benchmark process that failed: the error on stderr, exit code 1. */
+export function exitWith(err: unknown): never {
+  process.stderr.write(`${(err as Error)?.stack ?? err}\n`);
+  process.exit(1);
+}

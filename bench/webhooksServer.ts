@@ -11,13 +11,13 @@
  * "listening <port>" when ready and stops on SIGTERM.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import Stripe from 'stripe';
 import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
 import { createOrm } from '../src/db/orm';
 import { createLogger } from '../src/logger';
+import { exitWith, serveUntilSigterm } from './servers';
 import { openStripeApi } from '../src/stripe/api';
 import { STORE_EVENT_SQL, storeEventParams } from '../src/sync/inbox';
 
@@ -85,20 +85,7 @@ async function main() {
       await pgPool.end();
     };
   }
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`);
-  process.once('SIGTERM', () => {
-    stop().then(
-      () => process.exit(0),
-      (err) => {
-        process.stderr.write(`${err?.stack ?? err}\n`);
-        process.exit(1);
-      },
-    );
-  });
+  await serveUntilSigterm(server, stop);
 }
 
-main().catch((err) => {
-  process.stderr.write(`${err?.stack ?? err}\n`);
-  process.exit(1);
-});
+main().catch(exitWith);
