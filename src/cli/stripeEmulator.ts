@@ -41,19 +41,8 @@ async function main(): Promise<void> {
   };
 
   const emulator = await startEmulator({ port, host: '127.0.0.1', dataFile, logger });
-  process.stdout.write(
-    [
-      `Stripe emulator (test mode) listening on ${emulator.url}`,
-      `  API version ${API_VERSION}; any sk_test_ key is accepted.`,
-      `  Node SDK:  new Stripe('sk_test_123', { host: '127.0.0.1', port: ${emulator.port}, protocol: 'http' })`,
-      `  curl:      curl ${emulator.url}/v1/customers -u sk_test_123:`,
-      `  Trigger:   npm run stripe:trigger -- payment_intent.succeeded --port ${emulator.port}`,
-      `  State:     ${dataFile ? `kept in ${dataFile}` : 'in memory only (use --data FILE to keep it)'}`,
-      'Press Ctrl+C to stop.',
-      '',
-    ].join('\n'),
-  );
-
+  // Ctrl+C is handled before the banner says to press it (a signal sent just after would otherwise kill the
+  // process without saving --data).
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -69,6 +58,18 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.stdout.write(
+    [
+      `Stripe emulator (test mode) listening on ${emulator.url}`,
+      `  API version ${API_VERSION}; any sk_test_ key is accepted.`,
+      `  Node SDK:  new Stripe('sk_test_123', { host: '127.0.0.1', port: ${emulator.port}, protocol: 'http' })`,
+      `  curl:      curl ${emulator.url}/v1/customers -u sk_test_123:`,
+      `  Trigger:   npm run stripe:trigger -- payment_intent.succeeded --port ${emulator.port}`,
+      `  State:     ${dataFile ? `kept in ${dataFile}` : 'in memory only (use --data FILE to keep it)'}`,
+      'Press Ctrl+C to stop.',
+      '',
+    ].join('\n'),
+  );
 }
 
 main().catch((err: unknown) => {

@@ -96,8 +96,9 @@ describe('command line', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function stop(proc: ChildProcess, signal: NodeJS.Signals): Promise<number | null> {
-    const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  /** The exit code, or the signal that ended the process when it did not exit by itself. */
+  function stop(proc: ChildProcess, signal: NodeJS.Signals): Promise<number | string | null> {
+    const exited = new Promise<number | string | null>((resolve) => proc.on('exit', (code, by) => resolve(code ?? by)));
     proc.kill(signal);
     return exited;
   }
