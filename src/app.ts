@@ -19,6 +19,7 @@ import { startEventWorker } from './events/worker';
 import { startWebhookWorker, type WebhookWorker } from './sync/worker';
 import { graphqlCors, graphqlHttpHandler, isGraphQLPath, requestProtocol } from './graphql/http';
 import { operationLimitRules } from './graphql/operationLimits';
+import { preparedOperations } from './graphql/preparedOperations';
 import { graphqlMetrics } from './graphql/metricsPlugin';
 import { getSchema } from './graphql/schema';
 import { serveSubscriptions } from './graphql/ws';
@@ -93,14 +94,18 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
 
   app.use(metricsRoutes(orm, config.metricsToken));
 
-  const apollo = new ApolloServer<Context>({
+  const graphql = {
     schema: await getSchema(),
+    formatError: createFormatError(logger.child({ component: 'graphql' })),
+    validationRules: operationLimitRules(config.graphql),
+  };
+  const apollo = new ApolloServer<Context>({
+    ...graphql,
     introspection: true,
     includeStacktraceInErrorResponses: false,
-    formatError: createFormatError(logger.child({ component: 'graphql' })),
     // graphql's own token limit: a huge document is refused while it is parsed (GRAPHQL_PARSE_FAILED).
     parseOptions: { maxTokens: config.graphql.maxTokens },
-    validationRules: operationLimitRules(config.graphql),
+    // What these do for an executed operation, src/graphql/preparedOperations.ts does too.
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // No @cacheControl hints are used (every answer is per user); without this plugin Apollo wraps every
@@ -124,6 +129,7 @@ export async function createApp({ orm, config, logger, stripe, demoToken }: AppD
     credentials,
   };
   const serveGraphQL = graphqlHttpHandler(apollo, {
+    operations: preparedOperations({ ...graphql, maxTokens: config.graphql.maxTokens }),
     bodyLimit: '1mb',
     logger,
     context: async (req) => {

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { ApolloServerPlugin } from '@apollo/server';
+import type { OperationDefinitionNode } from 'graphql';
 import { authenticate, type Authenticator, type Principal } from '../auth/principal';
 import { badInput, DomainError } from '../errors';
 import type { Logger } from '../logger';
@@ -36,17 +37,22 @@ export function requestLogger(logger: Logger, principal: Principal | null): Logg
 }
 
 /**
- * Apollo plugin: what a service key changes is logged (at info, with the key's name and the user it acts
- * for from the request logger); its reads are not, so a busy backend does not flood the log.
+ * What a service key changes is logged (at info, with the key's name and the user it acts for from the
+ * request logger); its reads are not, so a busy backend does not flood the log.
  */
+export function auditServiceMutation(context: Context, operation: OperationDefinitionNode | undefined, operationName: string | null): void {
+  if (context.principal?.kind !== 'service' || operation?.operation !== 'mutation') return;
+  const fields = operation.selectionSet.selections.flatMap((s) => (s.kind === 'Field' ? [s.name.value] : []));
+  context.logger.info({ operation: operationName ?? undefined, fields }, 'service key mutation');
+}
+
+/** Apollo plugin: auditServiceMutation for operations Apollo executes. */
 export const serviceKeyAudit: ApolloServerPlugin<Context> = {
   async requestDidStart({ contextValue }) {
     if (contextValue.principal?.kind !== 'service') return;
     return {
       async didResolveOperation({ operation, operationName }) {
-        if (operation?.operation !== 'mutation') return;
-        const fields = operation.selectionSet.selections.flatMap((s) => (s.kind === 'Field' ? [s.name.value] : []));
-        contextValue.logger.info({ operation: operationName ?? undefined, fields }, 'service key mutation');
+        auditServiceMutation(contextValue, operation, operationName);
       },
     };
   },

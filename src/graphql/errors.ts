@@ -17,15 +17,22 @@ export function rethrowUnavailable(err: unknown): never {
 }
 
 /** A resolver that failed because the database cannot be reached makes the whole answer 503 with Retry-After. */
+export function markUnavailable(
+  errors: readonly GraphQLFormattedError[] | undefined,
+  http: { status?: number; headers: Map<string, string> },
+) {
+  if (!errors?.some((e) => e.extensions?.code === 'SERVICE_UNAVAILABLE')) return;
+  const { status, headers } = unavailableHttp();
+  http.status = status;
+  for (const [name, value] of headers) http.headers.set(name, value);
+}
+
+/** Apollo plugin: markUnavailable for answers Apollo executes. */
 export const serviceUnavailableStatus: ApolloServerPlugin = {
   async requestDidStart() {
     return {
       async willSendResponse({ response }) {
-        const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
-        if (!errors?.some((e) => e.extensions?.code === 'SERVICE_UNAVAILABLE')) return;
-        const { status, headers } = unavailableHttp();
-        response.http.status = status;
-        for (const [name, value] of headers) response.http.headers.set(name, value);
+        markUnavailable(response.body.kind === 'single' ? response.body.singleResult.errors : undefined, response.http);
       },
     };
   },

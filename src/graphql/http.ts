@@ -4,6 +4,7 @@ import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import cors from 'cors';
 import getRawBody from 'raw-body';
 import type { Logger } from '../logger';
+import type { OperationAnswer, OperationRunner } from './preparedOperations';
 
 /**
  * Serves GraphQL over node:http through Apollo Server's own HTTP entry point
@@ -20,6 +21,8 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
   /** The largest request body accepted, as a byte count or a string such as "1mb". */
   bodyLimit: string | number;
   logger: Logger;
+  /** Runs ordinary operations without Apollo's pipeline (src/graphql/preparedOperations.ts). */
+  operations?: OperationRunner<C>;
 }
 
 /** `/graphql`, `/graphql/`, with or without a query string. */
@@ -78,11 +81,29 @@ async function readBody(req: IncomingMessage, limit: string | number): Promise<u
   }
 }
 
+function send(res: ServerResponse, answer: OperationAnswer): void {
+  for (const [key, value] of answer.headers) res.setHeader(key, value);
+  res.statusCode = answer.status;
+  res.end(answer.body);
+}
+
 /** The request handler for the GraphQL endpoint. */
 export function graphqlHttpHandler<C extends BaseContext>(apollo: ApolloServer<C>, options: GraphQLHttpOptions<C>) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       const body = await readBody(req, options.bodyLimit);
+      const prepared = req.method === 'POST' ? options.operations?.prepare(body, req.headers.accept) : undefined;
+      let contextFailure: { error: unknown } | undefined;
+      if (prepared && options.operations) {
+        const context = await options.context(req).catch((error: unknown) => {
+          // Apollo answers a context that failed, as it does for any other request.
+          contextFailure = { error };
+        });
+        if (context) {
+          send(res, await options.operations.run(prepared, context));
+          return;
+        }
+      }
       const headers = new HeaderMap();
       for (const [key, value] of Object.entries(req.headers)) {
         if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
@@ -91,7 +112,7 @@ export function graphqlHttpHandler<C extends BaseContext>(apollo: ApolloServer<C
       const query = url.indexOf('?');
       const response = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers, search: query >= 0 ? url.slice(query) : '', body },
-        context: () => options.context(req),
+        context: () => (contextFailure ? Promise.reject(contextFailure.error) : options.context(req)),
       });
       for (const [key, value] of response.headers) res.setHeader(key, value);
       res.statusCode = response.status ?? 200;

@@ -1,0 +1,133 @@
+import { loadConfig } from '../src/config';
+import { createFormatError } from '../src/graphql/errors';
+import { operationLimitRules } from '../src/graphql/operationLimits';
+import { preparedOperations, type OperationRunner } from '../src/graphql/preparedOperations';
+import { getSchema } from '../src/graphql/schema';
+import type { Context } from '../src/graphql/context';
+import { createLogger } from '../src/logger';
+import { MY_LIMITS } from './support/billing';
+import { startTestServer, type TestServer } from './support/server';
+
+const RECORD = `mutation($input: RecordUsageInput!) { recordUsage(input: $input) { metric limit used remaining } }`;
+const TWO_OPERATIONS = 'query Plans { plans { code } } query Me { me { email } }';
+
+let runner: OperationRunner<Context>;
+beforeAll(async () => {
+  const { graphql } = loadConfig({});
+  runner = preparedOperations({
+    schema: await getSchema(),
+    validationRules: operationLimitRules(graphql),
+    maxTokens: graphql.maxTokens,
+    formatError: createFormatError(createLogger('silent')),
+  });
+});
+const runsHere = (body: unknown, accept?: string) => runner.prepare(body, accept) !== undefined;
+
+describe('prepared operations: what runs without Apollo', () => {
+  it('takes an ordinary query or mutation, with variables, an operation name and the JSON types a client accepts', () => {
+    expect(runsHere({ query: '{ plans { code } }' })).toBe(true);
+    expect(runsHere({ query: '{ plans { code } }', variables: null, operationName: null, extensions: null })).toBe(true);
+    expect(runsHere({ query: TWO_OPERATIONS, operationName: 'Me' })).toBe(true);
+    expect(runsHere({ query: RECORD, variables: { input: { metric: 'minutes', amount: 1 } } })).toBe(true);
+    for (const accept of [
+      'application/json',
+      '*/*',
+      'application/graphql-response+json',
+      'application/graphql-response+json,application/json;q=0.9',
+    ]) {
+      expect([accept, runsHere({ query: '{ plans { code } }' }, accept)]).toEqual([accept, true]);
+    }
+    const answer = runner.prepare({ query: '{ plans { code } }' }, 'application/graphql-response+json');
+    expect(answer?.contentType).toBe('application/graphql-response+json; charset=utf-8');
+  });
+
+  it('leaves to Apollo, before anything runs, every request Apollo refuses or treats specially', () => {
+    const deep = `{ ${'myLimits { plan { limits { '.repeat(8)} metric ${' } } }'.repeat(8)} }`;
+    const cases: Array<[string, unknown, string?]> = [
+      ['no body', undefined],
+      ['a list (batching)', [{ query: '{ plans { code } }' }]],
+      ['a query that is not a string', { query: 42 }],
+      ['no query (a persisted query)', { extensions: { persistedQuery: { version: 1, sha256Hash: 'a'.repeat(64) } } }],
+      ['extensions of any kind', { query: '{ plans { code } }', extensions: {} }],
+      ['a syntax error', { query: '{ plans { code }' }],
+      ['an unknown field', { query: '{ plans { nonsense } }' }],
+      ['a query past the depth limit', { query: deep }],
+      ['an operation name that is not there', { query: TWO_OPERATIONS, operationName: 'Other' }],
+      ['two operations and no name', { query: TWO_OPERATIONS }],
+      ['an operation name that is not a string', { query: '{ plans { code } }', operationName: 7 }],
+      ['a subscription', { query: 'subscription { limitsChanged { plan { code } } }' }],
+      ['variables as a string', { query: RECORD, variables: '{"input":{}}' }],
+      ['a missing variable', { query: RECORD }],
+      ['a variable of the wrong type', { query: RECORD, variables: { input: { metric: 'minutes', amount: 'five' } } }],
+      ['a document over 16 KiB', { query: `{ plans { code } }${' '.repeat(16 * 1024)}` }],
+      ['an Accept header for HTML', { query: '{ plans { code } }' }, 'text/html'],
+      ['an Accept header for JSONP', { query: '{ plans { code } }' }, 'application/json; callbackSpec=1.0'],
+    ];
+    for (const [what, body, accept] of cases) expect([what, runsHere(body, accept)]).toEqual([what, false]);
+  });
+
+  it('parses and validates a document once, and remembers a bounded number of them', () => {
+    const first = runner.prepare({ query: '{ plans { code name } }' }, undefined);
+    expect(runner.prepare({ query: '{ plans { code name } }' }, undefined)?.document).toBe(first?.document);
+    for (let i = 0; i < 600; i++) expect(runsHere({ query: `{ plans { code } a${i}: plans { name } }` })).toBe(true);
+    const again = runner.prepare({ query: '{ plans { code name } }' }, undefined);
+    expect(again?.document).toEqual(first?.document);
+    expect(again?.document).not.toBe(first?.document);
+  });
+});
+
+describe('prepared operations answer as Apollo does', () => {
+  let server: TestServer;
+  let user: string;
+  beforeAll(async () => {
+    server = await startTestServer();
+    user = (await server.createUser()).token;
+  });
+  afterAll(() => server.close());
+
+  /** Status, the headers a client reads, and the body byte for byte. */
+  async function answer(body: Record<string, unknown>, headers: Record<string, string>) {
+    const res = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', ...headers },
+    });
+    return {
+      status: res.status,
+      type: res.headers.get('content-type'),
+      retryAfter: res.headers.get('retry-after'),
+      body: await res.text(),
+    };
+  }
+
+  // Each is sent as it is (it runs here) and with `extensions: {}` (which sends it through Apollo).
+  const cases: Array<[string, Record<string, unknown>, Record<string, string>]> = [
+    ['the catalog, anonymously', { query: '{ plans { code name limits { metric period limit } } }' }, {}],
+    ["a user's limits", { query: MY_LIMITS }, { authorization: `Bearer USER` }],
+    ['a field that needs a caller, without one', { query: '{ me { email } }' }, {}],
+    ['a revoked or unknown token', { query: '{ me { email } }' }, { authorization: 'Bearer tg_nonsense' }],
+    ['a malformed Authorization header', { query: '{ me { email } }' }, { authorization: 'Basic abc' }],
+    ['an admin field asked for by a user', { query: '{ users { edges { node { email } } } }' }, { authorization: `Bearer USER` }],
+    [
+      'usage refused over the limit (nothing written)',
+      { query: RECORD, variables: { input: { metric: 'minutes', amount: 100000 } } },
+      { authorization: `Bearer USER` },
+    ],
+    [
+      'usage refused for bad input',
+      { query: RECORD, variables: { input: { metric: 'minutes', amount: -1 } } },
+      { authorization: `Bearer USER` },
+    ],
+    ['one operation of two, by name', { query: TWO_OPERATIONS, operationName: 'Me' }, { authorization: `Bearer USER` }],
+    ['the GraphQL response media type', { query: '{ me { email } }' }, { accept: 'application/graphql-response+json' }],
+  ];
+
+  it.each(cases)('%s', async (_what, body, headers) => {
+    expect(runsHere(body, headers.accept)).toBe(true);
+    const withToken = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v.replace('USER', user)]));
+    const here = await answer(body, withToken);
+    const apollo = await answer({ ...body, extensions: {} }, withToken);
+    expect(here).toEqual(apollo);
+    expect(here.body).not.toBe('');
+  });
+});
