@@ -1,7 +1,7 @@
+import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LRUCache } from 'lru-cache';
 import Negotiator from 'negotiator';
 import {
-  execute,
   getOperationAST,
   getVariableValues,
   GraphQLError,
@@ -21,21 +21,22 @@ import { markUnavailable } from './errors';
 import { countGraphQLRequest } from './metricsPlugin';
 
 /**
- * The hot path of POST /graphql. An ordinary operation runs from a cache of parsed and validated documents
- * without Apollo Server's per-request pipeline, whose hooks, copies and promise chain cost as much CPU as
- * the rest of a `myLimits` request (docs/benchmarks.md). Everything Apollo refuses or treats specially goes
- * to Apollo before anything has run: a document that does not parse or validate, an unknown operation
- * name, variables that do not fit, a subscription, persisted queries (`extensions`), an Accept header that
- * wants neither JSON type, a context that fails. So every such error still comes from Apollo. For what does
- * run, this module does what Apollo and this server's plugins do: errors formatted as Apollo formats them
- * (formatError, HTTP status and headers from `extensions.http`), the service-key audit, 503 when the
- * database is down, metrics. test/preparedOperations.test.ts compares both paths answer for answer.
+ * The hot path of POST /graphql. An ordinary operation runs from a cache of parsed, validated and compiled
+ * documents (graphql-jit turns an operation into plain JavaScript once) without Apollo Server's
+ * per-request pipeline, whose hooks, copies and promise chain cost as much CPU as the rest of a `myLimits`
+ * request, and graphql-js's field-by-field interpretation just as much again (docs/benchmarks.md).
+ * Everything Apollo refuses or treats specially goes to Apollo before anything has run: a document that
+ * does not parse or validate, an unknown operation name, variables that do not fit, a subscription,
+ * persisted queries (`extensions`), an Accept header that wants neither JSON type, a context that fails. So
+ * every such error still comes from Apollo. For what does run, this module does what Apollo and this
+ * server's plugins do: errors formatted as Apollo formats them (formatError, HTTP status and headers from
+ * `extensions.http`), the service-key audit, 503 when the database is down, metrics.
+ * test/preparedOperations.test.ts compares both paths answer for answer.
  */
 
 export interface PreparedOperation {
-  document: DocumentNode;
   operation: OperationDefinitionNode;
-  operationName?: string;
+  compiled: CompiledQuery;
   variables?: Record<string, unknown>;
   contentType: string;
 }
@@ -62,10 +63,17 @@ export interface PreparedOperationsOptions {
   formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
 }
 
-// A product sends tens of distinct operations; longer or rarer documents simply go through Apollo.
+/** A document that parsed and validated, with its operations compiled as they are asked for (by name; '' for the only one). */
+interface ValidDocument {
+  document: DocumentNode;
+  compiled: Map<string, CompiledQuery | null>;
+}
+
+// A product sends tens of distinct operations; longer or rarer documents simply go through Apollo. Each
+// remembered document holds its syntax tree and compiled code, hence the small bounds.
 const MAX_QUERY_LENGTH = 16 * 1024;
-const MAX_DOCUMENTS = 500;
-const MAX_CACHED_TEXT = 2 * 1024 * 1024;
+const MAX_DOCUMENTS = 200;
+const MAX_CACHED_TEXT = 1024 * 1024;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const GRAPHQL_RESPONSE_TYPE = 'application/graphql-response+json; charset=utf-8';
@@ -74,19 +82,20 @@ const JSONP_TYPE = 'application/json; callbackSpec=1.0; charset=utf-8';
 export function preparedOperations(options: PreparedOperationsOptions): OperationRunner<Context> {
   const rules = [...specifiedRules, ...options.validationRules];
   // Documents that failed are remembered as such, so a client repeating one is not parsed twice each time.
-  const documents = new LRUCache<string, DocumentNode | { invalid: true }>({
+  const documents = new LRUCache<string, ValidDocument | { invalid: true }>({
     max: MAX_DOCUMENTS,
     maxSize: MAX_CACHED_TEXT,
     sizeCalculation: (_value, query) => query.length,
   });
 
-  function documentOf(query: string): DocumentNode | undefined {
-    let document = documents.get(query);
-    if (!document) {
-      document = parseAndValidate(query) ?? { invalid: true };
-      documents.set(query, document);
+  function documentOf(query: string): ValidDocument | undefined {
+    let entry = documents.get(query);
+    if (!entry) {
+      const document = parseAndValidate(query);
+      entry = document ? { document, compiled: new Map() } : { invalid: true };
+      documents.set(query, entry);
     }
-    return 'invalid' in document ? undefined : document;
+    return 'invalid' in entry ? undefined : entry;
   }
 
   function parseAndValidate(query: string): DocumentNode | undefined {
@@ -98,18 +107,30 @@ export function preparedOperations(options: PreparedOperationsOptions): Operatio
     }
   }
 
+  /** graphql-jit's code for one operation: graphql-js's execution without its per-field interpretation. */
+  function compiledOf(entry: ValidDocument, operationName: string | undefined): CompiledQuery | null {
+    let compiled = entry.compiled.get(operationName ?? '');
+    if (compiled === undefined) {
+      const made = compileQuery(options.schema, entry.document, operationName);
+      compiled = isCompiledQuery(made) ? made : null;
+      entry.compiled.set(operationName ?? '', compiled);
+    }
+    return compiled;
+  }
+
   function prepare(body: unknown, accept: string | undefined): PreparedOperation | undefined {
     if (!isRecord(body)) return undefined;
     const { query, variables, operationName, extensions } = body;
     if (typeof query !== 'string' || query.length > MAX_QUERY_LENGTH || extensions != null) return undefined;
     if ((variables != null && !isRecord(variables)) || (operationName != null && typeof operationName !== 'string')) return undefined;
     const contentType = responseType(accept);
-    const document = contentType && documentOf(query);
-    if (!contentType || !document) return undefined;
-    const operation = getOperationAST(document, operationName ?? undefined);
+    const entry = contentType && documentOf(query);
+    if (!contentType || !entry) return undefined;
+    const operation = getOperationAST(entry.document, operationName ?? undefined);
     if (!operation || operation.operation === 'subscription') return undefined;
     if (getVariableValues(options.schema, operation.variableDefinitions ?? [], variables ?? {}, { maxErrors: 1 }).errors) return undefined;
-    return { document, operation, operationName: operationName ?? undefined, variables: variables ?? undefined, contentType };
+    const compiled = compiledOf(entry, operationName ?? undefined);
+    return compiled ? { operation, compiled, variables: variables ?? undefined, contentType } : undefined;
   }
 
   async function run(prepared: PreparedOperation, context: Context): Promise<OperationAnswer> {
@@ -131,8 +152,7 @@ export function preparedOperations(options: PreparedOperationsOptions): Operatio
 
   async function executeOperation(prepared: PreparedOperation, context: Context): Promise<ExecutionResult & { thrown?: true }> {
     try {
-      const { document, operationName, variables: variableValues } = prepared;
-      return await execute({ schema: options.schema, document, operationName, variableValues, contextValue: context });
+      return await prepared.compiled.query(undefined, context, prepared.variables ?? {});
     } catch (err) {
       return { errors: [asGraphQLError(err)], thrown: true };
     }
@@ -140,7 +160,8 @@ export function preparedOperations(options: PreparedOperationsOptions): Operatio
 
   /** Apollo's normalizeAndFormatErrors for one error: a code always, `extensions.http` applied to the answer. */
   function formatError(error: GraphQLError, http: { status?: number; headers: Map<string, string> }): GraphQLFormattedError {
-    const extensions: Record<string, unknown> = { ...error.extensions, code: error.extensions.code ?? 'INTERNAL_SERVER_ERROR' };
+    // graphql-jit leaves extensions out where graphql-js has an empty object.
+    const extensions: Record<string, unknown> = { ...error.extensions, code: error.extensions?.code ?? 'INTERNAL_SERVER_ERROR' };
     const head = extensions.http as { status?: unknown; headers?: unknown } | undefined;
     if (head && typeof head === 'object' && (head.status === undefined || typeof head.status === 'number')) {
       if (head.headers === undefined || head.headers instanceof Map) {
