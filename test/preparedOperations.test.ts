@@ -9,6 +9,8 @@ import { MY_LIMITS } from './support/billing';
 import { startTestServer, type TestServer } from './support/server';
 
 const RECORD = `mutation($input: RecordUsageInput!) { recordUsage(input: $input) { metric limit used remaining } }`;
+/** Fragment G spreads F ten times; F's fields follow. */
+const TEN_BY_TEN = `fragment G on User { ${'...F '.repeat(10)}} fragment F on User { `;
 const TWO_OPERATIONS = 'query Plans { plans { code } } query Me { me { email } }';
 
 let runner: OperationRunner<Context>;
@@ -21,7 +23,11 @@ beforeAll(async () => {
     formatError: createFormatError(createLogger('silent')),
   });
 });
-const runsHere = (body: unknown, accept?: string) => runner.prepare(body, accept) !== undefined;
+/** Whether a request runs here once its document is prepared (the second time it comes). */
+const runsHere = (body: unknown, accept?: string) => {
+  runner.prepare(body, accept);
+  return runner.prepare(body, accept) !== undefined;
+};
 
 describe('prepared operations: what runs without Apollo', () => {
   it('takes an ordinary query or mutation, with variables, an operation name and the JSON types a client accepts', () => {
@@ -38,6 +44,7 @@ describe('prepared operations: what runs without Apollo', () => {
       expect([accept, runsHere({ query: '{ plans { code } }' }, accept)]).toEqual([accept, true]);
     }
     const answer = runner.prepare({ query: '{ plans { code } }' }, 'application/graphql-response+json');
+    expect(answer?.compiled).toBeDefined();
     expect(answer?.contentType).toBe('application/graphql-response+json; charset=utf-8');
   });
 
@@ -62,17 +69,32 @@ describe('prepared operations: what runs without Apollo', () => {
       ['a document over 16 KiB', { query: `{ plans { code } }${' '.repeat(16 * 1024)}` }],
       ['an Accept header for HTML', { query: '{ plans { code } }' }, 'text/html'],
       ['an Accept header for JSONP', { query: '{ plans { code } }' }, 'application/json; callbackSpec=1.0'],
+      ['introspection', { query: '{ __schema { queryType { name } } }' }],
+      ['a type asked for by name', { query: '{ plans { code } __type(name: "Plan") { name } }' }],
+      ['over 1,000 fields', { query: `{ me { ${'...G '.repeat(10)}} } ${TEN_BY_TEN}${'id '.repeat(10)}}` }],
     ];
     for (const [what, body, accept] of cases) expect([what, runsHere(body, accept)]).toEqual([what, false]);
   });
 
-  it('parses, validates and compiles a document once, and remembers a bounded number of them', () => {
-    const first = runner.prepare({ query: '{ plans { code name } }' }, undefined);
-    expect(runner.prepare({ query: '{ plans { code name } }' }, undefined)?.compiled).toBe(first?.compiled);
-    for (let i = 0; i < 250; i++) expect(runsHere({ query: `{ plans { code } a${i}: plans { name } }` })).toBe(true);
-    const again = runner.prepare({ query: '{ plans { code name } }' }, undefined);
-    expect(again?.compiled).toBeDefined();
-    expect(again?.compiled).not.toBe(first?.compiled);
+  it('prepares a document the second time it comes, once, and remembers a bounded number of them', () => {
+    const query = '{ plans { code name } }';
+    expect(runner.prepare({ query }, undefined)).toBeUndefined();
+    const first = runner.prepare({ query }, undefined);
+    expect(first?.compiled).toBeDefined();
+    expect(runner.prepare({ query }, undefined)?.compiled).toBe(first?.compiled);
+    // 200 documents at most (and 10,000 fields between them): the oldest is forgotten, and seen afresh.
+    for (let i = 0; i < 200; i++) expect(runsHere({ query: `{ plans { code } a${i}: plans { name } }` })).toBe(true);
+    expect(runner.prepare({ query }, undefined)).toBeUndefined();
+    expect(runner.prepare({ query }, undefined)?.compiled).not.toBe(first?.compiled);
+  });
+
+  it('remembers at most 10,000 fields of compiled documents', () => {
+    // 901 fields each, as compiled: fragments count where they are spread.
+    const big = (i: number) => `{ me { ${'...G '.repeat(10)}} a${i}: me { id } } ${TEN_BY_TEN}${'id '.repeat(9)}}`;
+    for (let i = 0; i < 12; i++) expect(runsHere({ query: big(i) })).toBe(true);
+    // Eleven fit in the budget: the first has been forgotten, the last is still there.
+    expect(runner.prepare({ query: big(0) }, undefined)).toBeUndefined();
+    expect(runner.prepare({ query: big(11) }, undefined)).toBeDefined();
   });
 });
 
@@ -129,13 +151,13 @@ describe('prepared operations answer as Apollo does', () => {
       { query: 'query($with: Boolean!) { plans { code name @include(if: $with) rank @skip(if: $with) } }', variables: { with: false } },
       {},
     ],
-    ['introspection', { query: '{ __schema { queryType { name } } __type(name: "Plan") { fields { name type { name kind } } } }' }, {}],
     ['the GraphQL response media type', { query: '{ me { email } }' }, { accept: 'application/graphql-response+json' }],
   ];
 
   it.each(cases)('%s', async (_what, body, headers) => {
     expect(runsHere(body, headers.accept)).toBe(true);
     const withToken = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v.replace('USER', user)]));
+    await answer(body, withToken); // the server prepares a document the second time it comes
     const here = await answer(body, withToken);
     const apollo = await answer({ ...body, extensions: {} }, withToken);
     expect(here).toEqual(apollo);

@@ -2,7 +2,11 @@ import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LRUCache } from 'lru-cache';
 import Negotiator from 'negotiator';
 import {
+  BREAK,
   getOperationAST,
+  Kind,
+  visit,
+  type SelectionSetNode,
   getVariableValues,
   GraphQLError,
   parse,
@@ -63,17 +67,28 @@ export interface PreparedOperationsOptions {
   formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
 }
 
-/** A document that parsed and validated, with its operations compiled as they are asked for (by name; '' for the only one). */
-interface ValidDocument {
+/**
+ * A document that parsed and validated, with its operations compiled as they are asked for (by name; ''
+ * for the only one). `fields` counts its field selections, fragments spread out: what its compiled code
+ * grows with (about 1.5 KB of heap each).
+ */
+interface PreparedDocument {
   document: DocumentNode;
+  fields: number;
   compiled: Map<string, CompiledQuery | null>;
 }
 
-// A product sends tens of distinct operations; longer or rarer documents simply go through Apollo. Each
-// remembered document holds its syntax tree and compiled code, hence the small bounds.
+/** A document Apollo answers: one that does not parse or validate, introspection, or one too large to compile. */
+const FOR_APOLLO = { forApollo: true } as const;
+
+// A product sends tens of distinct, small operations; longer, larger or rarer documents go through Apollo.
 const MAX_QUERY_LENGTH = 16 * 1024;
 const MAX_DOCUMENTS = 200;
-const MAX_CACHED_TEXT = 1024 * 1024;
+const MAX_FIELDS_PER_DOCUMENT = 1_000;
+// About 15 MB of compiled code at most, whatever clients send.
+const MAX_FIELDS = 10_000;
+const MAX_SEEN = 1_000;
+const MAX_SEEN_TEXT = 1024 * 1024;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const GRAPHQL_RESPONSE_TYPE = 'application/graphql-response+json; charset=utf-8';
@@ -81,21 +96,34 @@ const JSONP_TYPE = 'application/json; callbackSpec=1.0; charset=utf-8';
 
 export function preparedOperations(options: PreparedOperationsOptions): OperationRunner<Context> {
   const rules = [...specifiedRules, ...options.validationRules];
-  // Documents that failed are remembered as such, so a client repeating one is not parsed twice each time.
-  const documents = new LRUCache<string, ValidDocument | { invalid: true }>({
+  const documents = new LRUCache<string, PreparedDocument | typeof FOR_APOLLO>({
     max: MAX_DOCUMENTS,
-    maxSize: MAX_CACHED_TEXT,
-    sizeCalculation: (_value, query) => query.length,
+    maxSize: MAX_FIELDS,
+    sizeCalculation: (entry) => ('fields' in entry ? entry.fields : 1),
   });
+  // A document is prepared the second time it comes, so one sent once (or varied on every request) costs
+  // no more than Apollo's own work.
+  const seenOnce = new LRUCache<string, true>({ max: MAX_SEEN, maxSize: MAX_SEEN_TEXT, sizeCalculation: (_value, query) => query.length });
 
-  function documentOf(query: string): ValidDocument | undefined {
+  function documentOf(query: string): PreparedDocument | undefined {
     let entry = documents.get(query);
     if (!entry) {
-      const document = parseAndValidate(query);
-      entry = document ? { document, compiled: new Map() } : { invalid: true };
+      if (!seenOnce.has(query)) {
+        seenOnce.set(query, true);
+        return undefined;
+      }
+      seenOnce.delete(query);
+      entry = prepareDocument(query);
       documents.set(query, entry);
     }
-    return 'invalid' in entry ? undefined : entry;
+    return 'fields' in entry ? entry : undefined;
+  }
+
+  function prepareDocument(query: string): PreparedDocument | typeof FOR_APOLLO {
+    const document = parseAndValidate(query);
+    if (!document || asksForTheSchema(document)) return FOR_APOLLO;
+    const fields = fieldCount(document, MAX_FIELDS_PER_DOCUMENT + 1);
+    return fields <= MAX_FIELDS_PER_DOCUMENT ? { document, fields, compiled: new Map() } : FOR_APOLLO;
   }
 
   function parseAndValidate(query: string): DocumentNode | undefined {
@@ -108,7 +136,7 @@ export function preparedOperations(options: PreparedOperationsOptions): Operatio
   }
 
   /** graphql-jit's code for one operation: graphql-js's execution without its per-field interpretation. */
-  function compiledOf(entry: ValidDocument, operationName: string | undefined): CompiledQuery | null {
+  function compiledOf(entry: PreparedDocument, operationName: string | undefined): CompiledQuery | null {
     let compiled = entry.compiled.get(operationName ?? '');
     if (compiled === undefined) {
       const made = compileQuery(options.schema, entry.document, operationName);
@@ -185,6 +213,35 @@ function responseType(accept: string | undefined): string | undefined {
   if (!accept) return JSON_TYPE;
   const preferred = new Negotiator({ headers: { accept } }).mediaType([JSON_TYPE, GRAPHQL_RESPONSE_TYPE, JSONP_TYPE]);
   return preferred === JSON_TYPE || preferred === GRAPHQL_RESPONSE_TYPE ? preferred : undefined;
+}
+
+/** Introspection (`__schema`, `__type`): rare (explorers), and large once compiled. */
+function asksForTheSchema(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    Field(node) {
+      if (node.name.value !== '__schema' && node.name.value !== '__type') return undefined;
+      found = true;
+      return BREAK;
+    },
+  });
+  return found;
+}
+
+/** Field selections of every operation, each fragment counted where it is spread; stops counting at `stop`. */
+function fieldCount(document: DocumentNode, stop: number): number {
+  const fragments = new Map<string, SelectionSetNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d.selectionSet);
+  let count = 0;
+  const walk = (set: SelectionSetNode | undefined): void => {
+    for (const selection of set?.selections ?? []) {
+      if (count >= stop) return;
+      if (selection.kind === Kind.FIELD) count += 1;
+      walk(selection.kind === Kind.FRAGMENT_SPREAD ? fragments.get(selection.name.value) : selection.selectionSet);
+    }
+  };
+  for (const d of document.definitions) if (d.kind === Kind.OPERATION_DEFINITION) walk(d.selectionSet);
+  return count;
 }
 
 /** Apollo's ensureGraphQLError. */
