@@ -139,11 +139,20 @@ export function preparedOperations(options: PreparedOperationsOptions): Operatio
   function compiledOf(entry: PreparedDocument, operationName: string | undefined): CompiledQuery | null {
     let compiled = entry.compiled.get(operationName ?? '');
     if (compiled === undefined) {
-      const made = compileQuery(options.schema, entry.document, operationName);
-      compiled = isCompiledQuery(made) ? made : null;
+      compiled = compile(entry.document, operationName);
       entry.compiled.set(operationName ?? '', compiled);
     }
     return compiled;
+  }
+
+  /** null when graphql-jit cannot compile it: Apollo answers it then. */
+  function compile(document: DocumentNode, operationName: string | undefined): CompiledQuery | null {
+    try {
+      const made = compileQuery(options.schema, document, operationName);
+      return isCompiledQuery(made) ? made : null;
+    } catch {
+      return null;
+    }
   }
 
   function prepare(body: unknown, accept: string | undefined): PreparedOperation | undefined {
