@@ -12,7 +12,8 @@ import type { OperationAnswer, OperationRunner } from './preparedOperations';
  * server, and going through Express's router, body-parser and the Express integration for it cost more
  * CPU than the rest of a `myLimits` request together (docs/benchmarks.md); the REST routes stay on
  * Express. Apollo itself does everything GraphQL-over-HTTP asks for: methods, content negotiation, CSRF
- * prevention, the Sandbox landing page on GET, status codes.
+ * prevention, the Sandbox landing page on GET, status codes. An ordinary POST operation seen before runs
+ * compiled instead (preparedOperations.ts), answering as Apollo would.
  */
 
 export interface GraphQLHttpOptions<C extends BaseContext> {
