@@ -1,3 +1,4 @@
+import { createApiKey } from '../src/auth/apiKeys';
 import { loadConfig } from '../src/config';
 import { createFormatError } from '../src/graphql/errors';
 import { operationLimitRules } from '../src/graphql/operationLimits';
@@ -5,7 +6,10 @@ import { preparedOperations, type OperationRunner } from '../src/graphql/prepare
 import { getSchema } from '../src/graphql/schema';
 import type { Context } from '../src/graphql/context';
 import { createLogger } from '../src/logger';
+import { graphqlRequests } from '../src/metrics';
 import { MY_LIMITS } from './support/billing';
+import { serverUrl, sql } from './support/db';
+import { captureLogs } from './support/logs';
 import { startTestServer, type TestServer } from './support/server';
 
 const RECORD = `mutation($input: RecordUsageInput!) { recordUsage(input: $input) { metric limit used remaining } }`;
@@ -162,5 +166,69 @@ describe('prepared operations answer as Apollo does', () => {
     const apollo = await answer({ ...body, extensions: {} }, withToken);
     expect(here).toEqual(apollo);
     expect(here.body).not.toBe('');
+  });
+});
+
+/** What Apollo's plugins do for an executed operation, the prepared path does too: each is asked twice (Apollo, then prepared). */
+describe('prepared operations do what Apollo plugins do', () => {
+  let server: TestServer;
+  const logs = captureLogs();
+  beforeAll(async () => {
+    server = await startTestServer({ seed: true, logStream: logs.stream, env: { LOG_LEVEL: 'info' } });
+  });
+  afterAll(() => server.close());
+
+  const post = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+    fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', ...headers },
+    });
+
+  it('logs what a service key changes, with its name and the user it acts for', async () => {
+    const { key } = await createApiKey(server.em(), { name: 'prepared-audit', scopes: ['users'] });
+    const upsert = {
+      query: 'mutation($input: UpsertUserInput!) { upsertUser(input: $input) { created } }',
+      variables: { input: { externalId: 'prepared-1', email: 'prepared-1@example.com' } },
+    };
+    expect(runsHere(upsert)).toBe(true);
+    for (let i = 0; i < 2; i++)
+      expect((await post(upsert, { authorization: `Bearer ${key}`, 'tollgate-user': 'prepared-1' })).status).toBe(200);
+    const audits = logs.lines().filter((l) => l.msg === 'service key mutation');
+    expect(audits).toHaveLength(2);
+    for (const audit of audits) expect(audit).toMatchObject({ apiKey: 'prepared-audit', actingFor: 'prepared-1', fields: ['upsertUser'] });
+  });
+
+  it('counts each request in the metrics, by root field and outcome', async () => {
+    const count = async (outcome: string) =>
+      (await graphqlRequests.get()).values.find((v) => v.labels.operation === 'me' && v.labels.outcome === outcome)?.value ?? 0;
+    const [ok, refused] = [await count('ok'), await count('UNAUTHENTICATED')];
+    const { token } = await server.createUser();
+    for (let i = 0; i < 2; i++) await post({ query: '{ me { email } }' }, { authorization: `Bearer ${token}` });
+    for (let i = 0; i < 2; i++) await post({ query: '{ me { email } }' });
+    expect([await count('ok'), await count('UNAUTHENTICATED')]).toEqual([ok + 2, refused + 2]);
+  });
+
+  it('answers 503 with Retry-After when the database cannot be reached, as Apollo does', async () => {
+    const query = { query: '{ plans { code } }' };
+    for (let i = 0; i < 2; i++) expect((await post(query)).status).toBe(200);
+    const name = new URL(server.databaseUrl).pathname.slice(1);
+    await sql(serverUrl(), `alter database "${name}" with allow_connections false`);
+    try {
+      await sql(serverUrl(), `select pg_terminate_backend(pid) from pg_stat_activity where datname = $1`, [name]);
+      const answers = [];
+      for (const body of [query, { ...query, extensions: {} }]) {
+        const res = await post(body);
+        answers.push({ status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() });
+      }
+      expect(answers[0]).toEqual({
+        status: 503,
+        retryAfter: '5',
+        body: { errors: [expect.objectContaining({ extensions: { code: 'SERVICE_UNAVAILABLE' } })], data: null },
+      });
+      expect(answers[1]).toEqual(answers[0]);
+    } finally {
+      await sql(serverUrl(), `alter database "${name}" with allow_connections true`);
+    }
   });
 });
