@@ -16,11 +16,14 @@ export function rethrowUnavailable(err: unknown): never {
   throw new GraphQLError(UNAVAILABLE_MESSAGE, { extensions: { code: 'SERVICE_UNAVAILABLE', http: unavailableHttp() } });
 }
 
+/** The status and headers of a GraphQL answer, as Apollo's `response.http` holds them. */
+export interface ResponseHead {
+  status?: number;
+  headers: Map<string, string>;
+}
+
 /** A resolver that failed because the database cannot be reached makes the whole answer 503 with Retry-After. */
-export function markUnavailable(
-  errors: readonly GraphQLFormattedError[] | undefined,
-  http: { status?: number; headers: Map<string, string> },
-) {
+export function markUnavailable(errors: readonly GraphQLFormattedError[] | undefined, http: ResponseHead) {
   if (!errors?.some((e) => e.extensions?.code === 'SERVICE_UNAVAILABLE')) return;
   const { status, headers } = unavailableHttp();
   http.status = status;

@@ -21,7 +21,7 @@ import {
 } from 'graphql';
 import { auditServiceMutation } from './authentication';
 import type { Context } from './context';
-import { markUnavailable } from './errors';
+import { markUnavailable, type ResponseHead } from './errors';
 import { countGraphQLRequest } from './metricsPlugin';
 
 /**
@@ -173,7 +173,7 @@ export function preparedOperations(options: PreparedOperationsOptions): Operatio
   async function run(prepared: PreparedOperation, context: Context): Promise<OperationAnswer> {
     const started = process.hrtime.bigint();
     auditServiceMutation(context, prepared.operation, prepared.operation.name?.value ?? null);
-    const http = { status: undefined as number | undefined, headers: new Map([['content-type', prepared.contentType]]) };
+    const http: ResponseHead = { headers: new Map([['content-type', prepared.contentType]]) };
     const result = await executeOperation(prepared, context);
     const errors = result.errors?.map((error) => formatError(error, http));
     if (result.thrown) http.status ??= 500;
@@ -196,16 +196,13 @@ export function preparedOperations(options: PreparedOperationsOptions): Operatio
   }
 
   /** Apollo's normalizeAndFormatErrors for one error: a code always, `extensions.http` applied to the answer. */
-  function formatError(error: GraphQLError, http: { status?: number; headers: Map<string, string> }): GraphQLFormattedError {
+  function formatError(error: GraphQLError, http: ResponseHead): GraphQLFormattedError {
     // graphql-jit leaves extensions out where graphql-js has an empty object.
     const extensions: Record<string, unknown> = { ...error.extensions, code: error.extensions?.code ?? 'INTERNAL_SERVER_ERROR' };
-    const head = extensions.http as { status?: unknown; headers?: unknown } | undefined;
-    if (head && typeof head === 'object' && (head.status === undefined || typeof head.status === 'number')) {
-      if (head.headers === undefined || head.headers instanceof Map) {
-        if (head.status) http.status = head.status as number;
-        for (const [name, value] of (head.headers as Map<string, string> | undefined) ?? []) http.headers.set(name, value);
-        delete extensions.http;
-      }
+    if (isPartialHead(extensions.http)) {
+      if (extensions.http.status) http.status = extensions.http.status;
+      for (const [name, value] of extensions.http.headers ?? []) http.headers.set(name, value);
+      delete extensions.http;
     }
     try {
       return options.formatError({ ...error.toJSON(), extensions }, error);
@@ -251,6 +248,13 @@ function fieldCount(document: DocumentNode, stop: number): number {
   };
   for (const d of document.definitions) if (d.kind === Kind.OPERATION_DEFINITION) walk(d.selectionSet);
   return count;
+}
+
+/** Apollo's isPartialHTTPGraphQLHead: an `extensions.http` that sets the answer's status or headers. */
+function isPartialHead(value: unknown): value is Partial<ResponseHead> {
+  if (!value || typeof value !== 'object') return false;
+  const { status, headers } = value as { status?: unknown; headers?: unknown };
+  return (status === undefined || typeof status === 'number') && (headers === undefined || headers instanceof Map);
 }
 
 /** Apollo's ensureGraphQLError. */
